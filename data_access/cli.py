@@ -1,0 +1,27 @@
+"""The command registry behind ``python -m data_access``.
+
+Each module that offers commands has a ``register_cli(subparsers)`` function which adds
+its sub-commands with ``set_defaults(func=...)``; ``func(args)`` returns the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+COMMAND_MODULES = [
+    "data_access.store",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m data_access", description="消费帮扶监测看板 数据层命令")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register_cli(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
