@@ -1,0 +1,560 @@
+"""The demo data set (演示数据): deterministic for a seed, built on the seeds' geography.
+
+Helper jurisdictions (珠海, 广州, 大通湖区, 山东, 上海, 云南, 重庆) buy from the regions the
+seeds pair them with, through the channels the seeds name, at the rates the rules ask for —
+some units ahead and some behind, so every page has something to say. Weekly price/volume
+series per product carry injected 滞销 episodes whose labels are kept in ``series_episode``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, delete, func, select, text
+
+from data_access import schema as s
+from data_access.reference import (
+    CHONGQING_TOWNSHIP_COUNTIES,
+    DATONGHU_CODE,
+    GUANGZHOU,
+    ZHUHAI,
+)
+
+DEFAULT_SEED = 2026
+DEFAULT_SCALE = 120_000
+# The demo's data run to the end of the last full reporting month before its release; a fixed
+# date keeps the data set identical for a seed whenever it is generated.
+DEFAULT_UNTIL = date(2026, 10, 31)
+FIRST_YEAR = 2023
+SERIES_START = date(2021, 1, 4)
+
+# (jurisdiction code, display prefix, unit-location county codes, helped-region prefixes, east-west prefixes)
+JURISDICTIONS = [
+    (ZHUHAI, "珠海市", ["440402", "440403", "440404"],
+     ["5203", "540481", "500237", "4417", "4409", "5333", "513337", "513334", "52"], ["52"]),
+    (GUANGZHOU, "广州市", ["440103", "440104", "440105", "440106", "440111", "440112", "440113"],
+     ["5205", "5227"], ["5205", "5227"]),
+    (DATONGHU_CODE, "大通湖区", [DATONGHU_CODE],
+     [DATONGHU_CODE, "4331", "4309"], []),
+    ("370000", "山东省", ["370102", "370103", "370202", "370203", "370602"],
+     CHONGQING_TOWNSHIP_COUNTIES + ["5002"], ["50"]),
+    ("310000", "上海市", ["310101", "310104", "310105", "310106", "310115"],
+     ["5333", "5331", "5325", "5326", "5308"], ["53"]),
+    ("530000", "云南省", ["530102", "530103", "530111", "530112"],
+     ["5333", "5331", "5325", "5326", "5308", "5334"], []),
+    ("500000", "重庆市", ["500103", "500104", "500106", "500107", "500108", "500113"],
+     CHONGQING_TOWNSHIP_COUNTIES, []),
+]
+
+DEPARTMENTS = [
+    "教育局", "卫生健康局", "财政局", "农业农村局", "乡村振兴局", "商务局", "市场监督管理局",
+    "公安局", "人力资源和社会保障局", "交通运输局", "住房和城乡建设局", "自然资源局", "文化广电旅游局",
+    "生态环境局", "水务局", "统计局", "机关事务管理局", "第一中学", "人民医院", "中医院", "职业技术学院",
+    "妇幼保健院", "实验小学", "疾病预防控制中心",
+]
+UNION_HOSTS = ["机关工会", "教育工会", "卫生系统工会", "总工会", "交通工会", "金融工会", "商贸工会", "建设工会"]
+STATE_FIRMS = ["城市建设投资集团", "交通集团", "农业控股集团", "水务集团", "供销集团", "港务集团", "文旅集团", "能源集团"]
+PRIVATE_FIRMS = ["华粤实业有限公司", "鸿泰商贸有限公司", "丰禾食品有限公司", "联众科技有限公司", "海川物流有限公司",
+                 "嘉禾餐饮管理有限公司", "瑞丰超市有限公司", "同心电子商务有限公司"]
+SOCIAL_ORGS = ["慈善会", "商会", "青年企业家协会", "志愿者协会", "餐饮行业协会"]
+
+# (product, category, season months, reference price yuan/kg, province prefixes where grown)
+PRODUCTS = [
+    ("大米", "grain_oil", [9, 10, 11], 7.5, ["52", "43", "50", "53", "44"]),
+    ("菜籽油", "grain_oil", [5, 6, 7], 24.0, ["52", "50", "53", "43"]),
+    ("青稞", "grain_oil", [8, 9], 9.0, ["54", "51"]),
+    ("荞麦", "grain_oil", [9, 10], 8.0, ["52", "53", "51"]),
+    ("朝天椒", "vegetable", [7, 8, 9, 10], 18.0, ["52", "50"]),
+    ("马铃薯", "vegetable", [6, 7, 8, 9], 3.2, ["52", "53", "50", "51", "54"]),
+    ("高山白菜", "vegetable", [7, 8, 9, 10], 2.4, ["52", "50", "53"]),
+    ("榨菜", "vegetable", [1, 2, 3], 6.0, ["50"]),
+    ("猕猴桃", "fruit", [9, 10, 11], 12.0, ["52", "50", "51"]),
+    ("脐橙", "fruit", [11, 12, 1, 2], 8.0, ["50", "44", "43"]),
+    ("脆李", "fruit", [6, 7, 8], 10.0, ["50", "52"]),
+    ("芒果", "fruit", [6, 7, 8], 11.0, ["53", "44"]),
+    ("荔枝", "fruit", [5, 6, 7], 16.0, ["44"]),
+    ("龙眼", "fruit", [7, 8], 13.0, ["44"]),
+    ("刺梨", "fruit", [8, 9, 10], 6.0, ["52"]),
+    ("苹果", "fruit", [9, 10, 11], 7.0, ["54", "51", "53"]),
+    ("绿茶", "tea_drink", [3, 4, 5], 260.0, ["52", "50", "53", "43"]),
+    ("普洱茶", "tea_drink", [3, 4, 5, 6], 320.0, ["53"]),
+    ("小粒咖啡", "tea_drink", [11, 12, 1, 2], 80.0, ["53"]),
+    ("牦牛肉", "meat_poultry", [9, 10, 11, 12], 110.0, ["54", "51"]),
+    ("藏香猪肉", "meat_poultry", [10, 11, 12, 1], 90.0, ["54", "51"]),
+    ("腊肉", "meat_poultry", [11, 12, 1, 2], 75.0, ["52", "50", "43"]),
+    ("土鸡蛋", "meat_poultry", list(range(1, 13)), 22.0, ["52", "50", "43", "53", "44"]),
+    ("生态鱼", "aquatic", [9, 10, 11, 12], 26.0, ["43", "44"]),
+    ("大闸蟹", "aquatic", [9, 10, 11], 120.0, ["43"]),
+    ("生蚝", "aquatic", [11, 12, 1, 2, 3], 30.0, ["44"]),
+    ("松茸", "specialty", [7, 8, 9], 400.0, ["54", "51", "53"]),
+    ("天麻", "specialty", [10, 11, 12], 150.0, ["52", "53"]),
+    ("核桃", "specialty", [9, 10], 30.0, ["53", "52", "51"]),
+    ("蜂蜜", "specialty", [6, 7, 8, 9], 70.0, ["52", "50", "53", "54", "43"]),
+    ("莲子", "specialty", [8, 9], 60.0, ["43"]),
+    ("化橘红", "specialty", [10, 11, 12], 180.0, ["44"]),
+    ("红油豆腐干", "processed", list(range(1, 13)), 28.0, ["52", "50", "43"]),
+    ("米粉", "processed", list(range(1, 13)), 12.0, ["52", "43", "53"]),
+]
+
+SUPPLIER_SUFFIX = ["农民专业合作社", "生态农业有限公司", "家庭农场", "农产品开发有限公司", "种养殖专业合作社"]
+SUPPLIER_WORDS = ["山泉", "丰源", "绿源", "禾丰", "云岭", "高原", "金穗", "青山", "润田", "红岩", "清溪", "百花",
+                  "雪域", "林海", "富民", "兴农", "嘉禾", "翠谷", "乌江", "长江"]
+
+OUTLET_KINDS = ["counter", "hall", "zone", "train", "station", "demo"]
+OUTLET_KIND_NAMES = {"counter": "专柜", "hall": "专馆", "zone": "专区", "train": "专列", "station": "专站", "demo": "示范点"}
+OUTLET_SITES = ["火车站", "市民中心", "中心公园", "万达广场", "机关大院", "人民医院", "大学城", "高铁站", "商业步行街",
+                "农贸市场", "体育中心", "会展中心", "地铁换乘站", "社区服务中心", "国际机场"]
+
+HOLIDAY_MONTHS = np.array([1, 2, 6, 9, 10, 12])  # 春节、端午、中秋、国庆、元旦前
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    purchases: int
+    units: int
+    products: int
+    outlets: int
+    series: int
+    observations: int
+    episodes: int
+    seconds: float
+
+
+def _month_int(d: np.ndarray) -> np.ndarray:
+    ym = d.astype("datetime64[M]").astype(int)
+    return (ym // 12 + 1970) * 100 + ym % 12 + 1
+
+
+def _regions(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(select(s.region.c.code, s.region.c.name, s.region.c.level,
+                                                s.region.c.province_code, s.region.c.lng, s.region.c.lat)).all(),
+                            columns=["code", "name", "level", "province_code", "lng", "lat"])
+
+
+def _counties_matching(regions: pd.DataFrame, prefixes: list[str]) -> list[str]:
+    counties = regions[regions.level == "county"]
+    picked = []
+    for p in prefixes:
+        if p in set(counties.code):
+            picked.append(p)
+        else:
+            picked.extend(counties[counties.code.str.startswith(p) & counties.code.str.isdigit()].code.tolist())
+    return list(dict.fromkeys(picked))
+
+
+def build_demo_frames(regions: pd.DataFrame, seed: int = DEFAULT_SEED, scale: int = DEFAULT_SCALE,
+                      until: date = DEFAULT_UNTIL) -> dict[str, pd.DataFrame]:
+    """Every demo table as a DataFrame (no database). Deterministic for ``seed``."""
+    rng = np.random.default_rng(seed)
+    names = dict(zip(regions.code, regions.name, strict=True))
+    coords = regions.set_index("code")[["lng", "lat"]]
+    years = list(range(FIRST_YEAR, until.year + 1))
+    unit_factor = max(1.0, (scale / DEFAULT_SCALE) ** 0.5)
+
+    # Origins, suppliers and products -------------------------------------------------------
+    origin_sets = {j[0]: _counties_matching(regions, j[3]) for j in JURISDICTIONS}
+    eastwest_sets = {j[0]: set(_counties_matching(regions, j[4])) for j in JURISDICTIONS}
+    all_origins = sorted({c for v in origin_sets.values() for c in v})
+    suppliers, products = [], []
+    for county in all_origins:
+        prov = county[:2]
+        cands = [p for p in PRODUCTS if prov in p[4]] or PRODUCTS[:4]
+        n_sup = int(rng.integers(1, 3))
+        sup_ids = []
+        for _ in range(n_sup):
+            sid = len(suppliers) + 1
+            word = SUPPLIER_WORDS[int(rng.integers(len(SUPPLIER_WORDS)))]
+            suffix = SUPPLIER_SUFFIX[int(rng.integers(len(SUPPLIER_SUFFIX)))]
+            suppliers.append(dict(id=sid, name=f"{names[county]}{word}{suffix}（演示{sid}）", region_code=county,
+                                  kind="cooperative" if "合作社" in suffix else "farm" if "农场" in suffix else "firm"))
+            sup_ids.append(sid)
+        k = int(min(len(cands), rng.integers(2, 5)))
+        for idx in rng.choice(len(cands), size=k, replace=False):
+            name, cat, season, price, _ = cands[int(idx)]
+            pid = len(products) + 1
+            status = rng.choice(["listed", "watch", "exit_proposed", "exited"], p=[0.86, 0.08, 0.04, 0.02])
+            certified = bool(rng.random() < 0.55)
+            products.append(dict(
+                id=pid, name=f"{names[county].rstrip('县区市')}{name}", category=cat, origin_code=county,
+                supplier_id=sup_ids[int(rng.integers(len(sup_ids)))], unit="kg",
+                season_months=",".join(map(str, season)),
+                reference_price=round(price * float(rng.uniform(0.85, 1.2)), 2),
+                supply_volume=round(float(rng.lognormal(11.0, 0.8)), 0),
+                beneficiaries=int(rng.lognormal(4.5, 0.9)),
+                certified=certified,
+                certified_on=date(int(rng.integers(2021, 2026)), int(rng.integers(1, 13)), 1) if certified else None,
+                status=str(status),
+            ))
+    products_df = pd.DataFrame(products)
+    prod_by_origin = products_df.groupby("origin_code").id.apply(np.array).to_dict()
+
+    # Buyer units and their budgets ----------------------------------------------------------
+    units, budgets = [], []
+    kinds = [("budget_unit", 14), ("union", 8), ("state_firm", 4), ("private_firm", 4), ("social_org", 2)]
+    for jcode, jname, locations, *_ in JURISDICTIONS:
+        for kind, base_n in kinds:
+            n = int(round(base_n * unit_factor))
+            for i in range(n):
+                loc = locations[i % len(locations)]
+                place = jname if i < len(locations) or loc == jcode else names.get(loc, jname)
+                if kind == "budget_unit":
+                    label = f"{place}{DEPARTMENTS[i % len(DEPARTMENTS)]}"
+                elif kind == "union":
+                    label = f"{place}{UNION_HOSTS[i % len(UNION_HOSTS)]}"
+                elif kind == "state_firm":
+                    label = f"{jname}{STATE_FIRMS[i % len(STATE_FIRMS)]}"
+                elif kind == "private_firm":
+                    label = f"{jname}{PRIVATE_FIRMS[i % len(PRIVATE_FIRMS)]}"
+                else:
+                    label = f"{jname}{SOCIAL_ORGS[i % len(SOCIAL_ORGS)]}"
+                if i >= len(DEPARTMENTS if kind == "budget_unit" else UNION_HOSTS if kind == "union" else STATE_FIRMS):
+                    label += f"第{i // 8 + 1}分部"
+                uid = len(units) + 1
+                units.append(dict(id=uid, name=label, kind=kind, region_code=loc, jurisdiction_code=jcode,
+                                  parent_id=None, contact=None))
+    units_df = pd.DataFrame(units).drop_duplicates("name")
+    units_df["id"] = np.arange(1, len(units_df) + 1)
+    # Each unit has a temperament: how well it keeps to its rules (some are chronically behind).
+    diligence = rng.normal(1.05, 0.28, len(units_df)).clip(0.25, 1.9)
+    growth = rng.normal(1.06, 0.12, len(units_df)).clip(0.7, 1.5)
+    size = rng.lognormal(0.0, 0.6, len(units_df))
+    for row, dil, gr, sz in zip(units_df.itertuples(), diligence, growth, size, strict=True):
+        for y in years:
+            yf = gr ** (y - FIRST_YEAR)
+            year_dil = float(np.clip(dil * rng.normal(1.0, 0.1), 0.2, 2.0))
+            b = dict(unit_id=row.id, year=y, canteen_food_budget=None, reserved_share=None, reserved_amount=None,
+                     union_members=None, gift_budget=None, welfare_budget=None, plan_amount=None,
+                     diligence_=year_dil)
+            if row.kind == "budget_unit":
+                canteen = round(1_200_000 * sz * yf, -3)
+                rule_share = {"530000": 0.10, ZHUHAI: 0.30}.get(row.jurisdiction_code, 0.15)
+                share = float(np.clip(rule_share * rng.normal(1.05, 0.15), 0.0, 0.6))
+                if rng.random() < 0.04:
+                    share = None  # not filed: the 填报 rule flags it
+                b.update(canteen_food_budget=canteen, reserved_share=None if share is None else round(share, 3),
+                         reserved_amount=None if share is None else round(canteen * share, 2),
+                         plan_amount=round(canteen * (share or rule_share), -2))
+            elif row.kind == "union":
+                members = int(120 * sz * 3) + 30
+                gift = round(members * rng.uniform(900, 1600), -2)
+                welfare = round(members * rng.uniform(500, 1200), -2)
+                b.update(union_members=members, gift_budget=gift, welfare_budget=welfare,
+                         plan_amount=round(gift * 0.45 + welfare * 0.5, -2))
+            else:
+                b.update(plan_amount=round(400_000 * sz * yf, -3))
+            budgets.append(b)
+    budgets_df = pd.DataFrame(budgets)
+
+    # Purchase buckets: unit × year × purpose with an expected total ---------------------------
+    ydays = {y: (min(until, date(y, 12, 31)) - date(y, 1, 1)).days + 1 for y in years}
+    bucket_rows = []
+    kinds_by_id = units_df.set_index("id").kind
+    jur_by_id = units_df.set_index("id").jurisdiction_code
+    for b in budgets_df.itertuples():
+        kind = kinds_by_id[b.unit_id]
+        frac = ydays[b.year] / (366 if b.year % 4 == 0 else 365)
+        # Late reporters: in the current year some units lag the time progress.
+        lag = float(rng.uniform(0.55, 1.0)) if b.year == until.year and rng.random() < 0.3 else 1.0
+        dil = b.diligence_ * lag
+        if kind == "budget_unit":
+            bucket_rows.append((b.unit_id, b.year, "canteen", b.canteen_food_budget * (b.reserved_share or 0.12) * dil * frac))
+        elif kind == "union":
+            bucket_rows.append((b.unit_id, b.year, "holiday_gift", b.gift_budget * 0.45 * dil * frac))
+            bucket_rows.append((b.unit_id, b.year, "welfare", b.welfare_budget * 0.55 * dil * frac))
+        else:
+            bucket_rows.append((b.unit_id, b.year, "other", b.plan_amount * dil * frac))
+    buckets = pd.DataFrame(bucket_rows, columns=["unit_id", "year", "purpose", "total"])
+    buckets = buckets[buckets.total > 0].reset_index(drop=True)
+    counts = np.maximum(1, np.floor(buckets.total / buckets.total.sum() * scale)).astype(int)
+    # Trim or pad so the total is exactly ``scale``.
+    diff = scale - counts.sum()
+    order = np.argsort(-buckets.total.to_numpy())
+    counts[order[: abs(diff)] % len(counts)] += int(np.sign(diff)) if diff else 0
+    counts = np.maximum(counts, 1)
+    n = int(counts.sum())
+    idx = np.repeat(np.arange(len(buckets)), counts)
+    unit_ids = buckets.unit_id.to_numpy()[idx]
+    years_arr = buckets.year.to_numpy()[idx]
+    purpose = buckets.purpose.to_numpy()[idx]
+    share = rng.lognormal(0.0, 0.7, n)
+    share_sum = np.bincount(idx, weights=share)
+    amount = np.round(buckets.total.to_numpy()[idx] * share / share_sum[idx], 2)
+
+    # Dates: canteen and firms through the year; gifts cluster before holidays.
+    start = np.array([np.datetime64(f"{y}-01-01") for y in years_arr])
+    span = np.array([ydays[y] for y in years_arr])
+    day = (rng.random(n) * span).astype(int)
+    gift_mask = purpose == "holiday_gift"
+    if gift_mask.any():
+        hm = rng.choice(HOLIDAY_MONTHS, size=int(gift_mask.sum()))
+        gy = years_arr[gift_mask]
+        gdate = np.array([np.datetime64(f"{y}-{m:02d}-01") for y, m in zip(gy, hm, strict=True)]) + rng.integers(0, 25, hm.size)
+        day[gift_mask] = (gdate - start[gift_mask]).astype(int)
+        day = np.minimum(day, span - 1)
+    dates = start + day.astype("timedelta64[D]")
+
+    # Origins: from the jurisdiction's helped regions; Zhuhai unions pick east-west by their own rate.
+    jur = jur_by_id.reindex(unit_ids).to_numpy()
+    origin = np.empty(n, dtype=object)
+    ew_rate = dict(zip(units_df.id, rng.normal(0.58, 0.15, len(units_df)).clip(0.1, 0.95), strict=True))
+    for jcode in origin_sets:
+        m = jur == jcode
+        if not m.any():
+            continue
+        pool = np.array(origin_sets[jcode])
+        weights = rng.lognormal(0, 1.0, len(pool))
+        o = rng.choice(pool, size=int(m.sum()), p=weights / weights.sum())
+        ew = np.array(sorted(eastwest_sets[jcode]))
+        if len(ew) and jcode == ZHUHAI:
+            non_ew = np.array([c for c in pool if c not in eastwest_sets[jcode]]) if len(pool) > len(ew) else ew
+            rate = np.array([ew_rate[u] for u in unit_ids[m]])
+            pick_ew = rng.random(int(m.sum())) < rate
+            o = np.where(pick_ew, rng.choice(ew, size=o.size), rng.choice(non_ew, size=o.size))
+        origin[m] = o
+    # Product of that origin.
+    prod = np.empty(n, dtype=np.int64)
+    origin_s = pd.Series(origin)
+    for code, pos in origin_s.groupby(origin_s).indices.items():
+        choices = prod_by_origin.get(code)
+        prod[pos] = rng.choice(choices, size=len(pos)) if choices is not None else 0
+    supplier_of = products_df.set_index("id").supplier_id
+    price_of = products_df.set_index("id").reference_price
+
+    # Channels by purpose.
+    u = rng.random(n)
+    channel = np.full(n, "other", dtype=object)
+    can = purpose == "canteen"
+    channel[can] = np.where(u[can] < 0.78, "p832", "canteen")
+    g = purpose == "holiday_gift"
+    channel[g] = np.select([u[g] < 0.45, u[g] < 0.65, u[g] < 0.8, u[g] < 0.92], ["p832", "hall", "zone", "ecommerce"], "counter")
+    w = purpose == "welfare"
+    welfare_outlet_rate = dict(zip(units_df.id, rng.normal(0.6, 0.2, len(units_df)).clip(0.05, 1.0), strict=True))
+    wr = np.array([welfare_outlet_rate[x] for x in unit_ids[w]])
+    channel[w] = np.where(u[w] < wr, np.where(u[w] < wr / 2, "hall", "zone"), np.where(u[w] < (1 + wr) / 2, "p832", "counter"))
+    o_ = purpose == "other"
+    channel[o_] = np.select([u[o_] < 0.3, u[o_] < 0.55, u[o_] < 0.75, u[o_] < 0.9], ["fair", "ecommerce", "p832", "hall"], "counter")
+
+    # Outlets in helper cities; outlet channels point at one in the buyer's jurisdiction.
+    outlets = []
+    for jcode, jname, locations, *_ in JURISDICTIONS:
+        n_out = int(round(18 * unit_factor))
+        for i in range(n_out):
+            loc = locations[i % len(locations)]
+            kind = OUTLET_KINDS[int(rng.choice(6, p=[0.32, 0.18, 0.25, 0.05, 0.08, 0.12]))]
+            lng, lat = coords.loc[loc, "lng"], coords.loc[loc, "lat"]
+            site = OUTLET_SITES[i % len(OUTLET_SITES)]
+            opened = date(int(rng.integers(2019, 2026)), int(rng.integers(1, 13)), int(rng.integers(1, 28)))
+            status = str(rng.choice(["operating", "suspended", "exit_proposed", "exited"], p=[0.84, 0.06, 0.06, 0.04]))
+            oid = len(outlets) + 1
+            outlets.append(dict(
+                id=oid, name=f"{names.get(loc, jname)}{site}消费帮扶{OUTLET_KIND_NAMES[kind]}（{oid:03d}）",
+                kind=kind, operator=f"{jname}{['供销集团', '消费帮扶联盟', '农业控股集团', '商贸有限公司'][i % 4]}",
+                region_code=loc,
+                lng=round(float(lng) + float(rng.normal(0, 0.025)), 6), lat=round(float(lat) + float(rng.normal(0, 0.02)), 6),
+                address=f"{names.get(loc, jname)}{site}", opened_on=opened, status=status,
+                status_reason="连续多月销售额偏低" if status == "exit_proposed" else None))
+    outlets_df = pd.DataFrame(outlets)
+    out_by_jur = {j[0]: outlets_df[outlets_df.region_code.isin(j[2])].id.to_numpy() for j in JURISDICTIONS}
+    outlet_id = np.zeros(n, dtype=np.int64)
+    at_outlet = np.isin(channel, ["hall", "zone", "counter"])
+    for jcode, ids in out_by_jur.items():
+        m = at_outlet & (jur == jcode)
+        if m.any() and len(ids):
+            weights = rng.lognormal(0, 1.2, len(ids))
+            outlet_id[m] = rng.choice(ids, size=int(m.sum()), p=weights / weights.sum())
+
+    price = price_of.reindex(prod).to_numpy() * rng.normal(1.0, 0.08, n).clip(0.6, 1.5)
+    quantity = np.round(amount / np.maximum(price, 0.1), 1)
+    purchases = pd.DataFrame({
+        "id": np.arange(1, n + 1),
+        "purchase_date": dates,
+        "month": _month_int(dates),
+        "buyer_unit_id": unit_ids,
+        "supplier_id": supplier_of.reindex(prod).to_numpy(),
+        "product_id": prod,
+        "origin_code": origin,
+        "channel": channel,
+        "purpose": purpose,
+        "outlet_id": np.where(outlet_id > 0, outlet_id, None),
+        "quantity": quantity,
+        "amount": amount,
+        "voucher_no": [f"PZ{y}{i:09d}" for y, i in zip(years_arr, range(1, n + 1), strict=True)],
+    }).sort_values(["purchase_date", "id"], kind="stable")
+    purchases["id"] = np.arange(1, n + 1)
+
+    series, obs, episodes = _price_series(rng, products_df, until)
+    batches = _report_batches(rng, units_df, until)
+    return dict(supplier=pd.DataFrame(suppliers), product=products_df, buyer_unit=units_df,
+                unit_budget=budgets_df.drop(columns=["diligence_"]), outlet=outlets_df, purchase=purchases,
+                price_series=series, price_observation=obs, series_episode=episodes, report_batch=batches)
+
+
+def _price_series(rng, products_df: pd.DataFrame, until: date):
+    """Weekly price/volume per product at its origin, with seasons, noise and injected 滞销."""
+    weeks = pd.date_range(SERIES_START, until, freq="W-MON")
+    t = np.arange(len(weeks))
+    month = weeks.month.to_numpy()
+    series, frames, episodes = [], [], []
+    for p in products_df.itertuples():
+        sid = len(series) + 1
+        series.append(dict(id=sid, product_id=p.id, region_code=p.origin_code, market=f"{p.name}产地监测点",
+                           frequency="week"))
+        season = np.isin(month, [int(x) for x in p.season_months.split(",")])
+        phase = rng.uniform(0, 2 * np.pi)
+        log_p = (np.log(p.reference_price) + 0.08 * np.sin(2 * np.pi * t / 52.18 + phase)
+                 - 0.06 * season + 0.0006 * t + np.cumsum(rng.normal(0, 0.008, len(t))) * 0.5)
+        log_p += rng.normal(0, 0.025, len(t))
+        vol = p.supply_volume / 52 * (1 + 1.2 * season) * np.exp(rng.normal(0, 0.12, len(t)))
+        # Inject a 滞销 episode in about one series in five, in or near the selling season.
+        if rng.random() < 0.22 and len(t) > 160:
+            season_starts = np.flatnonzero(season[120:-8]) + 120
+            onset = int(rng.choice(season_starts)) if len(season_starts) else int(rng.integers(120, len(t) - 8))
+            kind = str(rng.choice(["fast_fall", "slow_decline", "volume_collapse"], p=[0.45, 0.35, 0.2]))
+            length = {"fast_fall": 4, "slow_decline": 9, "volume_collapse": 5}[kind]
+            worst = min(onset + length, len(t) - 1)
+            depth = rng.uniform(0.3, 0.5)
+            ramp = np.clip((t - onset) / max(1, worst - onset), 0, 1) * (t <= worst + 3)
+            recover = np.clip(1 - (t - worst - 3) / 6, 0, 1) * (t > worst + 3)
+            shape = ramp + recover
+            if kind != "volume_collapse":
+                log_p += np.log(1 - depth * shape)
+            vol *= 1 - 0.6 * shape
+            episodes.append(dict(series_id=sid, kind=kind, onset_date=weeks[onset].date(),
+                                 worst_date=weeks[worst].date(),
+                                 end_date=weeks[min(worst + 9, len(t) - 1)].date()))
+        keep = rng.random(len(t)) > 0.03  # a few missing weeks, as real monitoring has
+        frames.append(pd.DataFrame({"series_id": sid, "obs_date": weeks.date[keep],
+                                    "price": np.round(np.exp(log_p[keep]), 2),
+                                    "volume": np.round(vol[keep], 0), "stock": None}))
+    eps = pd.DataFrame(episodes, columns=["series_id", "kind", "onset_date", "worst_date", "end_date"])
+    eps.insert(0, "id", np.arange(1, len(eps) + 1))
+    return pd.DataFrame(series), pd.concat(frames, ignore_index=True), eps
+
+
+def _report_batches(rng, units_df: pd.DataFrame, until: date) -> pd.DataFrame:
+    """Monthly report batches (Datonghu: by the 29th), quarterly for Guangzhou; some late or missing."""
+    rows = []
+    months = pd.period_range(f"{FIRST_YEAR}-01", pd.Period(until, "M"), freq="M")
+    for u in units_df.itertuples():
+        quarterly = u.jurisdiction_code == GUANGZHOU
+        reliability = rng.uniform(0.75, 1.0)
+        for m in months:
+            if quarterly and m.month % 3:
+                continue
+            if rng.random() > reliability:
+                continue  # missing
+            period = f"{m.year}-Q{(m.month - 1) // 3 + 1}" if quarterly else f"{m.year}-{m.month:02d}"
+            due = (m + 1).to_timestamp() + pd.Timedelta(days=14) if quarterly else m.to_timestamp() + pd.Timedelta(days=28)
+            at = due - pd.Timedelta(days=int(rng.integers(0, 12))) + pd.Timedelta(hours=int(rng.integers(8, 18)))
+            if rng.random() < 0.12:
+                at += pd.Timedelta(days=int(rng.integers(1, 20)))  # late
+            if at.date() > until:
+                continue
+            h = hashlib.sha256(f"demo:{u.id}:{period}".encode()).hexdigest()
+            rows.append(dict(form="proofs", unit_id=u.id, period=period, submitted_at=at.to_pydatetime(),
+                             submitted_by="演示数据", file_name=f"{period}消费扶贫证明材料.xlsx", file_hash=h,
+                             row_count=int(rng.integers(5, 80)), status="committed"))
+    df = pd.DataFrame(rows)
+    df.insert(0, "id", np.arange(1, len(df) + 1))
+    return df
+
+
+DEMO_TABLES = ["purchase", "series_episode", "warning_action", "warning", "price_observation", "price_series",
+               "benefit", "beneficiary", "report_batch", "unit_budget", "outlet", "product", "supplier",
+               "buyer_unit"]
+INSERT_ORDER = ["supplier", "product", "buyer_unit", "unit_budget", "outlet", "report_batch", "purchase",
+                "price_series", "price_observation", "series_episode"]
+
+
+def _bulk_insert(conn, table, df: pd.DataFrame, chunk: int = 50_000) -> None:
+    cols = [c.name for c in table.columns if c.name in df.columns]
+    df = df[cols]
+    if conn.dialect.name == "postgresql":
+        # COPY is an order of magnitude faster than INSERT for millions of rows.
+        raw = conn.connection.dbapi_connection
+        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as cp:
+            for start in range(0, len(df), chunk):
+                buf = io.StringIO()
+                df.iloc[start:start + chunk].to_csv(buf, sep="\t", header=False, index=False, na_rep="\\N",
+                                                   date_format="%Y-%m-%d %H:%M:%S")
+                cp.write(buf.getvalue())
+        return
+    for start in range(0, len(df), chunk):
+        part = df.iloc[start:start + chunk].astype(object).where(df.iloc[start:start + chunk].notna(), None)
+        conn.execute(table.insert(), part.to_dict("records"))
+
+
+def _reset_sequences(conn) -> None:
+    if conn.dialect.name != "postgresql":
+        return
+    for name in INSERT_ORDER + ["warning", "warning_action", "beneficiary", "benefit"]:
+        table = s.metadata.tables[name]
+        if "id" in table.c:
+            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                              f"COALESCE((SELECT MAX(id) FROM {name}), 0) + 1, false)"))
+
+
+def generate_demo(engine: Engine, seed: int = DEFAULT_SEED, scale: int = DEFAULT_SCALE,
+                  until: date = DEFAULT_UNTIL, progress=None) -> DemoSummary:
+    """Replace the store's facts with the demo data set, in one transaction."""
+    t0 = time.perf_counter()
+    say = progress or (lambda msg: None)
+    say("生成演示数据…")
+    frames = build_demo_frames(_regions(engine), seed=seed, scale=scale, until=until)
+    with engine.begin() as conn:
+        for name in DEMO_TABLES:
+            conn.execute(delete(s.metadata.tables[name]))
+        for name in INSERT_ORDER:
+            say(f"写入 {name}（{len(frames[name]):,} 行）")
+            _bulk_insert(conn, s.metadata.tables[name], frames[name])
+        _reset_sequences(conn)
+        conn.execute(delete(s.store_meta).where(s.store_meta.c.key.like("demo_%")))
+        conn.execute(s.store_meta.insert(), [
+            dict(key="demo_seed", value=str(seed)), dict(key="demo_scale", value=str(scale)),
+            dict(key="demo_until", value=until.isoformat()),
+            dict(key="demo_generated_at", value=datetime.now().isoformat(timespec="seconds")),
+        ])
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))
+    return DemoSummary(
+        purchases=len(frames["purchase"]), units=len(frames["buyer_unit"]), products=len(frames["product"]),
+        outlets=len(frames["outlet"]), series=len(frames["price_series"]),
+        observations=len(frames["price_observation"]), episodes=len(frames["series_episode"]),
+        seconds=time.perf_counter() - t0)
+
+
+def is_demo_store(engine: Engine) -> bool:
+    """True when the store's data came from the demo generator (the UI marks it 演示数据)."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(s.store_meta)
+                            .where(s.store_meta.c.key == "demo_seed")).scalar() > 0
+
+
+def register_cli(sub) -> None:
+    p = sub.add_parser("demo", help="生成演示数据（确定性：同一种子得到同一数据）")
+    p.add_argument("--url", help="数据库 URL（默认读取 BANGFU_DATABASE_URL）")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.add_argument("--scale", type=int, default=DEFAULT_SCALE, help="采购明细行数")
+    p.add_argument("--until", type=date.fromisoformat, default=DEFAULT_UNTIL, help="数据截至日期")
+    p.set_defaults(func=_cli_demo)
+
+
+def _cli_demo(args) -> int:
+    from data_access.db import make_engine
+    from data_access.store import init_store
+
+    engine = make_engine(args.url)
+    init_store(engine)
+    summary = generate_demo(engine, seed=args.seed, scale=args.scale, until=args.until, progress=print)
+    print(f"完成：采购 {summary.purchases:,} 行，单位 {summary.units}，产品 {summary.products}，网点 {summary.outlets}，"
+          f"价格序列 {summary.series}（{summary.observations:,} 个观测，注入滞销 {summary.episodes} 次），"
+          f"用时 {summary.seconds:.1f} 秒")
+    return 0

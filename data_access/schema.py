@@ -1,0 +1,361 @@
+"""The store's tables (SQLAlchemy Core). Migrations in ``migrations/`` create them.
+
+Money is in yuan (NUMERIC 14,2 → float in pandas), quantities in kg, shares as ratios
+(0.3 = 30%). Region codes are GB/T 2260 six-digit codes as text; a region with no official
+code (大通湖区) gets a code with a letter in it so it can never collide with one.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Money = Numeric(14, 2)
+
+# 行政区划 — GB/T 2260 divisions: province, city, county.
+region = Table(
+    "region",
+    metadata,
+    Column("code", String(12), primary_key=True, comment="GB/T 2260 六位代码; 自定义区域含字母"),
+    Column("name", String(64), nullable=False),
+    Column("level", String(10), nullable=False, comment="province | city | county"),
+    Column("parent_code", String(12), index=True),
+    Column("province_code", String(12), nullable=False, index=True),
+    Column("city_code", String(12), index=True),
+    Column("lng", Float),
+    Column("lat", Float),
+    Column("coord_source", String(16), comment="adcodes | polygon | parent"),
+    Column("is_official", Boolean, nullable=False, default=True),
+    Column("note", Text),
+)
+
+# 结对关系 — pairing between a helper region and a helped region.
+pairing = Table(
+    "pairing",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("helper_code", String(12), ForeignKey("region.code"), nullable=False, index=True),
+    Column("helped_code", String(12), ForeignKey("region.code"), nullable=False, index=True),
+    Column("kind", String(24), nullable=False,
+           comment="east_west 东西部协作 | counterpart 对口支援 | in_province 省内对口帮扶 | designated 定点帮扶 | former 原帮扶地区"),
+    Column("since_year", Integer),
+    Column("source", Text, comment="政策依据"),
+    UniqueConstraint("helper_code", "helped_code", "kind"),
+)
+
+# 采购单位 — buyer units: budget units, unions, state firms, private firms, social organisations.
+buyer_unit = Table(
+    "buyer_unit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("kind", String(24), nullable=False, index=True,
+           comment="budget_unit 预算单位 | union 工会 | state_firm 国有企业 | private_firm 民营企业 | social_org 社会组织"),
+    Column("region_code", String(12), ForeignKey("region.code"), nullable=False, index=True,
+           comment="单位所在地（县级或地市级）"),
+    Column("jurisdiction_code", String(12), ForeignKey("region.code"), nullable=False, index=True,
+           comment="适用其政策规则的辖区（如珠海市）"),
+    Column("parent_id", Integer, ForeignKey("buyer_unit.id")),
+    Column("contact", String(64)),
+)
+
+# 单位年度预算 — unit-year budgets, the bases of the reserve-share and union rules.
+unit_budget = Table(
+    "unit_budget",
+    metadata,
+    Column("unit_id", Integer, ForeignKey("buyer_unit.id"), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("canteen_food_budget", Money, comment="年度食堂食材采购预算（元）"),
+    Column("reserved_share", Float, comment="预留份额比例"),
+    Column("reserved_amount", Money, comment="预留份额金额（元）"),
+    Column("union_members", Integer, comment="工会会员人数"),
+    Column("gift_budget", Money, comment="节日慰问品经费（元）"),
+    Column("welfare_budget", Money, comment="职工集体福利额度（元）"),
+    Column("plan_amount", Money, comment="年度消费帮扶指导计划（元）"),
+)
+
+# 供应商 — suppliers (cooperatives, firms, farms) in the helped regions.
+supplier = Table(
+    "supplier",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("region_code", String(12), ForeignKey("region.code"), nullable=False, index=True),
+    Column("kind", String(24), comment="cooperative 合作社 | firm 企业 | farm 家庭农场 | household 农户"),
+)
+
+# 产品名库 — product catalogue.
+product = Table(
+    "product",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("category", String(24), nullable=False, index=True,
+           comment="grain_oil 粮油 | meat_poultry 肉禽蛋 | fruit 水果 | vegetable 蔬菜 | tea_drink 茶饮 | specialty 土特产 | aquatic 水产 | processed 加工食品"),
+    Column("origin_code", String(12), ForeignKey("region.code"), nullable=False, index=True),
+    Column("supplier_id", Integer, ForeignKey("supplier.id"), index=True),
+    Column("unit", String(8), nullable=False, default="kg"),
+    Column("season_months", String(40), comment="上市月份，逗号分隔，如 6,7,8"),
+    Column("reference_price", Float, comment="参考价（元/单位）"),
+    Column("supply_volume", Float, comment="年供货量（单位）"),
+    Column("beneficiaries", Integer, comment="带贫人数"),
+    Column("certified", Boolean, nullable=False, default=False, comment="帮扶重点产品认定"),
+    Column("certified_on", Date),
+    Column("status", String(16), nullable=False, default="listed",
+           comment="listed 在库 | watch 观察 | exit_proposed 拟退出 | exited 已退出"),
+    UniqueConstraint("name", "origin_code"),
+)
+
+# 五专网点 / 示范点 — dedicated outlets and demonstration outlets.
+outlet = Table(
+    "outlet",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False, index=True,
+           comment="counter 专柜 | hall 专馆 | zone 专区 | train 专列 | station 专站 | demo 示范点"),
+    Column("operator", String(128)),
+    Column("region_code", String(12), ForeignKey("region.code"), nullable=False, index=True),
+    Column("lng", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("address", String(256)),
+    Column("opened_on", Date),
+    Column("status", String(16), nullable=False, default="operating", index=True,
+           comment="operating 运营中 | suspended 暂停 | exit_proposed 拟退出 | exited 已退出"),
+    Column("status_reason", Text),
+)
+
+# 报送批次 — one uploaded file, all-or-nothing.
+report_batch = Table(
+    "report_batch",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("form", String(16), nullable=False, comment="beneficiaries | proofs | purchases | demo"),
+    Column("unit_id", Integer, ForeignKey("buyer_unit.id"), index=True),
+    Column("period", String(10), comment="报送期，如 2024-05 或 2024-Q2"),
+    Column("submitted_at", DateTime, nullable=False),
+    Column("submitted_by", String(64), nullable=False),
+    Column("file_name", String(256)),
+    Column("file_hash", String(64), nullable=False),
+    Column("row_count", Integer, nullable=False, default=0),
+    Column("status", String(16), nullable=False, default="committed"),
+    UniqueConstraint("form", "file_hash"),
+)
+
+# 采购明细 — one purchase: the fact table.
+purchase = Table(
+    "purchase",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("purchase_date", Date, nullable=False),
+    Column("month", Integer, nullable=False, comment="yyyymm，便于按月汇总"),
+    Column("buyer_unit_id", Integer, ForeignKey("buyer_unit.id"), nullable=False),
+    Column("supplier_id", Integer, ForeignKey("supplier.id")),
+    Column("product_id", Integer, ForeignKey("product.id")),
+    Column("origin_code", String(12), ForeignKey("region.code"), nullable=False,
+           comment="产地（县级）"),
+    Column("channel", String(16), nullable=False,
+           comment="p832 832平台 | hall 专馆 | counter 专柜 | zone 专区 | canteen 食堂直供 | fair 展销会 | ecommerce 电商 | other 其他"),
+    Column("purpose", String(16), nullable=False, default="other",
+           comment="canteen 食堂食材 | holiday_gift 节日慰问品 | welfare 集体福利 | other 其他"),
+    Column("outlet_id", Integer, ForeignKey("outlet.id")),
+    Column("quantity", Float, comment="数量（kg 或产品计量单位）"),
+    Column("amount", Money, nullable=False, comment="金额（元）"),
+    Column("voucher_no", String(64)),
+    Column("batch_id", Integer, ForeignKey("report_batch.id")),
+    Index("ix_purchase_month_channel", "month", "channel"),
+    Index("ix_purchase_unit_month", "buyer_unit_id", "month"),
+    Index("ix_purchase_origin_month", "origin_code", "month"),
+    Index("ix_purchase_date", "purchase_date"),
+    Index("ix_purchase_outlet_month", "outlet_id", "month"),
+    Index("ix_purchase_product_month", "product_id", "month"),
+    Index("ix_purchase_batch", "batch_id"),
+)
+
+# 价格/销量序列 — one product at one market or origin.
+price_series = Table(
+    "price_series",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("product_id", Integer, ForeignKey("product.id"), nullable=False, index=True),
+    Column("region_code", String(12), ForeignKey("region.code"), nullable=False, index=True,
+           comment="监测点（产地县）"),
+    Column("market", String(64), nullable=False, comment="监测市场或产地名称"),
+    Column("frequency", String(8), nullable=False, default="week"),
+    UniqueConstraint("product_id", "region_code", "market"),
+)
+
+price_observation = Table(
+    "price_observation",
+    metadata,
+    Column("series_id", Integer, ForeignKey("price_series.id"), primary_key=True),
+    Column("obs_date", Date, primary_key=True),
+    Column("price", Float, nullable=False, comment="元/kg"),
+    Column("volume", Float, comment="销量 kg"),
+    Column("stock", Float, comment="库存 kg"),
+)
+
+# 演示数据注入的滞销事件 — labels used to measure the warning engine.
+series_episode = Table(
+    "series_episode",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("series_id", Integer, ForeignKey("price_series.id"), nullable=False, index=True),
+    Column("kind", String(24), nullable=False),
+    Column("onset_date", Date, nullable=False),
+    Column("worst_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),
+)
+
+# 政策规则 — every target of the seeds, as data citing its clause.
+policy_rule = Table(
+    "policy_rule",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(48), nullable=False, unique=True),
+    Column("jurisdiction_code", String(12), ForeignKey("region.code"), nullable=False, index=True),
+    Column("year_from", Integer, nullable=False),
+    Column("year_to", Integer),
+    Column("subject_kind", String(24), nullable=False,
+           comment="budget_unit | union | any_unit | origin_county"),
+    Column("metric", String(40), nullable=False, comment="指标，见 data_access.rules.METRICS"),
+    Column("threshold", Float, nullable=False),
+    Column("threshold_unit", String(16), nullable=False, comment="ratio | yuan_per_member | ratio_to_last_year"),
+    Column("title", String(128), nullable=False),
+    Column("requirement", Text, nullable=False, comment="条款原文摘录"),
+    Column("source_doc", String(160), nullable=False),
+    Column("source_doc_no", String(48)),
+    Column("source_clause", String(48), nullable=False),
+    Column("source_file", String(64)),
+)
+
+# 滞销预警 — one warning episode on one series, with its lifecycle.
+warning = Table(
+    "warning",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("series_id", Integer, ForeignKey("price_series.id"), nullable=False, index=True),
+    Column("product_id", Integer, ForeignKey("product.id"), nullable=False, index=True),
+    Column("region_code", String(12), ForeignKey("region.code"), nullable=False, index=True),
+    Column("first_date", Date, nullable=False),
+    Column("last_date", Date, nullable=False),
+    Column("level", String(8), nullable=False, index=True, comment="blue | yellow | orange | red"),
+    Column("score", Float, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False, default="new", index=True,
+           comment="new 新发 | acknowledged 已确认 | absorbing 消纳中 | closed 已关闭"),
+    Column("owner_group", String(32), comment="责任专班"),
+    Column("absorbed_volume", Float, nullable=False, default=0.0, comment="已消纳量 kg"),
+    Column("version", Integer, nullable=False, default=1, comment="乐观锁版本号"),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("series_id", "first_date"),
+)
+
+# 预警处置记录 — the incident log: appended, never overwritten.
+warning_action = Table(
+    "warning_action",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("warning_id", Integer, ForeignKey("warning.id"), nullable=False, index=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(24), nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16)),
+    Column("absorbed_volume", Float),
+    Column("buyer_unit_id", Integer, ForeignKey("buyer_unit.id")),
+    Column("note", Text),
+)
+
+# 带贫人员 — beneficiaries: personal data (DESIGN §7). The full ID number is only stored encrypted.
+beneficiary = Table(
+    "beneficiary",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("id_hash", String(64), nullable=False, unique=True, comment="HMAC-SHA256，用于去重匹配"),
+    Column("id_masked", String(24), nullable=False),
+    Column("id_encrypted", Text, nullable=False),
+    Column("phone_masked", String(24)),
+    Column("phone_encrypted", Text),
+    Column("region_code", String(12), ForeignKey("region.code"), index=True),
+    Column("batch_id", Integer, ForeignKey("report_batch.id")),
+)
+
+benefit = Table(
+    "benefit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("beneficiary_id", Integer, ForeignKey("beneficiary.id"), nullable=False, index=True),
+    Column("unit_id", Integer, ForeignKey("buyer_unit.id"), index=True),
+    Column("product_id", Integer, ForeignKey("product.id"), index=True),
+    Column("period", String(10), nullable=False, comment="受益期 yyyy-mm"),
+    Column("amount", Money, nullable=False, comment="受益金额（元）"),
+    Column("batch_id", Integer, ForeignKey("report_batch.id"), index=True),
+)
+
+# 用户与审计 — users, roles, and the audit log of sensitive reads.
+app_user = Table(
+    "app_user",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(64)),
+    Column("password_hash", String(256), nullable=False),
+    Column("role", String(16), nullable=False, comment="leader | desk | analyst | reporter | admin"),
+    Column("unit_id", Integer, ForeignKey("buyer_unit.id")),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime, nullable=False, index=True),
+    Column("username", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("subject", String(128)),
+    Column("detail", Text),
+)
+
+# 专班 — the joint meeting's task groups (seed 001 九（一）).
+task_group = Table(
+    "task_group",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("duty", Text),
+)
+
+# 存储元数据 — e.g. whether this store holds the demo data set (演示数据) and its seed.
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text),
+)
