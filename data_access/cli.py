@@ -16,6 +16,7 @@ COMMAND_MODULES = [
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every registered sub-command."""
     parser = argparse.ArgumentParser(prog="python -m data_access", description="消费帮扶监测看板 数据层命令")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
@@ -24,5 +25,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns its exit code."""
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)

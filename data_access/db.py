@@ -31,6 +31,7 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
 
 
 def is_postgres(engine_or_conn) -> bool:
+    """True on PostgreSQL, False on SQLite."""
     return engine_or_conn.dialect.name == "postgresql"
 
 

@@ -16,7 +16,7 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy import Engine, Integer, delete, func, select, text
 
 from data_access import schema as s
 from data_access.reference import (
@@ -343,7 +343,7 @@ def build_demo_frames(regions: pd.DataFrame, seed: int = DEFAULT_SEED, scale: in
 
     # Outlets in helper cities; outlet channels point at one in the buyer's jurisdiction.
     outlets = []
-    for jcode, jname, locations, *_ in JURISDICTIONS:
+    for _jcode, jname, locations, *_ in JURISDICTIONS:
         n_out = int(round(18 * unit_factor))
         for i in range(n_out):
             loc = locations[i % len(locations)]
@@ -475,7 +475,11 @@ INSERT_ORDER = ["supplier", "product", "buyer_unit", "unit_budget", "outlet", "r
 
 def _bulk_insert(conn, table, df: pd.DataFrame, chunk: int = 50_000) -> None:
     cols = [c.name for c in table.columns if c.name in df.columns]
-    df = df[cols]
+    df = df[cols].copy()
+    for col in cols:
+        # pandas turns an integer column with gaps into floats ("428.0"), which COPY rejects.
+        if isinstance(table.c[col].type, Integer) and df[col].dtype != "Int64":
+            df[col] = pd.to_numeric(df[col]).astype("Int64")
     if conn.dialect.name == "postgresql":
         # COPY is an order of magnitude faster than INSERT for millions of rows.
         raw = conn.connection.dbapi_connection

@@ -244,7 +244,7 @@ policy_rule = Table(
            comment="budget_unit | union | any_unit | origin_county"),
     Column("metric", String(40), nullable=False, comment="指标，见 data_access.rules.METRICS"),
     Column("threshold", Float, nullable=False),
-    Column("threshold_unit", String(16), nullable=False, comment="ratio | yuan_per_member | ratio_to_last_year"),
+    Column("threshold_unit", String(24), nullable=False, comment="ratio | yuan_per_member | ratio_to_last_year"),
     Column("title", String(128), nullable=False),
     Column("requirement", Text, nullable=False, comment="条款原文摘录"),
     Column("source_doc", String(160), nullable=False),

@@ -16,6 +16,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def alembic_config(engine: Engine) -> Config:
+    """Alembic configuration pointing at the project's migrations and ``engine``'s URL."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
@@ -31,6 +32,7 @@ def upgrade_schema(engine: Engine) -> None:
 
 
 def schema_is_current(engine: Engine) -> bool:
+    """True when the store is at the newest migration."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 

@@ -5,9 +5,8 @@ Revises:
 Create Date: 2026-11-23 09:37:44.002610
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0001"
 down_revision = None
@@ -211,7 +210,7 @@ def upgrade() -> None:
         sa.Column("threshold", sa.Float(), nullable=False),
         sa.Column(
             "threshold_unit",
-            sa.String(length=16),
+            sa.String(length=24),
             nullable=False,
             comment="ratio | yuan_per_member | ratio_to_last_year",
         ),

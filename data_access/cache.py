@@ -1,0 +1,86 @@
+"""The only module of data_access that knows Streamlit: the cached engine and query results.
+
+Pages call ``query(fn, *args)`` with a named data_access function; the result is cached per
+arguments for ``TTL_SECONDS``. A store that cannot be reached raises ``StoreUnavailable``
+with a message safe to show (host, never the password); errors are not cached, so the page
+recovers on the next rerun once the store is back.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import streamlit as st
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from data_access.config import database_url, describe_url
+from data_access.db import make_engine
+
+TTL_SECONDS = int(os.environ.get("BANGFU_CACHE_TTL", "300"))
+
+
+class StoreUnavailable(RuntimeError):
+    """The store did not answer; ``str()`` is a Chinese message naming the host."""
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(url: str):
+    return make_engine(url)
+
+
+def engine():
+    """The engine of the configured store, one per URL per process."""
+    return _engine(database_url())
+
+
+def _unavailable(exc: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"无法连接数据库（{describe_url(database_url())}）。请检查数据库服务是否运行，"
+                            f"恢复后刷新页面即可。错误类型：{type(exc).__name__}")
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=2000)
+def _cached(url: str, module: str, name: str, args: tuple, kwargs: tuple):
+    fn = getattr(importlib.import_module(module), name)
+    return fn(_engine(url), *args, **dict(kwargs))
+
+
+def query(fn, *args, **kwargs):
+    """``fn(engine, *args, **kwargs)`` through the result cache."""
+    try:
+        return _cached(database_url(), fn.__module__, fn.__name__, args, tuple(sorted(kwargs.items())))
+    except (OperationalError, InterfaceError) as exc:
+        raise _unavailable(exc) from exc
+
+
+def run(fn, *args, **kwargs):
+    """``fn(engine, *args, **kwargs)`` uncached (writes, and reads that must be fresh)."""
+    try:
+        return fn(engine(), *args, **kwargs)
+    except (OperationalError, InterfaceError) as exc:
+        raise _unavailable(exc) from exc
+
+
+def clear() -> None:
+    """Forget cached results (after a write)."""
+    _cached.clear()
+
+
+def prepared_store() -> dict:
+    """Bring the store up once per process; the default SQLite store gets the demo data."""
+    return _prepared_store(database_url())
+
+
+@st.cache_resource(show_spinner="首次启动：正在建库并生成演示数据（约半分钟）…")
+def _prepared_store(url: str) -> dict:
+    from data_access.config import ENV_URL
+    from data_access.demo import is_demo_store
+    from data_access.store import ensure_store
+
+    eng = _engine(url)
+    try:
+        demo_if_empty = not os.environ.get(ENV_URL) or os.environ.get("BANGFU_DEMO") == "1"
+        generated = ensure_store(eng, demo_if_empty=demo_if_empty)
+        return {"demo": is_demo_store(eng), "generated": generated, "where": describe_url(str(eng.url))}
+    except OperationalError as exc:
+        raise _unavailable(exc) from exc

@@ -1,0 +1,61 @@
+"""The filtered purchase fact set that every procurement figure starts from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select
+from sqlalchemy.sql import FromClause
+from sqlalchemy.sql.elements import ColumnElement
+
+from data_access.filters import Filters, in_region
+from data_access.schema import buyer_unit, product, purchase
+
+
+@dataclass(frozen=True)
+class Scope:
+    """FROM clause and WHERE conditions for purchases under some filters."""
+
+    from_: FromClause
+    where: ColumnElement
+
+
+def purchase_scope(f: Filters, *, with_unit: bool = False, with_product: bool = False,
+                   dates: bool = True) -> Scope:
+    """Purchases matching ``f``; joins buyer_unit / product only when a filter or caller needs them."""
+    need_unit = with_unit or bool(f.buyer_kinds) or (f.region_code and f.region_side == "buyer")
+    need_product = with_product or bool(f.categories)
+    from_ = purchase
+    if need_unit:
+        from_ = from_.join(buyer_unit, buyer_unit.c.id == purchase.c.buyer_unit_id)
+    if need_product:
+        from_ = from_.join(product, product.c.id == purchase.c.product_id)
+    conds = []
+    if dates:
+        conds += [purchase.c.purchase_date >= f.start, purchase.c.purchase_date <= f.end]
+    if f.channels:
+        conds.append(purchase.c.channel.in_(f.channels))
+    if f.buyer_kinds:
+        conds.append(buyer_unit.c.kind.in_(f.buyer_kinds))
+    if f.categories:
+        conds.append(product.c.category.in_(f.categories))
+    if f.region_code:
+        column = buyer_unit.c.region_code if f.region_side == "buyer" else purchase.c.origin_code
+        conds.append(in_region(column, f.region_code))
+    return Scope(from_=from_, where=and_(True, *conds))
+
+
+def unit_scope_conditions(f: Filters) -> list[ColumnElement]:
+    """Conditions on buyer_unit alone (kind, and region when the filter is on the buyer side)."""
+    conds = []
+    if f.buyer_kinds:
+        conds.append(buyer_unit.c.kind.in_(f.buyer_kinds))
+    if f.region_code and f.region_side == "buyer":
+        conds.append(in_region(buyer_unit.c.region_code, f.region_code))
+    return conds
+
+
+def scoped_select(f: Filters, *columns, **scope_kwargs):
+    """``SELECT columns FROM <scope> WHERE <filters>`` — add group_by/order_by as needed."""
+    scope = purchase_scope(f, **scope_kwargs)
+    return select(*columns).select_from(scope.from_).where(scope.where)

@@ -1,0 +1,42 @@
+"""Region look-ups for filters and breadcrumbs: names, children, ancestors."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from data_access.schema import region
+
+
+def region_table(engine: Engine) -> pd.DataFrame:
+    """Every region: ``code, name, level, parent_code, province_code, city_code, lng, lat``."""
+    q = select(region.c.code, region.c.name, region.c.level, region.c.parent_code, region.c.province_code,
+               region.c.city_code, region.c.lng, region.c.lat).order_by(region.c.code)
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(q).all(),
+                            columns=["code", "name", "level", "parent_code", "province_code", "city_code", "lng", "lat"])
+
+
+def region_children(regions: pd.DataFrame, code: str | None) -> pd.DataFrame:
+    """The regions directly below ``code`` (provinces when ``code`` is None)."""
+    if not code:
+        return regions[regions.level == "province"]
+    return regions[regions.parent_code == code]
+
+
+def region_path(regions: pd.DataFrame, code: str | None) -> list[tuple[str | None, str]]:
+    """Breadcrumb from 全国 down to ``code``: ``[(None, '全国'), ('520000', '贵州省'), …]``."""
+    path: list[tuple[str | None, str]] = []
+    by_code = regions.set_index("code")
+    while code and code in by_code.index:
+        path.append((code, str(by_code.at[code, "name"])))
+        code = by_code.at[code, "parent_code"]
+    return [(None, "全国")] + path[::-1]
+
+
+def region_name(regions: pd.DataFrame, code: str | None) -> str:
+    """The Chinese name of ``code`` (全国 for None; the code itself when unknown)."""
+    if not code:
+        return "全国"
+    hit = regions.loc[regions.code == code, "name"]
+    return str(hit.iloc[0]) if len(hit) else code

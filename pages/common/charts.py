@@ -1,0 +1,53 @@
+"""Pure chart builders: DataFrame in, plotly Figure out (testable without a browser)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+PALETTE = ["#c0392b", "#2e86de", "#27ae60", "#f39c12", "#8e44ad", "#16a085", "#d35400", "#7f8c8d"]
+LEVEL_COLORS = {"red": "#d62728", "orange": "#ff7f0e", "yellow": "#e6c229", "blue": "#1f77b4", "none": "#bbbbbb"}
+RAG_COLORS = {"red": "#d62728", "yellow": "#e6c229", "green": "#2ca02c"}
+FONT = "Noto Sans CJK SC, Microsoft YaHei, PingFang SC, sans-serif"
+
+
+def _layout(fig: go.Figure, title: str | None = None, height: int = 360) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                      font=dict(family=FONT), legend=dict(orientation="h", y=-0.15), hovermode="x unified",
+                      plot_bgcolor="white")
+    fig.update_xaxes(showgrid=False)
+    fig.update_yaxes(gridcolor="#eeeeee")
+    return fig
+
+
+def cumulative_vs_progress(monthly: pd.DataFrame, plan: float | None, year: int) -> go.Figure:
+    """Cumulative amount (万元) by month against last year and the time-progress line to plan."""
+    months = [f"{m}月" for m in monthly.month]
+    fig = go.Figure()
+    fig.add_bar(x=months, y=monthly.amount / 1e4, name=f"{year}年当月", marker_color="#9ecae1", opacity=0.7)
+    fig.add_scatter(x=months, y=monthly.cumulative / 1e4, name=f"{year}年累计", mode="lines+markers",
+                    line=dict(color=PALETTE[0], width=3))
+    fig.add_scatter(x=months, y=monthly.cumulative_last_year / 1e4, name=f"{year - 1}年累计",
+                    mode="lines", line=dict(color="#7f8c8d", dash="dot"))
+    if plan:
+        fig.add_scatter(x=months, y=[plan / 1e4 * m / 12 for m in monthly.month], name="时间进度（计划×月份/12）",
+                        mode="lines", line=dict(color=PALETTE[2], dash="dash"))
+    fig.update_yaxes(title_text="万元")
+    return _layout(fig)
+
+
+def amount_bars(df: pd.DataFrame, label_col: str, value_col: str = "amount", color: str = PALETTE[1],
+                horizontal: bool = True, height: int = 360) -> go.Figure:
+    """Bars of amounts (万元) by a label column, largest on top."""
+    d = df.sort_values(value_col, ascending=horizontal)
+    if horizontal:
+        fig = go.Figure(go.Bar(y=d[label_col], x=d[value_col] / 1e4, orientation="h", marker_color=color,
+                               hovertemplate="%{y}: %{x:,.1f}万元<extra></extra>"))
+        fig.update_xaxes(title_text="万元")
+    else:
+        fig = go.Figure(go.Bar(x=d[label_col], y=d[value_col] / 1e4, marker_color=color,
+                               hovertemplate="%{x}: %{y:,.1f}万元<extra></extra>"))
+        fig.update_yaxes(title_text="万元")
+    fig = _layout(fig, height=height)
+    fig.update_layout(hovermode="closest")
+    return fig

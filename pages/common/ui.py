@@ -1,0 +1,139 @@
+"""Shared page pieces: money formatting, the filter sidebar, data freshness and store banners."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from data_access import cache
+from data_access.filters import REGION_SIDES, Filters, region_level
+from data_access.labels import BUYER_KINDS, CATEGORIES, CHANNELS
+from data_access.overview import data_as_of, data_years
+from data_access.regions import region_children, region_name, region_path, region_table
+
+FILTER_KEYS = ("from", "to", "region", "side", "channel", "kind", "cat")
+
+
+def fmt_money(yuan: float | None, digits: int = 2) -> str:
+    """Yuan as 亿元 / 万元 / 元 text, the way briefings write money."""
+    if yuan is None or pd.isna(yuan):
+        return "—"
+    if abs(yuan) >= 1e8:
+        return f"{yuan / 1e8:,.{digits}f}亿元"
+    if abs(yuan) >= 1e4:
+        return f"{yuan / 1e4:,.{digits}f}万元"
+    return f"{yuan:,.0f}元"
+
+
+def fmt_pct(ratio: float | None, digits: int = 1, signed: bool = False) -> str:
+    if ratio is None or pd.isna(ratio):
+        return "—"
+    return f"{ratio * 100:+.{digits}f}%" if signed else f"{ratio * 100:.{digits}f}%"
+
+
+def stop_if_unavailable(exc: Exception) -> None:
+    st.error(f"⚠️ {exc}", icon="🔌")
+    st.stop()
+
+
+def store_status() -> dict:
+    """Bring the store up (demo data on the first start of the default store)."""
+    try:
+        return cache.prepared_store()
+    except cache.StoreUnavailable as exc:
+        stop_if_unavailable(exc)
+
+
+def _initial_filters(as_of: date) -> Filters:
+    default = Filters(start=date(as_of.year, 1, 1), end=as_of)
+    return Filters.from_query_params(st.query_params, default.start, default.end)
+
+
+def sidebar_filters() -> Filters:
+    """Draw the shared filters in the sidebar, keep them in the URL, return the Filters."""
+    try:
+        as_of = cache.query(data_as_of) or date.today()
+        years = cache.query(data_years) or [as_of.year]
+        regions = cache.query(region_table)
+    except cache.StoreUnavailable as exc:
+        stop_if_unavailable(exc)
+    if "filters" not in st.session_state:
+        st.session_state["filters"] = _initial_filters(as_of)
+    f: Filters = st.session_state["filters"]
+
+    sb = st.sidebar
+    sb.markdown("#### 筛选条件")
+    year = sb.selectbox("年度", years, index=years.index(f.year) if f.year in years else 0, key="flt_year")
+    last_month = as_of.month if year == as_of.year else 12
+    m_from, m_to = (f.start.month, min(f.end.month, last_month)) if f.year == year else (1, last_month)
+    m_from, m_to = sb.select_slider("月份", options=list(range(1, 13)), value=(min(m_from, m_to), m_to),
+                                    format_func=lambda m: f"{m}月", key=f"flt_months_{year}")
+    side = sb.radio("地区口径", list(REGION_SIDES), index=list(REGION_SIDES).index(f.region_side),
+                    format_func=REGION_SIDES.get, horizontal=True, key="flt_side")
+    path = [c for c, _ in region_path(regions, f.region_code)][1:]
+    chosen: str | None = None
+    for depth, label in enumerate(("省份", "地市", "区县")):
+        children = region_children(regions, chosen) if depth == 0 or chosen else None
+        if children is None or children.empty:
+            break
+        options = [None] + children.code.tolist()
+        current = path[depth] if depth < len(path) and path[depth] in options else None
+        pick = sb.selectbox(label, options, index=options.index(current),
+                            format_func=lambda c: "全部" if c is None else region_name(regions, c),
+                            key=f"flt_region_{depth}_{chosen}")
+        if pick is None:
+            break
+        chosen = pick
+        if region_level(chosen) == "county":
+            break
+    channels = sb.multiselect("渠道", list(CHANNELS), default=list(f.channels), format_func=CHANNELS.get,
+                              key="flt_channel", placeholder="全部渠道")
+    kinds = sb.multiselect("单位类型", list(BUYER_KINDS), default=list(f.buyer_kinds),
+                           format_func=BUYER_KINDS.get, key="flt_kind", placeholder="全部类型")
+    cats = sb.multiselect("产品品类", list(CATEGORIES), default=list(f.categories), format_func=CATEGORIES.get,
+                          key="flt_cat", placeholder="全部品类")
+    end_day = as_of if (year == as_of.year and m_to == as_of.month) else (
+        pd.Timestamp(year=year, month=m_to, day=1) + pd.offsets.MonthEnd(0)).date()
+    f = Filters(start=date(year, m_from, 1), end=end_day, region_code=chosen, region_side=side,
+                channels=tuple(channels), buyer_kinds=tuple(kinds), categories=tuple(cats))
+    st.session_state["filters"] = f
+    _sync_url(f)
+    sb.caption(f"数据截至 {as_of:%Y年%m月%d日}")
+    return f
+
+
+def _sync_url(f: Filters) -> None:
+    wanted = f.to_query_params()
+    for key in FILTER_KEYS:
+        if key in st.query_params and key not in wanted:
+            del st.query_params[key]
+    for key, value in wanted.items():
+        if st.query_params.get(key) != value:
+            st.query_params[key] = value
+
+
+def current_filters() -> Filters:
+    """The Filters the router drew in the sidebar for this run."""
+    return st.session_state["filters"]
+
+
+def freshness(source: str) -> None:
+    """数据截至 and where the page's figures come from, under the page title."""
+    as_of = cache.query(data_as_of)
+    when = f"{as_of:%Y年%m月%d日}" if as_of else "暂无数据"
+    st.caption(f"数据截至 {when} ｜ 来源：{source}")
+
+
+def describe_filters(f: Filters) -> str:
+    regions = cache.query(region_table)
+    parts = [f"{f.start:%Y年%m月%d日}至{f.end:%m月%d日}",
+             f"{'产地' if f.region_side == 'origin' else '采购方'}：{region_name(regions, f.region_code)}"]
+    if f.channels:
+        parts.append("渠道：" + "、".join(CHANNELS[c] for c in f.channels))
+    if f.buyer_kinds:
+        parts.append("单位：" + "、".join(BUYER_KINDS[c] for c in f.buyer_kinds))
+    if f.categories:
+        parts.append("品类：" + "、".join(CATEGORIES[c] for c in f.categories))
+    return " ｜ ".join(parts)

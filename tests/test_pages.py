@@ -1,0 +1,50 @@
+"""Every page runs under AppTest on the demo store, on both backends."""
+
+import os
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from data_access.config import ENV_URL
+
+PAGES = ["pages/overview.py"]
+
+
+@pytest.fixture
+def app_env(demo_engine, monkeypatch):
+    monkeypatch.setenv(ENV_URL, demo_engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("BANGFU_DEMO", "1")
+    return demo_engine
+
+
+def run_page(page: str) -> AppTest:
+    at = AppTest.from_file("dashboard.py", default_timeout=120)
+    at.run()
+    if page != "pages/overview.py":
+        at.switch_page(page)
+        at.run()
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_runs_without_exception(app_env, page):
+    at = run_page(page)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.body for e in at.error]
+
+
+def test_overview_shows_figures_and_demo_marker(app_env):
+    at = run_page("pages/overview.py")
+    labels = {m.label: m.value for m in at.metric}
+    assert "年度累计采购额" in labels and labels["年度累计采购额"].endswith(("万元", "亿元"))
+    assert any("演示数据" in w.body for w in at.sidebar.warning)
+
+
+def test_unreachable_store_shows_a_clear_message(monkeypatch):
+    monkeypatch.setenv(ENV_URL, "postgresql+psycopg://bangfu:topsecret@127.0.0.1:1/bangfu")
+    at = AppTest.from_file("dashboard.py", default_timeout=60)
+    at.run()
+    assert not at.exception
+    shown = " ".join(e.body for e in at.error)
+    assert "无法连接数据库" in shown and "127.0.0.1:1" in shown and "topsecret" not in shown
+    os.environ.pop("BANGFU_DEMO", None)
