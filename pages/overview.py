@@ -21,11 +21,11 @@ except cache.StoreUnavailable as exc:
 
 c = st.columns(4)
 c[0].metric("年度累计采购额", ui.fmt_money(k["amount"]),
-            delta=f"同比 {ui.fmt_pct(k['yoy'], signed=True)}" if k["yoy"] is not None else None,
+            delta=f"{ui.fmt_pct(k['yoy'], signed=True)} 同比" if k["yoy"] is not None else None,
             help="所选期间采购明细金额合计；同比为上年同期")
 gap = (k["plan_share"] - k["time_progress"]) if k["plan_share"] is not None else None
 c[1].metric("完成年度计划", ui.fmt_pct(k["plan_share"]),
-            delta=f"较时间进度 {ui.fmt_pct(gap, signed=True)}" if gap is not None else None,
+            delta=f"{ui.fmt_pct(gap, signed=True)} 较时间进度" if gap is not None else None,
             help=f"年度指导计划 {ui.fmt_money(k['plan'])}；时间进度 {ui.fmt_pct(k['time_progress'])}")
 c[2].metric("时间进度", ui.fmt_pct(k["time_progress"]), help="截至所选期末，全年已过天数占比")
 c[3].metric("上年同期", ui.fmt_money(k["amount_last_year"]))

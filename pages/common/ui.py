@@ -116,7 +116,20 @@ def _sync_url(f: Filters) -> None:
 
 def current_filters() -> Filters:
     """The Filters the router drew in the sidebar for this run."""
+    if "filters" not in st.session_state:
+        _rerun_through_router()
     return st.session_state["filters"]
+
+
+def _rerun_through_router() -> None:
+    # A deep link (/overview) that is the very first request after the server starts runs the
+    # page straight from the pages/ folder, without dashboard.py (Streamlit's legacy multipage
+    # mode stays on until some session calls st.navigation). Switch that mode off, as
+    # st.navigation itself does, and rerun: the router then draws the same page.
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 
 def freshness(source: str) -> None:

@@ -1,0 +1,115 @@
+"""Run ``streamlit run dashboard.py`` on localhost and drive it with Debian's Chromium.
+
+Every request that is not to localhost is aborted and recorded, so a test can prove the page
+works offline. Browser tests skip when Chromium is missing, unless BANGFU_REQUIRE_BROWSER=1.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("BANGFU_CHROMIUM", "/usr/bin/chromium")
+LAUNCH_ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+               "--disable-background-networking", "--disable-component-update", "--no-first-run",
+               "--disable-sync", "--disable-quic"]
+ARTIFACTS = ROOT / "artifacts"
+
+
+def require_browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("BANGFU_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"Chromium not found at {CHROMIUM}")
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium fonts-noto-cjk)")
+    pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(database_url: str, extra_env: dict | None = None):
+    """Start the dashboard on a free port against ``database_url``; yields the base URL."""
+    port = _free_port()
+    env = dict(os.environ, BANGFU_DATABASE_URL=database_url, BANGFU_DEMO="1",
+               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", **(extra_env or {}))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless=true",
+         f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("streamlit did not answer /_stcore/health within 90 s")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextmanager
+def browser_page(width: int = 1400, height: int = 1000):
+    """A Playwright page in headless Chromium with every non-local request blocked.
+
+    ``page.blocked`` lists the URLs that were refused.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN",
+                                      accept_downloads=True)
+        page = context.new_page()
+        page.blocked = []
+
+        def _route(route):
+            host = urlparse(route.request.url).hostname or ""
+            if host in {"127.0.0.1", "localhost", "::1"} or route.request.url.startswith(("data:", "blob:")):
+                route.continue_()
+            else:
+                page.blocked.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", _route)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def wait_for_app(page, timeout: float = 90_000) -> None:
+    """Wait until the script has finished running and the page is idle."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+    page.wait_for_timeout(500)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

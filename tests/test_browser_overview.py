@@ -1,0 +1,44 @@
+"""The dashboard in a real headless Chromium, with the network cut to localhost."""
+
+import urllib.request
+
+import pytest
+
+from tests.browser_support import browser_page, require_browser, screenshot, streamlit_server, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    require_browser()
+    from data_access.db import make_engine
+    from data_access.demo import generate_demo
+    from data_access.store import init_store
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'bangfu.db'}"
+    engine = make_engine(url)
+    init_store(engine)
+    generate_demo(engine, scale=20_000)
+    engine.dispose()
+    with streamlit_server(url) as base:
+        yield base
+
+
+def test_health_endpoint(server):
+    assert urllib.request.urlopen(f"{server}/_stcore/health", timeout=5).read() == b"ok"
+
+
+def test_overview_draws_figures_offline(server):
+    with browser_page() as page:
+        page.goto(f"{server}/overview")
+        wait_for_app(page)
+        page.wait_for_selector('[data-testid="stMetricValue"]')
+        values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+        assert any(v.endswith(("万元", "亿元")) for v in values)
+        page.wait_for_selector(".js-plotly-plot")
+        assert page.get_by_text("演示数据").count() > 0
+        screenshot(page, "overview")
+        # Filters live in the URL so a view can be sent as a link.
+        assert "from=" in page.url and "to=" in page.url
+        assert not [u for u in page.blocked if "googleapis" not in u and "gstatic" not in u], page.blocked
