@@ -34,7 +34,7 @@ def fmt_pct(ratio: float | None, digits: int = 1, signed: bool = False) -> str:
 
 
 def stop_if_unavailable(exc: Exception) -> None:
-    st.error(f"⚠️ {exc}", icon="🔌")
+    st.error(str(exc), icon=":material/cloud_off:")
     st.stop()
 
 
