@@ -291,10 +291,11 @@ def _detect_encoding(sample: bytes, complete: bool) -> str:
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if sample.count(b"\x00") > len(sample) // 4:
-        odd_nuls = sample[1::2].count(b"\x00")
-        return "utf-16-le" if odd_nuls > sample[0::2].count(b"\x00") else "utf-16-be"
-    if b"\x00" in sample:
+    even_nuls, odd_nuls = sample[0::2].count(0), sample[1::2].count(0)
+    # UTF-16 without a BOM: the ASCII characters (digits, commas) leave NULs all on one side.
+    if even_nuls + odd_nuls >= len(sample) // 20 and min(even_nuls, odd_nuls) == 0:
+        return "utf-16-le" if odd_nuls else "utf-16-be"
+    if even_nuls + odd_nuls:
         raise _FileError("文件含有空字节，不是 CSV 文本文件；请上传 .xlsx 或 .csv")
     for encoding in ("utf-8", "gb18030"):
         try:
@@ -781,7 +782,7 @@ def _parse_into(result: ParseResult, data: Any, spec: FormSpec, limits: Limits, 
     except OSError as exc:
         raise _FileError(f"无法读取文件（{exc.strerror}）") from exc
     if limits.max_bytes is not None and size > limits.max_bytes:
-        raise _FileError(f"文件大小 {size / MB:.1f} MB，超过上限 {limits.max_bytes / MB:.0f} MB；"
+        raise _FileError(f"文件大小 {_size_text(size)}，超过上限 {_size_text(limits.max_bytes)}；"
                          "请拆分后分批上传")
     if size == 0:
         raise _FileError("文件为空（0 字节）")
@@ -831,6 +832,10 @@ def _parse_into(result: ParseResult, data: Any, spec: FormSpec, limits: Limits, 
         raise _FileError(f"文件只有表头（第{header_row}行），没有数据行")
     _check_duplicates(df, spec, errors)
     result.rows = df
+
+
+def _size_text(n: int) -> str:
+    return f"{n / MB:.1f} MB" if n >= MB else f"{n / 1024:.0f} KB"
 
 
 def _ext(filename: str) -> str:
