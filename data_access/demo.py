@@ -391,9 +391,69 @@ def build_demo_frames(regions: pd.DataFrame, seed: int = DEFAULT_SEED, scale: in
 
     series, obs, episodes = _price_series(rng, products_df, until)
     batches = _report_batches(rng, units_df, until)
+    people, benefits = _beneficiaries(rng, products_df, units_df, max(200, scale // 60), until)
     return dict(supplier=pd.DataFrame(suppliers), product=products_df, buyer_unit=units_df,
                 unit_budget=budgets_df.drop(columns=["diligence_"]), outlet=outlets_df, purchase=purchases,
-                price_series=series, price_observation=obs, series_episode=episodes, report_batch=batches)
+                price_series=series, price_observation=obs, series_episode=episodes, report_batch=batches,
+                beneficiary_plain=people, benefit=benefits)
+
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+
+
+def _beneficiaries(rng, products_df: pd.DataFrame, units_df: pd.DataFrame, n: int, until: date):
+    """Beneficiaries with clearly fictional names and valid-format ID numbers, and their benefits."""
+    from data_access.personal import fictional_id_number
+
+    official = products_df[products_df.origin_code.str.isdigit()]
+    picks = official.sample(n=n, replace=True, random_state=int(rng.integers(2**31))).reset_index(drop=True)
+    births = rng.integers(np.datetime64("1950-01-01").astype(int), np.datetime64("2002-12-31").astype(int), n)
+    people = pd.DataFrame({
+        "id": np.arange(1, n + 1),
+        "name": [f"{SURNAMES[int(rng.integers(len(SURNAMES)))]}演示{i:04d}" for i in range(1, n + 1)],
+        "id_number": [fictional_id_number(rng, code, pd.Timestamp(int(b), unit="D").date())
+                      for code, b in zip(picks.origin_code, births, strict=True)],
+        "phone": [f"1{int(rng.choice([38, 39, 58, 87])):02d}{int(rng.integers(0, 10**8)):08d}" for _ in range(n)],
+        "region_code": picks.origin_code.to_numpy(),
+        "product_id": picks.id.to_numpy(),
+    })
+    months = pd.period_range(f"{FIRST_YEAR}-01", pd.Period(until, "M"), freq="M").astype(str).to_numpy()
+    per = rng.integers(1, 7, n)
+    idx = np.repeat(np.arange(n), per)
+    buyers = units_df.id.to_numpy()
+    benefits = pd.DataFrame({
+        "id": np.arange(1, len(idx) + 1),
+        "beneficiary_id": people.id.to_numpy()[idx],
+        "unit_id": rng.choice(buyers, size=len(idx)),
+        "product_id": people.product_id.to_numpy()[idx],
+        "period": rng.choice(months, size=len(idx)),
+        "amount": np.round(rng.lognormal(6.3, 0.6, len(idx)), 2),
+    })
+    return people, benefits
+
+
+def _protected_beneficiaries(people: pd.DataFrame) -> pd.DataFrame:
+    """The store's form of beneficiaries: ID and phone encrypted, hashed and masked, never plain."""
+    from data_access.personal import (
+        encrypt_pii,
+        id_hash,
+        mask_id_number,
+        mask_phone,
+        pii_hash_key,
+        pii_key,
+    )
+
+    key = pii_key()
+    hkey = pii_hash_key(key)
+    return pd.DataFrame({
+        "id": people.id, "name": people.name,
+        "id_hash": [id_hash(x, hkey) for x in people.id_number],
+        "id_masked": people.id_number.map(mask_id_number),
+        "id_encrypted": [encrypt_pii(x, key) for x in people.id_number],
+        "phone_masked": people.phone.map(mask_phone),
+        "phone_encrypted": [encrypt_pii(x, key) for x in people.phone],
+        "region_code": people.region_code,
+    })
 
 
 def _price_series(rng, products_df: pd.DataFrame, until: date):
@@ -470,7 +530,7 @@ DEMO_TABLES = ["purchase", "series_episode", "warning_action", "warning", "price
                "benefit", "beneficiary", "report_batch", "unit_budget", "outlet", "product", "supplier",
                "buyer_unit"]
 INSERT_ORDER = ["supplier", "product", "buyer_unit", "unit_budget", "outlet", "report_batch", "purchase",
-                "price_series", "price_observation", "series_episode"]
+                "price_series", "price_observation", "series_episode", "beneficiary", "benefit"]
 
 
 def _bulk_insert(conn, table, df: pd.DataFrame, chunk: int = 50_000) -> None:
@@ -498,7 +558,7 @@ def _bulk_insert(conn, table, df: pd.DataFrame, chunk: int = 50_000) -> None:
 def _reset_sequences(conn) -> None:
     if conn.dialect.name != "postgresql":
         return
-    for name in INSERT_ORDER + ["warning", "warning_action", "beneficiary", "benefit"]:
+    for name in INSERT_ORDER + ["warning", "warning_action"]:
         table = s.metadata.tables[name]
         if "id" in table.c:
             conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
@@ -512,6 +572,7 @@ def generate_demo(engine: Engine, seed: int = DEFAULT_SEED, scale: int = DEFAULT
     say = progress or (lambda msg: None)
     say("生成演示数据…")
     frames = build_demo_frames(_regions(engine), seed=seed, scale=scale, until=until)
+    frames["beneficiary"] = _protected_beneficiaries(frames.pop("beneficiary_plain"))
     with engine.begin() as conn:
         for name in DEMO_TABLES:
             conn.execute(delete(s.metadata.tables[name]))

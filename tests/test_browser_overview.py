@@ -4,7 +4,13 @@ import urllib.request
 
 import pytest
 
-from tests.browser_support import browser_page, require_browser, screenshot, streamlit_server, wait_for_app
+from tests.browser_support import (
+    browser_page,
+    require_browser,
+    screenshot,
+    streamlit_server,
+    wait_for_app,
+)
 
 pytestmark = pytest.mark.browser
 

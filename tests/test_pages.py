@@ -1,12 +1,14 @@
 """Every page runs under AppTest on the demo store, on both backends."""
 
 import os
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from data_access.config import ENV_URL
 
+DASHBOARD = str(Path(__file__).resolve().parents[1] / "dashboard.py")
 PAGES = ["pages/overview.py"]
 
 
@@ -18,7 +20,7 @@ def app_env(demo_engine, monkeypatch):
 
 
 def run_page(page: str) -> AppTest:
-    at = AppTest.from_file("dashboard.py", default_timeout=120)
+    at = AppTest.from_file(DASHBOARD, default_timeout=120)
     at.run()
     if page != "pages/overview.py":
         at.switch_page(page)
@@ -42,7 +44,7 @@ def test_overview_shows_figures_and_demo_marker(app_env):
 
 def test_unreachable_store_shows_a_clear_message(monkeypatch):
     monkeypatch.setenv(ENV_URL, "postgresql+psycopg://bangfu:topsecret@127.0.0.1:1/bangfu")
-    at = AppTest.from_file("dashboard.py", default_timeout=60)
+    at = AppTest.from_file(DASHBOARD, default_timeout=60)
     at.run()
     assert not at.exception
     shown = " ".join(e.body for e in at.error)

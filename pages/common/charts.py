@@ -16,7 +16,7 @@ def _layout(fig: go.Figure, title: str | None = None, height: int = 360) -> go.F
                       font=dict(family=FONT), legend=dict(orientation="h", y=-0.15), hovermode="x unified",
                       plot_bgcolor="white")
     fig.update_xaxes(showgrid=False)
-    fig.update_yaxes(gridcolor="#eeeeee")
+    fig.update_yaxes(gridcolor="#eeeeee", tickformat=",.0f")
     return fig
 
 
