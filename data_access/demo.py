@@ -256,7 +256,6 @@ def build_demo_frames(regions: pd.DataFrame, seed: int = DEFAULT_SEED, scale: in
     ydays = {y: (min(until, date(y, 12, 31)) - date(y, 1, 1)).days + 1 for y in years}
     bucket_rows = []
     kinds_by_id = units_df.set_index("id").kind
-    jur_by_id = units_df.set_index("id").jurisdiction_code
     for b in budgets_df.itertuples():
         kind = kinds_by_id[b.unit_id]
         frac = ydays[b.year] / (366 if b.year % 4 == 0 else 365)
@@ -274,72 +273,15 @@ def build_demo_frames(regions: pd.DataFrame, seed: int = DEFAULT_SEED, scale: in
     buckets = buckets[buckets.total > 0].reset_index(drop=True)
     counts = np.maximum(1, np.floor(buckets.total / buckets.total.sum() * scale)).astype(int)
     # Trim or pad so the total is exactly ``scale``.
-    diff = scale - counts.sum()
+    diff = int(scale - counts.sum())
     order = np.argsort(-buckets.total.to_numpy())
-    counts[order[: abs(diff)] % len(counts)] += int(np.sign(diff)) if diff else 0
-    counts = np.maximum(counts, 1)
-    n = int(counts.sum())
-    idx = np.repeat(np.arange(len(buckets)), counts)
-    unit_ids = buckets.unit_id.to_numpy()[idx]
-    years_arr = buckets.year.to_numpy()[idx]
-    purpose = buckets.purpose.to_numpy()[idx]
-    share = rng.lognormal(0.0, 0.7, n)
-    share_sum = np.bincount(idx, weights=share)
-    amount = np.round(buckets.total.to_numpy()[idx] * share / share_sum[idx], 2)
-
-    # Dates: canteen and firms through the year; gifts cluster before holidays.
-    start = np.array([np.datetime64(f"{y}-01-01") for y in years_arr])
-    span = np.array([ydays[y] for y in years_arr])
-    day = (rng.random(n) * span).astype(int)
-    gift_mask = purpose == "holiday_gift"
-    if gift_mask.any():
-        hm = rng.choice(HOLIDAY_MONTHS, size=int(gift_mask.sum()))
-        gy = years_arr[gift_mask]
-        gdate = np.array([np.datetime64(f"{y}-{m:02d}-01") for y, m in zip(gy, hm, strict=True)]) + rng.integers(0, 25, hm.size)
-        day[gift_mask] = (gdate - start[gift_mask]).astype(int)
-        day = np.minimum(day, span - 1)
-    dates = start + day.astype("timedelta64[D]")
-
-    # Origins: from the jurisdiction's helped regions; Zhuhai unions pick east-west by their own rate.
-    jur = jur_by_id.reindex(unit_ids).to_numpy()
-    origin = np.empty(n, dtype=object)
-    ew_rate = dict(zip(units_df.id, rng.normal(0.58, 0.15, len(units_df)).clip(0.1, 0.95), strict=True))
-    for jcode in origin_sets:
-        m = jur == jcode
-        if not m.any():
-            continue
-        pool = np.array(origin_sets[jcode])
-        weights = rng.lognormal(0, 1.0, len(pool))
-        o = rng.choice(pool, size=int(m.sum()), p=weights / weights.sum())
-        ew = np.array(sorted(eastwest_sets[jcode]))
-        if len(ew) and jcode == ZHUHAI:
-            non_ew = np.array([c for c in pool if c not in eastwest_sets[jcode]]) if len(pool) > len(ew) else ew
-            rate = np.array([ew_rate[u] for u in unit_ids[m]])
-            pick_ew = rng.random(int(m.sum())) < rate
-            o = np.where(pick_ew, rng.choice(ew, size=o.size), rng.choice(non_ew, size=o.size))
-        origin[m] = o
-    # Product of that origin.
-    prod = np.empty(n, dtype=np.int64)
-    origin_s = pd.Series(origin)
-    for code, pos in origin_s.groupby(origin_s).indices.items():
-        choices = prod_by_origin.get(code)
-        prod[pos] = rng.choice(choices, size=len(pos)) if choices is not None else 0
-    supplier_of = products_df.set_index("id").supplier_id
-    price_of = products_df.set_index("id").reference_price
-
-    # Channels by purpose.
-    u = rng.random(n)
-    channel = np.full(n, "other", dtype=object)
-    can = purpose == "canteen"
-    channel[can] = np.where(u[can] < 0.78, "p832", "canteen")
-    g = purpose == "holiday_gift"
-    channel[g] = np.select([u[g] < 0.45, u[g] < 0.65, u[g] < 0.8, u[g] < 0.92], ["p832", "hall", "zone", "ecommerce"], "counter")
-    w = purpose == "welfare"
-    welfare_outlet_rate = dict(zip(units_df.id, rng.normal(0.6, 0.2, len(units_df)).clip(0.05, 1.0), strict=True))
-    wr = np.array([welfare_outlet_rate[x] for x in unit_ids[w]])
-    channel[w] = np.where(u[w] < wr, np.where(u[w] < wr / 2, "hall", "zone"), np.where(u[w] < (1 + wr) / 2, "p832", "counter"))
-    o_ = purpose == "other"
-    channel[o_] = np.select([u[o_] < 0.3, u[o_] < 0.55, u[o_] < 0.75, u[o_] < 0.9], ["fair", "ecommerce", "p832", "hall"], "counter")
+    while diff:
+        step = int(np.sign(diff))
+        take = order[: min(abs(diff), len(order))]
+        take = take[counts[take] + step >= 1]
+        counts[take] += step
+        diff -= step * len(take)
+    buckets["count"] = counts
 
     # Outlets in helper cities; outlet channels point at one in the buyer's jurisdiction.
     outlets = []
@@ -361,41 +303,167 @@ def build_demo_frames(regions: pd.DataFrame, seed: int = DEFAULT_SEED, scale: in
                 address=f"{names.get(loc, jname)}{site}", opened_on=opened, status=status,
                 status_reason="连续多月销售额偏低" if status == "exit_proposed" else None))
     outlets_df = pd.DataFrame(outlets)
-    out_by_jur = {j[0]: outlets_df[outlets_df.region_code.isin(j[2])].id.to_numpy() for j in JURISDICTIONS}
+
+    max_unit = int(units_df.id.max()) + 1
+    ew_rate = np.zeros(max_unit)
+    ew_rate[units_df.id] = rng.normal(0.58, 0.15, len(units_df)).clip(0.1, 0.95)
+    welfare_rate = np.zeros(max_unit)
+    welfare_rate[units_df.id] = rng.normal(0.6, 0.2, len(units_df)).clip(0.05, 1.0)
+    jur_of_unit = np.empty(max_unit, dtype=object)
+    jur_of_unit[units_df.id] = units_df.jurisdiction_code.to_numpy()
+    origin_pools = {}
+    for jcode, pool in origin_sets.items():
+        weights = rng.lognormal(0, 1.0, len(pool))
+        origin_pools[jcode] = (np.array(pool), weights / weights.sum())
+    outlet_pools = {}
+    for jcode, _, locations, *_ in JURISDICTIONS:
+        ids = outlets_df[outlets_df.region_code.isin(locations)].id.to_numpy()
+        if len(ids):
+            weights = rng.lognormal(0, 1.2, len(ids))
+            outlet_pools[jcode] = (ids, weights / weights.sum())
+    ctx = PurchaseContext(
+        seed=seed, ydays=ydays, jur_of_unit=jur_of_unit, ew_rate=ew_rate, welfare_rate=welfare_rate,
+        origin_pools=origin_pools, eastwest=eastwest_sets, prod_by_origin=prod_by_origin,
+        supplier_of=products_df.set_index("id").supplier_id, price_of=products_df.set_index("id").reference_price,
+        outlet_pools=outlet_pools)
+
+    series, obs, episodes = _price_series(rng, products_df, until)
+    batches = _report_batches(rng, units_df, until)
+    people, benefits = _beneficiaries(rng, products_df, units_df, max(200, min(scale // 60, 50_000)), until)
+    return dict(supplier=pd.DataFrame(suppliers), product=products_df, buyer_unit=units_df,
+                unit_budget=budgets_df.drop(columns=["diligence_"]), outlet=outlets_df,
+                price_series=series, price_observation=obs, series_episode=episodes, report_batch=batches,
+                beneficiary_plain=people, benefit=benefits, buckets_=buckets, context_=ctx)
+
+
+@dataclass
+class PurchaseContext:
+    """What the purchase generator needs from the dimensions, drawn once per data set."""
+
+    seed: int
+    ydays: dict
+    jur_of_unit: np.ndarray
+    ew_rate: np.ndarray
+    welfare_rate: np.ndarray
+    origin_pools: dict
+    eastwest: dict
+    prod_by_origin: dict
+    supplier_of: pd.Series
+    price_of: pd.Series
+    outlet_pools: dict
+
+
+def purchase_chunks(frames: dict, chunk_rows: int = 1_000_000):
+    """Yield the purchases as DataFrames of at most about ``chunk_rows`` rows, ids running on.
+
+    Each chunk has its own random stream (seed, chunk number), so memory stays bounded at any
+    scale and the data set is the same for a seed however it is consumed.
+    """
+    buckets, ctx = frames["buckets_"], frames["context_"]
+    bounds = np.searchsorted(np.cumsum(buckets["count"].to_numpy()),
+                             np.arange(chunk_rows, int(buckets["count"].sum()) + chunk_rows, chunk_rows))
+    first_id, lo = 1, 0
+    for k, hi in enumerate(dict.fromkeys(int(b) + 1 for b in bounds)):
+        part = buckets.iloc[lo:hi]
+        lo = hi
+        if part.empty:
+            continue
+        df = _purchase_chunk(ctx, part, np.random.default_rng([ctx.seed, k]), first_id)
+        first_id += len(df)
+        yield df
+
+
+def _purchase_chunk(ctx: PurchaseContext, buckets: pd.DataFrame, rng, first_id: int) -> pd.DataFrame:
+    counts = buckets["count"].to_numpy()
+    n = int(counts.sum())
+    idx = np.repeat(np.arange(len(buckets)), counts)
+    unit_ids = buckets.unit_id.to_numpy()[idx]
+    years_arr = buckets.year.to_numpy()[idx]
+    purpose = buckets.purpose.to_numpy()[idx]
+    share = rng.lognormal(0.0, 0.7, n)
+    share_sum = np.bincount(idx, weights=share)
+    amount = np.round(buckets.total.to_numpy()[idx] * share / share_sum[idx], 2)
+
+    # Dates: canteen and firms through the year; gifts cluster before holidays.
+    start = (years_arr - 1970).astype("datetime64[Y]").astype("datetime64[D]")
+    span = np.array([ctx.ydays[y] for y in buckets.year])[idx]
+    day = (rng.random(n) * span).astype(int)
+    gift_mask = purpose == "holiday_gift"
+    if gift_mask.any():
+        hm = rng.choice(HOLIDAY_MONTHS, size=int(gift_mask.sum()))
+        gmonth = ((years_arr[gift_mask] - 1970) * 12 + hm - 1).astype("datetime64[M]").astype("datetime64[D]")
+        gdate = gmonth + rng.integers(0, 25, hm.size)
+        day[gift_mask] = (gdate - start[gift_mask]).astype(int)
+        day = np.minimum(day, span - 1)
+    dates = start + day.astype("timedelta64[D]")
+
+    # Origins: from the jurisdiction's helped regions; Zhuhai unions pick east-west by their own rate.
+    jur = ctx.jur_of_unit[unit_ids]
+    origin = np.empty(n, dtype=object)
+    for jcode, (pool, weights) in ctx.origin_pools.items():
+        m = jur == jcode
+        if not m.any():
+            continue
+        o = rng.choice(pool, size=int(m.sum()), p=weights)
+        ew = np.array(sorted(ctx.eastwest[jcode]))
+        if len(ew) and jcode == ZHUHAI:
+            non_ew = np.array([c for c in pool if c not in ctx.eastwest[jcode]]) if len(pool) > len(ew) else ew
+            pick_ew = rng.random(int(m.sum())) < ctx.ew_rate[unit_ids[m]]
+            o = np.where(pick_ew, rng.choice(ew, size=o.size), rng.choice(non_ew, size=o.size))
+        origin[m] = o
+    # Product of that origin.
+    prod = np.zeros(n, dtype=np.int64)
+    origin_s = pd.Series(origin)
+    for code, pos in origin_s.groupby(origin_s).indices.items():
+        choices = ctx.prod_by_origin.get(code)
+        if choices is not None:
+            prod[pos] = rng.choice(choices, size=len(pos))
+
+    # Channels by purpose.
+    u = rng.random(n)
+    channel = np.full(n, "other", dtype=object)
+    can = purpose == "canteen"
+    channel[can] = np.where(u[can] < 0.78, "p832", "canteen")
+    g = purpose == "holiday_gift"
+    channel[g] = np.select([u[g] < 0.45, u[g] < 0.65, u[g] < 0.8, u[g] < 0.92], ["p832", "hall", "zone", "ecommerce"], "counter")
+    w = purpose == "welfare"
+    wr = ctx.welfare_rate[unit_ids[w]]
+    channel[w] = np.where(u[w] < wr, np.where(u[w] < wr / 2, "hall", "zone"), np.where(u[w] < (1 + wr) / 2, "p832", "counter"))
+    o_ = purpose == "other"
+    channel[o_] = np.select([u[o_] < 0.3, u[o_] < 0.55, u[o_] < 0.75, u[o_] < 0.9], ["fair", "ecommerce", "p832", "hall"], "counter")
+
     outlet_id = np.zeros(n, dtype=np.int64)
     at_outlet = np.isin(channel, ["hall", "zone", "counter"])
-    for jcode, ids in out_by_jur.items():
+    for jcode, (ids, weights) in ctx.outlet_pools.items():
         m = at_outlet & (jur == jcode)
-        if m.any() and len(ids):
-            weights = rng.lognormal(0, 1.2, len(ids))
-            outlet_id[m] = rng.choice(ids, size=int(m.sum()), p=weights / weights.sum())
+        if m.any():
+            outlet_id[m] = rng.choice(ids, size=int(m.sum()), p=weights)
 
-    price = price_of.reindex(prod).to_numpy() * rng.normal(1.0, 0.08, n).clip(0.6, 1.5)
+    price = ctx.price_of.reindex(prod).to_numpy() * rng.normal(1.0, 0.08, n).clip(0.6, 1.5)
     quantity = np.round(amount / np.maximum(price, 0.1), 1)
-    purchases = pd.DataFrame({
-        "id": np.arange(1, n + 1),
+    df = pd.DataFrame({
         "purchase_date": dates,
         "month": _month_int(dates),
         "buyer_unit_id": unit_ids,
-        "supplier_id": supplier_of.reindex(prod).to_numpy(),
+        "supplier_id": ctx.supplier_of.reindex(prod).to_numpy(),
         "product_id": prod,
         "origin_code": origin,
         "channel": channel,
         "purpose": purpose,
-        "outlet_id": np.where(outlet_id > 0, outlet_id, None),
+        "outlet_id": pd.array(np.where(outlet_id > 0, outlet_id, 0), dtype="Int64"),
         "quantity": quantity,
         "amount": amount,
-        "voucher_no": [f"PZ{y}{i:09d}" for y, i in zip(years_arr, range(1, n + 1), strict=True)],
-    }).sort_values(["purchase_date", "id"], kind="stable")
-    purchases["id"] = np.arange(1, n + 1)
+        "year_": years_arr,
+    }).sort_values("purchase_date", kind="stable").reset_index(drop=True)
+    df.loc[df.outlet_id == 0, "outlet_id"] = pd.NA
+    df.insert(0, "id", np.arange(first_id, first_id + n))
+    df["voucher_no"] = "PZ" + df.pop("year_").astype(str) + df.id.astype(str).str.zfill(9)
+    return df
 
-    series, obs, episodes = _price_series(rng, products_df, until)
-    batches = _report_batches(rng, units_df, until)
-    people, benefits = _beneficiaries(rng, products_df, units_df, max(200, scale // 60), until)
-    return dict(supplier=pd.DataFrame(suppliers), product=products_df, buyer_unit=units_df,
-                unit_budget=budgets_df.drop(columns=["diligence_"]), outlet=outlets_df, purchase=purchases,
-                price_series=series, price_observation=obs, series_episode=episodes, report_batch=batches,
-                beneficiary_plain=people, benefit=benefits)
+
+def demo_purchases(frames: dict) -> pd.DataFrame:
+    """All demo purchases in one frame (tests and small scales)."""
+    return pd.concat(list(purchase_chunks(frames)), ignore_index=True)
 
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"
@@ -529,7 +597,7 @@ def _report_batches(rng, units_df: pd.DataFrame, until: date) -> pd.DataFrame:
 DEMO_TABLES = ["purchase", "series_episode", "warning_action", "warning", "price_observation", "price_series",
                "benefit", "beneficiary", "report_batch", "unit_budget", "outlet", "product", "supplier",
                "buyer_unit"]
-INSERT_ORDER = ["supplier", "product", "buyer_unit", "unit_budget", "outlet", "report_batch", "purchase",
+INSERT_ORDER = ["supplier", "product", "buyer_unit", "unit_budget", "outlet", "report_batch",
                 "price_series", "price_observation", "series_episode", "beneficiary", "benefit"]
 
 
@@ -579,6 +647,11 @@ def generate_demo(engine: Engine, seed: int = DEFAULT_SEED, scale: int = DEFAULT
         for name in INSERT_ORDER:
             say(f"写入 {name}（{len(frames[name]):,} 行）")
             _bulk_insert(conn, s.metadata.tables[name], frames[name])
+        n_purchases = 0
+        for chunk in purchase_chunks(frames):
+            _bulk_insert(conn, s.purchase, chunk)
+            n_purchases += len(chunk)
+            say(f"写入 purchase（累计 {n_purchases:,} / {scale:,} 行）")
         _reset_sequences(conn)
         conn.execute(delete(s.store_meta).where(s.store_meta.c.key.like("demo_%")))
         conn.execute(s.store_meta.insert(), [
@@ -590,7 +663,7 @@ def generate_demo(engine: Engine, seed: int = DEFAULT_SEED, scale: int = DEFAULT
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("ANALYZE"))
     return DemoSummary(
-        purchases=len(frames["purchase"]), units=len(frames["buyer_unit"]), products=len(frames["product"]),
+        purchases=n_purchases, units=len(frames["buyer_unit"]), products=len(frames["product"]),
         outlets=len(frames["outlet"]), series=len(frames["price_series"]),
         observations=len(frames["price_observation"]), episodes=len(frames["series_episode"]),
         seconds=time.perf_counter() - t0)

@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
-from data_access.personal import id_number_valid
 from sqlalchemy import func, select
 
-from data_access.demo import build_demo_frames
+from data_access.demo import build_demo_frames, demo_purchases, purchase_chunks
+from data_access.personal import id_number_valid
 from data_access.reference import region_rows
 from data_access.schema import purchase, series_episode, unit_budget
 
@@ -18,14 +18,25 @@ def test_same_seed_same_data(regions):
     b = build_demo_frames(regions, seed=7, scale=3000)
     c = build_demo_frames(regions, seed=8, scale=3000)
     for name in a:
-        pd.testing.assert_frame_equal(a[name], b[name])
-    assert not a["purchase"].amount.equals(c["purchase"].amount)
-    assert len(a["purchase"]) == 3000
+        if isinstance(a[name], pd.DataFrame):
+            pd.testing.assert_frame_equal(a[name], b[name])
+    pa, pb, pc = demo_purchases(a), demo_purchases(b), demo_purchases(c)
+    pd.testing.assert_frame_equal(pa, pb)
+    assert not pa.amount.equals(pc.amount)
+    assert len(pa) == 3000
+
+
+def test_chunks_bound_memory_and_keep_ids_running(regions):
+    frames = build_demo_frames(regions, seed=5, scale=4000)
+    chunks = list(purchase_chunks(frames, chunk_rows=1000))
+    assert len(chunks) >= 4 and max(len(c) for c in chunks) < 1500
+    ids = pd.concat([c.id for c in chunks])
+    assert ids.tolist() == list(range(1, 4001))
 
 
 def test_demo_is_built_on_the_seeds(regions):
     frames = build_demo_frames(regions, seed=1, scale=5000)
-    p = frames["purchase"]
+    p = demo_purchases(frames)
     assert set(p.channel) >= {"p832", "hall", "zone", "counter", "canteen", "fair", "ecommerce"}
     assert p.purchase_date.min() <= pd.Timestamp("2023-01-31") and p.purchase_date.dt.year.nunique() >= 3
     # Zhuhai buys from Zunyi, Mainling and Wushan; the Datonghu management zone is an origin too.
