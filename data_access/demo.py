@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import io
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, Integer, delete, func, select, text
+from sqlalchemy import Engine, ForeignKeyConstraint, Integer, delete, func, select, text
+from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
 from data_access import schema as s
 from data_access.reference import (
@@ -618,9 +620,42 @@ def _bulk_insert(conn, table, df: pd.DataFrame, chunk: int = 50_000) -> None:
                                                    date_format="%Y-%m-%d %H:%M:%S")
                 cp.write(buf.getvalue())
         return
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    cur = conn.connection.dbapi_connection.cursor()
     for start in range(0, len(df), chunk):
-        part = df.iloc[start:start + chunk].astype(object).where(df.iloc[start:start + chunk].notna(), None)
-        conn.execute(table.insert(), part.to_dict("records"))
+        part = df.iloc[start:start + chunk]
+        # Plain tuples through the DB-API cursor: several times faster than bound dicts.
+        cols_py = [_python_values(part[c]) for c in cols]
+        cur.executemany(sql, list(zip(*cols_py, strict=True)))
+    cur.close()
+
+
+def _python_values(col: pd.Series) -> list:
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return [None if pd.isna(v) else v.date().isoformat() for v in col]
+    if col.dtype == "Int64":
+        return [None if pd.isna(v) else int(v) for v in col]
+    values = col.astype(object).where(col.notna(), None).tolist()
+    return [v.isoformat() if isinstance(v, date) else v for v in values]
+
+
+@contextmanager
+def _without_purchase_indexes(conn):
+    """Drop the fact table's indexes (and on PostgreSQL its foreign keys) around a bulk load.
+
+    Building them once over the loaded rows is far cheaper than maintaining them row by row.
+    """
+    indexes = list(s.purchase.indexes)
+    fks = [c for c in s.purchase.constraints if isinstance(c, ForeignKeyConstraint)] if conn.dialect.name == "postgresql" else []
+    for fk in fks:
+        conn.execute(DropConstraint(fk))
+    for ix in indexes:
+        conn.execute(DropIndex(ix, if_exists=True))
+    yield
+    for ix in indexes:
+        conn.execute(CreateIndex(ix))
+    for fk in fks:
+        conn.execute(AddConstraint(fk))
 
 
 def _reset_sequences(conn) -> None:
@@ -637,7 +672,11 @@ def generate_demo(engine: Engine, seed: int = DEFAULT_SEED, scale: int = DEFAULT
                   until: date = DEFAULT_UNTIL, progress=None) -> DemoSummary:
     """Replace the store's facts with the demo data set, in one transaction."""
     t0 = time.perf_counter()
-    say = progress or (lambda msg: None)
+
+    def say(msg: str) -> None:
+        if progress:
+            progress(f"[{time.perf_counter() - t0:5.1f}s] {msg}")
+
     say("生成演示数据…")
     frames = build_demo_frames(_regions(engine), seed=seed, scale=scale, until=until)
     frames["beneficiary"] = _protected_beneficiaries(frames.pop("beneficiary_plain"))
@@ -648,10 +687,12 @@ def generate_demo(engine: Engine, seed: int = DEFAULT_SEED, scale: int = DEFAULT
             say(f"写入 {name}（{len(frames[name]):,} 行）")
             _bulk_insert(conn, s.metadata.tables[name], frames[name])
         n_purchases = 0
-        for chunk in purchase_chunks(frames):
-            _bulk_insert(conn, s.purchase, chunk)
-            n_purchases += len(chunk)
-            say(f"写入 purchase（累计 {n_purchases:,} / {scale:,} 行）")
+        with _without_purchase_indexes(conn):
+            for chunk in purchase_chunks(frames):
+                _bulk_insert(conn, s.purchase, chunk)
+                n_purchases += len(chunk)
+                say(f"写入 purchase（累计 {n_purchases:,} / {scale:,} 行）")
+            say("重建采购明细索引…")
         _reset_sequences(conn)
         conn.execute(delete(s.store_meta).where(s.store_meta.c.key.like("demo_%")))
         conn.execute(s.store_meta.insert(), [
