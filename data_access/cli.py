@@ -11,6 +11,7 @@ import importlib
 
 COMMAND_MODULES = [
     "data_access.store",
+    "data_access.signals",
 ]
 
 
