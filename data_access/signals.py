@@ -474,7 +474,9 @@ def _anomaly(y: np.ndarray, grain: _Grain, floor: float) -> dict:
     deseason = y - seasonal
     level_s = _shift(_rolling(deseason, grain.level, grain.level_min, "median"))
     # Without a year of history a short trailing level follows the season as well as it can.
-    level_0 = _shift(_rolling(y, grain.level // 3, grain.level_min, "median"))
+    level_0 = _shift(
+        _rolling(y, max(grain.level // 3, grain.level_min + 1), grain.level_min, "median")
+    )
     use_season = ~np.isnan(seasonal) & ~np.isnan(level_s)
     baseline = np.where(use_season, np.nan_to_num(seasonal) + level_s, level_0)
 
