@@ -46,6 +46,7 @@ PRICE_UP_VETO = 1.5
 PRICE_SCALE_FLOOR = 0.03
 VOLUME_SCALE_FLOOR = 0.08
 MAD_TO_SIGMA = 1.4826
+MEAN_ABS_TO_SIGMA = 1.2533
 EWMA_ALPHA = 0.25
 EWMA_CAP = 4.0
 EWMA_SCALE_FLOOR = 0.3
@@ -221,15 +222,14 @@ def _clean(obs: pd.DataFrame, row_labels=None) -> pd.DataFrame:
             f"缺少必需的列：{', '.join(missing)}（需要 series_id, date, price，可选 volume）"
         )
     n = len(obs)
-    if row_labels is None:
-        row_labels = [f"第{i}条记录" for i in range(1, n + 1)]
-    else:
-        row_labels = [f"第{i}行" for i in row_labels]
     errors: list[str] = []
+
+    def label(pos: int) -> str:
+        return f"第{pos + 1}条记录" if row_labels is None else f"第{row_labels[pos]}行"
 
     def report(mask: np.ndarray, field: str, values: pd.Series, why: str) -> None:
         for pos in np.flatnonzero(mask)[: max(0, 5 - len(errors))]:
-            errors.append(f"{row_labels[pos]} 字段 {field}：{why}（值为“{values.iloc[pos]}”）")
+            errors.append(f"{label(pos)} 字段 {field}：{why}（值为“{values.iloc[pos]}”）")
         if mask.any() and len(errors) >= 5:
             errors.append("……")
 
@@ -271,9 +271,7 @@ def _clean(obs: pd.DataFrame, row_labels=None) -> pd.DataFrame:
     return pd.DataFrame(
         index=obs.index,
         data={
-            "series_id": sid.to_numpy()
-            if pd.api.types.is_numeric_dtype(sid)
-            else sid_text.to_numpy(),
+            "series_id": (sid if pd.api.types.is_numeric_dtype(sid) else sid_text).array,
             "date": pd.DatetimeIndex(dates).normalize().as_unit("ns"),
             "price": price,
             "volume": volume,
@@ -331,7 +329,7 @@ def _score_clean(clean: pd.DataFrame, season_months: dict) -> pd.DataFrame:
 
     out = pd.DataFrame(
         {
-            "series_id": clean["series_id"].to_numpy(),
+            "series_id": clean["series_id"].array,
             "date": clean["date"].to_numpy(),
             "level": np.asarray(LEVELS, dtype=object)[cols["level_rank"]],
             "score": np.round(cols["score"], 2),
@@ -450,7 +448,7 @@ def _cell_median(cell: np.ndarray, values: np.ndarray, n_s: int, width: int) -> 
     grid = np.full(n_s * width, np.nan)
     ok = np.isfinite(values)
     cells, vals = cell[ok], values[ok]
-    if len(np.unique(cells)) == len(cells):
+    if np.bincount(cells, minlength=n_s * width).max(initial=0) <= 1:
         grid[cells] = vals
     else:
         med = pd.Series(vals).groupby(cells).median()
@@ -492,8 +490,8 @@ def _anomaly(y: np.ndarray, grain: _Grain, floor: float) -> dict:
     # standardised persistent residual, itself standardised by its own past robust spread
     # (which absorbs the autocorrelation of real noise).
     ewma = _ewma(np.clip(persistent / scale, -EWMA_CAP, EWMA_CAP), EWMA_ALPHA)
-    ewma_spread = _shift(_rolling(np.abs(ewma), grain.scale, grain.scale_min, "median"))
-    ewma_z = ewma / np.maximum(MAD_TO_SIGMA * ewma_spread, EWMA_SCALE_FLOOR)
+    ewma_spread = _shift(_rolling(np.abs(ewma), grain.scale, grain.scale_min, "mean"))
+    ewma_z = ewma / np.maximum(MEAN_ABS_TO_SIGMA * ewma_spread, EWMA_SCALE_FLOOR)
     return {
         "ewma_z": ewma_z,
         "resid": resid,
