@@ -194,9 +194,6 @@ def _bench_command(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------- input
-
-
 def _read_csv(path: Path) -> pd.DataFrame:
     last_error: Exception | None = None
     for encoding in ("utf-8-sig", "gbk"):
@@ -214,7 +211,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _clean(obs: pd.DataFrame, row_labels=None) -> pd.DataFrame:
-    """Validated frame: series_id (str), date, price (>0), volume (>=0 or NaN), row (input position)."""
+    """Validated frame on the input index: series_id, date, price (>0), volume (>=0 or NaN)."""
     columns = {str(c).strip().lower(): c for c in obs.columns}
     missing = [c for c in ("series_id", "date", "price") if c not in columns]
     if missing:
@@ -284,9 +281,6 @@ def _numbers(values: pd.Series) -> np.ndarray:
         return values.to_numpy(dtype=float, na_value=np.nan)
     text = values.astype(str).str.strip().str.replace(",", "", regex=False)
     return pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-
-
-# ---------------------------------------------------------------- scoring
 
 
 def _score_clean(clean: pd.DataFrame, season_months: dict) -> pd.DataFrame:
