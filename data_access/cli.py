@@ -12,6 +12,7 @@ import importlib
 COMMAND_MODULES = [
     "data_access.store",
     "data_access.demo",
+    "data_access.signals",
 ]
 
 
