@@ -50,3 +50,30 @@ def test_unreachable_store_shows_a_clear_message(monkeypatch):
     shown = " ".join(e.body for e in at.error)
     assert "无法连接数据库" in shown and "127.0.0.1:1" in shown and "topsecret" not in shown
     os.environ.pop("BANGFU_DEMO", None)
+
+
+def test_store_that_comes_back_recovers_without_restart(databases, monkeypatch):
+    """The banner shows while the database is missing; once it exists the same session recovers."""
+    if databases.backend != "postgresql":
+        pytest.skip("a missing database is a PostgreSQL situation")
+    url = databases.new_url()  # created now; drop it to simulate the outage
+    from sqlalchemy import create_engine, text
+
+    from tests.conftest import PG_ADMIN_URL
+
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}"'))
+    monkeypatch.setenv(ENV_URL, url)
+    monkeypatch.setenv("BANGFU_DEMO", "1")
+    at = AppTest.from_file(DASHBOARD, default_timeout=180)
+    at.run()
+    assert not at.exception and any("无法连接数据库" in e.body for e in at.error)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error
+    assert any(m.label == "年度累计采购额" for m in at.metric)
