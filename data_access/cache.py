@@ -45,8 +45,22 @@ def _cached(url: str, module: str, name: str, args: tuple, kwargs: tuple):
     return fn(_engine(url), *args, **dict(kwargs))
 
 
+def _restricted(value):
+    # Every Filters a page passes is narrowed to the signed-in principal (a reporter's own
+    # unit), however the page built it: the restriction does not rely on each page.
+    from data_access.auth import DEMO_PRINCIPAL, apply_principal
+    from data_access.filters import Filters
+
+    if isinstance(value, Filters):
+        return apply_principal(value, st.session_state.get("principal", DEMO_PRINCIPAL))
+    return value
+
+
 def query(fn, *args, **kwargs):
-    """``fn(engine, *args, **kwargs)`` through the result cache."""
+    """``fn(engine, *args, **kwargs)`` through the result cache; Filters arguments are restricted
+    to the signed-in principal (``auth.apply_principal``)."""
+    args = tuple(_restricted(a) for a in args)
+    kwargs = {k: _restricted(v) for k, v in kwargs.items()}
     try:
         return _cached(database_url(), fn.__module__, fn.__name__, args, tuple(sorted(kwargs.items())))
     except (OperationalError, InterfaceError) as exc:
@@ -54,7 +68,10 @@ def query(fn, *args, **kwargs):
 
 
 def run(fn, *args, **kwargs):
-    """``fn(engine, *args, **kwargs)`` uncached (writes, and reads that must be fresh)."""
+    """``fn(engine, *args, **kwargs)`` uncached (writes, and reads that must be fresh); Filters
+    arguments are restricted as in ``query``."""
+    args = tuple(_restricted(a) for a in args)
+    kwargs = {k: _restricted(v) for k, v in kwargs.items()}
     try:
         return fn(engine(), *args, **kwargs)
     except (OperationalError, InterfaceError) as exc:

@@ -13,6 +13,10 @@ COMMAND_MODULES = [
     "data_access.store",
     "data_access.demo",
     "data_access.signals",
+    "data_access.imports",
+    "data_access.auth",
+    "data_access.briefing",
+    "data_access.rollup",
 ]
 
 

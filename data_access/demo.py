@@ -9,7 +9,6 @@ series per product carry injected 滞销 episodes whose labels are kept in ``ser
 from __future__ import annotations
 
 import hashlib
-import io
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,10 +16,13 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, ForeignKeyConstraint, Integer, delete, func, select, text
+from sqlalchemy import Engine, ForeignKeyConstraint, delete, func, select, text
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
+from data_access import rollup
 from data_access import schema as s
+from data_access.db import bulk_insert
+from data_access.filters import region_prefix
 from data_access.reference import (
     CHONGQING_TOWNSHIP_COUNTIES,
     DATONGHU_CODE,
@@ -268,7 +270,7 @@ def build_demo_frames(regions: pd.DataFrame, seed: int = DEFAULT_SEED, scale: in
             bucket_rows.append((b.unit_id, b.year, "canteen", b.canteen_food_budget * (b.reserved_share or 0.12) * dil * frac))
         elif kind == "union":
             bucket_rows.append((b.unit_id, b.year, "holiday_gift", b.gift_budget * 0.45 * dil * frac))
-            bucket_rows.append((b.unit_id, b.year, "welfare", b.welfare_budget * 0.55 * dil * frac))
+            bucket_rows.append((b.unit_id, b.year, "welfare", b.welfare_budget * 0.85 * dil * frac))  # most of the 额度 on assistance products
         else:
             bucket_rows.append((b.unit_id, b.year, "other", b.plan_amount * dil * frac))
     buckets = pd.DataFrame(bucket_rows, columns=["unit_id", "year", "purpose", "total"])
@@ -603,42 +605,6 @@ INSERT_ORDER = ["supplier", "product", "buyer_unit", "unit_budget", "outlet", "r
                 "price_series", "price_observation", "series_episode", "beneficiary", "benefit"]
 
 
-def _bulk_insert(conn, table, df: pd.DataFrame, chunk: int = 50_000) -> None:
-    cols = [c.name for c in table.columns if c.name in df.columns]
-    df = df[cols].copy()
-    for col in cols:
-        # pandas turns an integer column with gaps into floats ("428.0"), which COPY rejects.
-        if isinstance(table.c[col].type, Integer) and df[col].dtype != "Int64":
-            df[col] = pd.to_numeric(df[col]).astype("Int64")
-    if conn.dialect.name == "postgresql":
-        # COPY is an order of magnitude faster than INSERT for millions of rows.
-        raw = conn.connection.dbapi_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as cp:
-            for start in range(0, len(df), chunk):
-                buf = io.StringIO()
-                df.iloc[start:start + chunk].to_csv(buf, sep="\t", header=False, index=False, na_rep="\\N",
-                                                   date_format="%Y-%m-%d %H:%M:%S")
-                cp.write(buf.getvalue())
-        return
-    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-    cur = conn.connection.dbapi_connection.cursor()
-    for start in range(0, len(df), chunk):
-        part = df.iloc[start:start + chunk]
-        # Plain tuples through the DB-API cursor: several times faster than bound dicts.
-        cols_py = [_python_values(part[c]) for c in cols]
-        cur.executemany(sql, list(zip(*cols_py, strict=True)))
-    cur.close()
-
-
-def _python_values(col: pd.Series) -> list:
-    if pd.api.types.is_datetime64_any_dtype(col):
-        return [None if pd.isna(v) else v.date().isoformat() for v in col]
-    if col.dtype == "Int64":
-        return [None if pd.isna(v) else int(v) for v in col]
-    values = col.astype(object).where(col.notna(), None).tolist()
-    return [v.isoformat() if isinstance(v, date) else v for v in values]
-
-
 @contextmanager
 def _without_purchase_indexes(conn):
     """Drop the fact table's indexes (and on PostgreSQL its foreign keys) around a bulk load.
@@ -661,7 +627,7 @@ def _without_purchase_indexes(conn):
 def _reset_sequences(conn) -> None:
     if conn.dialect.name != "postgresql":
         return
-    for name in INSERT_ORDER + ["warning", "warning_action"]:
+    for name in INSERT_ORDER + ["purchase", "warning", "warning_action"]:
         table = s.metadata.tables[name]
         if "id" in table.c:
             conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
@@ -685,29 +651,113 @@ def generate_demo(engine: Engine, seed: int = DEFAULT_SEED, scale: int = DEFAULT
             conn.execute(delete(s.metadata.tables[name]))
         for name in INSERT_ORDER:
             say(f"写入 {name}（{len(frames[name]):,} 行）")
-            _bulk_insert(conn, s.metadata.tables[name], frames[name])
+            bulk_insert(conn, s.metadata.tables[name], frames[name])
         n_purchases = 0
         with _without_purchase_indexes(conn):
             for chunk in purchase_chunks(frames):
-                _bulk_insert(conn, s.purchase, chunk)
+                bulk_insert(conn, s.purchase, chunk)
                 n_purchases += len(chunk)
                 say(f"写入 purchase（累计 {n_purchases:,} / {scale:,} 行）")
             say("重建采购明细索引…")
         _reset_sequences(conn)
+        say("重建采购汇总表…")
+        rollup.rebuild(conn, progress=say)
         conn.execute(delete(s.store_meta).where(s.store_meta.c.key.like("demo_%")))
         conn.execute(s.store_meta.insert(), [
             dict(key="demo_seed", value=str(seed)), dict(key="demo_scale", value=str(scale)),
             dict(key="demo_until", value=until.isoformat()),
             dict(key="demo_generated_at", value=datetime.now().isoformat(timespec="seconds")),
         ])
+    say("运行滞销预警引擎并回放专班处置…")
+    demo_warnings(engine, seed=seed, until=until)
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("ANALYZE"))
+    _demo_ledger(engine, until)
     return DemoSummary(
         purchases=n_purchases, units=len(frames["buyer_unit"]), products=len(frames["product"]),
         outlets=len(frames["outlet"]), series=len(frames["price_series"]),
         observations=len(frames["price_observation"]), episodes=len(frames["series_episode"]),
         seconds=time.perf_counter() - t0)
+
+
+def demo_warnings(engine: Engine, seed: int = DEFAULT_SEED, until: date = DEFAULT_UNTIL) -> int:
+    """Warnings from the engine over the demo series, and a replayed desk history for them.
+
+    Each warning is created the morning after its first alert; most that ended more than six
+    weeks before ``until`` were acknowledged, assigned, absorbed by paired units and closed,
+    recent ones are at every stage. Returns the number of warnings.
+    """
+    from data_access.alerts import apply_action, refresh_warnings
+
+    refresh_warnings(engine, now=datetime.combine(until, datetime.min.time()), backdate=True)
+    rng = np.random.default_rng(seed + 404)
+    with engine.connect() as conn:
+        warnings = conn.execute(
+            select(s.warning.c.id, s.warning.c.region_code, s.warning.c.last_date, s.warning.c.created_at,
+                   s.product.c.supply_volume)
+            .join(s.product, s.product.c.id == s.warning.c.product_id).order_by(s.warning.c.id)).all()
+        units = pd.DataFrame(conn.execute(select(s.buyer_unit.c.id, s.buyer_unit.c.jurisdiction_code)
+                                          .order_by(s.buyer_unit.c.id)).all(), columns=["id", "jurisdiction_code"])
+        pairs = conn.execute(select(s.pairing.c.helper_code, s.pairing.c.helped_code)).all()
+    end = datetime.combine(until, datetime.min.time()).replace(hour=18)
+    for w in warnings:
+        helpers = {h for h, helped in pairs if w.region_code.startswith(region_prefix(helped))}
+        paired = units[units.jurisdiction_code.isin(helpers)].id.tolist() or units.id.tolist()
+        ended = pd.Timestamp(w.last_date).date() < until - pd.Timedelta(weeks=6)
+        r = rng.random()
+        stage = 3 if ended and r < 0.7 else 2 if r < 0.35 else 1 if r < 0.7 else 0
+        at = pd.Timestamp(w.created_at).to_pydatetime()
+        version = 1
+        desk = "流通销售渠道专班值班员（演示）"
+        steps = []
+        if stage >= 1:
+            steps += [("acknowledge", {}), ("assign", dict(owner_group=str(rng.choice(["distribution", "cooperation"]))))]
+        if stage >= 2:
+            for _ in range(int(rng.integers(1, 4))):
+                volume = round(float(w.supply_volume or 50_000) / 52 * float(rng.uniform(0.2, 0.8)), 0)
+                steps.append(("absorb", dict(absorbed_volume=volume, buyer_unit_id=int(rng.choice(paired)),
+                                             note="组织结对单位食堂与工会集中采购")))
+        if stage == 3:
+            steps.append(("close", dict(note="价格与销量回到季节常态，消纳完成")))
+        for action, kwargs in steps:
+            at += pd.Timedelta(hours=int(rng.integers(4, 72))).to_pytimedelta()
+            if action == "close":
+                at = max(at, datetime.combine(pd.Timestamp(w.last_date).date(), datetime.min.time())
+                         + pd.Timedelta(days=int(rng.integers(7, 21))).to_pytimedelta())
+            if at > end:
+                break
+            version = apply_action(engine, w.id, version, desk, action, now=at, **kwargs)
+    return len(warnings)
+
+
+LEDGER_ACTIONS = [("in_progress", "已函告单位，限期整改", 45), ("closed", "已整改到位，销号", 0),
+                  (None, "已约谈，延期一个月", 30)]
+
+
+def _demo_ledger(engine: Engine, until: date) -> None:
+    """Three joint meetings before ``until``; the ledger synced on the last meeting's day (the desks
+    then act on some items, deterministically by item id) and again on ``until``."""
+    from data_access.ledger import add_meeting, ledger_items, sync_ledger, update_item
+
+    with engine.begin() as conn:
+        for name in ("supervision_event", "supervision_item", "meeting"):
+            conn.execute(delete(s.metadata.tables[name]))
+    end = pd.Period(until, "M")
+    held = [(end - k).to_timestamp().date().replace(day=18) for k in (7, 4, 1)]
+    for n, day in enumerate(held, start=1):
+        add_meeting(engine, day, f"消费帮扶工作联席会议第{n}次会议（演示）")
+    last = held[-1]
+    sync_ledger(engine, last, now=datetime.combine(last, datetime.min.time()).replace(hour=9))
+    for item in ledger_items(engine, last).itertuples():
+        pick = item.id % 5
+        if pick < len(LEDGER_ACTIONS):
+            status, note, days = LEDGER_ACTIONS[pick]
+            acted = last + pd.Timedelta(days=int(item.id % 9) + 1).to_pytimedelta()
+            update_item(engine, item.id, item.version, f"演示：{item.owner_name}", acted, status=status, note=note,
+                        due_date=item.due_date + pd.Timedelta(days=days).to_pytimedelta() if days else None,
+                        now=datetime.combine(acted, datetime.min.time()).replace(hour=16))
+    sync_ledger(engine, until, now=datetime.combine(until, datetime.min.time()).replace(hour=9))
 
 
 def is_demo_store(engine: Engine) -> bool:

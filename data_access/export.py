@@ -1,7 +1,9 @@
 """Downloads that are safe to open in Excel/WPS: CSV (UTF-8 with BOM) and XLSX.
 
-Text cells starting with = + - @ (or a tab/CR) would run as formulas when opened; they are
-prefixed with an apostrophe so they show as the text they are.
+Text cells starting with = + - @ (or a tab/CR, or the full-width forms that WPS also runs)
+would run as formulas when opened; they are prefixed with an apostrophe so they show as the
+text they are. ``ingest`` uses the same ``neutralise`` for its templates and re-exports it as
+``safe_cell``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import io
 
 import pandas as pd
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 
 
 def neutralise(value):

@@ -46,7 +46,9 @@ class Filters:
     """Period (inclusive dates), region and side, channels, buyer kinds, product categories.
 
     Empty tuples mean "all". ``region_side`` says whether ``region_code`` filters the
-    origin of the produce (产地) or the location of the buyer (采购方).
+    origin of the produce (产地) or the location of the buyer (采购方). ``own_unit_id``
+    restricts every figure to one buyer unit: it is set from a reporter's principal by
+    ``auth.apply_principal``, never from the URL.
     """
 
     start: date
@@ -56,6 +58,7 @@ class Filters:
     channels: tuple[str, ...] = field(default_factory=tuple)
     buyer_kinds: tuple[str, ...] = field(default_factory=tuple)
     categories: tuple[str, ...] = field(default_factory=tuple)
+    own_unit_id: int | None = None
 
     @property
     def year(self) -> int:

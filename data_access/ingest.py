@@ -26,7 +26,7 @@ import os
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -34,7 +34,9 @@ from typing import Any
 
 import pandas as pd
 
-from data_access import personal
+from data_access import labels, personal
+from data_access.export import neutralise as safe_cell
+from data_access.export import safe_frame
 
 __all__ = [
     "CHANNEL_LABELS",
@@ -55,8 +57,6 @@ HEADER_SCAN_ROWS = 30
 SAMPLE_BYTES = 64 * 1024
 
 
-# ---------------------------------------------------------------------------------------------
-# The forms
 
 
 @dataclass(frozen=True)
@@ -149,45 +149,27 @@ FORMS: dict[str, FormSpec] = {
     ),
 }
 
-CHANNEL_LABELS: dict[str, str] = {
-    "platform_832": "832平台",
-    "counter": "专柜",
-    "hall": "专馆",
-    "zone": "专区",
-    "train": "专列",
-    "station": "专站",
-    "demo_outlet": "示范点",
-    "direct": "直接采购",
-    "fair": "展销会",
-    "ecommerce": "电商",
-    "other": "其他",
-}
+# The store's codes (data_access.labels), so parsed rows go into ``purchase`` as they are.
+# Outlet kinds that are not purchase channels (专列, 专站, 示范点) and direct buying outside a
+# canteen count as 其他; the voucher and remark keep the detail.
+CHANNEL_LABELS: dict[str, str] = dict(labels.CHANNELS)
 _CHANNEL_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "platform_832": ("832", "832平台", "扶贫832平台", "832扶贫平台", "脱贫地区农副产品网络销售平台", "贫困地区农副产品网络销售平台", "832网络销售平台"),
+    "p832": ("832", "832平台", "扶贫832平台", "832扶贫平台", "脱贫地区农副产品网络销售平台", "贫困地区农副产品网络销售平台", "832网络销售平台"),
     "counter": ("专柜", "消费帮扶专柜", "消费扶贫专柜", "扶贫专柜", "智能专柜", "帮扶专柜"),
     "hall": ("专馆", "消费帮扶专馆", "消费扶贫专馆", "扶贫馆", "帮扶馆"),
     "zone": ("专区", "消费帮扶专区", "消费扶贫专区", "扶贫专区", "帮扶专区"),
-    "train": ("专列", "消费帮扶专列"),
-    "station": ("专站", "消费帮扶专站"),
-    "demo_outlet": ("示范点", "消费帮扶示范点"),
-    "direct": ("直接采购", "直采", "食堂直采", "定向采购", "农户直购", "直购", "以购代捐", "订单采购"),
+    "canteen": ("食堂直供", "食堂直采", "食堂直购", "食堂采购", "直供食堂", "定向采购", "订单采购"),
     "fair": ("展销会", "展会", "博览会", "农博会", "产销对接会", "推介会", "展销活动"),
     "ecommerce": ("电商", "电商平台", "网购", "网上商城", "直播带货", "线上", "网络销售"),
-    "other": ("其他", "其它"),
+    "other": ("其他", "其它", "专列", "消费帮扶专列", "专站", "消费帮扶专站", "示范点", "消费帮扶示范点",
+              "直接采购", "直采", "农户直购", "直购", "以购代捐"),
 }
-PURPOSE_LABELS: dict[str, str] = {
-    "canteen": "食堂食材",
-    "union_gift": "工会节日慰问品",
-    "welfare": "集体福利",
-    "personal": "职工个人消费",
-    "other": "其他",
-}
+PURPOSE_LABELS: dict[str, str] = dict(labels.PURPOSES)
 _PURPOSE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "canteen": ("食堂食材", "食堂", "食材", "食堂采购", "食堂食材采购", "餐厅食材"),
-    "union_gift": ("工会节日慰问品", "节日慰问品", "慰问品", "工会慰问", "工会慰问品", "节日慰问", "工会"),
+    "holiday_gift": ("节日慰问品", "工会节日慰问品", "慰问品", "工会慰问", "工会慰问品", "节日慰问", "工会"),
     "welfare": ("集体福利", "职工福利", "福利"),
-    "personal": ("职工个人消费", "个人消费", "个人", "自购", "职工自购"),
-    "other": ("其他", "其它"),
+    "other": ("其他", "其它", "职工个人消费", "个人消费", "个人", "自购", "职工自购"),
 }
 
 
@@ -261,8 +243,6 @@ class _FileError(Exception):
     """A problem with the file as a whole; becomes one RowError without a row."""
 
 
-# ---------------------------------------------------------------------------------------------
-# Reading files
 
 
 def _is_bytes(data: Any) -> bool:
@@ -381,8 +361,6 @@ def _encoding_label(encoding: str | None) -> str:
             "utf-16": "UTF-16", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16"}.get(encoding or "", encoding or "")
 
 
-# ---------------------------------------------------------------------------------------------
-# Header detection
 
 
 _UNIT_SUFFIXES = ("万元", "亿元", "千元", "元", "公斤", "千克", "kg", "吨", "斤", "克", "g", "t")
@@ -483,8 +461,6 @@ def _find_header(spec: FormSpec, rows: Iterator) -> tuple[int, dict, list]:
     raise _FileError(_header_error(spec, best, non_blank))
 
 
-# ---------------------------------------------------------------------------------------------
-# Normalising values, a chunk (pandas Series) at a time
 
 
 _PLACEHOLDER = r"[-—/\\.。]*|无|空|null|none|nan"
@@ -641,8 +617,6 @@ def _phone_digits(value: str) -> str | None:
     return digits if _MOBILE.fullmatch(digits) or _LANDLINE.fullmatch(digits) else None
 
 
-# ---------------------------------------------------------------------------------------------
-# One chunk of raw rows → normalised rows and errors
 
 
 @dataclass
@@ -735,8 +709,6 @@ def _check_duplicates(df: pd.DataFrame, spec: FormSpec, errors: _Errors) -> None
     errors.flush()
 
 
-# ---------------------------------------------------------------------------------------------
-# The entry point
 
 
 _SKIP_RE = re.compile(r"^\s*(?:(?P<example>[(\[（【]?\s*示\s*例)|(?P<total>[合总小]\s*计)\s*$"
@@ -745,12 +717,13 @@ _SKIP_RE = re.compile(r"^\s*(?:(?P<example>[(\[（【]?\s*示\s*例)|(?P<total>[
 
 def parse_upload(data: bytes | str | os.PathLike, form: str, filename: str | None = None,
                  today: date | None = None, *, limits: Limits | None = None,
-                 pii_key: bytes | None = None) -> ParseResult:
+                 pii_key: bytes | None = None, progress: Callable[[int], None] | None = None) -> ParseResult:
     """Read one uploaded form (CSV or XLSX) into normalised rows and a list of every error.
 
     ``rows`` has English columns (amounts in yuan, quantities in kg where a weight unit was
     given, dates as datetime64) and ``source_row``, the row number shown in the spreadsheet.
     Nothing here raises on bad input; file-level problems are errors without a row.
+    ``progress(rows_read)`` is called after every chunk of rows, for a progress display.
     """
     spec = FORMS[form]
     limits = limits or Limits()
@@ -759,7 +732,7 @@ def parse_upload(data: bytes | str | os.PathLike, form: str, filename: str | Non
     result = ParseResult(form=form, filename=name, rows=_empty_rows(spec))
     errors = _Errors(limits.max_errors)
     try:
-        _parse_into(result, data, spec, limits, today, errors, pii_key)
+        _parse_into(result, data, spec, limits, today, errors, pii_key, progress)
     except _FileError as exc:
         errors.flush()
         errors.file(str(exc))
@@ -776,7 +749,7 @@ def _empty_rows(spec: FormSpec) -> pd.DataFrame:
 
 
 def _parse_into(result: ParseResult, data: Any, spec: FormSpec, limits: Limits, today: date,
-                errors: _Errors, pii_key: bytes | None) -> None:
+                errors: _Errors, pii_key: bytes | None, progress: Callable[[int], None] | None) -> None:
     try:
         size = len(data) if _is_bytes(data) else os.stat(data).st_size
     except OSError as exc:
@@ -822,7 +795,7 @@ def _parse_into(result: ParseResult, data: Any, spec: FormSpec, limits: Limits, 
         if spec.key == "beneficiaries":
             key = pii_key or personal.pii_key()
             ctx.keys = (key, personal.pii_hash_key(key))
-        frames = _read_data_rows(rows, header_row, mapping, spec, limits, ctx, result)
+        frames = _read_data_rows(rows, header_row, mapping, spec, limits, ctx, result, progress)
     finally:
         if workbook is not None:
             workbook.close()
@@ -864,7 +837,7 @@ def _pick_sheet(workbook, spec: FormSpec, result: ParseResult) -> tuple[int, dic
 
 
 def _read_data_rows(rows: Iterator, header_row: int, mapping: dict, spec: FormSpec, limits: Limits,
-                    ctx: _Context, result: ParseResult) -> list[pd.DataFrame]:
+                    ctx: _Context, result: ParseResult, progress: Callable[[int], None] | None) -> list[pd.DataFrame]:
     keys = list(mapping)
     cols = [mapping[k][0] for k in keys]
     width = max(cols) + 1
@@ -895,6 +868,8 @@ def _read_data_rows(rows: Iterator, header_row: int, mapping: dict, spec: FormSp
             frames.append(_normalise_chunk(pd.DataFrame(chunk, columns=[*keys, "source_row"]), ctx))
             ctx.errors.flush()
             chunk = []
+            if progress:
+                progress(count)
     if chunk:
         frames.append(_normalise_chunk(pd.DataFrame(chunk, columns=[*keys, "source_row"]), ctx))
         ctx.errors.flush()
@@ -905,29 +880,6 @@ def _read_data_rows(rows: Iterator, header_row: int, mapping: dict, spec: FormSp
     return frames
 
 
-# ---------------------------------------------------------------------------------------------
-# Templates and safe exports
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
-
-
-def safe_cell(value: Any) -> Any:
-    """The value made safe for a CSV/XLSX download: text that a spreadsheet would run as a
-    formula gets a leading ``'``; everything else is returned unchanged."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` with every text cell passed through ``safe_cell``, for downloads."""
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(safe_cell, na_action="ignore")
-    out.columns = [safe_cell(c) if isinstance(c, str) else c for c in out.columns]
-    return out
 
 
 def template_bytes(form: str, kind: str = "xlsx") -> bytes:

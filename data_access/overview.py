@@ -106,3 +106,123 @@ def amount_by_channel(engine: Engine, f: Filters) -> pd.DataFrame:
         df = pd.DataFrame(conn.execute(q).all(), columns=["channel", "amount", "purchases"])
     df["amount"] = df.amount.astype(float)
     return df
+
+
+# Traffic-light thresholds of the briefing (docs/briefing.md). Each is the lower bound of a
+# status: at or above "green" is green, at or above "yellow" is yellow, below is red.
+THRESHOLDS = {
+    "plan": {"green": 0.0, "yellow": -0.10},  # 完成计划 minus 时间进度, in ratio points
+    "yoy": {"green": 0.0, "yellow": -0.05},  # change on the same period last year
+    "rules": {"green": 0.90, "yellow": 0.70},  # share of (rule, unit) pairs met
+    "units": {"green": 0.0, "yellow": -0.10},  # minus the share of units behind
+    "outlets": {"green": 0.0, "yellow": -0.10},  # minus the share of active outlets proposed for exit
+}
+PAGE_PROCUREMENT = "pages/procurement.py"
+PAGE_WARNINGS = "pages/alerts.py"
+PAGE_MAPS = "pages/outlet_map.py"
+
+
+def rag(kind: str, value: float | None) -> str | None:
+    """``green`` | ``yellow`` | ``red`` for ``value`` against ``THRESHOLDS[kind]`` (None when unknown)."""
+    if value is None:
+        return None
+    t = THRESHOLDS[kind]
+    return "green" if value >= t["green"] else "yellow" if value >= t["yellow"] else "red"
+
+
+def warning_rag(counts: dict[str, int]) -> str:
+    """Red when a red warning is open, yellow when an orange or yellow one is, else green."""
+    if counts.get("red"):
+        return "red"
+    return "yellow" if counts.get("orange") or counts.get("yellow") else "green"
+
+
+def money_text(yuan: float | None) -> str:
+    """Yuan as 亿元 / 万元 / 元 text, as briefings write money."""
+    if yuan is None or pd.isna(yuan):
+        return "—"
+    if abs(yuan) >= 1e8:
+        return f"{yuan / 1e8:,.2f}亿元"
+    if abs(yuan) >= 1e4:
+        return f"{yuan / 1e4:,.2f}万元"
+    return f"{yuan:,.0f}元"
+
+
+def pct_text(ratio: float | None, signed: bool = False) -> str:
+    """A ratio as percent text with one decimal (— when unknown)."""
+    if ratio is None or pd.isna(ratio):
+        return "—"
+    return f"{ratio * 100:+.1f}%" if signed else f"{ratio * 100:.1f}%"
+
+
+def briefing_cards(engine: Engine, f: Filters) -> list[dict]:
+    """The briefing's headline cards, in reading order. Each: ``key``, ``label``, ``value`` (text),
+    ``detail`` (text), ``status`` (green/yellow/red/None), ``rule`` (the threshold in words),
+    ``page`` (the page behind it) and the raw ``figures`` it was made from."""
+    from data_access.alerts import warning_counts
+    from data_access.outlets import outlet_status_counts
+    from data_access.rules import rules_summary
+
+    k = overview_kpis(engine, f)
+    rules = rules_summary(engine, f, f.end)
+    warnings = {lvl: int(warning_counts(engine, f).get(lvl, 0)) for lvl in ("red", "orange", "yellow", "blue")}
+    outlets = {s: int(n) for s, n in outlet_status_counts(engine, f).items()}
+    gap = k["plan_share"] - k["time_progress"] if k["plan_share"] is not None else None
+    met_share = rules["met"] / rules["total"] if rules["total"] else None
+    subjects = k["units_total"] or 0
+    behind_share = rules["units_behind"] / subjects if subjects else None
+    active = outlets.get("operating", 0) + outlets.get("suspended", 0) + outlets.get("exit_proposed", 0)
+    exiting = outlets.get("exit_proposed", 0)
+    level_text = "、".join(f"{name}{warnings[lvl]}" for lvl, name in
+                           (("red", "红"), ("orange", "橙"), ("yellow", "黄"), ("blue", "蓝")))
+    return [
+        dict(key="amount", label="年度累计采购额", value=money_text(k["amount"]),
+             detail=f"上年同期 {money_text(k['amount_last_year'])}，同比 {pct_text(k['yoy'], signed=True)}",
+             status=rag("yoy", k["yoy"]), rule="同比≥0 绿；-5%～0 黄；低于-5% 红（不低于上年）",
+             page=PAGE_PROCUREMENT, figures=dict(amount=k["amount"], amount_last_year=k["amount_last_year"],
+                                                 yoy=k["yoy"])),
+        dict(key="plan", label="完成年度计划 / 时间进度",
+             value=f"{pct_text(k['plan_share'])} / {pct_text(k['time_progress'])}",
+             detail=(f"年度指导计划 {money_text(k['plan'])}，较时间进度 {gap * 100:+.1f} 个百分点"
+                     if gap is not None else "所选范围没有年度指导计划"),
+             status=rag("plan", gap), rule="不低于时间进度 绿；落后10个百分点以内 黄；落后更多 红",
+             page=PAGE_PROCUREMENT, figures=dict(plan=k["plan"], plan_share=k["plan_share"],
+                                                 time_progress=k["time_progress"])),
+        dict(key="rules", label="政策规则达标", value=f"{rules['met']} / {rules['total']}",
+             detail=f"达标率 {pct_text(met_share)}（规则 × 适用单位）", status=rag("rules", met_share),
+             rule="达标率≥90% 绿；70%～90% 黄；低于70% 红", page=PAGE_PROCUREMENT,
+             figures=dict(met=rules["met"], total=rules["total"])),
+        dict(key="units", label="落后单位", value=f"{rules['units_behind']} 个",
+             detail=f"占单位总数 {pct_text(behind_share)}（共 {subjects} 个）",
+             status=rag("units", -behind_share if behind_share is not None else None),
+             rule="无落后单位 绿；落后单位占比≤10% 黄；更多 红", page=PAGE_PROCUREMENT,
+             figures=dict(units_behind=rules["units_behind"], units_total=subjects)),
+        dict(key="warnings", label="未关闭滞销预警", value=f"{sum(warnings.values())} 条", detail=level_text,
+             status=warning_rag(warnings), rule="有红色预警 红；有橙色或黄色预警 黄；仅蓝色或无 绿",
+             page=PAGE_WARNINGS, figures=warnings),
+        dict(key="outlets", label="运营中网点 / 拟退出", value=f"{outlets.get('operating', 0)} / {exiting}",
+             detail=f"五专网点与示范点共 {sum(outlets.values())} 个，已退出 {outlets.get('exited', 0)} 个",
+             status=rag("outlets", -exiting / active if active else None),
+             rule="无拟退出 绿；拟退出占在册网点≤10% 黄；更多 红", page=PAGE_MAPS, figures=outlets),
+    ]
+
+
+def changes_since(engine: Engine, f: Filters, since: date) -> dict[str, pd.DataFrame]:
+    """What changed between ``since`` and the filters' end: ``new_warnings``, ``fell_behind`` and
+    ``caught_up`` (units, columns of ``rules.units_behind``), ``new_outlets``."""
+    from dataclasses import replace
+
+    from data_access.alerts import warnings_since
+    from data_access.outlets import outlets_since
+    from data_access.rules import units_behind
+
+    now = units_behind(engine, f, f.end)
+    start = f.start if f.start <= since and f.start.year == since.year else date(since.year, 1, 1)
+    before_f = replace(f, start=start, end=since)
+    then = units_behind(engine, before_f, since) if since < f.end else now
+    return dict(
+        new_warnings=warnings_since(engine, since),
+        fell_behind=now[~now.unit_id.isin(then.unit_id)].reset_index(drop=True),
+        caught_up=then[~then.unit_id.isin(now.unit_id)].reset_index(drop=True),
+        new_outlets=outlets_since(engine, since),
+    )

@@ -25,6 +25,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from data_access import config
+
 __all__ = [
     "ENV_PII_KEY",
     "PiiKeyError",
@@ -43,7 +45,6 @@ __all__ = [
 ]
 
 ENV_PII_KEY = "BANGFU_PII_KEY"
-ENV_DATA_DIR = "BANGFU_DATA_DIR"
 KEY_FILE_NAME = "pii.key"
 
 _WEIGHTS = [2 ** (17 - i) % 11 for i in range(17)]
@@ -131,11 +132,6 @@ def id_hash(s: object, key: bytes) -> str:
     return hmac.new(key, normalise_id_number(s).encode("ascii", "replace"), hashlib.sha256).hexdigest()
 
 
-def _data_dir() -> Path:
-    # Same rule as data_access.config.data_dir(), kept here so this module has no store import.
-    return Path(os.environ.get(ENV_DATA_DIR) or Path(__file__).resolve().parent.parent / "data")
-
-
 def _check_key(raw: bytes, origin: str) -> bytes:
     raw = raw.strip()
     try:
@@ -150,7 +146,7 @@ def pii_key(data_dir: Path | None = None) -> bytes:
     env = os.environ.get(ENV_PII_KEY, "").strip()
     if env:
         return _check_key(env.encode("ascii", "replace"), f"环境变量 {ENV_PII_KEY}")
-    folder = Path(data_dir) if data_dir else _data_dir()
+    folder = Path(data_dir) if data_dir else config.data_dir()
     path = folder / KEY_FILE_NAME
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)

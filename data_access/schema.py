@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -359,3 +360,104 @@ store_meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text),
 )
+
+# ledger — 督办台账: joint meetings, the items the 专班 follow up, and each item's history.
+meeting = Table(
+    "meeting",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("held_on", Date, nullable=False, unique=True, comment="联席会议召开日期"),
+    Column("title", String(128), nullable=False),
+    Column("note", Text),
+)
+
+supervision_item = Table(
+    "supervision_item",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source_kind", String(16), nullable=False,
+           comment="warning 滞销预警 | rule 规则落后 | outlet 网点拟退出 | report 逾期未报"),
+    Column("source_key", String(64), nullable=False, comment="来源主键：预警 id、单位 id:规则代码、网点 id、单位 id:报送期"),
+    Column("title", String(256), nullable=False),
+    Column("detail", Text, comment="来源给出的原因，随同步更新"),
+    Column("severity", String(8), nullable=False, comment="red | orange | yellow | blue"),
+    Column("region_code", String(12)),
+    Column("unit_id", Integer, comment="相关单位（不设外键：演示数据重建时台账随之重建）"),
+    Column("owner_group", String(32), ForeignKey("task_group.code"), nullable=False, comment="责任专班"),
+    Column("due_date", Date, nullable=False, comment="办结时限"),
+    Column("status", String(16), nullable=False, comment="open 待办 | in_progress 推进中 | closed 已办结"),
+    Column("closed_reason", String(16), comment="done 专班办结 | resolved 来源已消除"),
+    Column("note", Text, comment="最新督办备注"),
+    Column("opened_on", Date, nullable=False, comment="列入台账日期（数据日期）"),
+    Column("closed_on", Date),
+    Column("version", Integer, nullable=False, default=1, comment="乐观锁版本号"),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("source_kind", "source_key"),
+    Index("ix_supervision_item_owner_status", "owner_group", "status"),
+    Index("ix_supervision_item_due_date", "due_date"),
+    Index("ix_supervision_item_opened_on", "opened_on"),
+    Index("ix_supervision_item_closed_on", "closed_on"),
+)
+
+# 督办记录 — appended, never overwritten.
+supervision_event = Table(
+    "supervision_event",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", Integer, ForeignKey("supervision_item.id"), nullable=False, index=True),
+    Column("at", DateTime, nullable=False, comment="记录时间"),
+    Column("on_date", Date, nullable=False, comment="业务日期（同步的数据日期或办理日期）"),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(16), nullable=False,
+           comment="opened | reopened | updated | resolved | status | note | assign | due"),
+    Column("from_status", String(16)),
+    Column("to_status", String(16)),
+    Column("note", Text),
+)
+
+# scale — purchase rollups (汇总表): monthly sums of purchase at several grains, kept exact by
+# data_access.rollup (rebuilt by the demo, added to by each import batch). Category '' = no product.
+
+
+def _rollup_table(name: str, dims: list[Column], *indexes: tuple[str, ...]) -> Table:
+    key = [c.name for c in dims]
+    return Table(
+        name, metadata,
+        *dims,
+        Column("amount", Money, nullable=False, comment="金额合计（元）"),
+        Column("quantity", Float, comment="数量合计"),
+        Column("n", Integer, nullable=False, comment="采购笔数"),
+        PrimaryKeyConstraint(*key),
+        *(Index(f"ix_{name}_{'_'.join(cols)}", *cols) for cols in indexes),
+    )
+
+
+def _dim(name: str) -> Column:
+    types = {"month": Integer, "buyer_unit_id": Integer, "product_id": Integer}
+    return Column(name, types.get(name, String(24)), nullable=False, autoincrement=False)
+
+
+purchase_rollup = _rollup_table(  # 月 × 采购单位 × 产地县 × 渠道 × 用途 × 品类
+    "purchase_rollup",
+    [_dim(c) for c in ("month", "buyer_unit_id", "origin_code", "channel", "purpose", "category")],
+    ("buyer_unit_id", "month"), ("origin_code", "month"))
+purchase_rollup_origin = _rollup_table(  # 月 × 产地县 × 渠道 × 用途 × 品类 × 采购单位类型
+    "purchase_rollup_origin",
+    [_dim(c) for c in ("month", "origin_code", "channel", "purpose", "category", "buyer_kind")],
+    ("origin_code", "month"))
+purchase_rollup_buyer = _rollup_table(  # 月 × 采购方所在地 × 采购单位类型 × 渠道 × 用途 × 品类
+    "purchase_rollup_buyer",
+    [_dim(c) for c in ("month", "buyer_region_code", "buyer_kind", "channel", "purpose", "category")],
+    ("buyer_region_code", "month"))
+purchase_rollup_unit = _rollup_table(  # 月 × 采购单位 × 渠道 × 用途
+    "purchase_rollup_unit",
+    [_dim(c) for c in ("month", "buyer_unit_id", "channel", "purpose")],
+    ("buyer_unit_id", "month"))
+purchase_rollup_unit_origin = _rollup_table(  # 月 × 采购单位 × 产地县
+    "purchase_rollup_unit_origin",
+    [_dim(c) for c in ("month", "buyer_unit_id", "origin_code")],
+    ("origin_code", "month"), ("buyer_unit_id", "month"))
+purchase_rollup_product = _rollup_table(  # 月 × 产品 × 产地县 × 渠道 × 用途
+    "purchase_rollup_product",
+    [_dim(c) for c in ("month", "product_id", "origin_code", "channel", "purpose")],
+    ("product_id", "month"), ("origin_code", "month"))

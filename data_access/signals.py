@@ -151,14 +151,21 @@ def run_csv(in_path: str | Path, out_path: str | Path) -> int:
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``warnings``, ``warnings-quality`` and ``warnings-bench`` sub-commands."""
-    p = subparsers.add_parser("warnings", help="滞销预警：对价格/销量序列CSV计算预警等级")
-    p.add_argument(
-        "--series", required=True, metavar="IN.csv", help="输入：series_id,date,price[,volume]"
+    p = subparsers.add_parser(
+        "warnings",
+        help="滞销预警：对价格/销量序列CSV计算预警等级；--refresh 对库中序列运行并写入预警",
+        usage="%(prog)s --series IN.csv --out OUT.csv | --refresh [--url URL] [--since DATE]",
     )
+    p.add_argument("--series", metavar="IN.csv", help="输入：series_id,date,price[,volume]")
+    p.add_argument("--out", metavar="OUT.csv", help="输出：series_id,date,level,score,reason")
     p.add_argument(
-        "--out", required=True, metavar="OUT.csv", help="输出：series_id,date,level,score,reason"
+        "--refresh", action="store_true", help="对库中全部价格序列运行预警引擎并写入预警（可重复执行）"
     )
-    p.set_defaults(func=lambda args: run_csv(args.series, args.out))
+    p.add_argument("--url", help="数据库 URL（默认读取 BANGFU_DATABASE_URL）")
+    p.add_argument(
+        "--since", type=_iso_date, help="只保留此日期后仍在预警的事件（默认最新观测前一年）"
+    )
+    p.set_defaults(func=lambda args: _warnings_command(p, args))
 
     q = subparsers.add_parser(
         "warnings-quality", help="滞销预警质量：在带标注的合成序列上对比本引擎与ALPS式基线"
@@ -174,6 +181,27 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--years", type=int, default=5)
     b.add_argument("--seed", type=int, default=1)
     b.set_defaults(func=_bench_command)
+
+
+def _iso_date(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"日期应为 YYYY-MM-DD：{text}") from exc
+
+
+def _warnings_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.refresh:
+        if args.series or args.out:
+            parser.error("--refresh 与 --series/--out 不能同时使用")
+        from data_access.alerts import run_refresh
+
+        return run_refresh(args)
+    if not (args.series and args.out):
+        parser.error("需要 --series IN.csv 与 --out OUT.csv（或使用 --refresh）")
+    return run_csv(args.series, args.out)
 
 
 def _quality_command(args: argparse.Namespace) -> int:

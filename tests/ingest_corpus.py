@@ -316,7 +316,7 @@ def cases() -> list[Case]:
         Case("synonym_headers_blank_columns", g, "台账.csv", csv_bytes([
             ["", "采购日期", "买方", "卖方", "品名", "", "产地", "采购渠道", "用途", "重量(吨)", "金额(元)", "发票号", ""],
             ["", "2024-01-05", "某局", "某社", "茶叶", "", "米林市", "专柜", "节日慰问品", "2", "8800", "F1", ""]]),
-             rows=1, values={(2, "quantity"): 2000.0, (2, "channel"): "counter", (2, "purpose"): "union_gift",
+             rows=1, values={(2, "quantity"): 2000.0, (2, "channel"): "counter", (2, "purpose"): "holiday_gift",
                              (2, "origin"): "米林市"}),
         Case("trailing_blank_rows_and_footer", p, "证明材料.csv",
              _proof([*proof_rows(2), [""] * 8, ["合计", "", "", "", "", "1800", "", ""], ["填表人：李四", "", "", "", "", "", "", ""],
@@ -326,7 +326,7 @@ def cases() -> list[Case]:
              rows=2, values={(3, "amount_yuan"): 7.0}),
         Case("placeholders_in_optional", p, "证明材料.csv", _proof([_proof_row(备注="-"), _proof_row(序号="2", 金额="8", 备注="/")]), rows=2),
         Case("ledger_good", g, "台账.csv", _ledger(ledger_rows(4)), rows=4,
-             values={(2, "origin_code"): "540481", (2, "channel"): "platform_832", (2, "purpose"): "canteen"}),
+             values={(2, "origin_code"): "540481", (2, "channel"): "p832", (2, "purpose"): "canteen"}),
         Case("template_with_example_row", p, "证明材料.xlsx", _filled_template(), rows=1, note="示例行"),
     ]
     return out

@@ -11,7 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 from openpyxl import load_workbook
 
-from data_access import personal
+from data_access import config, personal
 from data_access.ingest import (
     FORMS,
     Limits,
@@ -30,7 +30,7 @@ KEY = Fernet.generate_key()
 @pytest.fixture(autouse=True)
 def pii_env(monkeypatch, tmp_path):
     monkeypatch.setenv(personal.ENV_PII_KEY, KEY.decode())
-    monkeypatch.setenv(personal.ENV_DATA_DIR, str(tmp_path))
+    monkeypatch.setenv(config.ENV_DATA_DIR, str(tmp_path))
 
 
 def test_corpus_is_big_enough():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from cryptography.fernet import Fernet
 
-from data_access import personal
+from data_access import config, personal
 from data_access.personal import (
     PiiKeyError,
     decrypt_pii,
@@ -118,7 +118,7 @@ def test_malformed_env_key_is_a_clear_error(monkeypatch):
 
 def test_key_file_is_created_private_and_reused(monkeypatch, tmp_path):
     monkeypatch.delenv(personal.ENV_PII_KEY, raising=False)
-    monkeypatch.setenv(personal.ENV_DATA_DIR, str(tmp_path / "data"))
+    monkeypatch.setenv(config.ENV_DATA_DIR, str(tmp_path / "data"))
     key = pii_key()
     path = tmp_path / "data" / personal.KEY_FILE_NAME
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -51,3 +51,38 @@ def amount_bars(df: pd.DataFrame, label_col: str, value_col: str = "amount", col
     fig = _layout(fig, height=height)
     fig.update_layout(hovermode="closest")
     return fig
+
+
+def season_heatmap(season: pd.DataFrame, labels: dict[str, str]) -> go.Figure:
+    """上市日历: products in season by category (rows) and month (columns), from ``season_by_category``."""
+    grid = season.pivot(index="category", columns="month", values="products").fillna(0)
+    fig = go.Figure(go.Heatmap(z=grid.values, x=[f"{m}月" for m in grid.columns],
+                               y=[labels.get(c, c) for c in grid.index], colorscale="Greens",
+                               hovertemplate="%{y} %{x}：%{z} 个产品上市<extra></extra>", showscale=False,
+                               texttemplate="%{z}"))
+    fig = _layout(fig, height=max(220, 40 * len(grid) + 60))
+    fig.update_yaxes(tickformat=None, autorange="reversed")
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def price_volume(series: pd.DataFrame, reference_price: float | None = None,
+                 season_months: list[int] | None = None) -> go.Figure:
+    """A product's price (元/kg, line) over its sales volume (kg, bars), selling-season months shaded."""
+    fig = go.Figure()
+    fig.add_bar(x=series.obs_date, y=series.volume, name="销量（kg）", marker_color="#c7e9c0", yaxis="y2")
+    fig.add_scatter(x=series.obs_date, y=series.price, name="价格（元/kg）", mode="lines",
+                    line=dict(color=PALETTE[0], width=2))
+    if reference_price:
+        fig.add_hline(y=reference_price, line=dict(color="#7f8c8d", dash="dot"),
+                      annotation_text=f"名库参考价 {reference_price:g}", annotation_position="top left")
+    if season_months and not series.empty:
+        for start in pd.date_range(series.obs_date.min().replace(day=1), series.obs_date.max(), freq="MS"):
+            if start.month in season_months:
+                fig.add_vrect(x0=start, x1=start + pd.offsets.MonthBegin(1), fillcolor="#fdd49e", opacity=0.25,
+                              line_width=0, layer="below")
+    fig = _layout(fig, height=340)
+    fig.update_layout(yaxis=dict(title_text="元/kg", tickformat=",.2f"),
+                      yaxis2=dict(title_text="kg", overlaying="y", side="right", showgrid=False,
+                                  tickformat=",.0f"))
+    return fig

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from data_access import cache
+from data_access.auth import Principal, apply_principal
 from data_access.filters import REGION_SIDES, Filters, region_level
 from data_access.labels import BUYER_KINDS, CATEGORIES, CHANNELS
 from data_access.overview import data_as_of, data_years
@@ -98,6 +99,7 @@ def sidebar_filters() -> Filters:
         pd.Timestamp(year=year, month=m_to, day=1) + pd.offsets.MonthEnd(0)).date()
     f = Filters(start=date(year, m_from, 1), end=end_day, region_code=chosen, region_side=side,
                 channels=tuple(channels), buyer_kinds=tuple(kinds), categories=tuple(cats))
+    f = apply_principal(f, current_principal())
     st.session_state["filters"] = f
     _sync_url(f)
     sb.caption(f"数据截至 {as_of:%Y年%m月%d日}")
@@ -116,9 +118,17 @@ def _sync_url(f: Filters) -> None:
 
 def current_filters() -> Filters:
     """The Filters the router drew in the sidebar for this run."""
-    if "filters" not in st.session_state:
+    if "filters" not in st.session_state or _outside_router():
         _rerun_through_router()
     return st.session_state["filters"]
+
+
+def _outside_router() -> bool:
+    # True while a page runs straight from pages/ (legacy multipage mode): the router, and with
+    # it the sign-in, has not run. The router's st.navigation call turns the mode off.
+    from streamlit.runtime.pages_manager import PagesManager
+
+    return bool(PagesManager.uses_pages_directory)
 
 
 def _rerun_through_router() -> None:
@@ -149,4 +159,28 @@ def describe_filters(f: Filters) -> str:
         parts.append("单位：" + "、".join(BUYER_KINDS[c] for c in f.buyer_kinds))
     if f.categories:
         parts.append("品类：" + "、".join(CATEGORIES[c] for c in f.categories))
+    if f.own_unit_id is not None:
+        parts.append(f"仅本单位：{current_principal().unit_name or f.own_unit_id}")
     return " ｜ ".join(parts)
+
+
+def current_principal() -> Principal:
+    """The principal the router signed in for this session (the demo user when there are no users).
+
+    A page reached without the router (a deep link as a server's first request) reruns through
+    it, so no page runs before the sign-in.
+    """
+    if "principal" not in st.session_state or _outside_router():
+        _rerun_through_router()
+    return st.session_state["principal"]
+
+
+def page_link(page: str, label: str, icon: str | None = None, help: str | None = None) -> None:
+    """A link to another page of the app; plain text when this user's role may not open it."""
+    from data_access.auth import can_view_page
+
+    url_path = {"pages/alerts.py": "warnings"}.get(page, page.removeprefix("pages/").removesuffix(".py"))
+    if can_view_page(current_principal(), url_path):
+        st.page_link(page, label=label, icon=icon, help=help)
+    else:
+        st.caption(label)

@@ -1,0 +1,533 @@
+"""滞销预警 in the store: the batch refresh, the lists the pages show, and the 消纳 lifecycle.
+
+The engine (``signals``) scores every stored price series; ``refresh_warnings`` keeps one
+``warning`` row per alert episode (key: series and first alert date), so running it again
+changes nothing. Desks move a warning new → acknowledged 已确认 → absorbing 消纳中 → closed
+已关闭; every change appends to ``warning_action`` (the incident log, never overwritten), and
+an update carrying a stale ``version`` is refused (optimistic lock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, and_, func, select, update
+
+from data_access.filters import Filters, in_region, region_prefix
+from data_access.labels import PAIRING_KINDS, WARNING_LEVELS, WARNING_STATUSES
+from data_access.schema import (
+    buyer_unit,
+    pairing,
+    price_observation,
+    price_series,
+    product,
+    region,
+    task_group,
+    warning,
+    warning_action,
+)
+from data_access.signals import LEVELS, score_series
+
+__all__ = [
+    "ACTIONS",
+    "ACTING_ROLES",
+    "StaleWarning",
+    "WarningActionError",
+    "apply_action",
+    "buyer_choices",
+    "can_act",
+    "candidate_buyers",
+    "haversine_km",
+    "open_warnings",
+    "rank_candidates",
+    "refresh_warnings",
+    "run_refresh",
+    "task_groups",
+    "warning_counts",
+    "warning_detail",
+    "warning_history",
+    "warning_series",
+    "warnings_by_region",
+    "warnings_since",
+]
+
+ENGINE_ACTOR = "预警引擎"
+ACTING_ROLES = {"desk", "admin"}
+# Lifecycle actions: label, the statuses they may start from, the status they lead to
+# (None: the status stays).
+ACTIONS = {
+    "acknowledge": ("确认", {"new"}, "acknowledged"),
+    "assign": ("指派专班", {"new", "acknowledged", "absorbing"}, None),
+    "absorb": ("记录消纳", {"acknowledged", "absorbing"}, "absorbing"),
+    "close": ("关闭", {"acknowledged", "absorbing"}, "closed"),
+    "note": ("跟进备注", {"new", "acknowledged", "absorbing", "closed"}, None),
+}
+ACTION_LABELS = {k: v[0] for k, v in ACTIONS.items()} | {"created": "引擎发出预警", "relevel": "引擎调整等级"}
+# An episode is stored once it reaches yellow or has alerted in two periods: a single blue
+# week is noise the desks need not see.
+MIN_ALERT_PERIODS = 2
+# Alert runs of one series separated by at most this many days are one episode.
+MERGE_DAYS = {"week": 21, "month": 62}
+# The refresh keeps episodes that were still alerting within this many days of the latest
+# observation; older ones belong to history (a store loaded with years of data at once).
+DEFAULT_WINDOW_DAYS = 365
+REFRESH_CHUNK_SERIES = 2000
+_RANK = {name: i for i, name in enumerate(LEVELS)}
+
+
+class WarningActionError(ValueError):
+    """A lifecycle action that cannot be applied; ``str()`` is a Chinese message for the desk."""
+
+
+class StaleWarning(WarningActionError):
+    """The warning changed since the caller read it (optimistic lock)."""
+
+
+def can_act(role: str) -> bool:
+    """True when a principal of ``role`` may act on warnings (专班 desks and admins)."""
+    return role in ACTING_ROLES
+
+
+def refresh_warnings(engine: Engine, *, since: date | None = None, now: datetime | None = None,
+                     backdate: bool = False) -> dict:
+    """Score every stored series and upsert its alert episodes; returns counts
+    ``inserted, updated, unchanged, series, seconds``.
+
+    Episodes still alerting on or after ``since`` (default: a year before the latest
+    observation) are kept. New episodes get a ``created`` action; a changed level a
+    ``relevel`` action; closed warnings are left as the desks closed them. ``backdate``
+    stamps each new warning the morning after its first alert (replaying history, for the demo).
+    """
+    t0 = time.perf_counter()
+    now = now or datetime.now().replace(microsecond=0)
+    with engine.connect() as conn:
+        series = pd.DataFrame(conn.execute(
+            select(price_series.c.id, price_series.c.product_id, price_series.c.region_code,
+                   price_series.c.frequency, product.c.season_months)
+            .join(product, product.c.id == price_series.c.product_id).order_by(price_series.c.id)).all(),
+            columns=["id", "product_id", "region_code", "frequency", "season_months"])
+        latest = _as_date(conn.execute(select(func.max(price_observation.c.obs_date))).scalar())
+    counts = dict(inserted=0, updated=0, unchanged=0, series=len(series))
+    if series.empty or latest is None:
+        return counts | dict(seconds=round(time.perf_counter() - t0, 2))
+    since = since or latest - timedelta(days=DEFAULT_WINDOW_DAYS)
+    for start in range(0, len(series), REFRESH_CHUNK_SERIES):
+        chunk = series.iloc[start:start + REFRESH_CHUNK_SERIES]
+        episodes = _episodes(engine, chunk)
+        episodes = episodes[episodes.last_date >= pd.Timestamp(since)]
+        for key, n in _upsert(engine, episodes, chunk, now, backdate).items():
+            counts[key] += n
+    return counts | dict(seconds=round(time.perf_counter() - t0, 2))
+
+
+def _episodes(engine: Engine, chunk: pd.DataFrame) -> pd.DataFrame:
+    """Alert episodes of the chunk's series: ``series_id, level, score, first_date, last_date,
+    reason, periods``."""
+    ids = chunk.id.tolist()
+    with engine.connect() as conn:
+        obs = pd.DataFrame(conn.execute(
+            select(price_observation.c.series_id, price_observation.c.obs_date, price_observation.c.price,
+                   price_observation.c.volume).where(price_observation.c.series_id.between(min(ids), max(ids)))
+        ).all(), columns=["series_id", "date", "price", "volume"])
+    obs = obs[obs.series_id.isin(ids)]
+    cols = ["series_id", "level", "score", "first_date", "last_date", "reason", "periods"]
+    if obs.empty:
+        return pd.DataFrame(columns=cols)
+    seasons = {sid: {int(m) for m in str(months).split(",") if m.strip().isdigit()}
+               for sid, months in zip(chunk.id, chunk.season_months, strict=True) if months}
+    scores = score_series(obs, seasons)
+    alerts = scores.loc[scores.level != "none", ["series_id", "date", "level", "score", "reason"]].copy()
+    if alerts.empty:
+        return pd.DataFrame(columns=cols)
+    alerts["date"] = pd.to_datetime(alerts["date"])
+    alerts = alerts.sort_values(["series_id", "date"], kind="stable").reset_index(drop=True)
+    merge = chunk.set_index("id").frequency.map(MERGE_DAYS).fillna(MERGE_DAYS["week"])
+    gap = (alerts.date - alerts.date.shift()).dt.days
+    same = alerts.series_id == alerts.series_id.shift()
+    alerts["episode"] = (~(same & (gap <= alerts.series_id.map(merge)))).cumsum()
+    alerts["rank"] = alerts.level.map(_RANK)
+    g = alerts.groupby("episode", sort=True)
+    peak = alerts.loc[g.score.idxmax()].set_index("episode")
+    out = pd.DataFrame({
+        "series_id": g.series_id.first(), "level": g["rank"].max().map(dict(enumerate(LEVELS))),
+        "score": g.score.max().round(2), "first_date": g.date.min(), "last_date": g.date.max(),
+        "reason": peak.reason, "periods": g.size(),
+    }).reset_index(drop=True)
+    keep = (out.level.map(_RANK) >= _RANK["yellow"]) | (out.periods >= MIN_ALERT_PERIODS)
+    return out[keep][cols]
+
+
+def _upsert(engine: Engine, episodes: pd.DataFrame, chunk: pd.DataFrame, now: datetime, backdate: bool) -> dict:
+    counts = dict(inserted=0, updated=0, unchanged=0)
+    if episodes.empty:
+        return counts
+    meta = chunk.set_index("id")
+    with engine.begin() as conn:
+        existing = {(r.series_id, _as_date(r.first_date)): r for r in conn.execute(
+            select(warning.c.id, warning.c.series_id, warning.c.first_date, warning.c.last_date, warning.c.level,
+                   warning.c.score, warning.c.reason, warning.c.status)
+            .where(warning.c.series_id.in_(episodes.series_id.unique().tolist()))).all()}
+        for e in episodes.itertuples(index=False):
+            first, last = e.first_date.date(), e.last_date.date()
+            old = existing.get((e.series_id, first))
+            if old is None:
+                at = datetime.combine(first + timedelta(days=1), datetime.min.time()).replace(hour=6) if backdate else now
+                wid = conn.execute(warning.insert().values(
+                    series_id=int(e.series_id), product_id=int(meta.at[e.series_id, "product_id"]),
+                    region_code=meta.at[e.series_id, "region_code"], first_date=first, last_date=last,
+                    level=e.level, score=float(e.score), reason=e.reason, status="new", absorbed_volume=0.0,
+                    version=1, created_at=at, updated_at=at)).inserted_primary_key[0]
+                conn.execute(warning_action.insert().values(
+                    warning_id=wid, at=at, actor=ENGINE_ACTOR, action="created", to_status="new",
+                    note=f"{WARNING_LEVELS[e.level]}预警：{e.reason}"))
+                counts["inserted"] += 1
+                continue
+            same = (old.level == e.level and _as_date(old.last_date) == last and old.reason == e.reason
+                    and math.isclose(float(old.score), float(e.score), abs_tol=0.005))
+            if same or old.status == "closed":
+                counts["unchanged"] += 1
+                continue
+            # Engine fields only: the version guards the desks' lifecycle fields, which the
+            # engine never touches, so a desk's open form stays valid.
+            conn.execute(update(warning).where(warning.c.id == old.id).values(
+                level=e.level, score=float(e.score), reason=e.reason, last_date=last, updated_at=now))
+            if old.level != e.level:
+                conn.execute(warning_action.insert().values(
+                    warning_id=old.id, at=now, actor=ENGINE_ACTOR, action="relevel",
+                    note=f"{WARNING_LEVELS[old.level]} → {WARNING_LEVELS[e.level]}：{e.reason}"))
+            counts["updated"] += 1
+    return counts
+
+
+def _as_date(value) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        return value.date()
+    return value
+
+
+def _warning_select(*extra):
+    return (select(warning.c.id, warning.c.product_id, product.c.name.label("product_name"), product.c.category,
+                   warning.c.region_code, region.c.name.label("region_name"), warning.c.level, warning.c.score,
+                   warning.c.reason, warning.c.status, warning.c.owner_group, warning.c.first_date,
+                   warning.c.last_date, warning.c.absorbed_volume, warning.c.series_id, warning.c.version, *extra)
+            .select_from(warning.join(product, product.c.id == warning.c.product_id)
+                         .join(region, region.c.code == warning.c.region_code)))
+
+
+def _scope(f: Filters) -> list:
+    """Warnings in view of ``f``: origin region, product category, begun by the period's end."""
+    conds = [warning.c.first_date <= f.end]
+    if f.region_code and f.region_side == "origin":
+        conds.append(in_region(warning.c.region_code, f.region_code))
+    if f.categories:
+        conds.append(product.c.category.in_(f.categories))
+    return conds
+
+
+def _frame(rows, columns) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=columns)
+    for col in ("first_date", "last_date"):
+        if col in df:
+            df[col] = pd.to_datetime(df[col]).dt.date
+    for col in ("score", "absorbed_volume"):
+        if col in df:
+            df[col] = df[col].astype(float)
+    return df
+
+
+def open_warnings(engine: Engine, f: Filters, levels: tuple[str, ...] | list[str] | None = None) -> pd.DataFrame:
+    """Warnings not closed, in view of ``f`` (origin region, category; begun by the period's end):
+    ``id, product_id, product_name, category, region_code, region_name, level, score, reason, status,
+    owner_group, first_date, last_date, absorbed_volume`` (kg) ``, series_id, version``; worst first."""
+    q = _warning_select().where(and_(warning.c.status != "closed", *_scope(f)))
+    if levels:
+        q = q.where(warning.c.level.in_(list(levels)))
+    with engine.connect() as conn:
+        df = _frame(conn.execute(q).all(), list(q.selected_columns.keys()))
+    if df.empty:
+        return df
+    df["_rank"] = df.level.map(_RANK)
+    return (df.sort_values(["_rank", "score", "id"], ascending=[False, False, True])
+            .drop(columns="_rank").reset_index(drop=True))
+
+
+def warning_counts(engine: Engine, f: Filters) -> dict:
+    """Open (not closed) warnings in view of ``f`` by level: ``{red, orange, yellow, blue}`` → count."""
+    q = (select(warning.c.level, func.count()).select_from(warning.join(product, product.c.id == warning.c.product_id))
+         .where(and_(warning.c.status != "closed", *_scope(f))).group_by(warning.c.level))
+    with engine.connect() as conn:
+        found = dict(conn.execute(q).all())
+    return {level: int(found.get(level, 0)) for level in ("red", "orange", "yellow", "blue")}
+
+
+def warnings_by_region(engine: Engine, f: Filters) -> pd.DataFrame:
+    """Open warnings in view of ``f`` counted by origin region one level below the filter's region
+    (provinces for 全国, cities for a province, counties below): ``region_code, region_name, level,
+    warnings``; most warnings first."""
+    level = f.region_level if f.region_side == "origin" else "country"
+    key = {"country": region.c.province_code,
+           "province": func.coalesce(region.c.city_code, region.c.code)}.get(level, region.c.code)
+    q = (select(key.label("region_code"), warning.c.level, func.count().label("warnings"))
+         .select_from(warning.join(product, product.c.id == warning.c.product_id)
+                      .join(region, region.c.code == warning.c.region_code))
+         .where(and_(warning.c.status != "closed", *_scope(f))).group_by(key, warning.c.level))
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q).all(), columns=["region_code", "level", "warnings"])
+        names = dict(conn.execute(select(region.c.code, region.c.name)
+                                  .where(region.c.code.in_(df.region_code.dropna().unique().tolist()))).all())
+    df.insert(1, "region_name", df.region_code.map(names).fillna(df.region_code))
+    total = df.groupby("region_code").warnings.transform("sum")
+    return (df.assign(_t=total).sort_values(["_t", "region_code"], ascending=[False, True])
+            .drop(columns="_t").reset_index(drop=True))
+
+
+def buyer_choices(engine: Engine) -> pd.DataFrame:
+    """Every buyer unit a desk can record as absorbing a glut: ``id, name, kind, region_code``, by name."""
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(select(buyer_unit.c.id, buyer_unit.c.name, buyer_unit.c.kind,
+                                                buyer_unit.c.region_code).order_by(buyer_unit.c.name)).all(),
+                            columns=["id", "name", "kind", "region_code"])
+
+
+def warnings_since(engine: Engine, since: date) -> pd.DataFrame:
+    """Warnings with any logged change on or after ``since``: the columns of ``open_warnings`` plus
+    ``created_at``, ``is_new`` (created since), ``changes`` (log entries since), ``last_change_at``,
+    ``last_change`` (Chinese label); latest change first."""
+    start = datetime.combine(since, datetime.min.time())
+    changes = (select(warning_action.c.warning_id, func.count().label("changes"),
+                      func.max(warning_action.c.at).label("last_change_at"))
+               .where(warning_action.c.at >= start).group_by(warning_action.c.warning_id).subquery())
+    q = (_warning_select(warning.c.created_at, changes.c.changes, changes.c.last_change_at)
+         .join_from(warning, changes, changes.c.warning_id == warning.c.id))
+    with engine.connect() as conn:
+        df = _frame(conn.execute(q).all(), list(q.selected_columns.keys()))
+        last = dict(conn.execute(
+            select(warning_action.c.warning_id, warning_action.c.action)
+            .where(warning_action.c.id.in_(select(func.max(warning_action.c.id))
+                                           .where(warning_action.c.at >= start)
+                                           .group_by(warning_action.c.warning_id)))).all())
+    df["created_at"] = pd.to_datetime(df.created_at)
+    df["last_change_at"] = pd.to_datetime(df.last_change_at)
+    df["is_new"] = df.created_at >= pd.Timestamp(start)
+    df["last_change"] = df.id.map(last).map(ACTION_LABELS)
+    return df.sort_values(["last_change_at", "id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def warning_detail(engine: Engine, warning_id: int) -> dict | None:
+    """One warning with its product, origin, market and owner 专班 names, or None when it does not exist."""
+    q = (_warning_select(price_series.c.market, price_series.c.frequency, product.c.season_months,
+                         product.c.unit, warning.c.created_at, warning.c.updated_at,
+                         task_group.c.name.label("owner_group_name"), region.c.lng, region.c.lat)
+         .join_from(warning, price_series, price_series.c.id == warning.c.series_id)
+         .outerjoin(task_group, task_group.c.code == warning.c.owner_group)
+         .where(warning.c.id == warning_id))
+    with engine.connect() as conn:
+        row = conn.execute(q).mappings().first()
+    if row is None:
+        return None
+    d = dict(row)
+    d["first_date"], d["last_date"] = _as_date(d["first_date"]), _as_date(d["last_date"])
+    d["score"], d["absorbed_volume"] = float(d["score"]), float(d["absorbed_volume"])
+    return d
+
+
+def warning_series(engine: Engine, warning_id: int, weeks_before: int = 52, weeks_after: int = 13) -> pd.DataFrame:
+    """The warning's series around it, one row per observation: ``date, price`` (yuan/unit),
+    ``volume``, ``volume_last_year`` (same week a year earlier), ``baseline, band_low, band_high``
+    (seasonal normal price ± 2 robust SD), ``level, score``. Empty when the warning does not exist."""
+    d = warning_detail(engine, warning_id)
+    cols = ["date", "price", "volume", "volume_last_year", "baseline", "band_low", "band_high", "level", "score"]
+    if d is None:
+        return pd.DataFrame(columns=cols)
+    with engine.connect() as conn:
+        obs = pd.DataFrame(conn.execute(
+            select(price_observation.c.series_id, price_observation.c.obs_date, price_observation.c.price,
+                   price_observation.c.volume).where(price_observation.c.series_id == d["series_id"])
+            .order_by(price_observation.c.obs_date)).all(), columns=["series_id", "date", "price", "volume"])
+    if obs.empty:
+        return pd.DataFrame(columns=cols)
+    seasons = {d["series_id"]: {int(m) for m in str(d["season_months"] or "").split(",") if m.strip().isdigit()}}
+    scored = score_series(obs, {k: v for k, v in seasons.items() if v})
+    out = pd.concat([obs[["date", "price", "volume"]].reset_index(drop=True),
+                     scored[["baseline", "band_low", "band_high", "level", "score"]].reset_index(drop=True)], axis=1)
+    out["date"] = pd.to_datetime(out.date)
+    year_ago = out.set_index("date").volume
+    out["volume_last_year"] = (out.date - pd.Timedelta(weeks=52)).map(year_ago)
+    lo = pd.Timestamp(d["first_date"]) - pd.Timedelta(weeks=weeks_before)
+    hi = pd.Timestamp(d["last_date"]) + pd.Timedelta(weeks=weeks_after)
+    return out[(out.date >= lo) & (out.date <= hi)][cols].reset_index(drop=True)
+
+
+def warning_history(engine: Engine, warning_id: int) -> pd.DataFrame:
+    """The incident log of one warning, oldest first: ``at, actor, action, action_label, from_status,
+    to_status, absorbed_volume`` (kg) ``, buyer_unit_id, buyer_name, note``."""
+    q = (select(warning_action.c.at, warning_action.c.actor, warning_action.c.action, warning_action.c.from_status,
+                warning_action.c.to_status, warning_action.c.absorbed_volume, warning_action.c.buyer_unit_id,
+                buyer_unit.c.name.label("buyer_name"), warning_action.c.note)
+         .select_from(warning_action.outerjoin(buyer_unit, buyer_unit.c.id == warning_action.c.buyer_unit_id))
+         .where(warning_action.c.warning_id == warning_id).order_by(warning_action.c.at, warning_action.c.id))
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q).all(), columns=list(q.selected_columns.keys()))
+    df["at"] = pd.to_datetime(df["at"])
+    df.insert(3, "action_label", df.action.map(ACTION_LABELS))
+    return df
+
+
+def task_groups(engine: Engine) -> pd.DataFrame:
+    """The joint meeting's 专班: ``code, name, duty``."""
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(select(task_group.c.code, task_group.c.name, task_group.c.duty)
+                                         .order_by(task_group.c.code)).all(), columns=["code", "name", "duty"])
+
+
+@dataclass(frozen=True)
+class _Change:
+    status: str | None
+    values: dict
+
+
+def apply_action(engine: Engine, warning_id: int, version: int, actor: str, action: str, *,
+                 owner_group: str | None = None, absorbed_volume: float | None = None,
+                 buyer_unit_id: int | None = None, note: str | None = None,
+                 now: datetime | None = None) -> int:
+    """Apply one lifecycle action as of the ``version`` the desk saw; returns the new version.
+
+    Raises ``StaleWarning`` when the warning changed since (nothing is written) and
+    ``WarningActionError`` for an action its status does not allow or missing input.
+    The change and its log entry are written in one transaction.
+    """
+    if action not in ACTIONS:
+        raise WarningActionError(f"未知操作：{action}")
+    label, allowed, _ = ACTIONS[action]
+    now = now or datetime.now().replace(microsecond=0)
+    note = (note or "").strip() or None
+    with engine.begin() as conn:
+        row = conn.execute(select(warning.c.status, warning.c.version, warning.c.owner_group,
+                                  warning.c.absorbed_volume).where(warning.c.id == warning_id)).first()
+        if row is None:
+            raise WarningActionError(f"预警 #{warning_id} 不存在")
+        if row.version != version:
+            raise StaleWarning(
+                f"预警 #{warning_id} 已被他人修改（您看到的是第 {version} 版，当前为第 {row.version} 版），"
+                "本次操作未保存。请刷新查看最新状态与处置记录后再操作。")
+        if row.status not in allowed:
+            raise WarningActionError(f"预警当前状态为“{WARNING_STATUSES[row.status]}”，不能执行“{label}”")
+        change = _change(conn, action, row, owner_group, absorbed_volume, buyer_unit_id, note)
+        result = conn.execute(update(warning).where(and_(warning.c.id == warning_id, warning.c.version == version))
+                              .values(version=version + 1, updated_at=now, **change.values))
+        if result.rowcount != 1:  # another desk committed between our read and this update
+            raise StaleWarning(f"预警 #{warning_id} 刚被他人修改，本次操作未保存。请刷新后再操作。")
+        conn.execute(warning_action.insert().values(
+            warning_id=warning_id, at=now, actor=actor, action=action, from_status=row.status,
+            to_status=change.status or row.status, absorbed_volume=absorbed_volume if action == "absorb" else None,
+            buyer_unit_id=buyer_unit_id if action == "absorb" else None,
+            note=_log_note(conn, action, owner_group, note)))
+    return version + 1
+
+
+def _change(conn, action, row, owner_group, absorbed_volume, buyer_unit_id, note) -> _Change:
+    target = ACTIONS[action][2]
+    values: dict = {"status": target} if target else {}
+    if action == "assign":
+        if not owner_group or conn.execute(select(task_group.c.code).where(task_group.c.code == owner_group)).first() is None:
+            raise WarningActionError("请选择责任专班")
+        if owner_group == row.owner_group:
+            raise WarningActionError("该预警已由此专班负责")
+        values["owner_group"] = owner_group
+    elif action == "absorb":
+        if not row.owner_group:
+            raise WarningActionError("请先指派责任专班，再记录消纳")
+        if absorbed_volume is None or not np.isfinite(absorbed_volume) or absorbed_volume <= 0:
+            raise WarningActionError("消纳量须为大于 0 的数字（公斤）")
+        if buyer_unit_id is None or conn.execute(select(buyer_unit.c.id).where(buyer_unit.c.id == buyer_unit_id)).first() is None:
+            raise WarningActionError("请选择消纳单位")
+        values["absorbed_volume"] = float(row.absorbed_volume or 0) + float(absorbed_volume)
+    elif action == "note" and not note:
+        raise WarningActionError("备注不能为空")
+    return _Change(status=target, values=values)
+
+
+def _log_note(conn, action, owner_group, note) -> str | None:
+    if action != "assign":
+        return note
+    name = conn.execute(select(task_group.c.name).where(task_group.c.code == owner_group)).scalar()
+    return f"责任专班：{name}" + (f"；{note}" if note else "")
+
+
+def haversine_km(lng1, lat1, lng2, lat2):
+    """Great-circle distance in km between points given in degrees (arrays or scalars; NaN stays NaN)."""
+    lng1, lat1, lng2, lat2 = (np.radians(np.asarray(v, dtype=float)) for v in (lng1, lat1, lng2, lat2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lng2 - lng1) / 2) ** 2
+    return 2 * 6371.0088 * np.arcsin(np.sqrt(a))
+
+
+def _within(code: str | None, area: str) -> bool:
+    """True when region ``code`` lies inside region ``area`` (same code or under its prefix)."""
+    return bool(code) and (code == area or code.startswith(region_prefix(area)))
+
+
+def rank_candidates(behind: pd.DataFrame, origin_code: str, origin_lng: float | None, origin_lat: float | None,
+                    pairings: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFrame:
+    """Units behind their rule as buyers for a glut at ``origin_code``: ``behind``'s columns plus
+    ``paired`` (the unit's jurisdiction or location is paired with the origin), ``pairing_kind``
+    (Chinese), ``unit_region_name``, ``distance_km``; paired units first, then by ``gap_yuan``."""
+    df = behind.copy()
+    helpers = pairings[[_within(origin_code, h) for h in pairings.helped_code]] if len(pairings) else pairings
+
+    def kind(row) -> str | None:
+        for p in helpers.itertuples():
+            if _within(row.jurisdiction_code, p.helper_code) or _within(row.region_code, p.helper_code):
+                return PAIRING_KINDS.get(p.kind, p.kind)
+        return None
+
+    df["pairing_kind"] = [kind(r) for r in df.itertuples()] if len(df) else []
+    df["paired"] = df.pairing_kind.notna()
+    coords = regions.set_index("code")[["name", "lng", "lat"]]
+    located = df.region_code.map(coords.lng), df.region_code.map(coords.lat)
+    df["unit_region_name"] = df.region_code.map(coords.name)
+    df["distance_km"] = np.round(haversine_km(located[0], located[1], origin_lng if origin_lng is not None else np.nan,
+                                              origin_lat if origin_lat is not None else np.nan), 0)
+    return df.sort_values(["paired", "gap_yuan"], ascending=[False, False], kind="stable").reset_index(drop=True)
+
+
+def candidate_buyers(engine: Engine, warning_id: int, f: Filters, limit: int = 20,
+                     behind: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Candidate buyers to absorb the warning: ``rank_candidates`` over ``rules.units_behind``
+    (one row per unit behind its rule, under ``f``; pass ``behind`` when already computed), top
+    ``limit``. Empty when the warning does not exist."""
+    from data_access.rules import units_behind
+
+    d = warning_detail(engine, warning_id)
+    behind = units_behind(engine, f) if behind is None else behind
+    if d is None or behind.empty:
+        return behind.head(0)
+    with engine.connect() as conn:
+        pairs = pd.DataFrame(conn.execute(select(pairing.c.helper_code, pairing.c.helped_code, pairing.c.kind)).all(),
+                             columns=["helper_code", "helped_code", "kind"])
+        codes = set(behind.region_code) | {d["region_code"]}
+        regions = pd.DataFrame(conn.execute(select(region.c.code, region.c.name, region.c.lng, region.c.lat)
+                                            .where(region.c.code.in_(sorted(codes)))).all(),
+                               columns=["code", "name", "lng", "lat"])
+    return rank_candidates(behind, d["region_code"], d["lng"], d["lat"], pairs, regions).head(limit)
+
+
+def run_refresh(args: argparse.Namespace) -> int:
+    """``warnings --refresh [--url] [--since]``: upsert the store's warnings and print what changed; returns the exit code."""
+    from data_access.config import describe_url
+    from data_access.db import make_engine
+
+    engine = make_engine(args.url)
+    c = refresh_warnings(engine, since=args.since)
+    print(f"{describe_url(str(engine.url))}：{c['series']} 条序列，新增预警 {c['inserted']}，更新 {c['updated']}，"
+          f"未变 {c['unchanged']}（{c['seconds']:.1f} 秒）")
+    return 0

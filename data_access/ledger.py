@@ -1,0 +1,416 @@
+"""督办台账: every item the 专班 follow up, kept with its history, and the joint meetings.
+
+Four sources feed the ledger (seed 000 八（四）台账化、项目化、数字化、责任化; seed 001 九（一）
+six 专班): open 滞销 warnings, units behind a policy rule, outlets proposed for exit, and
+reports overdue under a reporting rule. ``sync_ledger`` turns what the sources say on a date
+into items keyed by (source kind, source key): it opens new items, updates changed ones, closes
+those whose cause is gone (``resolved``) and reopens them if the cause returns. Running it
+twice changes nothing. Every change appends a ``supervision_event``; events are never edited.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Engine, and_, insert, select, update
+
+from data_access.alerts import open_warnings
+from data_access.compliance import (
+    REPORT_METRICS,
+    compliance,
+    compliance_summary,
+    due_periods,
+    reporting_rules,
+)
+from data_access.export import xlsx_bytes
+from data_access.filters import Filters, year_filters
+from data_access.labels import WARNING_LEVELS
+from data_access.outlets import exit_candidates
+from data_access.rules import evaluate
+from data_access.schema import meeting, region, supervision_event, supervision_item, task_group
+
+__all__ = [
+    "DUE_DAYS", "ITEM_KINDS", "ITEM_STATUSES", "SEVERITIES", "StaleItem", "add_meeting", "item_history",
+    "ledger_candidates", "ledger_items", "ledger_table", "meeting_pack", "meetings", "since_meeting",
+    "sync_ledger", "update_item",
+]
+
+ITEM_KINDS = {"warning": "滞销预警", "rule": "规则落后", "outlet": "网点拟退出", "report": "逾期未报"}
+ITEM_STATUSES = {"open": "待办", "in_progress": "推进中", "closed": "已办结"}
+SEVERITIES = {"red": "红", "orange": "橙", "yellow": "黄", "blue": "蓝"}
+_SEVERITY_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
+# 办结时限: days from the date an item enters the ledger, by source and severity.
+DUE_DAYS = {
+    "warning": {"red": 7, "orange": 14, "yellow": 21, "blue": 30},
+    "rule": {"red": 30, "orange": 45, "yellow": 60, "blue": 60},
+    "outlet": {"red": 30, "orange": 30, "yellow": 30, "blue": 30},
+    "report": {"red": 10, "orange": 10, "yellow": 10, "blue": 10},
+}
+# Default 专班 of each source (seed 001 九（一）); a warning keeps the 专班 its desk assigned.
+DEFAULT_OWNER = {"warning": "distribution", "outlet": "certification_price"}
+UNIT_OWNER = {"budget_unit": "procurement", "union": "procurement"}
+ACTION_LABELS = {"opened": "列入台账", "reopened": "重新列入", "updated": "来源更新", "resolved": "来源消除自动销号",
+                 "status": "状态变更", "note": "督办备注", "assign": "调整专班", "due": "调整时限"}
+SYNC_ACTOR = "台账同步"
+
+
+class StaleItem(RuntimeError):
+    """The item changed since it was read (another desk officer acted first)."""
+
+
+@dataclass(frozen=True)
+class _Source:
+    """What one source says on a date: candidate items, and which keys it speaks for."""
+
+    items: list[dict]
+    covers: Callable[[str], bool]
+
+
+def _warnings(engine: Engine, as_of: date) -> _Source:
+    df = open_warnings(engine, Filters(start=date(2000, 1, 1), end=as_of))
+    items = []
+    for r in df.itertuples():
+        # pandas gives NaN, not None, for a warning no desk has assigned yet
+        owner = r.owner_group if isinstance(r.owner_group, str) and r.owner_group else None
+        items.append(dict(source_key=str(r.id), title=f"{r.product_name}（{r.region_name}）{WARNING_LEVELS[r.level]}滞销预警",
+                          detail=r.reason, severity=r.level, region_code=r.region_code, unit_id=None,
+                          owner_group=owner or DEFAULT_OWNER["warning"], owner_from_source=owner is not None))
+    return _Source(items, lambda key: True)
+
+
+def _rules(engine: Engine, as_of: date) -> _Source:
+    df = evaluate(engine, year_filters(as_of.year, as_of), as_of)
+    df = df[(df.status != "green") & ~df.metric.isin(REPORT_METRICS)]
+    items = []
+    for r in df.itertuples():
+        unit = None if pd.isna(r.unit_id) else int(r.unit_id)
+        gap = f"，差额 {r.gap_yuan / 1e4:,.1f} 万元" if pd.notna(r.gap_yuan) and r.gap_yuan > 0 else ""
+        items.append(dict(source_key=f"{unit if unit is not None else r.region_code}:{r.rule_code}",
+                          title=f"{r.unit_name}：{r.rule_title}", detail=f"{r.clause}{gap}",
+                          severity=r.status, region_code=r.region_code, unit_id=unit,
+                          owner_group=UNIT_OWNER.get(r.subject_kind, "cooperation"), owner_from_source=False))
+    return _Source(items, lambda key: True)
+
+
+def _outlets(engine: Engine, as_of: date) -> _Source:
+    df = exit_candidates(engine, Filters(start=date(as_of.year, 1, 1), end=as_of), as_of)
+    items = [dict(source_key=str(r.id), title=f"{r.name}：拟动态退出", detail=r.reason, severity="orange",
+                  region_code=r.region_code, unit_id=None, owner_group=DEFAULT_OWNER["outlet"],
+                  owner_from_source=False)
+             for r in df.itertuples()]
+    return _Source(items, lambda key: True)
+
+
+def _reports(engine: Engine, as_of: date) -> _Source:
+    window = Filters(start=date(as_of.year, 1, 1), end=as_of)
+    df = compliance(engine, window, as_of)
+    df = df[df.status == "missing"]
+    items = [dict(source_key=f"{r.unit_id}:{r.period}", title=f"{r.unit_name}：{r.period} 逾期未报",
+                  detail=f"应于 {r.due_date:%Y-%m-%d} 前报送；{r.clause}",
+                  severity="orange" if r.days_late > 30 else "yellow", region_code=r.jurisdiction_code,
+                  unit_id=int(r.unit_id), owner_group=UNIT_OWNER.get(r.unit_kind, "cooperation"),
+                  owner_from_source=False)
+             for r in df.itertuples()]
+    periods = {p for rule in reporting_rules(engine).itertuples()
+               for p, _ in due_periods(rule.metric, rule.due_day, window.start, window.end)}
+    return _Source(items, lambda key: key.split(":", 1)[1] in periods)
+
+
+SOURCES: dict[str, Callable[[Engine, date], _Source]] = {
+    "warning": _warnings, "rule": _rules, "outlet": _outlets, "report": _reports,
+}
+
+
+def ledger_candidates(engine: Engine, as_of: date) -> pd.DataFrame:
+    """What the sources put on the ledger on ``as_of``: ``source_kind, source_key, title, detail,
+    severity, region_code, unit_id, owner_group`` (no write)."""
+    rows = [dict(source_kind=kind, **item) for kind, fn in SOURCES.items() for item in fn(engine, as_of).items]
+    cols = ["source_kind", "source_key", "title", "detail", "severity", "region_code", "unit_id", "owner_group"]
+    return pd.DataFrame(rows, columns=cols + ["owner_from_source"])[cols]
+
+
+def _event(conn, item_id: int, at: datetime, on_date: date, actor: str, action: str,
+           from_status: str | None = None, to_status: str | None = None, note: str | None = None) -> None:
+    conn.execute(insert(supervision_event).values(item_id=item_id, at=at, on_date=on_date, actor=actor, action=action,
+                                                  from_status=from_status, to_status=to_status, note=note))
+
+
+_TRACKED = {"title": "事项", "severity": "级别", "region_code": "地区", "unit_id": "单位"}
+
+
+def sync_ledger(engine: Engine, as_of: date, *, kinds: tuple[str, ...] | None = None,
+                now: datetime | None = None) -> dict:
+    """Bring the ledger in line with the sources on ``as_of``, in one transaction.
+
+    Returns counts ``opened, reopened, updated, resolved``. Idempotent: a second run on the same
+    data changes nothing. Items a desk closed stay closed; its owner and due date stay its own.
+    """
+    now = now or datetime.now()
+    kinds = tuple(kinds or SOURCES)
+    sources = {kind: SOURCES[kind](engine, as_of) for kind in kinds}
+    counts = dict(opened=0, reopened=0, updated=0, resolved=0)
+    with engine.begin() as conn:
+        existing = {(r.source_kind, r.source_key): r for r in conn.execute(
+            select(supervision_item).where(supervision_item.c.source_kind.in_(kinds))).all()}
+        seen = set()
+        for kind, source in sources.items():
+            for c in source.items:
+                key = (kind, c["source_key"])
+                seen.add(key)
+                due = as_of + timedelta(days=DUE_DAYS[kind][c["severity"]])
+                ex = existing.get(key)
+                if ex is None:
+                    item_id = conn.execute(insert(supervision_item).values(
+                        source_kind=kind, source_key=c["source_key"], title=c["title"], detail=c["detail"],
+                        severity=c["severity"], region_code=c["region_code"], unit_id=c["unit_id"],
+                        owner_group=c["owner_group"], due_date=due, status="open", opened_on=as_of, version=1,
+                        updated_at=now).returning(supervision_item.c.id)).scalar_one()
+                    _event(conn, item_id, now, as_of, SYNC_ACTOR, "opened", None, "open", c["detail"])
+                    counts["opened"] += 1
+                    continue
+                if ex.status == "closed":
+                    if ex.closed_reason != "resolved":
+                        continue  # a desk closed it: its decision stands
+                    conn.execute(update(supervision_item).where(supervision_item.c.id == ex.id).values(
+                        status="open", closed_reason=None, closed_on=None, due_date=due, version=ex.version + 1,
+                        updated_at=now, detail=c["detail"], **{f: c[f] for f in _TRACKED}))
+                    _event(conn, ex.id, now, as_of, SYNC_ACTOR, "reopened", "closed", "open", c["detail"])
+                    counts["reopened"] += 1
+                    continue
+                changes = {f: c[f] for f in _TRACKED if c[f] != getattr(ex, f)}
+                if c["owner_from_source"] and c["owner_group"] != ex.owner_group:
+                    changes["owner_group"] = c["owner_group"]
+                if c["detail"] != ex.detail and not changes:
+                    # The reason's figures move with every sync (gap in yuan): kept current, not logged.
+                    conn.execute(update(supervision_item).where(supervision_item.c.id == ex.id)
+                                 .values(detail=c["detail"]))
+                if changes:
+                    conn.execute(update(supervision_item).where(supervision_item.c.id == ex.id)
+                                 .values(version=ex.version + 1, updated_at=now, detail=c["detail"], **changes))
+                    what = "、".join(_TRACKED.get(f, "专班") for f in changes)
+                    note = f"{what}变化" + (f"：{SEVERITIES[ex.severity]}→{SEVERITIES[c['severity']]}"
+                                          if "severity" in changes else "")
+                    _event(conn, ex.id, now, as_of, SYNC_ACTOR, "updated", ex.status, ex.status, note)
+                    counts["updated"] += 1
+        for key, ex in existing.items():
+            if ex.status != "closed" and key not in seen and sources[key[0]].covers(key[1]):
+                conn.execute(update(supervision_item).where(supervision_item.c.id == ex.id).values(
+                    status="closed", closed_reason="resolved", closed_on=as_of, version=ex.version + 1,
+                    updated_at=now))
+                _event(conn, ex.id, now, as_of, SYNC_ACTOR, "resolved", ex.status, "closed", "来源已消除")
+                counts["resolved"] += 1
+    return counts
+
+
+def update_item(engine: Engine, item_id: int, version: int, actor: str, on_date: date, *,
+                status: str | None = None, note: str | None = None, owner_group: str | None = None,
+                due_date: date | None = None, now: datetime | None = None) -> int:
+    """A desk's action on one item (status, note, 专班, due date), logged; returns the new version.
+
+    Raises ``StaleItem`` when ``version`` is not the item's current one, ``ValueError`` on an
+    unknown status or 专班 or when nothing would change.
+    """
+    now = now or datetime.now()
+    if status is not None and status not in ITEM_STATUSES:
+        raise ValueError(f"未知状态：{status}")
+    with engine.begin() as conn:
+        row = conn.execute(select(supervision_item).where(supervision_item.c.id == item_id)).first()
+        if row is None:
+            raise ValueError(f"台账事项 {item_id} 不存在")
+        if row.version != version:
+            raise StaleItem("该事项已被他人更新，请刷新后再操作。")
+        values, events = {}, []
+        if status and status != row.status:
+            values.update(status=status, closed_on=on_date if status == "closed" else None,
+                          closed_reason="done" if status == "closed" else None)
+            events.append(("status", row.status, status, note))
+        if owner_group and owner_group != row.owner_group:
+            if conn.execute(select(task_group.c.code).where(task_group.c.code == owner_group)).first() is None:
+                raise ValueError(f"未知专班：{owner_group}")
+            values["owner_group"] = owner_group
+            events.append(("assign", row.status, values.get("status", row.status), f"{row.owner_group}→{owner_group}"))
+        if due_date and due_date != _as_date(row.due_date):
+            values["due_date"] = due_date
+            events.append(("due", row.status, values.get("status", row.status),
+                           f"{_as_date(row.due_date):%Y-%m-%d}→{due_date:%Y-%m-%d}"))
+        if note and not any(e[0] == "status" for e in events):
+            events.append(("note", row.status, values.get("status", row.status), note))
+        if note:
+            values["note"] = note
+        if not events:
+            raise ValueError("没有需要保存的变化")
+        done = conn.execute(update(supervision_item)
+                            .where(supervision_item.c.id == item_id, supervision_item.c.version == version)
+                            .values(version=version + 1, updated_at=now, **values))
+        if done.rowcount != 1:
+            raise StaleItem("该事项已被他人更新，请刷新后再操作。")
+        for action, frm, to, text in events:
+            _event(conn, item_id, now, on_date, actor, action, frm, to, text)
+    return version + 1
+
+
+def _as_date(value) -> date | None:
+    if value is None or isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    return date.fromisoformat(str(value)[:10])
+
+
+def _item_select():
+    return (select(supervision_item, task_group.c.name.label("owner_name"), region.c.name.label("region_name"))
+            .select_from(supervision_item.join(task_group, task_group.c.code == supervision_item.c.owner_group)
+                         .outerjoin(region, region.c.code == supervision_item.c.region_code)))
+
+
+def _items_frame(conn, q, as_of: date) -> pd.DataFrame:
+    result = conn.execute(q)
+    df = pd.DataFrame(result.all(), columns=list(result.keys()))
+    for col in ("due_date", "opened_on", "closed_on"):
+        df[col] = [_as_date(v) for v in df[col]]
+    df["overdue"] = (df.status != "closed") & (df.due_date < as_of)
+    df["days_overdue"] = [(as_of - d).days if o else 0 for d, o in zip(df.due_date, df.overdue, strict=True)]
+    df["kind_label"] = df.source_kind.map(ITEM_KINDS)
+    df["status_label"] = df.status.map(ITEM_STATUSES)
+    df["_rank"] = df.severity.map(_SEVERITY_RANK)
+    return (df.sort_values(["overdue", "_rank", "due_date", "id"], ascending=[False, True, True, True])
+            .drop(columns="_rank").reset_index(drop=True))
+
+
+def ledger_items(engine: Engine, as_of: date, owner_group: str | None = None, kinds: tuple[str, ...] = (),
+                 include_closed: bool = False) -> pd.DataFrame:
+    """Ledger items: every column of supervision_item plus ``owner_name, region_name, overdue,
+    days_overdue`` (as seen on ``as_of``) ``, kind_label, status_label``; overdue first, then
+    severity and due date."""
+    conds = []
+    if owner_group:
+        conds.append(supervision_item.c.owner_group == owner_group)
+    if kinds:
+        conds.append(supervision_item.c.source_kind.in_(list(kinds)))
+    if not include_closed:
+        conds.append(supervision_item.c.status != "closed")
+    with engine.connect() as conn:
+        return _items_frame(conn, _item_select().where(and_(True, *conds)), as_of)
+
+
+def item_history(engine: Engine, item_id: int) -> pd.DataFrame:
+    """One item's events, oldest first: ``at, on_date, actor, action, action_label, from_status,
+    to_status, note``."""
+    q = (select(supervision_event.c.at, supervision_event.c.on_date, supervision_event.c.actor,
+                supervision_event.c.action, supervision_event.c.from_status, supervision_event.c.to_status,
+                supervision_event.c.note)
+         .where(supervision_event.c.item_id == item_id).order_by(supervision_event.c.id))
+    with engine.connect() as conn:
+        result = conn.execute(q)
+        df = pd.DataFrame(result.all(), columns=list(result.keys()))
+    df["on_date"] = [_as_date(v) for v in df.on_date]
+    df.insert(4, "action_label", df.action.map(ACTION_LABELS))
+    return df
+
+
+def meetings(engine: Engine) -> pd.DataFrame:
+    """Joint meetings, latest first: ``id, held_on, title, note``."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(meeting.c.id, meeting.c.held_on, meeting.c.title, meeting.c.note)
+                            .order_by(meeting.c.held_on.desc())).all()
+    df = pd.DataFrame(rows, columns=["id", "held_on", "title", "note"])
+    df["held_on"] = [_as_date(v) for v in df.held_on]
+    return df
+
+
+def add_meeting(engine: Engine, held_on: date, title: str, note: str | None = None) -> int:
+    """Record a joint meeting (one a day); returns its id."""
+    with engine.begin() as conn:
+        return conn.execute(insert(meeting).values(held_on=held_on, title=title, note=note)
+                            .returning(meeting.c.id)).scalar_one()
+
+
+def since_meeting(engine: Engine, since: date, as_of: date, owner_group: str | None = None) -> dict:
+    """What changed after the meeting of ``since`` up to ``as_of``: DataFrames like ``ledger_items``
+    under ``new`` (entered or re-entered the ledger), ``closed`` (closed since), ``overdue`` (open
+    and past due on ``as_of``, with ``newly_overdue`` when the due date fell after the meeting),
+    ``progress`` (open items a desk acted on since)."""
+    entered = (select(supervision_event.c.item_id)
+               .where(supervision_event.c.action.in_(["opened", "reopened"]), supervision_event.c.on_date > since))
+    acted = (select(supervision_event.c.item_id)
+             .where(supervision_event.c.actor != SYNC_ACTOR, supervision_event.c.on_date > since))
+    owner = [supervision_item.c.owner_group == owner_group] if owner_group else []
+    with engine.connect() as conn:
+        new = _items_frame(conn, _item_select().where(supervision_item.c.id.in_(entered), *owner), as_of)
+        closed = _items_frame(conn, _item_select().where(supervision_item.c.status == "closed",
+                                                         supervision_item.c.closed_on > since, *owner), as_of)
+        overdue = _items_frame(conn, _item_select().where(supervision_item.c.status != "closed",
+                                                          supervision_item.c.due_date < as_of, *owner), as_of)
+        progress = _items_frame(conn, _item_select().where(supervision_item.c.id.in_(acted),
+                                                           supervision_item.c.status != "closed", *owner), as_of)
+    overdue["newly_overdue"] = [d >= since for d in overdue.due_date]
+    return dict(new=new, closed=closed, overdue=overdue, progress=progress)
+
+
+def ledger_table(items: pd.DataFrame) -> pd.DataFrame:
+    """Items as the desks read them (and the meeting pack holds them): Chinese headers."""
+    return pd.DataFrame({
+        "编号": items.id, "来源": items.kind_label, "级别": items.severity.map(SEVERITIES), "事项": items.title,
+        "原因": items.detail, "责任专班": items.owner_name, "列入日期": items.opened_on, "办结时限": items.due_date,
+        "状态": items.status_label, "逾期天数": items.days_overdue, "办结日期": items.closed_on,
+        "督办备注": items.note.fillna(""),
+    })
+
+
+def meeting_pack(engine: Engine, since: date | None, as_of: date, owner_group: str | None = None) -> bytes:
+    """The XLSX for the joint meeting: what changed since ``since`` (new, closed, overdue, progress),
+    every open item, and reporting compliance of the year."""
+    sheets, notes = {}, {}
+    if since is not None:
+        changed = since_meeting(engine, since, as_of, owner_group)
+        for key, name in (("new", "新增事项"), ("closed", "已办结"), ("overdue", "逾期事项"), ("progress", "有进展")):
+            sheets[name] = ledger_table(changed[key])
+            notes[name] = f"上次联席会议 {since:%Y-%m-%d} 之后至 {as_of:%Y-%m-%d}"
+    sheets["全部在办"] = ledger_table(ledger_items(engine, as_of, owner_group))
+    notes["全部在办"] = f"截至 {as_of:%Y-%m-%d} 未办结的台账事项"
+    summary = compliance_summary(compliance(engine, Filters(start=date(as_of.year, 1, 1), end=as_of), as_of))
+    sheets["报送情况"] = summary.rename(columns={
+        "jurisdiction_name": "辖区", "period": "报送期", "due_date": "截止日期", "on_time": "按时", "late": "逾期补报",
+        "missing": "逾期未报", "not_due": "未到期", "on_time_rate": "按时率"})
+    notes["报送情况"] = "来源：报送批次（report_batch）；报送规则见政策规则表"
+    return xlsx_bytes(sheets, notes)
+
+
+def register_cli(sub) -> None:
+    p = sub.add_parser("ledger", help="督办台账：同步、登记联席会议、导出会议材料")
+    p.add_argument("--url", help="数据库 URL（默认读取 BANGFU_DATABASE_URL）")
+    p.add_argument("action", choices=["sync", "meeting", "export"])
+    p.add_argument("--as-of", type=date.fromisoformat, help="数据日期（默认：库内最新采购日期）")
+    p.add_argument("--date", type=date.fromisoformat, help="meeting：会议日期")
+    p.add_argument("--title", help="meeting：会议名称")
+    p.add_argument("--group", help="export：只导出某专班（代码）")
+    p.add_argument("--out", help="export：输出 XLSX 文件")
+    p.set_defaults(func=_cli)
+
+
+def _cli(args: argparse.Namespace) -> int:
+    from data_access.db import make_engine
+    from data_access.overview import data_as_of
+
+    engine = make_engine(args.url)
+    as_of = args.as_of or data_as_of(engine) or date.today()
+    if args.action == "sync":
+        print(f"台账同步（{as_of}）：", sync_ledger(engine, as_of))
+    elif args.action == "meeting":
+        if not args.date or not args.title:
+            print("需要 --date 和 --title")
+            return 2
+        print("已登记会议", add_meeting(engine, args.date, args.title))
+    else:
+        past = meetings(engine)
+        past = past[past.held_on <= as_of]
+        since = past.held_on.iloc[0] if len(past) else None
+        out = args.out or f"督办台账_{as_of:%Y%m%d}.xlsx"
+        with open(out, "wb") as fh:
+            fh.write(meeting_pack(engine, since, as_of, args.group))
+        print(f"已导出 {out}（上次会议：{since or '无'}）")
+    return 0

@@ -1,0 +1,208 @@
+"""Figures of 五专 outlets and 示范点: where they are, what they sell, which should exit.
+
+Dynamic exit (动态退出, seeds 000/001/003): an outlet whose monthly sales stay below
+``LOW_SHARE`` of the median month of outlets of its kind for ``LOW_MONTHS`` months in a row
+is an exit candidate, and so is one already suspended or proposed for exit. The reference month
+of a kind is the median, over its operating outlets, of each outlet's mean monthly sales.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import Engine, Numeric, and_, cast, func, select
+
+from data_access.facts import scoped_select
+from data_access.filters import Filters, in_region
+from data_access.labels import OUTLET_KINDS, OUTLET_STATUSES
+from data_access.schema import outlet, purchase, region
+
+# Above this many outlets the map gets a density grid instead of every point.
+POINT_LIMIT = 3000
+GRID_DEGREES = 0.1
+LOW_SHARE = 0.3
+LOW_MONTHS = 3
+WINDOW_MONTHS = 6
+
+POINT_COLUMNS = ["id", "name", "kind", "operator", "region_code", "lng", "lat", "opened_on", "status",
+                 "sales_yuan", "purchases"]
+
+
+def _location_conditions(f: Filters) -> list:
+    # Outlets stand where the buyers are: a buyer-side region picks outlets by location.
+    if f.region_code and f.region_side == "buyer":
+        return [in_region(outlet.c.region_code, f.region_code)]
+    return []
+
+
+def _as_date(value) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def outlet_status_counts(engine: Engine, f: Filters) -> dict:
+    """``status -> number of outlets`` (every status present in the store, located in the region
+    when the filters' region is on the buyer side)."""
+    q = (select(outlet.c.status, func.count()).where(and_(True, *_location_conditions(f)))
+         .group_by(outlet.c.status))
+    with engine.connect() as conn:
+        return {status: int(n) for status, n in conn.execute(q).all()}
+
+
+def outlet_sales(engine: Engine, f: Filters) -> pd.DataFrame:
+    """``outlet_id, sales_yuan, purchases``: purchases through each outlet under the filters."""
+    q = (scoped_select(f, purchase.c.outlet_id, func.sum(purchase.c.amount), func.count())
+         .where(purchase.c.outlet_id.is_not(None)).group_by(purchase.c.outlet_id))
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q).all(), columns=["outlet_id", "sales_yuan", "purchases"])
+    df["sales_yuan"] = df.sales_yuan.astype(float)
+    return df
+
+
+def outlet_count(engine: Engine, f: Filters) -> int:
+    """Number of outlets the map of ``f`` would draw."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(outlet)
+                                .where(and_(True, *_location_conditions(f)))).scalar())
+
+
+def outlet_points(engine: Engine, f: Filters, limit: int = POINT_LIMIT) -> pd.DataFrame:
+    """One row per outlet (at most ``limit``, largest sales first): ``id, name, kind, operator,
+    region_code, lng, lat, opened_on, status, sales_yuan`` (yuan, under the filters), ``purchases``.
+
+    With an origin-side region, only outlets that sold produce of that region are kept.
+    """
+    sales = outlet_sales(engine, f).set_index("outlet_id")
+    q = (select(outlet.c.id, outlet.c.name, outlet.c.kind, outlet.c.operator, outlet.c.region_code,
+                outlet.c.lng, outlet.c.lat, outlet.c.opened_on, outlet.c.status)
+         .where(and_(True, *_location_conditions(f))))
+    if f.region_code and f.region_side == "origin":
+        q = q.where(outlet.c.id.in_([int(i) for i in sales.index]))
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q).all(), columns=POINT_COLUMNS[:-2])
+    df["opened_on"] = df.opened_on.map(_as_date)
+    df["sales_yuan"] = df.id.map(sales.sales_yuan).fillna(0.0).astype(float)
+    df["purchases"] = df.id.map(sales.purchases).fillna(0).astype(int)
+    return df.sort_values(["sales_yuan", "id"], ascending=[False, True]).head(limit).reset_index(drop=True)
+
+
+def outlet_density(engine: Engine, f: Filters, degrees: float = GRID_DEGREES) -> pd.DataFrame:
+    """Outlets counted on a grid of ``degrees`` cells: ``lng, lat`` (cell centre), ``outlets``.
+
+    Bounded by the number of occupied cells, whatever the number of outlets.
+    """
+    def cell(col):
+        return func.round(cast(col / degrees, Numeric(12, 4)))
+
+    q = (select(cell(outlet.c.lng).label("gx"), cell(outlet.c.lat).label("gy"), func.count())
+         .where(and_(True, *_location_conditions(f))).group_by("gx", "gy"))
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q).all(), columns=["gx", "gy", "outlets"])
+    df["lng"] = df.gx.astype(float) * degrees
+    df["lat"] = df.gy.astype(float) * degrees
+    df["outlets"] = df.outlets.astype(int)
+    return df[["lng", "lat", "outlets"]]
+
+
+def outlet_map_payload(engine: Engine, f: Filters, limit: int = POINT_LIMIT) -> dict:
+    """What the outlet map draws: ``points`` (the ``limit`` outlets with the largest sales),
+    ``density`` (the grid of all outlets, or None when every outlet is a point), ``total``."""
+    total = outlet_count(engine, f)
+    return dict(points=outlet_points(engine, f, limit=limit), total=total,
+                density=outlet_density(engine, f) if total > limit else None)
+
+
+def _month_index(yyyymm: int) -> int:
+    return (yyyymm // 100) * 12 + yyyymm % 100 - 1
+
+
+def exit_candidates(engine: Engine, f: Filters, as_of: date | None = None) -> pd.DataFrame:
+    """Outlets that qualify for dynamic exit at ``as_of`` (default: the filters' end), worst first:
+    ``id, name, kind, region_code, region_name, status, months_low`` (consecutive low months up
+    to ``as_of``), ``sales_yuan`` (last ``WINDOW_MONTHS`` months, yuan), ``reason`` (Chinese).
+
+    Exited outlets are not listed; suspended and proposed ones always are.
+    """
+    as_of = as_of or f.end
+    last = as_of.year * 100 + as_of.month
+    first_idx = _month_index(last) - WINDOW_MONTHS + 1
+    first = (first_idx // 12) * 100 + first_idx % 12 + 1
+    q_out = (select(outlet.c.id, outlet.c.name, outlet.c.kind, outlet.c.region_code, region.c.name,
+                    outlet.c.status, outlet.c.status_reason, outlet.c.opened_on)
+             .select_from(outlet.join(region, region.c.code == outlet.c.region_code))
+             .where(and_(outlet.c.status != "exited", *_location_conditions(f))))
+    q_sales = (select(purchase.c.outlet_id, purchase.c.month, func.sum(purchase.c.amount))
+               .where(purchase.c.outlet_id.is_not(None), purchase.c.month >= first, purchase.c.month <= last,
+                      purchase.c.purchase_date <= as_of)
+               .group_by(purchase.c.outlet_id, purchase.c.month))
+    with engine.connect() as conn:
+        outlets = pd.DataFrame(conn.execute(q_out).all(),
+                               columns=["id", "name", "kind", "region_code", "region_name", "status",
+                                        "status_reason", "opened_on"])
+        sales = pd.DataFrame(conn.execute(q_sales).all(), columns=["outlet_id", "month", "amount"])
+    columns = ["id", "name", "kind", "region_code", "region_name", "status", "months_low", "sales_yuan", "reason"]
+    if outlets.empty:
+        return pd.DataFrame(columns=columns)
+    months = [(i // 12) * 100 + i % 12 + 1 for i in range(first_idx, _month_index(last) + 1)]
+    grid = (sales.assign(amount=sales.amount.astype(float))
+            .pivot_table(index="outlet_id", columns="month", values="amount", aggfunc="sum")
+            .reindex(index=outlets.id, columns=months).fillna(0.0))
+    opened = outlets.set_index("id").opened_on.map(_as_date)
+    open_month = opened.map(lambda d: d.year * 100 + d.month if d else 0)
+    # A month before the outlet opened is neither low nor normal.
+    is_open = pd.DataFrame({m: open_month <= m for m in months}, index=grid.index)
+    kind_of = outlets.set_index("id").kind
+    operating = outlets.set_index("id").status == "operating"
+    # The reference month of a kind: the median over its operating outlets of their mean month.
+    mean_month = grid.where(is_open).mean(axis=1)
+    reference = {kind: float(mean_month[(kind_of == kind) & operating].median()) for kind in kind_of.unique()}
+    reference = {k: (v if v == v else 0.0) for k, v in reference.items()}
+    floor = kind_of.map(reference) * LOW_SHARE
+    low = grid.lt(floor, axis=0) & is_open
+    run = pd.Series(0, index=grid.index)
+    still = pd.Series(True, index=grid.index)
+    for m in reversed(months):
+        still &= low[m]
+        run += still.astype(int)
+    out = outlets.set_index("id")
+    out["months_low"] = run
+    out["sales_yuan"] = grid.sum(axis=1)
+    out["floor"] = floor
+    chosen = out[(out.months_low >= LOW_MONTHS) | out.status.isin(["suspended", "exit_proposed"])].copy()
+    chosen["reason"] = [_reason(r) for r in chosen.itertuples()]
+    chosen = chosen.reset_index().sort_values(["months_low", "sales_yuan"], ascending=[False, True])
+    return chosen[columns].reset_index(drop=True)
+
+
+def _reason(r) -> str:
+    parts = []
+    if r.months_low >= LOW_MONTHS:
+        parts.append(f"连续{r.months_low}个月销售额低于同类网点月均销售额中位数的{LOW_SHARE:.0%}"
+                     f"（每月{_money(r.floor)}）")
+    if r.status != "operating":
+        text = f"当前状态：{OUTLET_STATUSES.get(r.status, r.status)}"
+        parts.append(text + (f"（{r.status_reason}）" if isinstance(r.status_reason, str) and r.status_reason else ""))
+    parts.append(f"近{WINDOW_MONTHS}个月销售额{_money(r.sales_yuan)}")
+    return "；".join(parts)
+
+
+def _money(yuan: float) -> str:
+    return f"{yuan / 1e4:,.2f}万元" if abs(yuan) >= 1e4 else f"{yuan:,.0f}元"
+
+
+def outlets_since(engine: Engine, since: date) -> pd.DataFrame:
+    """Outlets opened on or after ``since``: ``id, name, kind, kind_label, region_code, region_name,
+    opened_on, status, status_label``, newest first."""
+    q = (select(outlet.c.id, outlet.c.name, outlet.c.kind, outlet.c.region_code, region.c.name,
+                outlet.c.opened_on, outlet.c.status)
+         .select_from(outlet.join(region, region.c.code == outlet.c.region_code))
+         .where(outlet.c.opened_on >= since).order_by(outlet.c.opened_on.desc(), outlet.c.id))
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q).all(),
+                          columns=["id", "name", "kind", "region_code", "region_name", "opened_on", "status"])
+    df["opened_on"] = df.opened_on.map(_as_date)
+    df.insert(3, "kind_label", df.kind.map(OUTLET_KINDS))
+    df["status_label"] = df.status.map(OUTLET_STATUSES)
+    return df

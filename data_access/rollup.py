@@ -1,0 +1,368 @@
+"""Purchase rollups (汇总表): monthly sums at several grains, kept exact, and the router that
+answers purchase aggregates from them.
+
+Every statement built by ``facts.scoped_select`` carries its scope. When it is executed, the
+router looks for the smallest rollup whose dimensions cover every column the statement and
+its filters touch, and rewrites the statement onto it: whole months come from the rollup,
+the days of a partial first or last month from the raw facts (UNION ALL). ``count()`` becomes
+the sum of the rollup's counts; ``sum(amount)`` the sum of its sums. A statement that needs
+anything else (a purchase date, a supplier, an average of amounts) runs on the raw facts.
+
+The rollups are current when the store says so: ``rebuild`` (the demo generator, the
+``rollup`` command) and ``add_batch`` (each import, in its own transaction) move a watermark,
+the largest purchase id they cover. Purchases written any other way leave the watermark
+behind and every figure falls back to the raw facts until the next rebuild — slower, never wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import (
+    Engine,
+    Select,
+    Table,
+    and_,
+    case,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import functions, visitors
+from sqlalchemy.sql.elements import (
+    Case,
+    ColumnClause,
+    ColumnElement,
+    FunctionFilter,
+    Label,
+    Null,
+    UnaryExpression,
+)
+from sqlalchemy.sql.operators import distinct_op
+
+from data_access import schema as s
+
+WATERMARK_KEY = "rollup_max_purchase_id"
+MEASURES = ("amount", "quantity", "n")
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """One rollup table and the purchase dimensions it keeps."""
+
+    table: Table
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.table.primary_key.columns)
+
+
+# Smallest first (rows at 10 million purchases: 0.2M, 0.3M, 0.4M, 0.5M, 2.2M, 6.2M).
+ROLLUPS = [Rollup(t) for t in (s.purchase_rollup_buyer, s.purchase_rollup_product, s.purchase_rollup_unit,
+                               s.purchase_rollup_origin, s.purchase_rollup_unit_origin, s.purchase_rollup)]
+
+# Where each dimension comes from in the raw facts.
+RAW_DIMS = {
+    "month": s.purchase.c.month,
+    "buyer_unit_id": s.purchase.c.buyer_unit_id,
+    "origin_code": s.purchase.c.origin_code,
+    "channel": s.purchase.c.channel,
+    "purpose": s.purchase.c.purpose,
+    "product_id": s.purchase.c.product_id,
+    "category": func.coalesce(s.product.c.category, ""),
+    "buyer_kind": s.buyer_unit.c.kind,
+    "buyer_region_code": s.buyer_unit.c.region_code,
+}
+# Columns of the scope's joined tables that a rollup keeps as its own dimension.
+JOINED_DIMS = {(s.buyer_unit, "kind"): "buyer_kind", (s.buyer_unit, "region_code"): "buyer_region_code",
+               (s.product, "category"): "category"}
+
+
+def _raw_aggregate(r: Rollup, where) -> object:
+    """``SELECT dims, sum(amount), sum(quantity), count(*)`` of the purchases matching ``where``."""
+    from_ = s.purchase
+    if {"buyer_kind", "buyer_region_code"} & set(r.dims):
+        from_ = from_.join(s.buyer_unit, s.buyer_unit.c.id == s.purchase.c.buyer_unit_id)
+    if "product_id" in r.dims:
+        from_ = from_.join(s.product, s.product.c.id == s.purchase.c.product_id)
+    elif "category" in r.dims:
+        from_ = from_.outerjoin(s.product, s.product.c.id == s.purchase.c.product_id)
+    dims = [RAW_DIMS[d].label(d) for d in r.dims]
+    return (select(*dims, func.sum(s.purchase.c.amount).label("amount"),
+                   func.sum(s.purchase.c.quantity).label("quantity"), func.count().label("n"))
+            .select_from(from_).where(where).group_by(*[RAW_DIMS[d] for d in r.dims]))
+
+
+def _set_watermark(conn, value: int | None) -> None:
+    conn.execute(delete(s.store_meta).where(s.store_meta.c.key == WATERMARK_KEY))
+    if value is not None:
+        conn.execute(s.store_meta.insert().values(key=WATERMARK_KEY, value=str(value)))
+
+
+def _watermark(conn) -> int | None:
+    value = conn.execute(select(s.store_meta.c.value).where(s.store_meta.c.key == WATERMARK_KEY)).scalar()
+    return int(value) if value is not None else None
+
+
+def rebuild(conn, progress=None) -> dict[str, int]:
+    """Refill every rollup from the raw facts inside the caller's transaction; rows per rollup."""
+    counts = {}
+    max_id = conn.execute(select(func.max(s.purchase.c.id))).scalar() or 0
+    for r in ROLLUPS:
+        conn.execute(delete(r.table))
+        agg = _raw_aggregate(r, true()).order_by(*[RAW_DIMS[d] for d in r.dims])
+        conn.execute(r.table.insert().from_select([*r.dims, *MEASURES], agg))
+        counts[r.table.name] = conn.execute(select(func.count()).select_from(r.table)).scalar()
+        if progress:
+            progress(f"汇总表 {r.table.name}：{counts[r.table.name]:,} 行")
+    _set_watermark(conn, max_id)
+    return counts
+
+
+def is_current(conn) -> bool:
+    """True when the rollups cover every purchase in the store."""
+    max_id, mark = conn.execute(select(
+        select(func.max(s.purchase.c.id)).scalar_subquery(),
+        select(s.store_meta.c.value).where(s.store_meta.c.key == WATERMARK_KEY).scalar_subquery())).one()
+    return mark is not None and (max_id or 0) <= int(mark)
+
+
+def _upsert(conn, r: Rollup, agg) -> None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(r.table).from_select([*r.dims, *MEASURES], agg)
+    ex, t = stmt.excluded, r.table.c
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(r.dims), set_=dict(
+        amount=t.amount + ex.amount, n=t.n + ex.n,
+        quantity=func.coalesce(t.quantity + ex.quantity, t.quantity, ex.quantity))))
+
+
+def add_batch(conn, batch_id: int) -> bool:
+    """Add the purchases of one committed batch to every rollup, inside the caller's transaction.
+
+    Returns False (and leaves the rollups for the next rebuild) when they were not current
+    before this batch; figures then come from the raw facts, exact but slower.
+    """
+    p = s.purchase.c
+    others = conn.execute(select(func.max(p.id)).where(or_(p.batch_id.is_(None), p.batch_id != batch_id))).scalar()
+    mark = _watermark(conn)
+    if mark is None or (others or 0) > mark:
+        return False
+    for r in ROLLUPS:
+        _upsert(conn, r, _raw_aggregate(r, p.batch_id == batch_id))
+    batch_max = conn.execute(select(func.max(p.id)).where(p.batch_id == batch_id)).scalar()
+    _set_watermark(conn, max(mark, batch_max or 0))
+    return True
+
+
+def remove_batch(conn, batch_id: int) -> None:
+    """Take one batch's purchases out of every rollup; call it before deleting them, same transaction."""
+    for r in ROLLUPS:
+        agg = _raw_aggregate(r, s.purchase.c.batch_id == batch_id).subquery()
+        t = r.table.c
+        match = and_(*[t[d] == agg.c[d] for d in r.dims])
+        conn.execute(update(r.table).where(match).values(
+            amount=t.amount - agg.c.amount, n=t.n - agg.c.n,
+            quantity=t.quantity - func.coalesce(agg.c.quantity, 0)))
+        conn.execute(delete(r.table).where(t.n <= 0))
+
+
+class NotRoutable(Exception):
+    """The statement touches something no rollup keeps."""
+
+
+def _month_int(d: date) -> int:
+    return d.year * 100 + d.month
+
+
+def _month_end(d: date) -> date:
+    return (d.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def month_split(start: date, end: date) -> tuple[int, int, list[tuple[date, date]]] | None:
+    """Whole months (first, last as yyyymm) inside [start, end] and the raw day ranges left at the edges."""
+    first = start if start.day == 1 else _month_end(start) + timedelta(days=1)
+    last = end if end == _month_end(end) else end.replace(day=1) - timedelta(days=1)
+    if first > last:
+        return None
+    edges = []
+    if start < first:
+        edges.append((start, first - timedelta(days=1)))
+    if end > last:
+        edges.append((last + timedelta(days=1), end))
+    return _month_int(first), _month_int(last), edges
+
+
+class _Rewriter:
+    """Rewrites one scoped statement onto one rollup (raises NotRoutable)."""
+
+    def __init__(self, scope, r: Rollup):
+        self.scope, self.r = scope, r
+        dims = set(r.dims)
+        self.join_unit = scope.unit_joined and "buyer_unit_id" in dims
+        self.join_product = scope.product_joined and "product_id" in dims
+        if "product_id" in dims and not scope.product_joined:
+            # That rollup holds only purchases with a product (it is built over the join).
+            raise NotRoutable("product rollup without the product join")
+        split = month_split(scope.start, scope.end) if scope.start else None
+        if scope.start and split is None:
+            raise NotRoutable("no whole month")
+        self.source, time_cond = self._source(split)
+        self.from_ = self.source
+        if self.join_unit:
+            self.from_ = self.from_.join(s.buyer_unit, s.buyer_unit.c.id == self.source.c.buyer_unit_id)
+        if self.join_product:
+            self.from_ = self.from_.join(s.product, s.product.c.id == self.source.c.product_id)
+        conds = [time_cond, self.rewrite(scope.filters_where)]
+        if scope.product_joined and "category" in dims and not self.join_product:
+            conds.append(self.source.c.category != "")
+        self.where = and_(*conds)
+
+    def _source(self, split):
+        r, t = self.r, self.r.table
+        if split is None:
+            return t, true()
+        m1, m2, edges = split
+        if not edges:
+            return t, and_(t.c.month >= m1, t.c.month <= m2)
+        branches = [select(*[t.c[d] for d in r.dims], *[t.c[m] for m in MEASURES])
+                    .where(t.c.month >= m1, t.c.month <= m2)]
+        for lo, hi in edges:
+            raw = _raw_aggregate(r, and_(s.purchase.c.purchase_date >= lo, s.purchase.c.purchase_date <= hi))
+            branches.append(raw)
+        return union_all(*branches).subquery("purchase_months"), true()
+
+    def column(self, col: ColumnClause):
+        dims = self.r.dims
+        if col.table is s.purchase:
+            if col.name in dims:
+                return self.source.c[col.name]
+            raise NotRoutable(f"purchase.{col.name}")
+        dim = JOINED_DIMS.get((col.table, col.name))
+        if dim in dims:
+            return self.source.c[dim]
+        if (col.table is s.buyer_unit and self.join_unit) or (col.table is s.product and self.join_product):
+            return col
+        if col.table in (s.buyer_unit, s.product):
+            raise NotRoutable(f"{col.table.name}.{col.name}")
+        return col
+
+    def measure(self, elem):
+        """An argument of sum(): a measure column, a literal, or a CASE choosing between them."""
+        if isinstance(elem, ColumnClause) and elem.table is s.purchase and elem.name in ("amount", "quantity"):
+            return self.source.c[elem.name]
+        if isinstance(elem, Null) or (isinstance(elem, ColumnElement) and not list(elem.get_children())
+                                      and not isinstance(elem, ColumnClause)):
+            return elem
+        if isinstance(elem, Case):
+            whens = [(self.rewrite(cond), self.measure(value)) for cond, value in elem.whens]
+            else_ = self.measure(elem.else_) if elem.else_ is not None else None
+            return case(*whens, else_=else_)
+        if isinstance(elem, Label):
+            return self.measure(elem.element)
+        raise NotRoutable("sum of an expression")
+
+    def aggregate(self, fn, criterion=None):
+        args = list(fn.clauses)
+        crit = self.rewrite(criterion) if criterion is not None else None
+
+        def filtered(agg):
+            return agg.filter(crit) if crit is not None else agg
+
+        if isinstance(fn, functions.count):
+            arg = args[0] if args else None
+            star = arg is None or (isinstance(arg, ColumnClause) and arg.name == "*" and arg.table is None)
+            if star or (isinstance(arg, ColumnClause) and arg.table is s.purchase and not arg.nullable):
+                return func.coalesce(filtered(func.sum(self.source.c.n)), 0)
+            if _is_distinct(arg):
+                return filtered(func.count(self.rewrite(arg)))
+            raise NotRoutable("count of a nullable expression")
+        if fn.name == "sum" and len(args) == 1:
+            return filtered(func.sum(self.measure(args[0])))
+        if criterion is not None:
+            raise NotRoutable(f"{fn.name}() FILTER")
+        return None
+
+    def rewrite(self, elem):
+        """An expression (column, condition, aggregate) rewritten onto the rollup."""
+        def replace(e):
+            if isinstance(e, FunctionFilter):
+                return self.aggregate(e.func, e.criterion)
+            if isinstance(e, functions.FunctionElement) and e.name in ("count", "sum"):
+                return self.aggregate(e)
+            if isinstance(e, ColumnClause) and e.table is not None:
+                return self.column(e)
+            return None
+
+        return visitors.replacement_traverse(elem, {}, replace)
+
+    def statement(self, stmt: Select) -> Select:
+        """The whole SELECT rebuilt on the rollup: same columns, grouping, order and limits."""
+        if stmt._setup_joins or len(stmt._from_obj) != 1 or stmt._from_obj[0] is not self.scope.from_:
+            raise NotRoutable("a FROM other than the scope")
+        where = [self.where if w is self.scope.where else self.rewrite(w) for w in stmt._where_criteria]
+        if not any(w is self.where for w in where):
+            raise NotRoutable("scope conditions not found")
+        new = (select(*[self.rewrite(c) for c in stmt._raw_columns]).select_from(self.from_).where(*where)
+               .group_by(*[self.rewrite(c) for c in stmt._group_by_clauses])
+               .order_by(*[self.rewrite(c) for c in stmt._order_by_clauses])
+               .having(*[self.rewrite(c) for c in stmt._having_criteria]))
+        new._limit_clause, new._offset_clause, new._distinct = stmt._limit_clause, stmt._offset_clause, stmt._distinct
+        if stmt._distinct_on:
+            raise NotRoutable("DISTINCT ON")
+        return new
+
+
+def _is_distinct(arg) -> bool:
+    if isinstance(arg, UnaryExpression) and arg.operator is distinct_op:
+        return True
+    return isinstance(arg, functions.FunctionElement) and arg.name == "distinct"
+
+
+def routed(stmt, scope):
+    """``stmt`` rewritten onto the smallest rollup able to answer it, or None."""
+    for r in ROLLUPS:
+        try:
+            return _Rewriter(scope, r).statement(stmt)
+        except NotRoutable:
+            continue
+    return None
+
+
+@event.listens_for(Engine, "before_execute", retval=True)
+def _route(conn, clauseelement, multiparams, params, execution_options):
+    scope = execution_options.get("purchase_scope")
+    if scope is None or not execution_options.get("rollup", True):
+        return clauseelement, multiparams, params
+    new = routed(clauseelement, scope)
+    if new is None or not is_current(conn):
+        return clauseelement, multiparams, params
+    return new, multiparams, params
+
+
+def register_cli(sub) -> None:
+    p = sub.add_parser("rollup", help="重建采购汇总表（导入以外方式写入采购明细后执行）")
+    p.add_argument("--url", help="数据库 URL（默认读取 BANGFU_DATABASE_URL）")
+    p.set_defaults(func=_cli_rollup)
+
+
+def _cli_rollup(args) -> int:
+    from data_access.db import make_engine
+
+    engine = make_engine(args.url)
+    with engine.begin() as conn:
+        rebuild(conn, progress=print)
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for r in ROLLUPS:
+                conn.exec_driver_sql(f"ANALYZE {r.table.name}")
+    return 0
+
+
+__all__ = ["ROLLUPS", "Rollup", "add_batch", "is_current", "month_split", "rebuild", "remove_batch", "routed"]

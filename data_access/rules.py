@@ -1,0 +1,462 @@
+"""The rule engine: every policy rule (table ``policy_rule``) evaluated for every subject it covers.
+
+A rule covers the subjects of its jurisdiction (buyer units whose ``jurisdiction_code`` lies
+inside the rule's, of the rule's subject kind; for ``origin_county`` rules the counties of the
+jurisdiction that the pairing table lists as helped — Chongqing's hosts of the former 18
+deep-poverty townships). Rules run on the year to date: 1 January to ``as_of`` (default: the
+filters' end). All amounts come from SQL aggregates over the filtered purchases, so the shared
+filters (channel, category, region, buyer kind) narrow what is counted.
+
+时间进度 (time progress) is the share of the year elapsed at ``as_of``. For amounts that build
+up over the year the expectation is ``target × time progress``; for year-on-year rules it is
+last year's actual to the same day; for shares of what was bought or filed (east-west share,
+reserved share) it is the target itself. Status:
+
+- ``green``: actual ≥ expectation (on track; ``met`` is True);
+- ``yellow``: behind, by less than ``YELLOW_BAND`` (10 percentage points) of the annual target —
+  e.g. a unit at 40% of its target when 45% of the year has gone;
+- ``red``: behind by ``YELLOW_BAND`` of the target or more, or a required filing missing.
+
+Reporting rules have no yuan: green when every due period was reported (monthly: by the
+deadline day), yellow when all were reported but some late or only the latest is missing,
+red when an earlier period is missing.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Engine, and_, case, func, or_, select
+
+from data_access.facts import scoped_select, unit_scope_conditions
+from data_access.filters import Filters, in_region, region_level, region_prefix
+from data_access.overview import time_progress
+from data_access.schema import (
+    buyer_unit,
+    pairing,
+    policy_rule,
+    purchase,
+    region,
+    report_batch,
+    unit_budget,
+)
+
+YELLOW_BAND = 0.10
+STATUS_RANK = {"red": 0, "yellow": 1, "green": 2}
+STATUS_LABELS = {"red": "红", "yellow": "黄", "green": "绿"}
+OUTLET_HALL_ZONE = ("hall", "zone")
+
+COLUMNS = [
+    "rule_code", "rule_title", "jurisdiction_code", "subject_kind", "unit_id", "unit_name", "unit_kind",
+    "region_code", "metric", "value", "threshold", "base_yuan", "actual_yuan", "target_yuan", "expected_yuan",
+    "gap_yuan", "status", "met", "clause",
+    "remaining_yuan", "time_progress", "value_text", "requirement_text", "citation",
+]
+NUMERIC = ["value", "threshold", "base_yuan", "actual_yuan", "target_yuan", "expected_yuan", "gap_yuan",
+           "remaining_yuan", "time_progress"]
+
+METRICS = {
+    "reserved_share": "预留份额比例（填报）= 预留金额 ÷ 年度食堂食材采购预算",
+    "canteen_832_share": "经832平台采购的食堂食材 ÷ 年度食堂食材采购预算",
+    "gift_assist_share": "节日慰问品采购帮扶产品金额 ÷ 节日慰问品经费",
+    "gift_eastwest_share": "节日慰问品中东西部协作地区产品金额 ÷ 节日慰问品帮扶产品金额",
+    "gift_per_member": "节日慰问品采购帮扶产品金额 ÷ 工会会员人数（元/人）",
+    "welfare_outlet_share": "集体福利在专馆、专区采购金额 ÷ 集体福利额度",
+    "yoy_ratio": "当年累计采购额 ÷ 上年同期采购额",
+    "origin_yoy_ratio": "产地区县当年累计被采购额 ÷ 上年同期",
+    "reserved_filed": "是否填报年度预留份额",
+    "report_monthly_by_day": "按期（每月规定日前）报送的月份 ÷ 应报月份",
+    "report_quarterly": "已报送季度 ÷ 应报季度",
+}
+
+
+def clause_text(source_doc: str, source_doc_no: str | None, source_clause: str) -> str:
+    """The citation of a rule: document title, number when it has one, and clause."""
+    return f"{source_doc}{f'（{source_doc_no}）' if source_doc_no else ''}{source_clause}"
+
+
+def citation_text(source_doc: str, source_doc_no: str | None, source_clause: str) -> str:
+    """The clause first, then the document number (or title when it has none): 四（二）｜珠委农组〔2021〕15号."""
+    return f"{source_clause}｜{source_doc_no or source_doc}"
+
+
+def status_of(actual: float, expected: float, target: float) -> str:
+    """green / yellow / red for an amount against its expectation and annual target (see module doc)."""
+    shortfall = expected - actual
+    if shortfall <= 0.005:
+        return "green"
+    if target > 0 and shortfall < YELLOW_BAND * target:
+        return "yellow"
+    return "red"
+
+
+def evaluate(engine: Engine, f: Filters, as_of: date | None = None) -> pd.DataFrame:
+    """One row per (rule in force, subject) under the filters, year to ``as_of``: ``COLUMNS``.
+
+    Yuan columns are year-to-date actual, annual target, expectation at time progress and the
+    shortfall against it (``gap_yuan``, 0 when on track); ``remaining_yuan`` is what the year still needs;
+    reporting rules have no yuan (NaN). ``citation`` is the short form of ``clause`` (clause first).
+    """
+    as_of = as_of or f.end
+    year = as_of.year
+    ctx = _Context(f=f, as_of=as_of, progress=time_progress(as_of))
+    with engine.connect() as conn:
+        rules = [dict(r._mapping) for r in conn.execute(
+            select(policy_rule).where(policy_rule.c.year_from <= year,
+                                      or_(policy_rule.c.year_to.is_(None), policy_rule.c.year_to >= year))
+            .order_by(policy_rule.c.id))]
+        units = _subject_units(conn, f, year)
+        ew_codes = _eastwest_areas(conn, rules)
+        facts = _unit_facts(conn, ctx, ew_codes)
+        counties = _origin_subjects(conn, f, rules)
+        origin = _origin_facts(conn, ctx, counties)
+        reports = _report_periods(conn, units, as_of)
+    units = units.merge(facts, on="unit_id", how="left").fillna(
+        {c: 0.0 for c in facts.columns if c != "unit_id"})
+    rows: list[dict] = []
+    for rule in rules:
+        ctx.rule = rule
+        if rule["subject_kind"] == "origin_county":
+            subjects = counties[counties.jurisdiction_code == rule["jurisdiction_code"]]
+            for s in subjects.itertuples():
+                rows += _origin_yoy(ctx, s, origin.get(s.code, (0.0, 0.0, 0.0)))
+            continue
+        subjects = units[_inside(units.jurisdiction_code, rule["jurisdiction_code"])]
+        if rule["subject_kind"] != "any_unit":
+            subjects = subjects[subjects.kind == rule["subject_kind"]]
+        handler = _HANDLERS.get(rule["metric"])
+        if handler is None:
+            continue
+        for s in subjects.itertuples():
+            rows += handler(ctx, s, reports)
+    df = pd.DataFrame(rows, columns=COLUMNS).astype({"unit_id": "Int64", "met": bool})
+    df[NUMERIC] = df[NUMERIC].astype(float)
+    return df
+
+
+def units_behind(engine: Engine, f: Filters, as_of: date | None = None) -> pd.DataFrame:
+    """One row per buyer unit not green: its worst rule (worst status, then largest gap),
+    ``COLUMNS`` plus ``rules_behind`` (how many of its rules are not green); largest ``gap_yuan`` first."""
+    return worst_per_unit(evaluate(engine, f, as_of))
+
+
+def worst_per_unit(evaluated: pd.DataFrame) -> pd.DataFrame:
+    """``units_behind`` from an ``evaluate`` frame (no new query)."""
+    d = evaluated[evaluated.unit_id.notna() & (evaluated.status != "green")].copy()
+    d["rules_behind"] = d.groupby("unit_id").rule_code.transform("count")
+    d["_rank"] = d.status.map(STATUS_RANK)
+    d = (d.sort_values(["unit_id", "_rank", "gap_yuan"], ascending=[True, True, False], na_position="last")
+         .drop_duplicates("unit_id"))
+    return (d.sort_values(["gap_yuan", "_rank"], ascending=[False, True], na_position="last")
+            .drop(columns="_rank").reset_index(drop=True))
+
+
+def rules_summary(engine: Engine, f: Filters, as_of: date | None = None) -> dict:
+    """``met`` / ``total`` (rule × subject evaluations on track / evaluated), ``units_behind``
+    (buyer units with any rule not green), ``rules`` / ``rules_all_met`` (rules in force with a
+    subject / rules every subject meets), ``by_status`` counts and ``time_progress``."""
+    return summarise(evaluate(engine, f, as_of), time_progress(as_of or f.end))
+
+
+def summarise(evaluated: pd.DataFrame, progress: float) -> dict:
+    """``rules_summary`` from an ``evaluate`` frame (no new query)."""
+    behind = evaluated[evaluated.unit_id.notna() & (evaluated.status != "green")]
+    per_rule = evaluated.groupby("rule_code").met.all()
+    return dict(met=int(evaluated.met.sum()), total=len(evaluated),
+                units_behind=int(behind.unit_id.nunique()),
+                rules=int(len(per_rule)), rules_all_met=int(per_rule.sum()),
+                by_status={s: int((evaluated.status == s).sum()) for s in ("green", "yellow", "red")},
+                time_progress=progress)
+
+
+class _Context:
+    def __init__(self, f: Filters, as_of: date, progress: float):
+        self.f, self.as_of, self.progress = f, as_of, progress
+        self.rule: dict = {}
+
+
+def _inside(codes: pd.Series, code: str) -> pd.Series:
+    if region_level(code) in ("province", "city"):
+        return codes.str.startswith(region_prefix(code))
+    return codes == code
+
+
+def _subject_units(conn, f: Filters, year: int) -> pd.DataFrame:
+    q = (select(buyer_unit.c.id.label("unit_id"), buyer_unit.c.name, buyer_unit.c.kind, buyer_unit.c.region_code,
+                buyer_unit.c.jurisdiction_code, unit_budget.c.canteen_food_budget, unit_budget.c.reserved_share,
+                unit_budget.c.reserved_amount, unit_budget.c.union_members, unit_budget.c.gift_budget,
+                unit_budget.c.welfare_budget)
+         .select_from(buyer_unit.outerjoin(unit_budget, and_(unit_budget.c.unit_id == buyer_unit.c.id,
+                                                             unit_budget.c.year == year)))
+         .where(and_(True, *unit_scope_conditions(f))).order_by(buyer_unit.c.id))
+    df = pd.DataFrame(conn.execute(q).all(), columns=list(q.selected_columns.keys()))
+    for col in ("canteen_food_budget", "reserved_amount", "gift_budget", "welfare_budget", "reserved_share"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    return df
+
+
+def _eastwest_areas(conn, rules: list[dict]) -> dict[str, list[str]]:
+    """rule code → the east-west cooperation areas its jurisdiction is paired with."""
+    out = {}
+    for r in rules:
+        if r["metric"] == "gift_eastwest_share":
+            out[r["code"]] = list(conn.execute(
+                select(pairing.c.helped_code).where(pairing.c.helper_code == r["jurisdiction_code"],
+                                                    pairing.c.kind == "east_west")).scalars())
+    return out
+
+
+def _ytd(ctx: _Context) -> Filters:
+    return replace(ctx.f, start=date(ctx.as_of.year, 1, 1), end=ctx.as_of)
+
+
+def _same_day_last_year(d: date) -> date:
+    try:
+        return d.replace(year=d.year - 1)
+    except ValueError:
+        return d.replace(year=d.year - 1, day=28)
+
+
+def _unit_facts(conn, ctx: _Context, ew_codes: dict[str, list[str]]) -> pd.DataFrame:
+    """Per buyer unit: the year-to-date sums each rule needs and last year's (same period, full year)."""
+    year = ctx.as_of.year
+    this_year = purchase.c.purchase_date >= date(year, 1, 1)
+    last_ytd = purchase.c.purchase_date <= _same_day_last_year(ctx.as_of)
+    gift = purchase.c.purpose == "holiday_gift"
+
+    def total(cond):
+        return func.coalesce(func.sum(case((cond, purchase.c.amount), else_=0)), 0)
+
+    measures = {
+        "amount": total(this_year),
+        "canteen_832": total(and_(this_year, purchase.c.purpose == "canteen", purchase.c.channel == "p832")),
+        "gift": total(and_(this_year, gift)),
+        "welfare_outlet": total(and_(this_year, purchase.c.purpose == "welfare",
+                                     purchase.c.channel.in_(OUTLET_HALL_ZONE))),
+        "amount_ly_ytd": total(and_(~this_year, last_ytd)),
+        "amount_ly": total(~this_year),
+    }
+    for code, areas in ew_codes.items():
+        inside = or_(False, *[in_region(purchase.c.origin_code, a) for a in areas])
+        measures[f"ew_{code}"] = total(and_(this_year, gift, inside))
+    span = replace(ctx.f, start=date(year - 1, 1, 1), end=ctx.as_of)
+    q = scoped_select(span, purchase.c.buyer_unit_id, *[m.label(f"m{i}") for i, m in enumerate(measures.values())]
+                      ).group_by(purchase.c.buyer_unit_id)
+    df = pd.DataFrame(conn.execute(q).all(), columns=["unit_id", *measures])
+    for col in measures:
+        df[col] = df[col].astype(float)
+    return df
+
+
+def _origin_subjects(conn, f: Filters, rules: list[dict]) -> pd.DataFrame:
+    """``code, name, jurisdiction_code``: helped counties inside each origin_county rule's jurisdiction."""
+    rows = []
+    for r in rules:
+        if r["subject_kind"] != "origin_county":
+            continue
+        q = (select(region.c.code, region.c.name).distinct()
+             .select_from(pairing.join(region, region.c.code == pairing.c.helped_code))
+             .where(region.c.level == "county", in_region(pairing.c.helped_code, r["jurisdiction_code"])))
+        if f.region_code and f.region_side == "origin":
+            q = q.where(in_region(region.c.code, f.region_code))
+        rows += [(c, n, r["jurisdiction_code"]) for c, n in conn.execute(q.order_by(region.c.code)).all()]
+    return pd.DataFrame(rows, columns=["code", "name", "jurisdiction_code"]).drop_duplicates()
+
+
+def _origin_facts(conn, ctx: _Context, counties: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
+    """county → (this year to date, last year same period, last full year) purchase amounts (yuan)."""
+    if counties.empty:
+        return {}
+    year = ctx.as_of.year
+    this_year = purchase.c.purchase_date >= date(year, 1, 1)
+    last_ytd = and_(~this_year, purchase.c.purchase_date <= _same_day_last_year(ctx.as_of))
+
+    def total(cond):
+        return func.coalesce(func.sum(case((cond, purchase.c.amount), else_=0)), 0)
+
+    span = replace(ctx.f, start=date(year - 1, 1, 1), end=ctx.as_of)
+    q = (scoped_select(span, purchase.c.origin_code, total(this_year), total(last_ytd), total(~this_year))
+         .where(purchase.c.origin_code.in_(counties.code.tolist())).group_by(purchase.c.origin_code))
+    return {code: (float(a), float(b), float(c)) for code, a, b, c in conn.execute(q).all()}
+
+
+def _report_periods(conn, units: pd.DataFrame, as_of: date) -> dict[int, dict[str, datetime]]:
+    """unit → {period → first committed submission} up to ``as_of`` (one row per unit and period)."""
+    if units.empty:
+        return {}
+    q = (select(report_batch.c.unit_id, report_batch.c.period, func.min(report_batch.c.submitted_at))
+         .where(report_batch.c.status == "committed", report_batch.c.unit_id.in_(units.unit_id.tolist()),
+                report_batch.c.submitted_at < datetime.combine(as_of + timedelta(days=1), datetime.min.time()),
+                report_batch.c.period.like(f"{as_of.year}-%"))
+         .group_by(report_batch.c.unit_id, report_batch.c.period))
+    out: dict[int, dict[str, datetime]] = {}
+    for unit_id, period, at in conn.execute(q).all():
+        if isinstance(at, str):
+            at = datetime.fromisoformat(at)
+        out.setdefault(int(unit_id), {})[period] = at
+    return out
+
+
+def _row(ctx: _Context, s, *, value, base, actual, target, expected, value_text, requirement_text,
+         status: str | None = None) -> dict:
+    rule = ctx.rule
+    yuan = target is not None
+    if status is None:
+        status = status_of(actual, expected, target)
+    is_unit = rule["subject_kind"] != "origin_county"
+    return dict(
+        rule_code=rule["code"], rule_title=rule["title"], jurisdiction_code=rule["jurisdiction_code"],
+        subject_kind=rule["subject_kind"],
+        unit_id=int(s.unit_id) if is_unit else None, unit_name=s.name,
+        unit_kind=s.kind if is_unit else "origin_county", region_code=s.region_code if is_unit else s.code,
+        metric=rule["metric"], value=value, threshold=rule["threshold"],
+        base_yuan=base, actual_yuan=actual, target_yuan=target, expected_yuan=expected,
+        gap_yuan=max(0.0, expected - actual) if yuan else None, status=status, met=status == "green",
+        clause=clause_text(rule["source_doc"], rule["source_doc_no"], rule["source_clause"]),
+        citation=citation_text(rule["source_doc"], rule["source_doc_no"], rule["source_clause"]),
+        remaining_yuan=max(0.0, target - actual) if yuan else None, time_progress=ctx.progress,
+        value_text=value_text, requirement_text=requirement_text)
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None or pd.isna(x) else f"{x * 100:.1f}%"
+
+
+def _share_of_budget(budget_col: str, actual_col: str):
+    """Cumulative amount against ``threshold × budget``, expected to grow with time progress."""
+
+    def handler(ctx: _Context, s, _reports) -> list[dict]:
+        base = getattr(s, budget_col)
+        if pd.isna(base) or base <= 0:
+            return []
+        actual = float(getattr(s, actual_col))
+        target = base * ctx.rule["threshold"]
+        return [_row(ctx, s, value=actual / base, base=base, actual=actual, target=target,
+                     expected=target * ctx.progress, value_text=_pct(actual / base),
+                     requirement_text=f"≥{_pct(ctx.rule['threshold'])}（时间进度应达{_pct(ctx.rule['threshold'] * ctx.progress)}）")]
+
+    return handler
+
+
+def _reserved_share(ctx: _Context, s, _reports) -> list[dict]:
+    base = s.canteen_food_budget
+    if pd.isna(base) or base <= 0:
+        return []
+    target = base * ctx.rule["threshold"]
+    filed = not pd.isna(s.reserved_share)
+    actual = float(s.reserved_amount) if filed and not pd.isna(s.reserved_amount) else 0.0
+    value = actual / base if filed else None
+    return [_row(ctx, s, value=value, base=base, actual=actual, target=target, expected=target,
+                 value_text=_pct(value) if filed else "未填报", requirement_text=f"≥{_pct(ctx.rule['threshold'])}",
+                 status=None if filed else "red")]
+
+
+def _gift_eastwest(ctx: _Context, s, _reports) -> list[dict]:
+    base = float(s.gift)
+    if base <= 0:
+        return []
+    actual = float(getattr(s, f"ew_{ctx.rule['code']}"))
+    target = base * ctx.rule["threshold"]
+    return [_row(ctx, s, value=actual / base, base=base, actual=actual, target=target, expected=target,
+                 value_text=_pct(actual / base), requirement_text=f"≥{_pct(ctx.rule['threshold'])}")]
+
+
+def _gift_per_member(ctx: _Context, s, _reports) -> list[dict]:
+    members = s.union_members
+    if pd.isna(members) or members <= 0:
+        return []
+    actual = float(s.gift)
+    target = float(members) * ctx.rule["threshold"]
+    per = actual / float(members)
+    return [_row(ctx, s, value=per, base=None, actual=actual, target=target, expected=target * ctx.progress,
+                 value_text=f"{per:,.0f}元/人（{int(members)}人）",
+                 requirement_text=f"≥{ctx.rule['threshold']:,.0f}元/人（时间进度应达{ctx.rule['threshold'] * ctx.progress:,.0f}元/人）")]
+
+
+def _yoy(ctx: _Context, s, _reports) -> list[dict]:
+    return _yoy_row(ctx, s, float(s.amount), float(s.amount_ly_ytd), float(s.amount_ly))
+
+
+def _origin_yoy(ctx: _Context, s, facts: tuple[float, float, float]) -> list[dict]:
+    return _yoy_row(ctx, s, *facts)
+
+
+def _yoy_row(ctx: _Context, s, actual: float, last_ytd: float, last_full: float) -> list[dict]:
+    if last_ytd <= 0:
+        return []  # nothing last year to compare with: the rule does not bite yet
+    expected = last_ytd * ctx.rule["threshold"]
+    return [_row(ctx, s, value=actual / last_ytd, base=last_ytd, actual=actual,
+                 target=last_full * ctx.rule["threshold"], expected=expected,
+                 value_text=f"上年同期的{_pct(actual / last_ytd)}", requirement_text="不低于上年同期")]
+
+
+def _reserved_filed(ctx: _Context, s, _reports) -> list[dict]:
+    filed = not pd.isna(s.reserved_share)
+    base = None if pd.isna(s.canteen_food_budget) else float(s.canteen_food_budget)
+    return [_row(ctx, s, value=1.0 if filed else 0.0, base=base,
+                 actual=None if pd.isna(s.reserved_amount) else float(s.reserved_amount), target=None, expected=None,
+                 value_text="已填报" if filed else "未填报", requirement_text="填报年度预留份额",
+                 status="green" if filed else "red")]
+
+
+def _due_months(as_of: date, day: int) -> list[tuple[str, date]]:
+    out = []
+    for m in range(1, 13):
+        due = date(as_of.year, m, min(day, calendar.monthrange(as_of.year, m)[1]))
+        if due <= as_of:
+            out.append((f"{as_of.year}-{m:02d}", due))
+    return out
+
+
+def _report_status(due: list[str], late: set[str], reported: set[str]) -> str:
+    missing = [p for p in due if p not in reported]
+    if not missing and not late:
+        return "green"
+    if not missing or missing == due[-1:]:
+        return "yellow"
+    return "red"
+
+
+def _report_monthly(ctx: _Context, s, reports) -> list[dict]:
+    day = int(ctx.rule["threshold"])
+    due = _due_months(ctx.as_of, day)
+    if not due:
+        return []
+    got = reports.get(int(s.unit_id), {})
+    on_time = {p for p, d in due if p in got and got[p].date() <= d}
+    late = {p for p, _ in due if p in got} - on_time
+    periods = [p for p, _ in due]
+    return [_row(ctx, s, value=len(on_time) / len(due), base=None, actual=None, target=None, expected=None,
+                 value_text=f"按时{len(on_time)}/{len(due)}个月" + (f"，逾期{len(late)}" if late else "")
+                 + (f"，未报{len(due) - len(on_time) - len(late)}" if len(due) > len(on_time) + len(late) else ""),
+                 requirement_text=f"每月{day}日前报送", status=_report_status(periods, late, set(got)))]
+
+
+def _report_quarterly(ctx: _Context, s, reports) -> list[dict]:
+    year = ctx.as_of.year
+    due = [f"{year}-Q{q}" for q in range(1, 5)
+           if date(year, 3 * q, calendar.monthrange(year, 3 * q)[1]) < ctx.as_of]
+    if not due:
+        return []
+    got = set(reports.get(int(s.unit_id), {}))
+    done = [p for p in due if p in got]
+    return [_row(ctx, s, value=len(done) / len(due), base=None, actual=None, target=None, expected=None,
+                 value_text=f"已报{len(done)}/{len(due)}个季度", requirement_text="每季度报送",
+                 status=_report_status(due, set(), got))]
+
+
+_HANDLERS = {
+    "reserved_share": _reserved_share,
+    "canteen_832_share": _share_of_budget("canteen_food_budget", "canteen_832"),
+    "gift_assist_share": _share_of_budget("gift_budget", "gift"),
+    "gift_eastwest_share": _gift_eastwest,
+    "gift_per_member": _gift_per_member,
+    "welfare_outlet_share": _share_of_budget("welfare_budget", "welfare_outlet"),
+    "yoy_ratio": _yoy,
+    "reserved_filed": _reserved_filed,
+    "report_monthly_by_day": _report_monthly,
+    "report_quarterly": _report_quarterly,
+}

@@ -1,0 +1,211 @@
+"""Pure map builders: DataFrames and GeoJSON in, an offline ``pydeck.Deck`` out.
+
+No basemap is ever requested (``map_provider=None``): the base is our own province / county
+boundaries as a GeoJSON layer, so the maps draw on an intranet with no internet at all.
+Every pickable layer's objects carry ``title`` and ``line1``…``line4`` for the one tooltip.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pydeck as pdk
+
+from data_access.labels import OUTLET_KINDS, OUTLET_STATUSES, PAIRING_KINDS
+
+KIND_COLORS = {"counter": [214, 39, 40], "hall": [31, 119, 180], "zone": [44, 160, 44],
+               "train": [255, 127, 14], "station": [148, 103, 189], "demo": [23, 190, 207]}
+# Status shows as opacity and outline: a fading point is an outlet on its way out.
+STATUS_STYLE = {"operating": (230, [255, 255, 255], 1), "suspended": (150, [90, 90, 90], 2),
+                "exit_proposed": (200, [0, 0, 0], 3), "exited": (70, [150, 150, 150], 1)}
+CHOROPLETH_RAMP = [[255, 247, 236], [254, 232, 200], [253, 212, 158], [253, 187, 132], [252, 141, 89],
+                   [239, 101, 72], [215, 48, 31], [153, 0, 0]]
+TOOLTIP = {"html": "<b>{title}</b><br/>{line1}<br/>{line2}<br/>{line3}<br/>{line4}",
+           "style": {"fontFamily": "Noto Sans CJK SC, Microsoft YaHei, sans-serif", "fontSize": "12px",
+                     "backgroundColor": "rgba(40,40,40,0.9)", "color": "white"}}
+CHINA_VIEW = dict(longitude=104.5, latitude=35.5, zoom=3.2)
+
+
+def money(yuan: float) -> str:
+    """Yuan as 万元 / 亿元 text for tooltips."""
+    if abs(yuan) >= 1e8:
+        return f"{yuan / 1e8:,.2f}亿元"
+    if abs(yuan) >= 1e4:
+        return f"{yuan / 1e4:,.2f}万元"
+    return f"{yuan:,.0f}元"
+
+
+def view_for(lngs, lats, default: dict = CHINA_VIEW, zoom: float | None = None) -> pdk.ViewState:
+    """A view that frames the given coordinates (China when there are none); ``zoom`` overrides."""
+    lngs, lats = np.asarray(list(lngs), dtype=float), np.asarray(list(lats), dtype=float)
+    ok = ~(np.isnan(lngs) | np.isnan(lats))
+    if not ok.any():
+        return pdk.ViewState(**default)
+    lngs, lats = lngs[ok], lats[ok]
+    span = max(float(lngs.max() - lngs.min()), float(lats.max() - lats.min()) * 1.3, 0.3)
+    zoom = zoom if zoom is not None else max(2.8, min(10.0, math.log2(360 / span) - 0.6))
+    return pdk.ViewState(longitude=float((lngs.min() + lngs.max()) / 2),
+                         latitude=float((lats.min() + lats.max()) / 2), zoom=zoom)
+
+
+def features_bounds(features: list[dict]) -> tuple[list[float], list[float]]:
+    """Longitudes and latitudes of every vertex's bounding corners of ``features``."""
+    lngs, lats = [], []
+    for feat in features:
+        coords = np.asarray(_flatten(feat["geometry"]["coordinates"]), dtype=float).reshape(-1, 2)
+        if len(coords):
+            lngs += [coords[:, 0].min(), coords[:, 0].max()]
+            lats += [coords[:, 1].min(), coords[:, 1].max()]
+    return lngs, lats
+
+
+def _flatten(coords):
+    if coords and isinstance(coords[0], (int, float)):
+        return [coords]
+    out = []
+    for c in coords:
+        out += _flatten(c)
+    return out
+
+
+def base_layer(features: list[dict], layer_id: str = "base", line_width: float = 1.0,
+               fill: list[int] | None = None) -> pdk.Layer:
+    """Our own boundaries as the map's base: light land, grey borders, nothing from the internet."""
+    return pdk.Layer("GeoJsonLayer", id=layer_id, data={"type": "FeatureCollection", "features": features},
+                     stroked=True, filled=fill is not None, get_fill_color=fill or [0, 0, 0, 0],
+                     get_line_color=[140, 140, 140, 200], line_width_min_pixels=line_width,
+                     get_line_width=0, pickable=False)
+
+
+def ramp_color(values: pd.Series) -> list[list[int]]:
+    """A sequential colour per value on a log scale of the largest (zero is pale grey)."""
+    v = np.asarray(values, dtype=float)
+    top = np.log1p(v.max()) if len(v) and v.max() > 0 else 1.0
+    out = []
+    for x in v:
+        if x <= 0:
+            out.append([235, 235, 235, 160])
+            continue
+        i = int(min(len(CHOROPLETH_RAMP) - 1, np.log1p(x) / top * (len(CHOROPLETH_RAMP) - 1)))
+        out.append(CHOROPLETH_RAMP[i] + [210])
+    return out
+
+
+def choropleth_features(shapes: list[dict], amounts: pd.DataFrame, caption: str) -> list[dict]:
+    """``shapes`` with each region's amount, colour and tooltip lines in their properties.
+
+    ``amounts`` has ``code, amount`` and optionally ``purchases``, ``share``."""
+    by_code = amounts.set_index("code")
+    colors = dict(zip(amounts.code, ramp_color(amounts.amount), strict=True))
+    out = []
+    for feat in shapes:
+        code = feat["properties"]["code"]
+        amount = float(by_code.amount.get(code, 0.0)) if code in by_code.index else 0.0
+        purchases = int(by_code.purchases.get(code, 0)) if "purchases" in by_code and code in by_code.index else 0
+        share = by_code.share.get(code) if "share" in by_code and code in by_code.index else None
+        props = dict(feat["properties"], amount=amount, color=colors.get(code, [235, 235, 235, 160]),
+                     title=feat["properties"]["name"], line1=f"{caption}：{money(amount)}",
+                     line2=f"采购笔数：{purchases:,}",
+                     line3=f"占比：{share * 100:.1f}%" if share is not None else "", line4="")
+        out.append({"type": "Feature", "geometry": feat["geometry"], "properties": props})
+    return out
+
+
+def choropleth_layer(features: list[dict], layer_id: str = "choropleth", pickable: bool = True) -> pdk.Layer:
+    """Regions filled by amount (``properties.color``)."""
+    return pdk.Layer("GeoJsonLayer", id=layer_id, data={"type": "FeatureCollection", "features": features},
+                     stroked=True, filled=True, get_fill_color="properties.color",
+                     get_line_color=[255, 255, 255, 220], line_width_min_pixels=0.5, pickable=pickable,
+                     auto_highlight=True, highlight_color=[255, 215, 0, 160])
+
+
+def outlet_frame(points: pd.DataFrame) -> pd.DataFrame:
+    """Outlet points with colour, outline, radius and tooltip lines for the scatter layer."""
+    df = points.copy()
+    top = float(df.sales_yuan.max()) if len(df) and df.sales_yuan.max() > 0 else 1.0
+    df["radius"] = 4 + 22 * np.sqrt(df.sales_yuan.clip(lower=0) / top)
+    style = df.status.map(lambda s: STATUS_STYLE.get(s, STATUS_STYLE["operating"]))
+    df["color"] = [KIND_COLORS.get(k, [100, 100, 100]) + [a] for k, (a, _, _) in zip(df.kind, style, strict=True)]
+    df["outline"] = [line + [255] for _, line, _ in style]
+    df["outline_width"] = [w for _, _, w in style]
+    df["title"] = df.name
+    df["line1"] = [f"类型：{OUTLET_KINDS.get(k, k)} ｜ 状态：{OUTLET_STATUSES.get(s, s)}"
+                   for k, s in zip(df.kind, df.status, strict=True)]
+    df["line2"] = "运营方：" + df.operator.fillna("—").astype(str)
+    df["line3"] = ["开设：" + (d.isoformat() if d is not None and not pd.isna(d) else "—") for d in df.opened_on]
+    df["line4"] = [f"期间销售额：{money(v)}（{n:,}笔）" for v, n in zip(df.sales_yuan, df.purchases, strict=True)]
+    keep = ["id", "lng", "lat", "radius", "color", "outline", "outline_width", "title", "line1", "line2",
+            "line3", "line4"]
+    return df[keep]
+
+
+def outlet_layer(points: pd.DataFrame, layer_id: str = "outlets") -> pdk.Layer:
+    """Outlets coloured by kind, faded and outlined by status, sized by sales."""
+    return pdk.Layer("ScatterplotLayer", id=layer_id, data=outlet_frame(points), get_position=["lng", "lat"],
+                     get_radius="radius", radius_units="'pixels'", get_fill_color="color", stroked=True,
+                     get_line_color="outline", get_line_width="outline_width", line_width_units="'pixels'",
+                     pickable=True, auto_highlight=True)
+
+
+def highlight_layer(points: pd.DataFrame, layer_id: str = "highlight") -> pdk.Layer:
+    """A ring around the chosen outlets."""
+    return pdk.Layer("ScatterplotLayer", id=layer_id, data=points[["lng", "lat"]], get_position=["lng", "lat"],
+                     get_radius=18, radius_units="'pixels'", filled=False, stroked=True,
+                     get_line_color=[255, 193, 7, 255], get_line_width=4, line_width_units="'pixels'")
+
+
+def legend_html() -> str:
+    """The outlet legend: a coloured dot per kind and a word per status style."""
+    dots = "".join(f'<span style="display:inline-block;width:10px;height:10px;border-radius:5px;'
+                   f'background:rgb({c[0]},{c[1]},{c[2]});margin:0 4px 0 10px"></span>{OUTLET_KINDS[k]}'
+                   for k, c in KIND_COLORS.items())
+    return (f'<div style="font-size:0.85rem">{dots}<br/><span style="margin-left:10px">圆点大小＝期间销售额；'
+            "半透明灰边＝暂停，黑色粗边＝拟退出，淡色＝已退出；区县颜色越深采购额越大</span></div>")
+
+
+def density_layer(density: pd.DataFrame, layer_id: str = "density") -> pdk.Layer:
+    """Hexagons of outlet counts from the SQL grid (each cell weighted by its outlets)."""
+    return pdk.Layer("HexagonLayer", id=layer_id, data=density[["lng", "lat", "outlets"]],
+                     get_position=["lng", "lat"], get_color_weight="outlets", color_aggregation="'SUM'",
+                     get_elevation_weight="outlets", elevation_aggregation="'SUM'", radius=25000,
+                     extruded=False, coverage=0.9, opacity=0.45, pickable=False)
+
+
+def flow_frame(flows: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFrame:
+    """Pairing flows with both ends' coordinates and tooltip lines for the arc layer."""
+    coords = regions.set_index("code")[["lng", "lat"]]
+    df = flows.copy()
+    df = df[df.helper_code.isin(coords.index) & df.origin_code.isin(coords.index)]
+    df["from_lng"] = df.helper_code.map(coords.lng)
+    df["from_lat"] = df.helper_code.map(coords.lat)
+    df["to_lng"] = df.origin_code.map(coords.lng)
+    df["to_lat"] = df.origin_code.map(coords.lat)
+    top = float(df.amount.max()) if len(df) else 1.0
+    df["width"] = 1 + 9 * np.sqrt(df.amount / top)
+    df["color"] = [[192, 57, 43, 200] if p else [120, 120, 120, 150] for p in df.paired]
+    df["title"] = df.helper_name + " → " + df.origin_name
+    df["line1"] = "金额：" + df.amount.map(money)
+    df["line2"] = ["结对关系：" + (PAIRING_KINDS.get(k, k) if isinstance(k, str) else "无（非结对采购）")
+                   for k in df.pairing_kind]
+    df["line3"] = ""
+    df["line4"] = ""
+    return df[["from_lng", "from_lat", "to_lng", "to_lat", "width", "color", "title", "line1", "line2",
+               "line3", "line4"]]
+
+
+def flow_layer(flows: pd.DataFrame, regions: pd.DataFrame, layer_id: str = "flows") -> pdk.Layer:
+    """Arcs from helper jurisdictions to origins, red when a pairing covers them."""
+    return pdk.Layer("ArcLayer", id=layer_id, data=flow_frame(flows, regions),
+                     get_source_position=["from_lng", "from_lat"], get_target_position=["to_lng", "to_lat"],
+                     get_source_color="color", get_target_color="color", get_width="width",
+                     width_units="'pixels'", pickable=True, great_circle=False)
+
+
+def deck(layers: list[pdk.Layer], view: pdk.ViewState, height: int = 560) -> pdk.Deck:
+    """An offline deck: no basemap provider, no token, our tooltip.
+
+    ``map_style`` is left at pydeck's sentinel on purpose: Streamlit reads ``map_style=None`` as
+    "pick a Carto style for the theme" and fetches it from the internet."""
+    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP, height=height)

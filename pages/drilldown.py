@@ -1,0 +1,187 @@
+"""地区下钻 — province → city → county → its products, outlets and units, on either side of the money."""
+
+import pandas as pd
+import streamlit as st
+
+from data_access import boundaries, cache
+from data_access.drilldown import (
+    DrillState,
+    apply,
+    breadcrumbs,
+    drill,
+    picked_code,
+    state_from_filters,
+    state_to_params,
+    up_to,
+    with_side,
+)
+from data_access.labels import (
+    BUYER_KINDS,
+    CATEGORIES,
+    OUTLET_KINDS,
+    OUTLET_STATUSES,
+    PAIRING_KINDS,
+    REGION_LEVELS,
+)
+from data_access.outlets import outlet_points
+from data_access.overview import amount_total
+from data_access.region_amounts import amount_by_child, pairing_flows, top_products, top_units
+from data_access.regions import region_table
+from pages.common import maps, region_charts, tables, ui
+
+SIDES = {"origin": "产地（钱流向哪里）", "buyer": "采购方（钱从哪里来）"}
+
+f = ui.current_filters()
+try:
+    regions = cache.query(region_table)
+except cache.StoreUnavailable as exc:
+    ui.stop_if_unavailable(exc)
+state = state_from_filters(f)
+
+
+def go(target: DrillState) -> None:
+    """Move the shared filters to ``target`` and redraw (the sidebar follows)."""
+    if target == state:
+        return
+    st.session_state["filters"] = apply(f, target)
+    for key in [k for k in st.session_state if str(k).startswith(("flt_region_", "dd_")) or k == "flt_side"]:
+        del st.session_state[key]
+    st.rerun()
+
+
+for key, value in state_to_params(state).items():
+    if st.query_params.get(key) != value:
+        st.query_params[key] = value
+
+st.title("地区下钻")
+ui.freshness("采购明细（purchase）按产地县或采购单位所在地逐级汇总；帮扶方为采购单位的政策辖区（buyer_unit.jurisdiction_code），"
+             "结对关系取结对表（pairing）")
+
+c1, c2 = st.columns([3, 2])
+side = c1.segmented_control("方向", list(SIDES), format_func=SIDES.get, default=state.side, key="dd_side_pick")
+if side and side != state.side:
+    go(with_side(state, side))
+provinces = regions[regions.level == "province"]
+start_options = [None] + provinces.code.tolist()
+start = c2.selectbox("起点", start_options, format_func=lambda c: "全国" if c is None else dict(
+    zip(provinces.code, provinces.name, strict=True))[c], index=start_options.index(state.code[:2] + "0000")
+    if state.code and state.code[:2] + "0000" in start_options else 0, key=f"dd_start_{state.code}")
+if start != (state.code[:2] + "0000" if state.code else None):
+    go(drill(DrillState(side=state.side), start, regions) if start else DrillState(side=state.side))
+
+crumbs = breadcrumbs(regions, state)
+cols = st.columns(len(crumbs) * 2)
+for i, (code, name) in enumerate(crumbs):
+    last = i == len(crumbs) - 1
+    if cols[i * 2].button(name, key=f"dd_crumb_{code}", disabled=last, type="secondary" if not last else "primary"):
+        go(up_to(state, code, regions))
+    if not last:
+        cols[i * 2 + 1].markdown("<div style='padding-top:0.45rem;text-align:center'>›</div>", unsafe_allow_html=True)
+
+here = crumbs[-1][1]
+level_name = REGION_LEVELS[state.level]
+st.caption(f"{ui.describe_filters(f)} ｜ 当前：{here}（{level_name}）")
+
+try:
+    flows = cache.query(pairing_flows, f)
+    if not state.at_bottom:
+        children = cache.query(amount_by_child, f)
+        shapes = cache.query(boundaries.child_shapes, state.code)
+    else:
+        shapes = cache.query(boundaries.shapes_for, (state.code,))
+        products = cache.query(top_products, f)
+        units = cache.query(top_units, f)
+        outlets = cache.query(outlet_points, f, 500)
+        total = cache.query(amount_total, f)
+except cache.StoreUnavailable as exc:
+    ui.stop_if_unavailable(exc)
+
+side_word = "产地" if state.side == "origin" else "采购方"
+if not state.at_bottom:
+    total = float(children.amount.sum())
+    with_data = int((children.amount > 0).sum())
+    m = st.columns(3)
+    m[0].metric(f"{here}·{side_word}采购额", ui.fmt_money(total))
+    m[1].metric("有采购的下级地区", f"{with_data} / {len(children)}")
+    top = children.iloc[0] if with_data else None
+    m[2].metric("最大下级地区", top["name"] if top is not None else "—",
+                help=f"{ui.fmt_money(top['amount'])}，占 {ui.fmt_pct(top['share'])}" if top is not None else None)
+    if not with_data:
+        st.info(f"所选期间{here}没有{side_word}口径的采购记录。可切换方向，或点上方的路径返回上一级。",
+                icon=":material/info:")
+    st.caption("点击地图上的地区或右侧柱条，进入下一级。")
+    map_col, bar_col = st.columns([3, 2])
+    with map_col:
+        show_flows = st.toggle("在地图上显示帮扶资金流向（弧线）", value=False, key=f"dd_arcs_{state.code}")
+        features = maps.choropleth_features(shapes, children, f"{side_word}采购额")
+        layers = [maps.base_layer(boundaries.base_features("province"), fill=[246, 244, 238, 255]),
+                  maps.choropleth_layer(features)]
+        if show_flows and len(flows):
+            layers.append(maps.flow_layer(flows, regions))
+        lngs, lats = maps.features_bounds(features)
+        view = maps.view_for(lngs, lats)
+        event = st.pydeck_chart(maps.deck(layers, view, height=520), height=520, on_select="rerun",
+                                selection_mode="single-object", key=f"dd_map_{state.side}_{state.code}")
+        target = drill(state, picked_code(event.selection if event else None), regions)
+        if target != state:
+            go(target)
+    with bar_col:
+        table = children.rename(columns={"code": "区划代码", "name": "地区", "amount": "采购额（元）",
+                                         "purchases": "笔数", "share": "占比"})[
+            ["区划代码", "地区", "采购额（元）", "笔数", "占比"]]
+        event = tables.chart_and_table(region_charts.region_bars(children), table, f"{here}下级地区采购额",
+                                       key=f"dd_bars_{state.side}_{state.code}", on_select="rerun",
+                                       selection_mode="points")
+        target = drill(state, picked_code(event.selection if event else None), regions)
+        if target != state:
+            go(target)
+else:
+    m = st.columns(3)
+    m[0].metric(f"{here}·{side_word}采购额", ui.fmt_money(total))
+    m[1].metric("涉及单位", len(units))
+    m[2].metric("相关网点", len(outlets))
+    map_col, info_col = st.columns([3, 2])
+    with map_col:
+        layers = [maps.base_layer(boundaries.base_features("province"), fill=[246, 244, 238, 255]),
+                  maps.choropleth_layer(maps.choropleth_features(
+                      shapes, pd.DataFrame({"code": [state.code], "amount": [total]}), f"{side_word}采购额"),
+                      pickable=False)]
+        if len(flows):
+            layers.append(maps.flow_layer(flows, regions))
+        if len(outlets):
+            layers.append(maps.outlet_layer(outlets))
+        lngs, lats = maps.features_bounds(shapes)
+        view = maps.view_for(list(lngs) + list(outlets.lng), list(lats) + list(outlets.lat))
+        st.pydeck_chart(maps.deck(layers, view, height=480), height=480, key=f"dd_map_{state.side}_{state.code}")
+        st.caption("红色弧线：帮扶方到产地的采购资金（结对关系内）；圆点：经手这些采购的网点。")
+    with info_col:
+        tab_p, tab_o, tab_u = st.tabs(["产品", "网点", "单位"])
+        with tab_p:
+            t = products.assign(品类=products.category.map(CATEGORIES)).rename(columns={
+                "name": "产品", "origin_name": "产地", "amount": "采购额（元）", "quantity": "数量",
+                "purchases": "笔数"})[["产品", "品类", "产地", "采购额（元）", "数量", "笔数"]]
+            st.dataframe(t, hide_index=True, width="stretch")
+            tables.download_buttons(t, f"{here}产品", "dd_prod")
+        with tab_o:
+            t = outlets.assign(类型=outlets.kind.map(OUTLET_KINDS), 状态=outlets.status.map(OUTLET_STATUSES)).rename(
+                columns={"name": "网点", "sales_yuan": "销售额（元）", "purchases": "笔数"})[
+                ["网点", "类型", "状态", "销售额（元）", "笔数"]]
+            st.dataframe(t, hide_index=True, width="stretch")
+            tables.download_buttons(t, f"{here}网点", "dd_outlets")
+        with tab_u:
+            t = units.assign(类型=units.kind.map(BUYER_KINDS)).rename(columns={
+                "name": "单位", "region_name": "所在地", "amount": "采购额（元）", "purchases": "笔数"})[
+                ["单位", "类型", "所在地", "采购额（元）", "笔数"]]
+            st.dataframe(t, hide_index=True, width="stretch")
+            tables.download_buttons(t, f"{here}单位", "dd_units")
+
+st.subheader("结对帮扶资金流向")
+if flows.empty:
+    st.info("所选范围内没有采购记录。", icon=":material/info:")
+else:
+    paired_share = float(flows.loc[flows.paired, "amount"].sum() / flows.amount.sum())
+    st.caption(f"帮扶方（采购单位所属辖区）→ 产地；红色为结对关系内的采购，占所示金额的 {ui.fmt_pct(paired_share)}。")
+    ft = flows.assign(结对关系=flows.pairing_kind.map(lambda k: PAIRING_KINDS.get(k, "非结对采购"))).rename(
+        columns={"helper_name": "帮扶方", "origin_name": "产地", "amount": "金额（元）"})
+    tables.chart_and_table(region_charts.flows_sankey(flows), ft[["帮扶方", "产地", "金额（元）", "结对关系"]],
+                           f"{here}帮扶资金流向", key=f"dd_flows_{state.side}_{state.code}")

