@@ -73,8 +73,9 @@ def product_catalogue(engine: Engine, f: Filters, search: str = "", statuses: tu
     province = region.alias("province")
     open_w = (select(warning.c.product_id, func.count().label("n")).where(warning.c.status != "closed")
               .group_by(warning.c.product_id).subquery())
-    spent = (scoped_select(f, purchase.c.product_id, func.sum(purchase.c.amount).label("amount"))
-             .group_by(purchase.c.product_id).subquery())
+    # Run on its own, so the rollup router can answer it (a subquery inside another statement is not routed).
+    spent_q = (scoped_select(f, purchase.c.product_id, func.sum(purchase.c.amount), with_product=True)
+               .group_by(purchase.c.product_id))
     conds = []
     if f.categories:
         conds.append(product.c.category.in_(f.categories))
@@ -94,18 +95,18 @@ def product_catalogue(engine: Engine, f: Filters, search: str = "", statuses: tu
                 supplier.c.name.label("supplier_name"), product.c.unit, product.c.reference_price,
                 product.c.supply_volume, product.c.season_months, product.c.beneficiaries, product.c.certified,
                 product.c.certified_on, product.c.status,
-                func.coalesce(open_w.c.n, 0).label("open_warnings"),
-                func.coalesce(spent.c.amount, 0).label("amount"))
+                func.coalesce(open_w.c.n, 0).label("open_warnings"))
          .select_from(product.join(origin, origin.c.code == product.c.origin_code)
                       .outerjoin(province, province.c.code == origin.c.province_code)
                       .outerjoin(supplier, supplier.c.id == product.c.supplier_id)
-                      .outerjoin(open_w, open_w.c.product_id == product.c.id)
-                      .outerjoin(spent, spent.c.product_id == product.c.id))
+                      .outerjoin(open_w, open_w.c.product_id == product.c.id))
          .where(and_(True, *conds)))
     with engine.connect() as conn:
         df = pd.DataFrame(conn.execute(q).mappings().all())
+        spent = dict(conn.execute(spent_q).all()) if not df.empty else {}
     if df.empty:
         return pd.DataFrame(columns=CATALOGUE_COLUMNS)
+    df["amount"] = df.id.map(spent).fillna(0)
     if in_season:
         df = df[df.season_months.map(lambda s: in_season in season_list(s))]
     df["amount"] = df.amount.astype(float)

@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "data_access.auth",
     "data_access.briefing",
     "data_access.rollup",
+    "data_access.bench",
 ]
 
 

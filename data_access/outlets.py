@@ -133,9 +133,9 @@ def exit_candidates(engine: Engine, f: Filters, as_of: date | None = None) -> pd
                     outlet.c.status, outlet.c.status_reason, outlet.c.opened_on)
              .select_from(outlet.join(region, region.c.code == outlet.c.region_code))
              .where(and_(outlet.c.status != "exited", *_location_conditions(f))))
-    q_sales = (select(purchase.c.outlet_id, purchase.c.month, func.sum(purchase.c.amount))
-               .where(purchase.c.outlet_id.is_not(None), purchase.c.month >= first, purchase.c.month <= last,
-                      purchase.c.purchase_date <= as_of)
+    window = Filters(start=date(first // 100, first % 100, 1), end=as_of)
+    q_sales = (scoped_select(window, purchase.c.outlet_id, purchase.c.month, func.sum(purchase.c.amount))
+               .where(purchase.c.outlet_id.is_not(None))
                .group_by(purchase.c.outlet_id, purchase.c.month))
     with engine.connect() as conn:
         outlets = pd.DataFrame(conn.execute(q_out).all(),

@@ -13,7 +13,8 @@ def region_table(engine: Engine) -> pd.DataFrame:
     q = select(region.c.code, region.c.name, region.c.level, region.c.parent_code, region.c.province_code,
                region.c.city_code, region.c.lng, region.c.lat).order_by(region.c.code)
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(q).all(),
+        # Plain tuples: pandas probes each Row for attributes, which costs ~50 µs a row.
+        return pd.DataFrame([tuple(r) for r in conn.execute(q)],
                             columns=["code", "name", "level", "parent_code", "province_code", "city_code", "lng", "lat"])
 
 

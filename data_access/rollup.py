@@ -35,8 +35,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql import functions, visitors
+from sqlalchemy.sql import functions, operators, visitors
 from sqlalchemy.sql.elements import (
+    BinaryExpression,
+    BindParameter,
     Case,
     ColumnClause,
     ColumnElement,
@@ -65,8 +67,9 @@ class Rollup:
 
 
 # Smallest first (rows at 10 million purchases: 0.2M, 0.3M, 0.4M, 0.5M, 2.2M, 6.2M).
-ROLLUPS = [Rollup(t) for t in (s.purchase_rollup_buyer, s.purchase_rollup_product, s.purchase_rollup_unit,
-                               s.purchase_rollup_origin, s.purchase_rollup_unit_origin, s.purchase_rollup)]
+ROLLUPS = [Rollup(t) for t in (s.purchase_rollup_buyer, s.purchase_rollup_product, s.purchase_rollup_outlet,
+                               s.purchase_rollup_unit, s.purchase_rollup_unit_city, s.purchase_rollup_origin,
+                               s.purchase_rollup_unit_origin, s.purchase_rollup)]
 
 # Where each dimension comes from in the raw facts.
 RAW_DIMS = {
@@ -79,7 +82,12 @@ RAW_DIMS = {
     "category": func.coalesce(s.product.c.category, ""),
     "buyer_kind": s.buyer_unit.c.kind,
     "buyer_region_code": s.buyer_unit.c.region_code,
+    "outlet_id": func.coalesce(s.purchase.c.outlet_id, 0),
+    "origin_city": func.substr(s.purchase.c.origin_code, 1, 4),
 }
+# A region prefix this short or shorter compares the same on origin_city as on origin_code
+# (for c ≥ P and c < P' with len(P) ≤ 4, only the first four characters of c matter).
+CITY_PREFIX_MAX = 4
 # Columns of the scope's joined tables that a rollup keeps as its own dimension.
 JOINED_DIMS = {(s.buyer_unit, "kind"): "buyer_kind", (s.buyer_unit, "region_code"): "buyer_region_code",
                (s.product, "category"): "category"}
@@ -241,6 +249,8 @@ class _Rewriter:
     def column(self, col: ColumnClause):
         dims = self.r.dims
         if col.table is s.purchase:
+            if col.name == "outlet_id" and col.name in dims:
+                return func.nullif(self.source.c.outlet_id, 0)
             if col.name in dims:
                 return self.source.c[col.name]
             raise NotRoutable(f"purchase.{col.name}")
@@ -292,6 +302,8 @@ class _Rewriter:
     def rewrite(self, elem):
         """An expression (column, condition, aggregate) rewritten onto the rollup."""
         def replace(e):
+            if isinstance(e, BinaryExpression) and "origin_city" in self.r.dims and "origin_code" not in self.r.dims:
+                return self._city_range(e)
             if isinstance(e, FunctionFilter):
                 return self.aggregate(e.func, e.criterion)
             if isinstance(e, functions.FunctionElement) and e.name in ("count", "sum"):
@@ -302,14 +314,30 @@ class _Rewriter:
 
         return visitors.replacement_traverse(elem, {}, replace)
 
+    def _city_range(self, e: BinaryExpression):
+        """``origin_code >= P`` / ``< P`` with a short prefix P, on origin_city; None for other expressions."""
+        left, right = e.left, e.right
+        if not (isinstance(left, ColumnClause) and left.table is s.purchase and left.name == "origin_code"):
+            return None
+        if (e.operator in (operators.ge, operators.lt) and isinstance(right, BindParameter)
+                and isinstance(right.value, str) and len(right.value) <= CITY_PREFIX_MAX):
+            return BinaryExpression(self.source.c.origin_city, right, e.operator, type_=e.type)
+        raise NotRoutable("origin_code compared with more than a city prefix")
+
     def statement(self, stmt: Select) -> Select:
         """The whole SELECT rebuilt on the rollup: same columns, grouping, order and limits."""
-        if stmt._setup_joins or len(stmt._from_obj) != 1 or stmt._from_obj[0] is not self.scope.from_:
+        if len(stmt._from_obj) != 1 or stmt._from_obj[0] is not self.scope.from_:
             raise NotRoutable("a FROM other than the scope")
+        from_ = self.from_
+        for target, onclause, left, flags in stmt._setup_joins:
+            # Joins onto lookup tables (regions…) are kept, their ON clause rewritten onto the rollup.
+            if left is not None or onclause is None or target in (s.purchase, s.buyer_unit, s.product):
+                raise NotRoutable("a join the rollup cannot keep")
+            from_ = from_.join(target, self.rewrite(onclause), isouter=flags["isouter"], full=flags["full"])
         where = [self.where if w is self.scope.where else self.rewrite(w) for w in stmt._where_criteria]
         if not any(w is self.where for w in where):
             raise NotRoutable("scope conditions not found")
-        new = (select(*[self.rewrite(c) for c in stmt._raw_columns]).select_from(self.from_).where(*where)
+        new = (select(*[self.rewrite(c) for c in stmt._raw_columns]).select_from(from_).where(*where)
                .group_by(*[self.rewrite(c) for c in stmt._group_by_clauses])
                .order_by(*[self.rewrite(c) for c in stmt._order_by_clauses])
                .having(*[self.rewrite(c) for c in stmt._having_criteria]))

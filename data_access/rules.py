@@ -25,6 +25,7 @@ red when an earlier period is missing.
 from __future__ import annotations
 
 import calendar
+from collections import namedtuple
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
@@ -121,7 +122,7 @@ def evaluate(engine: Engine, f: Filters, as_of: date | None = None) -> pd.DataFr
         ctx.rule = rule
         if rule["subject_kind"] == "origin_county":
             subjects = counties[counties.jurisdiction_code == rule["jurisdiction_code"]]
-            for s in subjects.itertuples():
+            for s in _records(subjects):
                 rows += _origin_yoy(ctx, s, origin.get(s.code, (0.0, 0.0, 0.0)))
             continue
         subjects = units[_inside(units.jurisdiction_code, rule["jurisdiction_code"])]
@@ -130,11 +131,17 @@ def evaluate(engine: Engine, f: Filters, as_of: date | None = None) -> pd.DataFr
         handler = _HANDLERS.get(rule["metric"])
         if handler is None:
             continue
-        for s in subjects.itertuples():
+        for s in _records(subjects):
             rows += handler(ctx, s, reports)
     df = pd.DataFrame(rows, columns=COLUMNS).astype({"unit_id": "Int64", "met": bool})
     df[NUMERIC] = df[NUMERIC].astype(float)
     return df
+
+
+def _records(df: pd.DataFrame) -> list:
+    """Rows as named tuples, like ``itertuples()`` but without pandas' per-column indexing cost."""
+    row = namedtuple("Row", ["Index", *df.columns])
+    return [row(i, *values) for i, values in zip(df.index, zip(*(df[c].tolist() for c in df.columns), strict=True), strict=True)]
 
 
 def units_behind(engine: Engine, f: Filters, as_of: date | None = None) -> pd.DataFrame:
@@ -220,11 +227,20 @@ def _same_day_last_year(d: date) -> date:
         return d.replace(year=d.year - 1, day=28)
 
 
+def _year_conditions(as_of: date):
+    """(this year, up to the same day last year) as conditions on purchases; on ``month`` when the
+    day closes its month, so the rollups can answer (a purchase's month is its date's)."""
+    this_year = purchase.c.month >= as_of.year * 100 + 1
+    ly = _same_day_last_year(as_of)
+    if (ly + timedelta(days=1)).day == 1:
+        return this_year, purchase.c.month <= ly.year * 100 + ly.month
+    return this_year, purchase.c.purchase_date <= ly
+
+
 def _unit_facts(conn, ctx: _Context, ew_codes: dict[str, list[str]]) -> pd.DataFrame:
     """Per buyer unit: the year-to-date sums each rule needs and last year's (same period, full year)."""
     year = ctx.as_of.year
-    this_year = purchase.c.purchase_date >= date(year, 1, 1)
-    last_ytd = purchase.c.purchase_date <= _same_day_last_year(ctx.as_of)
+    this_year, last_ytd = _year_conditions(ctx.as_of)
     gift = purchase.c.purpose == "holiday_gift"
 
     def total(cond):
@@ -239,15 +255,22 @@ def _unit_facts(conn, ctx: _Context, ew_codes: dict[str, list[str]]) -> pd.DataF
         "amount_ly_ytd": total(and_(~this_year, last_ytd)),
         "amount_ly": total(~this_year),
     }
-    for code, areas in ew_codes.items():
-        inside = or_(False, *[in_region(purchase.c.origin_code, a) for a in areas])
-        measures[f"ew_{code}"] = total(and_(this_year, gift, inside))
     span = replace(ctx.f, start=date(year - 1, 1, 1), end=ctx.as_of)
     q = scoped_select(span, purchase.c.buyer_unit_id, *[m.label(f"m{i}") for i, m in enumerate(measures.values())]
                       ).group_by(purchase.c.buyer_unit_id)
-    df = pd.DataFrame(conn.execute(q).all(), columns=["unit_id", *measures])
-    for col in measures:
-        df[col] = df[col].astype(float)
+    df = pd.DataFrame([tuple(r) for r in conn.execute(q)], columns=["unit_id", *measures])
+    # East-west gift shares need the origin; asked apart (gifts this year only) so each statement
+    # is answered by a small rollup.
+    ew = {f"ew_{code}": total(or_(False, *[in_region(purchase.c.origin_code, a) for a in areas]))
+          for code, areas in ew_codes.items()}
+    if ew:
+        q = (scoped_select(replace(ctx.f, start=date(year, 1, 1), end=ctx.as_of), purchase.c.buyer_unit_id,
+                           *[m.label(k) for k, m in ew.items()])
+             .where(gift).group_by(purchase.c.buyer_unit_id))
+        gifts = pd.DataFrame([tuple(r) for r in conn.execute(q)], columns=["unit_id", *ew])
+        df = df.merge(gifts, on="unit_id", how="left")
+    for col in [*measures, *ew]:
+        df[col] = df[col].astype(float).fillna(0.0)
     return df
 
 
@@ -271,8 +294,8 @@ def _origin_facts(conn, ctx: _Context, counties: pd.DataFrame) -> dict[str, tupl
     if counties.empty:
         return {}
     year = ctx.as_of.year
-    this_year = purchase.c.purchase_date >= date(year, 1, 1)
-    last_ytd = and_(~this_year, purchase.c.purchase_date <= _same_day_last_year(ctx.as_of))
+    this_year, last_ytd = _year_conditions(ctx.as_of)
+    last_ytd = and_(~this_year, last_ytd)
 
     def total(cond):
         return func.coalesce(func.sum(case((cond, purchase.c.amount), else_=0)), 0)

@@ -433,7 +433,7 @@ def _rollup_table(name: str, dims: list[Column], *indexes: tuple[str, ...]) -> T
 
 
 def _dim(name: str) -> Column:
-    types = {"month": Integer, "buyer_unit_id": Integer, "product_id": Integer}
+    types = {"month": Integer, "buyer_unit_id": Integer, "product_id": Integer, "outlet_id": Integer}
     return Column(name, types.get(name, String(24)), nullable=False, autoincrement=False)
 
 
@@ -461,3 +461,10 @@ purchase_rollup_product = _rollup_table(  # 月 × 产品 × 产地县 × 渠道
     "purchase_rollup_product",
     [_dim(c) for c in ("month", "product_id", "origin_code", "channel", "purpose")],
     ("product_id", "month"), ("origin_code", "month"))
+# origin_city is the first four characters of the origin county code (its city, 地级); outlet_id 0 = no outlet.
+purchase_rollup_outlet = _rollup_table(  # 月 × 网点 × 渠道 × 产地市
+    "purchase_rollup_outlet",
+    [_dim(c) for c in ("month", "outlet_id", "channel", "origin_city")])
+purchase_rollup_unit_city = _rollup_table(  # 月 × 采购单位 × 用途 × 产地市
+    "purchase_rollup_unit_city",
+    [_dim(c) for c in ("month", "buyer_unit_id", "purpose", "origin_city")])

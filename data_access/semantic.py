@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import pandas as pd
-from sqlalchemy import Engine, Integer, and_, cast, func, literal, select
+from sqlalchemy import Engine, Integer, cast, func, literal, select
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -176,17 +176,37 @@ def _origin_key(dimension: str, origin: FromClause) -> ColumnElement:
             "origin_county": origin.c.code}[dimension]
 
 
+@dataclass(frozen=True)
+class _Source:
+    """What a trend selects from: FROM, joins added after it, WHERE conditions, and (for purchases) the
+    scope, so the rollup router can answer the statement."""
+
+    from_: FromClause
+    joins: tuple
+    conds: tuple
+    scope: object | None
+
+    def select(self, *columns):
+        q = select(*columns).select_from(self.from_)
+        for target, onclause in self.joins:
+            q = q.join(target, onclause)
+        q = q.where(*self.conds)
+        return q.execution_options(purchase_scope=self.scope) if self.scope is not None else q
+
+
 def _source(f: Filters, m: Measure, dimension: str):
-    """(FROM, WHERE conditions, month expression, dimension key expression, value expression, notes)."""
+    """(source, month expression, dimension key expression, value expression, notes)."""
     notes: list[str] = []
     d = DIMENSIONS[dimension]
     origin = region.alias("origin_region")
+    joins: list = []
+    scope = None
     if m.fact == "purchase":
         scope = purchase_scope(f, with_unit=d.side == "unit" or m.kind == "share",
                                with_product=d.side == "product")
         from_, conds = scope.from_, [scope.where]
         if d.side == "origin":
-            from_ = from_.join(origin, origin.c.code == purchase.c.origin_code)
+            joins.append((origin, origin.c.code == purchase.c.origin_code))
         if m.kind == "share":
             conds += [purchase.c.purpose == m.purpose, buyer_unit.c.kind == m.subject_kind]
         month = purchase.c.month
@@ -218,23 +238,23 @@ def _source(f: Filters, m: Measure, dimension: str):
     dims.update({"total": literal("all"), "buyer_kind": buyer_unit.c.kind, "helper": buyer_unit.c.jurisdiction_code,
                  "category": product.c.category})
     key = _origin_key(dimension, origin) if d.side == "origin" else dims[dimension]
-    return from_, and_(*conds), month, key, value, notes
+    return _Source(from_, tuple(joins), tuple(conds), scope), month, key, value, notes
 
 
 def trend_query(f: Filters, measure: str, dimension: str, grain: str, members: list[str] | None = None):
     """The Core SELECT of one trend: ``period_key, member, value`` (value is the numerator for shares)."""
     m, _ = _check(measure, dimension, grain)
-    from_, where, month, key, value, _ = _source(f, m, dimension)
+    src, month, key, value, _ = _source(f, m, dimension)
     period = _bucket(month, grain)
-    q = select(period.label("period_key"), key.label("member"), value.label("value")).select_from(from_).where(where)
+    q = src.select(period.label("period_key"), key.label("member"), value.label("value"))
     if members is not None:
         q = q.where(key.in_(members))
     return q.group_by(period, key)
 
 
 def _ranking_query(f: Filters, m: Measure, dimension: str):
-    from_, where, _, key, value, _ = _source(f, m, dimension)
-    return (select(key.label("member"), value.label("value")).select_from(from_).where(where)
+    src, _, key, value, _ = _source(f, m, dimension)
+    return (src.select(key.label("member"), value.label("value"))
             .group_by(key).order_by(value.desc(), key))
 
 

@@ -1,0 +1,495 @@
+"""The page benchmark (性能基准): every page's data calls timed against the raw-fact SQL floor and DuckDB.
+
+``python -m data_access bench --url URL --scale N`` builds (or reuses) a demo store of N purchases,
+then times each call the pages make — the real ``data_access`` function, no result cache — under
+the default filters (this year to date) and two drilled ones (a province, a county). Beside it: the
+same aggregate as one hand-written SQL statement on the raw purchase table of the same store
+(the "floor") and in DuckDB over the same rows exported once to Parquet. Optional: headless
+Chromium page loads, a warm AppTest rerun and the Streamlit server's peak memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select, text
+
+from data_access import schema as s
+from data_access.filters import Filters, region_level, region_prefix
+
+# Tables the floor statements read; DuckDB gets each as a Parquet file.
+EXPORTED = {
+    "purchase": ["id", "purchase_date", "month", "buyer_unit_id", "product_id", "origin_code", "channel",
+                 "purpose", "outlet_id", "quantity", "amount"],
+    "buyer_unit": ["id", "kind", "region_code", "jurisdiction_code"],
+    "product": ["id", "category", "origin_code"],
+    "region": ["code", "province_code", "city_code", "level"],
+    "warning": ["id", "product_id", "region_code", "level", "status", "first_date"],
+    "outlet": ["id", "region_code", "status"],
+}
+CHUNK_ROWS = 500_000
+
+
+def say(msg: str) -> None:
+    """Progress on stderr (the table goes to stdout)."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Call:
+    """One page's data call: the real function and its floor as one SQL statement."""
+
+    name: str
+    page: str
+    run: Callable[[Engine, Filters], object]
+    floor: Callable[[Filters], str]
+
+
+@dataclass
+class Timing:
+    """One call under one filter: seconds cold (first call) and warm, the floor's, DuckDB's, ratios."""
+
+    call: str
+    page: str
+    filters: str
+    rows: int
+    seconds: float
+    warm_seconds: float
+    floor_seconds: float | None
+    duckdb_seconds: float | None
+    ratio: float | None = None
+    duckdb_ratio: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+# The floor statements: plain SQL text that SQLite, PostgreSQL and DuckDB all run.
+
+def _lit(value) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _month(d: date) -> int:
+    return d.year * 100 + d.month
+
+
+def _month_end(d: date) -> date:
+    return (d.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def period_sql(f: Filters, alias: str = "p") -> str:
+    """The period as a condition: on ``month`` when it is whole months (as a hand-written query would)."""
+    if f.start.day == 1 and f.end == _month_end(f.end):
+        return f"{alias}.month BETWEEN {_month(f.start)} AND {_month(f.end)}"
+    return f"{alias}.purchase_date BETWEEN {_lit(f.start)} AND {_lit(f.end)}"
+
+
+def region_sql(f: Filters, column: str = "p.origin_code") -> str:
+    """The origin-side region of ``f`` as a range (or equality) on ``column``."""
+    if not f.region_code:
+        return "1=1"
+    if region_level(f.region_code) == "county":
+        return f"{column} = {_lit(f.region_code)}"
+    prefix = region_prefix(f.region_code)
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return f"{column} >= {_lit(prefix)} AND {column} < {_lit(upper)}"
+
+
+def where_sql(f: Filters) -> str:
+    """Period and (origin-side) region of ``f`` on ``purchase p``; the bench's filters use nothing else."""
+    return f"({period_sql(f)} AND {region_sql(f)})"
+
+
+def _both_years(f: Filters) -> tuple[str, str, str]:
+    this, last = where_sql(f), where_sql(f.last_year())
+    return this, last, f"({this} OR {last})"
+
+
+def _kpis_sql(f: Filters) -> str:
+    this, last, either = _both_years(f)
+    return (f"SELECT SUM(CASE WHEN {this} THEN p.amount END), COUNT(CASE WHEN {this} THEN 1 END), "
+            f"COUNT(DISTINCT CASE WHEN {this} THEN p.buyer_unit_id END), SUM(CASE WHEN {last} THEN p.amount END) "
+            f"FROM purchase p WHERE {either}")
+
+
+def _monthly_sql(f: Filters) -> str:
+    return f"SELECT p.month, SUM(p.amount) FROM purchase p WHERE {_both_years(f)[2]} GROUP BY p.month"
+
+
+def _channel_sql(f: Filters) -> str:
+    return (f"SELECT p.channel, SUM(p.amount), COUNT(*) FROM purchase p WHERE {where_sql(f)} "
+            "GROUP BY p.channel ORDER BY 2 DESC")
+
+
+def _rules_sql(f: Filters) -> str:
+    y, m = f.end.year, f.end.month
+    this = f"p.month >= {y * 100 + 1}"
+    span = replace(f, start=date(y - 1, 1, 1))
+
+    def total(cond):
+        return f"SUM(CASE WHEN {cond} THEN p.amount ELSE 0 END)"
+
+    return (f"SELECT p.buyer_unit_id, {total(this)}, "
+            f"{total(this + ' AND p.purpose = ' + _lit('canteen') + ' AND p.channel = ' + _lit('p832'))}, "
+            f"{total(this + ' AND p.purpose = ' + _lit('holiday_gift'))}, "
+            f"{total(this + ' AND p.purpose = ' + _lit('welfare') + ' AND p.channel IN (' + _lit('hall') + ', ' + _lit('zone') + ')')}, "
+            f"{total(f'p.month < {y * 100 + 1} AND p.month <= {(y - 1) * 100 + m}')}, "
+            f"{total(f'p.month < {y * 100 + 1}')} "
+            f"FROM purchase p WHERE {where_sql(span)} GROUP BY p.buyer_unit_id")
+
+
+def _by_channel_sql(f: Filters) -> str:
+    this, last, either = _both_years(f)
+    return (f"SELECT p.channel, SUM(CASE WHEN {this} THEN p.amount END), SUM(CASE WHEN {last} THEN p.amount END), "
+            f"COUNT(CASE WHEN {this} THEN 1 END) FROM purchase p WHERE {either} GROUP BY p.channel")
+
+
+def _by_kind_sql(f: Filters) -> str:
+    this, last, either = _both_years(f)
+    return (f"SELECT u.kind, SUM(CASE WHEN {this} THEN p.amount END), SUM(CASE WHEN {last} THEN p.amount END), "
+            f"COUNT(CASE WHEN {this} THEN 1 END) FROM purchase p JOIN buyer_unit u ON u.id = p.buyer_unit_id "
+            f"WHERE {either} GROUP BY u.kind")
+
+
+def _origin_key_sql(f: Filters) -> str:
+    from data_access.procurement import origin_group_level
+
+    return {"province": "r.province_code", "city": "COALESCE(r.city_code, r.code)",
+            "county": "p.origin_code"}[origin_group_level(f)]
+
+
+def _by_origin_sql(f: Filters) -> str:
+    this, last, either = _both_years(f)
+    key = _origin_key_sql(f)
+    return (f"SELECT {key}, SUM(CASE WHEN {this} THEN p.amount END), SUM(CASE WHEN {last} THEN p.amount END), "
+            f"COUNT(CASE WHEN {this} THEN 1 END) FROM purchase p JOIN region r ON r.code = p.origin_code "
+            f"WHERE {either} GROUP BY {key}")
+
+
+def _warnings_sql(f: Filters) -> str:
+    return (f"SELECT w.level, COUNT(*) FROM warning w JOIN product pr ON pr.id = w.product_id "
+            f"WHERE w.status <> 'closed' AND w.first_date <= {_lit(f.end)} AND {region_sql(f, 'w.region_code')} "
+            "GROUP BY w.level")
+
+
+def _outlet_sales_sql(f: Filters) -> str:
+    return (f"SELECT p.outlet_id, SUM(p.amount), COUNT(*) FROM purchase p WHERE {where_sql(f)} "
+            "AND p.outlet_id IS NOT NULL GROUP BY p.outlet_id")
+
+
+def _exit_sql(f: Filters) -> str:
+    from data_access.outlets import WINDOW_MONTHS, _month_index
+
+    last = _month(f.end)
+    i = _month_index(last) - WINDOW_MONTHS + 1
+    first = (i // 12) * 100 + i % 12 + 1
+    return (f"SELECT p.outlet_id, p.month, SUM(p.amount) FROM purchase p WHERE p.outlet_id IS NOT NULL "
+            f"AND p.month BETWEEN {first} AND {last} AND p.purchase_date <= {_lit(f.end)} GROUP BY p.outlet_id, p.month")
+
+
+def _by_county_sql(f: Filters) -> str:
+    return (f"SELECT p.origin_code, SUM(p.amount), COUNT(*) FROM purchase p WHERE {where_sql(f)} "
+            "GROUP BY p.origin_code")
+
+
+def _flows_sql(f: Filters) -> str:
+    from data_access.region_amounts import flow_level
+
+    key = {"province": "r.province_code", "city": "COALESCE(r.city_code, r.code)", "county": "r.code"}[flow_level(f)]
+    return (f"SELECT u.jurisdiction_code, {key}, SUM(p.amount) FROM purchase p "
+            f"JOIN buyer_unit u ON u.id = p.buyer_unit_id JOIN region r ON r.code = p.origin_code "
+            f"WHERE {where_sql(f)} GROUP BY u.jurisdiction_code, {key} ORDER BY 3 DESC LIMIT 30")
+
+
+def _top_products_sql(f: Filters) -> str:
+    return (f"SELECT pr.id, SUM(p.amount), SUM(p.quantity), COUNT(*) FROM purchase p "
+            f"JOIN product pr ON pr.id = p.product_id WHERE {where_sql(f)} GROUP BY pr.id ORDER BY 2 DESC, pr.id LIMIT 20")
+
+
+def _top_units_sql(f: Filters) -> str:
+    return (f"SELECT p.buyer_unit_id, SUM(p.amount), COUNT(*) FROM purchase p WHERE {where_sql(f)} "
+            "GROUP BY p.buyer_unit_id ORDER BY 2 DESC, p.buyer_unit_id LIMIT 20")
+
+
+def _trend_sql(f: Filters) -> str:
+    return f"SELECT p.month, p.channel, SUM(p.amount) FROM purchase p WHERE {_both_years(f)[2]} GROUP BY p.month, p.channel"
+
+
+def _catalogue_sql(f: Filters) -> str:
+    return f"SELECT p.product_id, SUM(p.amount) FROM purchase p WHERE {where_sql(f)} GROUP BY p.product_id"
+
+
+def calls() -> list[Call]:
+    """The data calls of every page that reads purchases (and the warning counts), in page order."""
+    from data_access import (
+        alerts,
+        catalogue,
+        outlets,
+        overview,
+        procurement,
+        region_amounts,
+        rules,
+        semantic,
+    )
+
+    return [
+        Call("overview.overview_kpis", "总览", overview.overview_kpis, _kpis_sql),
+        Call("overview.monthly_amounts", "总览", overview.monthly_amounts, _monthly_sql),
+        Call("overview.amount_by_channel", "总览", overview.amount_by_channel, _channel_sql),
+        Call("procurement.procurement_kpis", "采购进度", procurement.procurement_kpis, _kpis_sql),
+        Call("rules.evaluate", "采购进度", rules.evaluate, _rules_sql),
+        Call("procurement.amount_by(channel)", "采购进度", lambda e, f: procurement.amount_by(e, f, "channel"),
+             _by_channel_sql),
+        Call("procurement.amount_by(buyer_kind)", "采购进度", lambda e, f: procurement.amount_by(e, f, "buyer_kind"),
+             _by_kind_sql),
+        Call("procurement.amount_by(origin)", "采购进度", lambda e, f: procurement.amount_by(e, f, "origin"),
+             _by_origin_sql),
+        Call("alerts.warning_counts", "滞销预警", alerts.warning_counts, _warnings_sql),
+        Call("outlets.outlet_map_payload", "网点地图", outlets.outlet_map_payload, _outlet_sales_sql),
+        Call("outlets.exit_candidates", "网点地图", outlets.exit_candidates, _exit_sql),
+        Call("region_amounts.county_amounts", "网点地图", lambda e, f: region_amounts.county_amounts(e, f, "origin"),
+             _by_county_sql),
+        Call("region_amounts.amount_by_child", "地区下钻", region_amounts.amount_by_child, _by_county_sql),
+        Call("region_amounts.pairing_flows", "地区下钻", region_amounts.pairing_flows, _flows_sql),
+        Call("region_amounts.top_products", "地区下钻", region_amounts.top_products, _top_products_sql),
+        Call("region_amounts.top_units", "地区下钻", region_amounts.top_units, _top_units_sql),
+        Call("semantic.trend(amount×channel×month, 同比)", "趋势分析",
+             lambda e, f: semantic.trend(e, f, "amount", "channel", "month", 10, True), _trend_sql),
+        Call("catalogue.product_catalogue", "产品名库", catalogue.product_catalogue, _catalogue_sql),
+    ]
+
+
+def rows_of(result) -> int:
+    """Rows a call returned (1 for a dict of figures)."""
+    if hasattr(result, "table"):
+        return len(result.table)
+    if isinstance(result, dict) and "points" in result:
+        return len(result["points"])
+    if isinstance(result, dict):
+        return 1
+    return len(result)
+
+
+# The store.
+
+def purchase_count(engine: Engine) -> int:
+    """Purchases in the store."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(s.purchase)).scalar() or 0)
+
+
+def ensure_scale(engine: Engine, scale: int) -> bool:
+    """Build the demo store at ``scale`` purchases unless it already holds that many; True when built."""
+    from data_access.demo import generate_demo
+    from data_access.store import init_store
+
+    init_store(engine)
+    n = purchase_count(engine)
+    if n == scale:
+        say(f"复用现有数据库：采购 {n:,} 行")
+        return False
+    say(f"数据库有 {n:,} 行采购，生成 {scale:,} 行演示数据…")
+    generate_demo(engine, scale=scale, progress=say)
+    return True
+
+
+def bench_filters(engine: Engine) -> list[tuple[str, Filters]]:
+    """Default filters (this year to date, as the pages open) and two drilled ones: the province and
+    the county of origin with the largest amount this year."""
+    from data_access.overview import data_as_of
+    from data_access.region_amounts import amount_by_region
+
+    as_of = data_as_of(engine) or date.today()
+    default = Filters(start=date(as_of.year, 1, 1), end=as_of)
+    counties = amount_by_region(engine, default, "origin").sort_values(["amount", "code"], ascending=[False, True])
+    county = str(counties.code.iloc[0]) if len(counties) else "520000"
+    province = county[:2] + "0000"
+    return [("默认（本年累计）", default), (f"省 {province}", default.with_region(province)),
+            (f"县 {county}", default.with_region(county))]
+
+
+# DuckDB over Parquet.
+
+def _cache_key(engine: Engine) -> str:
+    with engine.connect() as conn:
+        n, max_id = conn.execute(select(func.count(), func.max(s.purchase.c.id)).select_from(s.purchase)).one()
+        stamp = conn.execute(select(s.store_meta.c.value).where(s.store_meta.c.key == "demo_generated_at")).scalar()
+    url = engine.url.render_as_string(hide_password=True)
+    return hashlib.sha1(f"{url}|{n}|{max_id}|{stamp}".encode()).hexdigest()[:16]
+
+
+def export_parquet(engine: Engine, folder: Path) -> Path:
+    """The tables the floors read, as Parquet under ``folder/<store key>/`` (written once per store state)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    target = folder / _cache_key(engine)
+    if (target / "done").exists():
+        say(f"复用 Parquet 缓存 {target}")
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    for name, columns in EXPORTED.items():
+        table = s.metadata.tables[name]
+        q = select(*[table.c[c] for c in columns])
+        if name == "purchase":
+            q = q.order_by(table.c.id)
+        t0 = time.perf_counter()
+        writer, n = None, 0
+        with engine.connect().execution_options(stream_results=True, yield_per=CHUNK_ROWS) as conn:
+            result = conn.execute(q)
+            for part in result.partitions():
+                arrays = _arrow_columns(part, columns, name)
+                batch = pa.table(arrays)
+                if writer is None:
+                    writer = pq.ParquetWriter(target / f"{name}.parquet", batch.schema)
+                writer.write_table(batch)
+                n += len(part)
+                if name == "purchase":
+                    say(f"导出 Parquet：purchase {n:,} 行")
+        if writer is None:
+            pq.write_table(pa.table(_arrow_columns([], columns, name)), target / f"{name}.parquet")
+        else:
+            writer.close()
+        say(f"导出 {name}：{n:,} 行，{time.perf_counter() - t0:.1f} 秒")
+    (target / "done").write_text("ok")
+    return target
+
+
+def _arrow_columns(rows, columns: list[str], table_name: str) -> dict:
+    import pyarrow as pa
+
+    table = s.metadata.tables[table_name]
+    out = {}
+    for i, c in enumerate(columns):
+        values = [r[i] for r in rows]
+        col = table.c[c]
+        type_name = type(col.type).__name__
+        if c in ("purchase_date", "first_date"):
+            values = [v if isinstance(v, date) or v is None else date.fromisoformat(str(v)[:10]) for v in values]
+            out[c] = pa.array(values, type=pa.date32())
+        elif c in ("amount", "quantity"):
+            out[c] = pa.array([None if v is None else float(v) for v in values], type=pa.float64())
+        elif type_name in ("Integer", "BigInteger") or c in ("id", "month", "buyer_unit_id", "product_id", "outlet_id"):
+            out[c] = pa.array(values, type=pa.int64())
+        else:
+            out[c] = pa.array(values, type=pa.string())
+    return out
+
+
+def duckdb_connection(folder: Path):
+    """An in-memory DuckDB with a view per exported table over its Parquet file."""
+    import duckdb
+
+    con = duckdb.connect()
+    for name in EXPORTED:
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{(folder / f'{name}.parquet').as_posix()}')")
+    return con
+
+
+def _timed(fn, *args) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - t0, out
+
+
+def _fetch_all(conn, statement) -> list:
+    return list(conn.execute(statement).fetchall())
+
+
+def run_bench(engine: Engine, *, cache_dir: Path | None = None, duckdb: bool = True,
+              only: list[str] | None = None) -> list[Timing]:
+    """Time every call under every bench filter: cold (first call), warm (second), floor, DuckDB."""
+    filters = bench_filters(engine)
+    con = duckdb_connection(export_parquet(engine, cache_dir or default_cache_dir())) if duckdb else None
+    out: list[Timing] = []
+    selected = [c for c in calls() if not only or any(o in c.name for o in only)]
+    for label, f in filters:
+        for c in selected:
+            cold, result = _timed(c.run, engine, f)
+            warm, _ = _timed(c.run, engine, f)
+            sql = c.floor(f)
+            with engine.connect() as conn:
+                floor, _ = _timed(_fetch_all, conn, text(sql))
+            duck = _timed(_fetch_all, con, sql)[0] if con is not None else None
+            t = Timing(call=c.name, page=c.page, filters=label, rows=rows_of(result), seconds=cold,
+                       warm_seconds=warm, floor_seconds=floor, duckdb_seconds=duck,
+                       ratio=cold / floor if floor else None, duckdb_ratio=cold / duck if duck else None)
+            out.append(t)
+            say(f"{label:<16} {c.name:<44} {cold * 1000:8.1f} ms  底线 {floor * 1000:8.1f} ms"
+                + (f"  DuckDB {duck * 1000:7.1f} ms" if duck is not None else ""))
+    return out
+
+
+def default_cache_dir() -> Path:
+    """Where Parquet exports are kept: ``BANGFU_BENCH_CACHE`` or ``$TMPDIR/bangfu-bench``."""
+    return Path(os.environ.get("BANGFU_BENCH_CACHE", Path(tempfile.gettempdir()) / "bangfu-bench"))
+
+
+def _ms(x: float | None) -> str:
+    return "—" if x is None else f"{x * 1000:,.1f}"
+
+
+def _x(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}×"
+
+
+def table_text(timings: list[Timing]) -> str:
+    """The results as a Markdown table (ms)."""
+    lines = ["| 页面 | 调用 | 筛选 | 行数 | 冷 ms | 热 ms | 原表 SQL ms | DuckDB ms | 冷/原表 | 冷/DuckDB |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for t in timings:
+        lines.append(f"| {t.page} | {t.call} | {t.filters} | {t.rows} | {_ms(t.seconds)} | {_ms(t.warm_seconds)} | "
+                     f"{_ms(t.floor_seconds)} | {_ms(t.duckdb_seconds)} | {_x(t.ratio)} | {_x(t.duckdb_ratio)} |")
+    return "\n".join(lines)
+
+
+def register_cli(sub) -> None:
+    p = sub.add_parser("bench", help="页面数据调用性能基准（对比原表 SQL 与 DuckDB；会按需生成演示数据）")
+    p.add_argument("--url", help="数据库 URL（默认读取 BANGFU_DATABASE_URL）")
+    p.add_argument("--scale", type=int, default=1_000_000, help="采购明细行数（库中行数不同则重新生成演示数据）")
+    p.add_argument("--json", help="把结果写成 JSON 文件")
+    p.add_argument("--cache", help="Parquet 缓存目录（默认 $TMPDIR/bangfu-bench）")
+    p.add_argument("--no-duckdb", action="store_true", help="不对比 DuckDB")
+    p.add_argument("--only", action="append", help="只测名称含该文字的调用（可重复）")
+    p.add_argument("--browser", action="store_true", help="另测无头 Chromium 各页加载到最后一张图的用时与服务进程峰值内存")
+    p.add_argument("--apptest", action="store_true", help="另测 AppTest 各页热重跑（命中缓存）的用时")
+    p.set_defaults(func=_cli_bench)
+
+
+def _cli_bench(args) -> int:
+    from data_access.db import make_engine
+
+    engine = make_engine(args.url)
+    ensure_scale(engine, args.scale)
+    timings = run_bench(engine, cache_dir=Path(args.cache) if args.cache else None, duckdb=not args.no_duckdb,
+                        only=args.only)
+    report: dict = {"backend": engine.dialect.name, "purchases": purchase_count(engine)}
+    print(f"\n{engine.dialect.name}，采购 {report['purchases']:,} 行\n")
+    print(table_text(timings))
+    pages: list[dict] = []
+    if args.apptest or args.browser:
+        from tests import page_bench as bench_pages
+
+        url = engine.url.render_as_string(hide_password=False)
+        if args.apptest:
+            pages += bench_pages.apptest_reruns(url, progress=say)
+        if args.browser:
+            pages += bench_pages.browser_loads(url, progress=say)
+        print()
+        print(bench_pages.table_text(pages))
+    if args.json:
+        items = [asdict(t) for t in timings] + pages
+        Path(args.json).write_text(json.dumps(items, ensure_ascii=False, indent=2), encoding="utf-8")
+        say(f"已写入 {args.json}")
+    return 0
+
+
+__all__ = ["Call", "Timing", "bench_filters", "calls", "ensure_scale", "export_parquet", "run_bench", "table_text"]
