@@ -54,7 +54,11 @@ def purchase_scope(f: Filters, *, with_unit: bool = False, with_product: bool = 
     if f.own_unit_id is not None:
         conds.append(purchase.c.buyer_unit_id == f.own_unit_id)
     filters_where = and_(True, *conds)
-    dated = [purchase.c.purchase_date >= f.start, purchase.c.purchase_date <= f.end] if dates else []
+    # The month bounds are redundant with the dates but let the raw-fact fallback use the
+    # (…, month) indexes; the rollup router replaces the whole WHERE and never sees them.
+    dated = [purchase.c.purchase_date >= f.start, purchase.c.purchase_date <= f.end,
+             purchase.c.month >= f.start.year * 100 + f.start.month,
+             purchase.c.month <= f.end.year * 100 + f.end.month] if dates else []
     return Scope(from_=from_, where=and_(*dated, filters_where), filters_where=filters_where,
                  start=f.start if dates else None, end=f.end if dates else None,
                  unit_joined=bool(need_unit), product_joined=bool(need_product))

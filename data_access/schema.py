@@ -462,6 +462,10 @@ purchase_rollup_product = _rollup_table(  # 月 × 产品 × 产地县 × 渠道
     [_dim(c) for c in ("month", "product_id", "origin_code", "channel", "purpose")],
     ("product_id", "month"), ("origin_code", "month"))
 # origin_city is the first four characters of the origin county code (its city, 地级); outlet_id 0 = no outlet.
+purchase_rollup_county = _rollup_table(  # 月 × 产地县
+    "purchase_rollup_county", [_dim(c) for c in ("month", "origin_code")])
+purchase_rollup_outlet_month = _rollup_table(  # 月 × 网点
+    "purchase_rollup_outlet_month", [_dim(c) for c in ("month", "outlet_id")])
 purchase_rollup_outlet = _rollup_table(  # 月 × 网点 × 渠道 × 产地市
     "purchase_rollup_outlet",
     [_dim(c) for c in ("month", "outlet_id", "channel", "origin_city")])

@@ -3,8 +3,8 @@ figure computed on the raw purchase table, on both backends."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 import re
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
@@ -50,7 +50,7 @@ CALLS = {
     "pairing_flows": region_amounts.pairing_flows,
     "top_products": region_amounts.top_products,
     "top_units": region_amounts.top_units,
-    "outlet_sales": outlets.outlet_sales,
+    "outlet_sales": lambda e, f: outlets.outlet_sales(e, f).sort_values("outlet_id"),  # unordered by contract
     "exit_candidates": outlets.exit_candidates,
     "trend channel": lambda e, f: semantic.trend(e, f, "amount", "channel", "month", 10, True).table,
     "trend origin": lambda e, f: semantic.trend(e, f, "purchases", "origin_province", "quarter").table,

@@ -1,4 +1,4 @@
-"""purchase rollups by outlet and by unit × purpose × origin city, filled from the facts
+"""small purchase rollups (by county, by outlet) and by unit × purpose × origin city, filled from the facts
 
 Revision ID: scale_0002
 Revises: scale_0001
@@ -14,6 +14,8 @@ depends_on = None
 
 # (table, dimensions, the SELECT list that computes them from purchase) — frozen here.
 ROLLUPS = [
+    ("purchase_rollup_county", ["month", "origin_code"], "month, origin_code"),
+    ("purchase_rollup_outlet_month", ["month", "outlet_id"], "month, COALESCE(outlet_id, 0)"),
     ("purchase_rollup_outlet", ["month", "outlet_id", "channel", "origin_city"],
      "month, COALESCE(outlet_id, 0), channel, substr(origin_code, 1, 4)"),
     ("purchase_rollup_unit_city", ["month", "buyer_unit_id", "purpose", "origin_city"],
@@ -37,8 +39,10 @@ def upgrade() -> None:
         op.execute(f"INSERT INTO {name} ({', '.join(dims)}, amount, quantity, n) "
                    f"SELECT {select_list}, SUM(amount), SUM(quantity), COUNT(*) FROM purchase "
                    f"GROUP BY {', '.join(str(i + 1) for i in range(len(dims)))}")
+        if op.get_bind().dialect.name == "postgresql":
+            op.execute(f"ANALYZE {name}")
 
 
 def downgrade() -> None:
     for name, _dims, _select in reversed(ROLLUPS):
-        op.drop_table(name)
+        op.execute(f"DROP TABLE IF EXISTS {name}")
