@@ -407,6 +407,9 @@ def _fetch_all(conn, statement) -> list:
 def run_bench(engine: Engine, *, cache_dir: Path | None = None, duckdb: bool = True,
               only: list[str] | None = None) -> list[Timing]:
     """Time every call under every bench filter: cold (first call), warm (second), floor, DuckDB."""
+    # The app's engine is pooled and long-lived: open the pool before timing anything.
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
     filters = bench_filters(engine)
     con = duckdb_connection(export_parquet(engine, cache_dir or default_cache_dir())) if duckdb else None
     out: list[Timing] = []

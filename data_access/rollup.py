@@ -67,7 +67,7 @@ class Rollup:
         return tuple(c.name for c in self.table.primary_key.columns)
 
 
-# Smallest first (rows at 10 million demo purchases: 25K, 50K, 0.2M, 0.3M, 0.5M, 0.4M, 0.5M, 0.5M, 2.2M, 6.2M).
+# Roughly smallest first; rows at 10 million demo purchases in docs/scale.md.
 ROLLUPS = [Rollup(t) for t in (s.purchase_rollup_county, s.purchase_rollup_outlet_month, s.purchase_rollup_buyer, s.purchase_rollup_product, s.purchase_rollup_outlet,
                                s.purchase_rollup_unit, s.purchase_rollup_unit_city, s.purchase_rollup_origin,
                                s.purchase_rollup_unit_origin, s.purchase_rollup)]
