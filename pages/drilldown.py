@@ -129,7 +129,7 @@ if not state.at_bottom:
     with map_col:
         show_flows = st.toggle("在地图上显示帮扶资金流向（弧线）", value=True, key=f"dd_arcs_{state.code}_{gen}")
         features = maps.choropleth_features(shapes, children, f"{side_word}采购额")
-        layers = [maps.base_layer(boundaries.base_features("province"), fill=[246, 244, 238, 255]),
+        layers = [maps.base_layer(boundaries.base_features("province"), fill=maps.LAND),
                   maps.choropleth_layer(features)]
         if show_flows and len(flows):
             layers.append(maps.flow_layer(flows, regions))
@@ -164,7 +164,7 @@ else:
                 icon=":material/info:")
     map_col, info_col = st.columns([3, 2])
     with map_col:
-        layers = [maps.base_layer(boundaries.base_features("province"), fill=[246, 244, 238, 255]),
+        layers = [maps.base_layer(boundaries.base_features("province"), fill=maps.LAND),
                   maps.choropleth_layer(maps.choropleth_features(
                       shapes, pd.DataFrame({"code": [state.code], "amount": [total]}), f"{side_word}采购额"),
                       pickable=False)]

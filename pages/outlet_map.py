@@ -70,7 +70,7 @@ with side_col:
     tables.download_buttons(candidates.rename(columns={"sales_yuan": "近期销售额（元）"}), "退出候选网点", "om_cand")
 
 with map_col:
-    layers = [maps.base_layer(boundaries.base_features("province"), fill=[246, 244, 238, 255])]
+    layers = [maps.base_layer(boundaries.base_features("province"), fill=maps.LAND)]
     if shapes:
         layers.append(maps.choropleth_layer(maps.choropleth_features(
             shapes, counties, "采购额（产地）" if shade == "origin" else "采购额（采购方）")))

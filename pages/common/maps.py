@@ -25,6 +25,7 @@ CHOROPLETH_RAMP = [[255, 247, 236], [254, 232, 200], [253, 212, 158], [253, 187,
 TOOLTIP = {"html": "<b>{title}</b><br/>{line1}<br/>{line2}<br/>{line3}<br/>{line4}",
            "style": {"fontFamily": "Noto Sans CJK SC, Microsoft YaHei, sans-serif", "fontSize": "12px",
                      "backgroundColor": "rgba(40,40,40,0.9)", "color": "white"}}
+LAND = [246, 244, 238, 255]  # the base map's land fill
 CHINA_VIEW = dict(longitude=104.5, latitude=36.0, zoom=2.5)
 
 
