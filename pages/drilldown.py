@@ -84,8 +84,9 @@ with st.container(horizontal=True, vertical_alignment="center", gap="small", key
     st.markdown("**路径**", width="content")
     for i, (code, name) in enumerate(crumbs):
         last = i == len(crumbs) - 1
-        if st.button(name, key=f"dd_crumb_{code}_{gen}", disabled=last, type="primary" if last else "secondary",
-                     help=None if last else f"返回{name}"):
+        clicked = st.button(name, key=f"dd_crumb_{code}_{gen}", disabled=last,
+                            type="primary" if last else "secondary")
+        if clicked:
             go(up_to(state, code, regions))
         if not last:
             st.markdown("›", width="content")
