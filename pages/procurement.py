@@ -25,7 +25,6 @@ STATUS_COLORS = {"红": "#d62728", "黄": "#d4a017", "绿": "#2ca02c"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-
 def _coloured(df: pd.DataFrame):
     """The frame with its 状态 cells filled red / yellow / green."""
     return df.style.map(lambda v: f"background-color: {STATUS_COLORS[v]}; color: white; font-weight: bold"
@@ -50,20 +49,19 @@ ranking = unit_ranking(evaluated)
 behind = rules.worst_per_unit(evaluated)
 region_names = dict(zip(regions.code, regions.name, strict=True))
 
-c = st.columns(5)
-c[0].metric("累计采购额", ui.fmt_money(k["amount"], 1),
+c = st.columns(4)
+c[0].metric("累计采购额", ui.fmt_money(k["amount"], 0),
             delta=f"{ui.fmt_pct(k['yoy'], signed=True)} 同比" if k["yoy"] is not None else None,
-            help="所选期间采购明细金额合计；同比为上年同期")
+            help=f"所选期间采购明细金额合计；上年同期 {ui.fmt_money(k['amount_last_year'], 1)}")
 gap = (k["plan_share"] - k["time_progress"]) if k["plan_share"] is not None else None
 c[1].metric("完成年度计划", ui.fmt_pct(k["plan_share"]),
             delta=f"{ui.fmt_pct(gap, signed=True)} 较时间进度" if gap is not None else None,
             help=f"年度指导计划 {ui.fmt_money(k['plan'])}（范围内单位的计划合计）；时间进度 {ui.fmt_pct(k['time_progress'])}")
-c[2].metric("上年同期", ui.fmt_money(k["amount_last_year"], 1))
-c[3].metric("规则达标", f"{summary['met']} / {summary['total']}",
+c[2].metric("规则达标", f"{summary['met']} / {summary['total']}",
             help=f"政策规则 × 适用对象的评价项中按时间进度达标的项数；{summary['rules']} 条规则中"
                  f"{summary['rules_all_met']} 条全部达标。红 {summary['by_status']['red']} 项，黄 {summary['by_status']['yellow']} 项")
 n_red = int((behind.status == "red").sum())
-c[4].metric("落后单位", summary["units_behind"], delta=f"其中红色 {n_red} 个" if n_red else None,
+c[3].metric("落后单位", summary["units_behind"], delta=f"其中红色 {n_red} 个" if n_red else None,
             delta_color="inverse", delta_arrow="off",
             help="至少一条规则未达时间进度要求的采购单位数（不含产地区县）")
 
@@ -109,7 +107,7 @@ elif unit_id is not None:
 
 notice = notice_frame(behind, region_names)
 note = (f"消费帮扶采购进度通报（截至{f.end:%Y年%m月%d日}，时间进度{ui.fmt_pct(k['time_progress'])}）："
-        f"{len(notice)}个单位未达时间进度要求，按落后金额排序；每行注明未达标规则及其政策依据。")
+        f"{len(notice)}个单位未达时间进度要求，先红后黄、按落后金额排序（序号即页面排名）；每行注明最落后的规则及其政策依据。")
 d1, d2, _ = st.columns([1, 1, 2])
 d1.download_button("下载通报名单（XLSX）", xlsx_bytes({"通报": notice}, notes={"通报": note}),
                    file_name=f"采购进度通报_{f.end:%Y%m%d}.xlsx", mime=XLSX, key="proc_notice", width="stretch",
