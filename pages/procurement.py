@@ -125,25 +125,32 @@ if unit_id is not None:
     with st.container(border=True):
         st.subheader(f"{profile['name']}（{BUYER_KINDS.get(profile['kind'], profile['kind'])}，"
                      f"{region_name(regions, profile['region_code'])}）")
-        budget = [("年度计划", ui.fmt_money(profile["plan_amount"]))]
+        budget = [("年度计划", ui.fmt_money(profile["plan_amount"], 1))]
         if profile["canteen_food_budget"] is not None:
-            budget += [("食堂食材采购预算", ui.fmt_money(profile["canteen_food_budget"])),
+            budget += [("食堂食材采购预算", ui.fmt_money(profile["canteen_food_budget"], 1)),
                        ("预留份额", ui.fmt_pct(profile["reserved_share"]) if profile["reserved_share"] is not None else "未填报"),
-                       ("预留金额", ui.fmt_money(profile["reserved_amount"]))]
+                       ("预留金额", ui.fmt_money(profile["reserved_amount"], 1))]
         if profile["union_members"] is not None:
             budget += [("工会会员", f"{profile['union_members']:,}人"),
-                       ("节日慰问品经费", ui.fmt_money(profile["gift_budget"])),
-                       ("集体福利额度", ui.fmt_money(profile["welfare_budget"]))]
-        budget.append((f"本期采购（{totals['purchases']:,}笔）", ui.fmt_money(totals["amount"])))
+                       ("节日慰问品经费", ui.fmt_money(profile["gift_budget"], 1)),
+                       ("集体福利额度", ui.fmt_money(profile["welfare_budget"], 1))]
+        budget.append((f"本期采购（{totals['purchases']:,}笔）", ui.fmt_money(totals["amount"], 1)))
         cols = st.columns(len(budget))
         for col, (label, value) in zip(cols, budget, strict=True):
             col.metric(label if label.startswith("本期") else f"{f.end.year}年{label}", value)
         mine = evaluated[evaluated.unit_id == unit_id]
         st.markdown("**适用规则**")
+        # Who is behind, by how much, under which clause first; the arithmetic after.
+        # Who is behind, by how much, under which clause first; the arithmetic after. Money as text so
+        # a rule with no money (a reporting rule) reads "—", not "None".
+        def _wan(s: pd.Series) -> list[str]:
+            return ["—" if pd.isna(v) else f"{float(v) / 1e4:,.2f}" for v in s]
+
         st.dataframe(_coloured(pd.DataFrame({
-            "状态": mine.status.map(rules.STATUS_LABELS), "规则": mine.rule_title, "当前": mine.value_text,
-            "要求": mine.requirement_text, "实际（元）": mine.actual_yuan, "按进度应达（元）": mine.expected_yuan,
-            "差额（元）": mine.gap_yuan, "全年目标（元）": mine.target_yuan, "政策依据": mine.clause,
+            "状态": mine.status.map(rules.STATUS_LABELS), "规则": mine.rule_title,
+            "差额（万元）": _wan(mine.gap_yuan), "当前": mine.value_text, "要求": mine.requirement_text,
+            "政策依据": mine.clause, "实际（万元）": _wan(mine.actual_yuan),
+            "按进度应达（万元）": _wan(mine.expected_yuan), "全年目标（万元）": _wan(mine.target_yuan),
         })), hide_index=True, width="stretch")
         st.markdown(f"**采购明细**（本期 {totals['purchases']:,} 笔"
                     + (f"，显示最近 {len(unit_rows)} 笔" if len(unit_rows) < totals["purchases"] else "") + "）")
