@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import openpyxl
 import pandas as pd
 import pytest
 
@@ -142,7 +143,11 @@ def test_change_measure_and_dimension_then_download_what_is_shown(store, tmp_pat
         xlsx_path = tmp_path / got_xlsx.value.suggested_filename
         got_xlsx.value.save_as(xlsx_path)
         assert xlsx_path.suffix == ".xlsx"
-        same_rows(pd.read_excel(xlsx_path, dtype={"季度": str}), want)
+        # The sheet says what it holds above the rows: measure, its definition, the filters.
+        head = openpyxl.load_workbook(xlsx_path).active.cell(row=1, column=1).value
+        assert "采购笔数（口径：采购明细条数）" in head and "2026年01月01日至10月31日" in head
+        assert "不完整期：2026-Q4" in head and "数据截至 2026-10-31" in head
+        same_rows(pd.read_excel(xlsx_path, dtype={"季度": str}, skiprows=2), want)
 
         # A colleague opening the link sees the same view.
         shared = page.url
