@@ -25,6 +25,11 @@ STATUS_COLORS = {"红": "#d62728", "黄": "#d4a017", "绿": "#2ca02c"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def _wan(values: pd.Series) -> list[str]:
+    """Yuan as 万元 text; "—" where a rule has no money (reporting rules), not the grid's "None"."""
+    return ["—" if pd.isna(v) else f"{float(v) / 1e4:,.2f}" for v in values]
+
+
 def _coloured(df: pd.DataFrame):
     """The frame with its 状态 cells filled red / yellow / green."""
     return df.style.map(lambda v: f"background-color: {STATUS_COLORS[v]}; color: white; font-weight: bold"
@@ -79,7 +84,7 @@ shown = pd.DataFrame({
     "排名": ranking["rank"],
     "状态": ranking.status_label,
     "单位": ranking.unit_name,
-    "差额（万元）": ranking.gap_yuan / 1e4,
+    "差额（万元）": _wan(ranking.gap_yuan),
     "最落后的规则": ranking.rule_title,
     "当前": ranking.value_text,
     "依据条款": ranking.citation,
@@ -95,8 +100,8 @@ event = st.dataframe(
     hide_index=True, width="stretch", height=420, key="proc_rank", on_select="rerun",
     selection_mode="single-row", selection_default={"selection": {"rows": preselect}} if preselect else None,
     column_config={"排名": st.column_config.NumberColumn(width=40), "状态": st.column_config.TextColumn(width=40),
-                   "单位": st.column_config.TextColumn(width=150), "差额（万元）": st.column_config.TextColumn(width=90),
-                   "最落后的规则": st.column_config.TextColumn(width=300), "当前": st.column_config.TextColumn(width=110),
+                   "单位": st.column_config.TextColumn(width=150), "差额（万元）": st.column_config.TextColumn(width=90, alignment="right", help="按时间进度应达与实际之差；报送类规则无金额，记为「—」"),
+                   "最落后的规则": st.column_config.TextColumn(width=300), "当前": st.column_config.TextColumn(width=160),
                    "依据条款": st.column_config.TextColumn(width=330)})
 rows = event.selection.rows
 unit_id = int(ranking.unit_id.iloc[rows[0]]) if rows else None
@@ -141,11 +146,7 @@ if unit_id is not None:
         mine = evaluated[evaluated.unit_id == unit_id]
         st.markdown("**适用规则**")
         # Who is behind, by how much, under which clause first; the arithmetic after.
-        # Who is behind, by how much, under which clause first; the arithmetic after. Money as text so
-        # a rule with no money (a reporting rule) reads "—", not "None".
-        def _wan(s: pd.Series) -> list[str]:
-            return ["—" if pd.isna(v) else f"{float(v) / 1e4:,.2f}" for v in s]
-
+        # Who is behind, by how much, under which clause first; the arithmetic after.
         st.dataframe(_coloured(pd.DataFrame({
             "状态": mine.status.map(rules.STATUS_LABELS), "规则": mine.rule_title,
             "差额（万元）": _wan(mine.gap_yuan), "当前": mine.value_text, "要求": mine.requirement_text,
