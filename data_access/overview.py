@@ -193,7 +193,7 @@ def briefing_cards(engine: Engine, f: Filters) -> list[dict]:
              rule="达标率≥90% 绿；70%～90% 黄；低于70% 红", page=PAGE_PROCUREMENT,
              figures=dict(met=rules["met"], total=rules["total"])),
         dict(key="units", label="落后单位", value=f"{rules['units_behind']} 个",
-             detail=f"占单位总数 {pct_text(behind_share)}（共 {subjects} 个）",
+             detail=f"占单位总数 {pct_text(behind_share)}（共 {subjects} 个，本年有采购 {k['units_reporting']} 个）",
              status=rag("units", -behind_share if behind_share is not None else None),
              rule="无落后单位 绿；落后单位占比≤10% 黄；更多 红", page=PAGE_PROCUREMENT,
              figures=dict(units_behind=rules["units_behind"], units_total=subjects)),

@@ -143,6 +143,16 @@ def top_units(engine: Engine, f: Filters, limit: int = 20) -> pd.DataFrame:
     return df
 
 
+def involved_counts(engine: Engine, f: Filters) -> dict[str, int]:
+    """How many distinct ``products``, ``units`` (buyer units) and ``outlets`` the purchases under
+    the filters touch — the real counts behind the drilldown's capped top lists."""
+    q = scoped_select(f, func.count(purchase.c.product_id.distinct()),
+                      func.count(purchase.c.buyer_unit_id.distinct()), func.count(purchase.c.outlet_id.distinct()))
+    with engine.connect() as conn:
+        products, units, outlets = conn.execute(q).one()
+    return {"products": int(products), "units": int(units), "outlets": int(outlets)}
+
+
 def county_amounts(engine: Engine, f: Filters, side: str) -> pd.DataFrame:
     """Amounts per county-level region of ``side`` (buyer units at city level stay at their city):
     ``code, name, amount`` (yuan), ``purchases``, largest first. The choropleth's data."""

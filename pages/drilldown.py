@@ -23,9 +23,15 @@ from data_access.labels import (
     PAIRING_KINDS,
     REGION_LEVELS,
 )
-from data_access.outlets import outlet_points
+from data_access.outlets import outlet_count, outlet_points
 from data_access.overview import amount_total
-from data_access.region_amounts import amount_by_child, pairing_flows, top_products, top_units
+from data_access.region_amounts import (
+    amount_by_child,
+    involved_counts,
+    pairing_flows,
+    top_products,
+    top_units,
+)
 from data_access.regions import region_table
 from pages.common import maps, region_charts, tables, ui
 
@@ -41,12 +47,13 @@ state = state_from_filters(f)
 
 def go(target: DrillState) -> None:
     """Move the shared filters to ``target`` and redraw (the sidebar follows)."""
-    if target == state:
-        return
-    st.session_state["filters"] = apply(f, target)
-    for key in [k for k in st.session_state if str(k).startswith(("flt_region_", "dd_")) or k == "flt_side"]:
-        del st.session_state[key]
-    st.rerun()
+    if target != state:
+        ui.move_filters(apply(f, target))
+
+
+# Every widget that shows the drill state is keyed by the move that drew it: a chart or picker
+# kept under an old key would resend its old selection and drill straight back.
+gen = ui.filters_generation()
 
 
 for key, value in state_to_params(state).items():
@@ -58,29 +65,35 @@ ui.freshness("采购明细（purchase）按产地县或采购单位所在地逐�
              "结对关系取结对表（pairing）")
 
 c1, c2 = st.columns([3, 2])
-side = c1.segmented_control("方向", list(SIDES), format_func=SIDES.get, default=state.side, key="dd_side_pick")
+side = c1.segmented_control("方向", list(SIDES), format_func=SIDES.get, default=state.side,
+                            key=f"dd_side_{state.side}_{gen}")
 if side and side != state.side:
     go(with_side(state, side))
 provinces = regions[regions.level == "province"]
+province_names = dict(zip(provinces.code, provinces.name, strict=True))
 start_options = [None] + provinces.code.tolist()
-start = c2.selectbox("起点", start_options, format_func=lambda c: "全国" if c is None else dict(
-    zip(provinces.code, provinces.name, strict=True))[c], index=start_options.index(state.code[:2] + "0000")
-    if state.code and state.code[:2] + "0000" in start_options else 0, key=f"dd_start_{state.code}")
-if start != (state.code[:2] + "0000" if state.code else None):
+current_province = state.code[:2] + "0000" if state.code else None
+start = c2.selectbox("起点", start_options, format_func=lambda c: "全国" if c is None else province_names[c],
+                     index=start_options.index(current_province) if current_province in start_options else 0,
+                     key=f"dd_start_{state.code}_{gen}")
+if start != current_province:
     go(drill(DrillState(side=state.side), start, regions) if start else DrillState(side=state.side))
 
 crumbs = breadcrumbs(regions, state)
-cols = st.columns(len(crumbs) * 2)
-for i, (code, name) in enumerate(crumbs):
-    last = i == len(crumbs) - 1
-    if cols[i * 2].button(name, key=f"dd_crumb_{code}", disabled=last, type="secondary" if not last else "primary"):
-        go(up_to(state, code, regions))
-    if not last:
-        cols[i * 2 + 1].markdown("<div style='padding-top:0.45rem;text-align:center'>›</div>", unsafe_allow_html=True)
+with st.container(horizontal=True, vertical_alignment="center", gap="small", key="dd_breadcrumbs"):
+    st.markdown("**路径**", width="content")
+    for i, (code, name) in enumerate(crumbs):
+        last = i == len(crumbs) - 1
+        clicked = st.button(name, key=f"dd_crumb_{code}_{gen}", disabled=last,
+                            type="primary" if last else "secondary")
+        if clicked:
+            go(up_to(state, code, regions))
+        if not last:
+            st.markdown("›", width="content")
 
 here = crumbs[-1][1]
-level_name = REGION_LEVELS[state.level]
-st.caption(f"{ui.describe_filters(f)} ｜ 当前：{here}（{level_name}）")
+where = here if state.code is None else f"{here}（{REGION_LEVELS[state.level]}）"
+st.caption(f"{ui.describe_filters(f)} ｜ 当前：{where}")
 
 try:
     flows = cache.query(pairing_flows, f)
@@ -93,6 +106,9 @@ try:
         units = cache.query(top_units, f)
         outlets = cache.query(outlet_points, f, 500)
         total = cache.query(amount_total, f)
+        counts = cache.query(involved_counts, f)
+        if state.side == "buyer":  # the outlets that stand in the county, sales or not
+            counts["outlets"] = cache.query(outlet_count, f)
 except cache.StoreUnavailable as exc:
     ui.stop_if_unavailable(exc)
 
@@ -112,16 +128,16 @@ if not state.at_bottom:
     st.caption("点击地图上的地区或右侧柱条，进入下一级。")
     map_col, bar_col = st.columns([3, 2])
     with map_col:
-        show_flows = st.toggle("在地图上显示帮扶资金流向（弧线）", value=False, key=f"dd_arcs_{state.code}")
+        show_flows = st.toggle("在地图上显示帮扶资金流向（弧线）", value=True, key=f"dd_arcs_{state.code}_{gen}")
         features = maps.choropleth_features(shapes, children, f"{side_word}采购额")
-        layers = [maps.base_layer(boundaries.base_features("province"), fill=[246, 244, 238, 255]),
+        layers = [maps.base_layer(boundaries.base_features("province"), fill=maps.LAND),
                   maps.choropleth_layer(features)]
         if show_flows and len(flows):
             layers.append(maps.flow_layer(flows, regions))
         lngs, lats = maps.features_bounds(features)
         view = maps.view_for(lngs, lats)
         event = st.pydeck_chart(maps.deck(layers, view, height=520), height=520, on_select="rerun",
-                                selection_mode="single-object", key=f"dd_map_{state.side}_{state.code}")
+                                selection_mode="single-object", key=f"dd_map_{state.side}_{state.code}_{gen}")
         target = drill(state, picked_code(event.selection if event else None), regions)
         if target != state:
             go(target)
@@ -130,19 +146,26 @@ if not state.at_bottom:
                                          "purchases": "笔数", "share": "占比"})[
             ["区划代码", "地区", "采购额（元）", "笔数", "占比"]]
         event = tables.chart_and_table(region_charts.region_bars(children), table, f"{here}下级地区采购额",
-                                       key=f"dd_bars_{state.side}_{state.code}", on_select="rerun",
+                                       key=f"dd_bars_{state.side}_{state.code}_{gen}", on_select="rerun",
                                        selection_mode="points")
         target = drill(state, picked_code(event.selection if event else None), regions)
         if target != state:
             go(target)
 else:
-    m = st.columns(3)
+    m = st.columns(4)
     m[0].metric(f"{here}·{side_word}采购额", ui.fmt_money(total))
-    m[1].metric("涉及单位", len(units))
-    m[2].metric("相关网点", len(outlets))
+    m[1].metric("产品", f"{counts['products']:,}", help="所选期间有采购记录的产品数")
+    m[2].metric("采购单位", f"{counts['units']:,}", help="所选期间有采购记录的预算单位、国企等")
+    if state.side == "origin":
+        m[3].metric("经手网点", f"{counts['outlets']:,}", help=f"销售过{here}产品的网点（专柜、专馆等）")
+    else:
+        m[3].metric("辖区内网点", f"{counts['outlets']:,}", help=f"位于{here}的网点（专柜、专馆等）")
+    if not total:
+        st.info(f"所选期间{here}没有{side_word}口径的采购记录。可切换方向，或点上方的路径返回上一级。",
+                icon=":material/info:")
     map_col, info_col = st.columns([3, 2])
     with map_col:
-        layers = [maps.base_layer(boundaries.base_features("province"), fill=[246, 244, 238, 255]),
+        layers = [maps.base_layer(boundaries.base_features("province"), fill=maps.LAND),
                   maps.choropleth_layer(maps.choropleth_features(
                       shapes, pd.DataFrame({"code": [state.code], "amount": [total]}), f"{side_word}采购额"),
                       pickable=False)]
@@ -151,24 +174,30 @@ else:
         if len(outlets):
             layers.append(maps.outlet_layer(outlets))
         lngs, lats = maps.features_bounds(shapes)
-        view = maps.view_for(list(lngs) + list(outlets.lng), list(lats) + list(outlets.lat))
-        st.pydeck_chart(maps.deck(layers, view, height=480), height=480, key=f"dd_map_{state.side}_{state.code}")
-        st.caption("红色弧线：帮扶方到产地的采购资金（结对关系内）；圆点：经手这些采购的网点。")
+        ends = regions[regions.code.isin(set(flows.helper_code) | set(flows.origin_code))]
+        view = maps.view_for([*lngs, *outlets.lng, *ends.lng], [*lats, *outlets.lat, *ends.lat])
+        st.pydeck_chart(maps.deck(layers, view, height=480), height=480,
+                        key=f"dd_map_{state.side}_{state.code}_{gen}")
+        st.caption(f"深色区域：{here}；弧线：帮扶方到产地的采购资金，红色为结对关系内、灰色为非结对；"
+                   "圆点：经手这些采购的网点（颜色为网点类型，大小为销售额）。")
     with info_col:
         tab_p, tab_o, tab_u = st.tabs(["产品", "网点", "单位"])
         with tab_p:
+            st.caption(f"按采购额排前 {len(products)} 个，共 {counts['products']:,} 个")
             t = products.assign(品类=products.category.map(CATEGORIES)).rename(columns={
                 "name": "产品", "origin_name": "产地", "amount": "采购额（元）", "quantity": "数量",
                 "purchases": "笔数"})[["产品", "品类", "产地", "采购额（元）", "数量", "笔数"]]
             st.dataframe(t, hide_index=True, width="stretch")
             tables.download_buttons(t, f"{here}产品", "dd_prod")
         with tab_o:
+            st.caption(f"按销售额排前 {len(outlets)} 个，共 {counts['outlets']:,} 个")
             t = outlets.assign(类型=outlets.kind.map(OUTLET_KINDS), 状态=outlets.status.map(OUTLET_STATUSES)).rename(
                 columns={"name": "网点", "sales_yuan": "销售额（元）", "purchases": "笔数"})[
                 ["网点", "类型", "状态", "销售额（元）", "笔数"]]
             st.dataframe(t, hide_index=True, width="stretch")
             tables.download_buttons(t, f"{here}网点", "dd_outlets")
         with tab_u:
+            st.caption(f"按采购额排前 {len(units)} 个，共 {counts['units']:,} 个")
             t = units.assign(类型=units.kind.map(BUYER_KINDS)).rename(columns={
                 "name": "单位", "region_name": "所在地", "amount": "采购额（元）", "purchases": "笔数"})[
                 ["单位", "类型", "所在地", "采购额（元）", "笔数"]]

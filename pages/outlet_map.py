@@ -45,6 +45,7 @@ except cache.StoreUnavailable as exc:
 points = payload["points"]
 if kinds:
     points = points[points.kind.isin(kinds)]
+    candidates = candidates[candidates.kind.isin(kinds)].reset_index(drop=True)
 m = st.columns(5)
 m[0].metric("网点总数", f"{sum(status_counts.values()):,}", help="五专网点（专柜、专馆、专区、专列、专站）与消费帮扶示范点")
 for col, status in zip(m[1:], ["operating", "suspended", "exit_proposed", "exited"], strict=True):
@@ -69,7 +70,7 @@ with side_col:
     tables.download_buttons(candidates.rename(columns={"sales_yuan": "近期销售额（元）"}), "退出候选网点", "om_cand")
 
 with map_col:
-    layers = [maps.base_layer(boundaries.base_features("province"), fill=[246, 244, 238, 255])]
+    layers = [maps.base_layer(boundaries.base_features("province"), fill=maps.LAND)]
     if shapes:
         layers.append(maps.choropleth_layer(maps.choropleth_features(
             shapes, counties, "采购额（产地）" if shade == "origin" else "采购额（采购方）")))
@@ -78,9 +79,20 @@ with map_col:
     layers.append(maps.outlet_layer(points))
     if chosen is not None:
         spot = points[points.id == chosen["id"]]
-        view = maps.view_for(spot.lng, spot.lat, zoom=9) if len(spot) else maps.view_for(points.lng, points.lat)
         if len(spot):
+            # Close in, the province outlines alone would leave the outlet on a blank plain:
+            # draw the county borders of its city around it.
+            city = str(chosen["region_code"])[:4] + "00"
+            try:
+                local = cache.query(boundaries.shapes_for, (), city)
+            except cache.StoreUnavailable as exc:
+                ui.stop_if_unavailable(exc)
+            layers.insert(1, maps.base_layer(local, layer_id="local", fill=None))
             layers.append(maps.highlight_layer(spot))
+            view = maps.view_for(spot.lng, spot.lat, zoom=8.5)
+        else:
+            st.caption("该网点不在当前地图上（按网点类型筛掉了，或不在销售额最高的网点之列）。")
+            view = maps.view_for(points.lng, points.lat)
     else:
         lngs, lats = maps.features_bounds(shapes[:400]) if shapes and not f.region_code else ([], [])
         view = maps.view_for(list(points.lng) + list(lngs), list(points.lat) + list(lats))

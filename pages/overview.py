@@ -79,7 +79,7 @@ for row in (cards[:3], cards[3:]):
             st.badge(text, color=color)
             st.metric(card["label"], card["value"], help=f"判定标准：{card['rule']}")
             st.caption(card["detail"])
-            ui.page_link(card["page"], "查看明细 →", icon=":material/arrow_forward:")
+            ui.page_link(card["page"], "查看明细", icon=":material/arrow_forward:")
 
 params_since = st.query_params.get("since", "")
 try:

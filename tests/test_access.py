@@ -147,6 +147,7 @@ def test_reporter_sees_its_own_units_figures(app_env):
     shown = {m.label: m.value for m in at.metric}
     assert shown["年度累计采购额"] == fmt_money(mine["amount"]) != fmt_money(everyone["amount"])
     assert shown["落后单位"] in ("0 个", "1 个")  # its own unit at most, never the others
+    assert any("（共 1 个，本年有采购 1 个）" in c.value for c in at.caption)
     assert any(f"仅本单位：{principal.unit_name}" in c.value for c in at.caption)
     assert principal.unit_name in " ".join(m.value for m in at.sidebar.markdown)
 

@@ -99,6 +99,17 @@ def test_region_bars_carry_the_code_a_click_drills_into():
     bar = fig.data[0]
     assert list(bar.y) == ["毕节市", "遵义市"]  # empty regions left out, largest on top
     assert [c[0] for c in bar.customdata] == ["520500", "520300"]
+    # Plotly's toolbar sits in the top margin, so a click on the largest bar drills, not downloads.
+    assert fig.layout.margin.t >= 36
+
+
+def test_the_country_fits_a_half_page_map_and_a_county_is_close_up(regions):
+    lngs, lats = maps.features_bounds(boundaries.region_shapes(regions, None))
+    country = maps.view_for(lngs, lats, width_px=560)
+    # At zoom z the world is 512·2^z px wide: 73°E–135°E must fit in 560 px.
+    assert (max(lngs) - min(lngs)) / 360 * 512 * 2 ** country.zoom <= 560
+    lngs, lats = maps.features_bounds(boundaries.region_shapes(regions, "522700"))
+    assert maps.view_for(lngs, lats).zoom > country.zoom + 2.5
 
 
 def test_flow_sankey_links_helpers_to_origins():

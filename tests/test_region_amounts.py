@@ -11,6 +11,7 @@ from data_access.region_amounts import (
     amount_by_child,
     county_amounts,
     flow_level,
+    involved_counts,
     pairing_flows,
     top_products,
     top_units,
@@ -62,6 +63,17 @@ def test_top_products_and_units_of_a_county(demo_engine):
     assert 0 < len(products) <= 5 and (products.origin_code == "520302").all()
     units = top_units(demo_engine, f)
     assert units.amount.sum() == pytest.approx(amount_total(demo_engine, f))
+
+
+@pytest.mark.parametrize("side", ["origin", "buyer"])
+def test_involved_counts_are_not_capped_by_the_top_lists(demo_engine, side):
+    f = replace(YEAR, region_side=side)
+    counts = involved_counts(demo_engine, f)
+    assert counts["units"] > 20 and counts["products"] > 20 and counts["outlets"] > 0
+    assert len(top_units(demo_engine, f)) == 20
+    county = involved_counts(demo_engine, YEAR.with_region("520302"))
+    assert 0 < county["products"] <= counts["products"] and 0 < county["units"] <= counts["units"]
+    assert len(top_units(demo_engine, YEAR.with_region("520302"), limit=1000)) == county["units"]
 
 
 @pytest.mark.parametrize("side", ["origin", "buyer"])

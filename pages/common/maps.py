@@ -25,7 +25,8 @@ CHOROPLETH_RAMP = [[255, 247, 236], [254, 232, 200], [253, 212, 158], [253, 187,
 TOOLTIP = {"html": "<b>{title}</b><br/>{line1}<br/>{line2}<br/>{line3}<br/>{line4}",
            "style": {"fontFamily": "Noto Sans CJK SC, Microsoft YaHei, sans-serif", "fontSize": "12px",
                      "backgroundColor": "rgba(40,40,40,0.9)", "color": "white"}}
-CHINA_VIEW = dict(longitude=104.5, latitude=35.5, zoom=3.2)
+LAND = [246, 244, 238, 255]  # the base map's land fill
+CHINA_VIEW = dict(longitude=104.5, latitude=36.0, zoom=2.5)
 
 
 def money(yuan: float) -> str:
@@ -37,15 +38,18 @@ def money(yuan: float) -> str:
     return f"{yuan:,.0f}元"
 
 
-def view_for(lngs, lats, default: dict = CHINA_VIEW, zoom: float | None = None) -> pdk.ViewState:
-    """A view that frames the given coordinates (China when there are none); ``zoom`` overrides."""
+def view_for(lngs, lats, default: dict = CHINA_VIEW, zoom: float | None = None,
+             width_px: int = 600) -> pdk.ViewState:
+    """A view that frames the given coordinates in a map about ``width_px`` wide (China when there
+    are none); ``zoom`` overrides. The whole country fits a half-page map (zoom ≈ 2.5)."""
     lngs, lats = np.asarray(list(lngs), dtype=float), np.asarray(list(lats), dtype=float)
     ok = ~(np.isnan(lngs) | np.isnan(lats))
     if not ok.any():
         return pdk.ViewState(**default)
     lngs, lats = lngs[ok], lats[ok]
     span = max(float(lngs.max() - lngs.min()), float(lats.max() - lats.min()) * 1.3, 0.3)
-    zoom = zoom if zoom is not None else max(2.8, min(10.0, math.log2(360 / span) - 0.6))
+    # At zoom z the world (360°) is 512·2^z pixels wide; leave a margin of a fifth.
+    zoom = zoom if zoom is not None else max(1.5, min(10.0, math.log2(width_px * 360 / (512 * span * 1.2))))
     return pdk.ViewState(longitude=float((lngs.min() + lngs.max()) / 2),
                          latitude=float((lats.min() + lats.max()) / 2), zoom=zoom)
 

@@ -18,7 +18,9 @@ def region_bars(children: pd.DataFrame, limit: int = 25) -> go.Figure:
                            text=[f"{s * 100:.1f}%" for s in d.share], textposition="outside",
                            hovertemplate="%{y}: %{x:,.1f}万元（点击下钻）<extra></extra>"))
     fig.update_traces(cliponaxis=False)
-    fig.update_layout(height=max(260, 26 * len(d) + 80), margin=dict(l=10, r=50, t=10, b=10),
+    # The top margin keeps Plotly's toolbar above the bars: a click on the largest region must
+    # drill into it, not hit 「下载图片」.
+    fig.update_layout(height=max(260, 26 * len(d) + 110), margin=dict(l=10, r=50, t=40, b=10),
                       font=dict(family=FONT), plot_bgcolor="white", hovermode="closest", clickmode="event+select",
                       dragmode=False)
     fig.update_xaxes(title_text="万元", gridcolor="#eeeeee", tickformat=",.0f")

@@ -71,8 +71,9 @@ def sidebar_filters() -> Filters:
     m_from, m_to = (f.start.month, min(f.end.month, last_month)) if f.year == year else (1, last_month)
     m_from, m_to = sb.select_slider("月份", options=list(range(1, 13)), value=(min(m_from, m_to), m_to),
                                     format_func=lambda m: f"{m}月", key=f"flt_months_{year}")
+    gen = filters_generation()
     side = sb.radio("地区口径", list(REGION_SIDES), index=list(REGION_SIDES).index(f.region_side),
-                    format_func=REGION_SIDES.get, horizontal=True, key="flt_side")
+                    format_func=REGION_SIDES.get, horizontal=True, key=f"flt_side_{gen}")
     path = [c for c, _ in region_path(regions, f.region_code)][1:]
     chosen: str | None = None
     for depth, label in enumerate(("省份", "地市", "区县")):
@@ -83,7 +84,7 @@ def sidebar_filters() -> Filters:
         current = path[depth] if depth < len(path) and path[depth] in options else None
         pick = sb.selectbox(label, options, index=options.index(current),
                             format_func=lambda c: "全部" if c is None else region_name(regions, c),
-                            key=f"flt_region_{depth}_{chosen}")
+                            key=f"flt_region_{depth}_{chosen}_{gen}")
         if pick is None:
             break
         chosen = pick
@@ -104,6 +105,25 @@ def sidebar_filters() -> Filters:
     _sync_url(f)
     sb.caption(f"数据截至 {as_of:%Y年%m月%d日}")
     return f
+
+
+def filters_generation() -> int:
+    """How many times a page has moved the shared filters (``move_filters``); part of the keys of
+    widgets that must follow such a move."""
+    return int(st.session_state.get("flt_gen", 0))
+
+
+def move_filters(f: Filters) -> None:
+    """Move the shared filters to ``f`` from inside a page (a drilldown click, a breadcrumb) and rerun.
+
+    The sidebar's side and region widgets are drawn under new keys: a widget kept under its old
+    key would keep the value the browser last showed, and the next click would send it back.
+    """
+    st.session_state["filters"] = f
+    st.session_state["flt_gen"] = filters_generation() + 1
+    for key in [k for k in st.session_state if str(k).startswith(("flt_region_", "flt_side_"))]:
+        del st.session_state[key]
+    st.rerun()
 
 
 def _sync_url(f: Filters) -> None:
