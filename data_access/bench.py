@@ -219,6 +219,11 @@ def _top_units_sql(f: Filters) -> str:
             "GROUP BY p.buyer_unit_id ORDER BY 2 DESC, p.buyer_unit_id LIMIT 20")
 
 
+def _involved_sql(f: Filters) -> str:
+    return (f"SELECT COUNT(DISTINCT p.product_id), COUNT(DISTINCT p.buyer_unit_id), COUNT(DISTINCT p.outlet_id) "
+            f"FROM purchase p WHERE {where_sql(f)}")
+
+
 def _trend_sql(f: Filters) -> str:
     return f"SELECT p.month, p.channel, SUM(p.amount) FROM purchase p WHERE {_both_years(f)[2]} GROUP BY p.month, p.channel"
 
@@ -261,6 +266,7 @@ def calls() -> list[Call]:
         Call("region_amounts.pairing_flows", "地区下钻", region_amounts.pairing_flows, _flows_sql),
         Call("region_amounts.top_products", "地区下钻", region_amounts.top_products, _top_products_sql),
         Call("region_amounts.top_units", "地区下钻", region_amounts.top_units, _top_units_sql),
+        Call("region_amounts.involved_counts", "地区下钻", region_amounts.involved_counts, _involved_sql),
         Call("semantic.trend(amount×channel×month, 同比)", "趋势分析",
              lambda e, f: semantic.trend(e, f, "amount", "channel", "month", 10, True), _trend_sql),
         Call("catalogue.product_catalogue", "产品名库", catalogue.product_catalogue, _catalogue_sql),

@@ -50,6 +50,7 @@ CALLS = {
     "pairing_flows": region_amounts.pairing_flows,
     "top_products": region_amounts.top_products,
     "top_units": region_amounts.top_units,
+    "involved_counts": region_amounts.involved_counts,
     "outlet_sales": lambda e, f: outlets.outlet_sales(e, f).sort_values("outlet_id"),  # unordered by contract
     "exit_candidates": outlets.exit_candidates,
     "trend channel": lambda e, f: semantic.trend(e, f, "amount", "channel", "month", 10, True).table,
