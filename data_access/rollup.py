@@ -68,7 +68,8 @@ class Rollup:
 
 
 # Roughly smallest first; rows at 10 million demo purchases in docs/scale.md.
-ROLLUPS = [Rollup(t) for t in (s.purchase_rollup_county, s.purchase_rollup_outlet_month, s.purchase_rollup_buyer, s.purchase_rollup_product, s.purchase_rollup_outlet,
+ROLLUPS = [Rollup(t) for t in (s.purchase_rollup_county, s.purchase_rollup_outlet_month,
+                               s.purchase_rollup_helper_origin, s.purchase_rollup_buyer, s.purchase_rollup_product, s.purchase_rollup_outlet,
                                s.purchase_rollup_unit, s.purchase_rollup_unit_city, s.purchase_rollup_origin,
                                s.purchase_rollup_unit_origin, s.purchase_rollup)]
 
@@ -83,6 +84,7 @@ RAW_DIMS = {
     "category": func.coalesce(s.product.c.category, ""),
     "buyer_kind": s.buyer_unit.c.kind,
     "buyer_region_code": s.buyer_unit.c.region_code,
+    "buyer_jurisdiction": s.buyer_unit.c.jurisdiction_code,
     "outlet_id": func.coalesce(s.purchase.c.outlet_id, 0),
     "origin_city": func.substr(s.purchase.c.origin_code, 1, 4),
 }
@@ -91,13 +93,13 @@ RAW_DIMS = {
 CITY_PREFIX_MAX = 4
 # Columns of the scope's joined tables that a rollup keeps as its own dimension.
 JOINED_DIMS = {(s.buyer_unit, "kind"): "buyer_kind", (s.buyer_unit, "region_code"): "buyer_region_code",
-               (s.product, "category"): "category"}
+               (s.buyer_unit, "jurisdiction_code"): "buyer_jurisdiction", (s.product, "category"): "category"}
 
 
 def _raw_aggregate(r: Rollup, where) -> object:
     """``SELECT dims, sum(amount), sum(quantity), count(*)`` of the purchases matching ``where``."""
     from_ = s.purchase
-    if {"buyer_kind", "buyer_region_code"} & set(r.dims):
+    if {"buyer_kind", "buyer_region_code", "buyer_jurisdiction"} & set(r.dims):
         from_ = from_.join(s.buyer_unit, s.buyer_unit.c.id == s.purchase.c.buyer_unit_id)
     if "product_id" in r.dims:
         from_ = from_.join(s.product, s.product.c.id == s.purchase.c.product_id)

@@ -472,3 +472,6 @@ purchase_rollup_outlet = _rollup_table(  # 月 × 网点 × 渠道 × 产地市
 purchase_rollup_unit_city = _rollup_table(  # 月 × 采购单位 × 用途 × 产地市
     "purchase_rollup_unit_city",
     [_dim(c) for c in ("month", "buyer_unit_id", "purpose", "origin_city")])
+purchase_rollup_helper_origin = _rollup_table(  # 月 × 采购单位所属帮扶方辖区 × 产地县（结对流向）
+    "purchase_rollup_helper_origin",
+    [_dim(c) for c in ("month", "buyer_jurisdiction", "origin_code")])
