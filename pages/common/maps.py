@@ -50,8 +50,8 @@ def view_for(lngs, lats, default: dict = CHINA_VIEW, zoom: float | None = None,
         return pdk.ViewState(**default)
     lngs, lats = lngs[ok], lats[ok]
     span = max(float(lngs.max() - lngs.min()), float(lats.max() - lats.min()) * 1.3, 0.3)
-    # At zoom z the world (360°) is 512·2^z pixels wide; leave a margin of a fifth.
-    zoom = zoom if zoom is not None else max(1.5, min(10.0, math.log2(width_px * 360 / (512 * span * 1.2))))
+    # At zoom z the world (360°) is 512·2^z pixels wide; leave a margin on each side.
+    zoom = zoom if zoom is not None else max(1.5, min(10.0, math.log2(width_px * 360 / (512 * span * 1.4))))
     return pdk.ViewState(longitude=float((lngs.min() + lngs.max()) / 2),
                          latitude=float((lats.min() + lats.max()) / 2), zoom=zoom)
 
