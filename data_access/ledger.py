@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy import Engine, and_, func, insert, select, update
 
 from data_access.alerts import open_warnings
 from data_access.compliance import (
@@ -30,11 +30,13 @@ from data_access.export import xlsx_bytes
 from data_access.filters import Filters, year_filters
 from data_access.labels import WARNING_LEVELS
 from data_access.outlets import exit_candidates
+from data_access.reference import TASK_GROUPS
 from data_access.rules import evaluate
 from data_access.schema import meeting, region, supervision_event, supervision_item, task_group
 
 __all__ = [
-    "DUE_DAYS", "ITEM_KINDS", "ITEM_STATUSES", "SEVERITIES", "StaleItem", "add_meeting", "item_history",
+    "CLOSED_REASONS", "DUE_DAYS", "ITEM_KINDS", "ITEM_STATUSES", "SEVERITIES", "StaleItem", "add_meeting",
+    "group_summary", "group_table", "item_history",
     "ledger_candidates", "ledger_items", "ledger_table", "meeting_pack", "meetings", "since_meeting",
     "sync_ledger", "update_item",
 ]
@@ -262,15 +264,23 @@ def _as_date(value) -> date | None:
 
 
 def _item_select():
-    return (select(supervision_item, task_group.c.name.label("owner_name"), region.c.name.label("region_name"))
+    """Items with their 专班 and region names and their latest event (``last_*``)."""
+    latest = (select(supervision_event.c.item_id, func.max(supervision_event.c.id).label("event_id"))
+              .group_by(supervision_event.c.item_id).subquery("latest_event"))
+    last = supervision_event.alias("last_event")
+    return (select(supervision_item, task_group.c.name.label("owner_name"), region.c.name.label("region_name"),
+                   last.c.on_date.label("last_on"), last.c.actor.label("last_actor"),
+                   last.c.action.label("last_action"), last.c.note.label("last_note"))
             .select_from(supervision_item.join(task_group, task_group.c.code == supervision_item.c.owner_group)
-                         .outerjoin(region, region.c.code == supervision_item.c.region_code)))
+                         .outerjoin(region, region.c.code == supervision_item.c.region_code)
+                         .outerjoin(latest, latest.c.item_id == supervision_item.c.id)
+                         .outerjoin(last, last.c.id == latest.c.event_id)))
 
 
 def _items_frame(conn, q, as_of: date) -> pd.DataFrame:
     result = conn.execute(q)
     df = pd.DataFrame(result.all(), columns=list(result.keys()))
-    for col in ("due_date", "opened_on", "closed_on"):
+    for col in ("due_date", "opened_on", "closed_on", "last_on"):
         df[col] = [_as_date(v) for v in df[col]]
     df["overdue"] = (df.status != "closed") & (df.due_date < as_of)
     df["days_overdue"] = [(as_of - d).days if o else 0 for d, o in zip(df.due_date, df.overdue, strict=True)]
@@ -329,7 +339,8 @@ def add_meeting(engine: Engine, held_on: date, title: str, note: str | None = No
                             .returning(meeting.c.id)).scalar_one()
 
 
-def since_meeting(engine: Engine, since: date, as_of: date, owner_group: str | None = None) -> dict:
+def since_meeting(engine: Engine, since: date, as_of: date, owner_group: str | None = None,
+                  kinds: tuple[str, ...] = ()) -> dict:
     """What changed after the meeting of ``since`` up to ``as_of``: DataFrames like ``ledger_items``
     under ``new`` (entered or re-entered the ledger), ``closed`` (closed since), ``overdue`` (open
     and past due on ``as_of``, with ``newly_overdue`` when the due date fell after the meeting),
@@ -339,6 +350,8 @@ def since_meeting(engine: Engine, since: date, as_of: date, owner_group: str | N
     acted = (select(supervision_event.c.item_id)
              .where(supervision_event.c.actor != SYNC_ACTOR, supervision_event.c.on_date > since))
     owner = [supervision_item.c.owner_group == owner_group] if owner_group else []
+    if kinds:
+        owner.append(supervision_item.c.source_kind.in_(list(kinds)))
     with engine.connect() as conn:
         new = _items_frame(conn, _item_select().where(supervision_item.c.id.in_(entered), *owner), as_of)
         closed = _items_frame(conn, _item_select().where(supervision_item.c.status == "closed",
@@ -351,26 +364,78 @@ def since_meeting(engine: Engine, since: date, as_of: date, owner_group: str | N
     return dict(new=new, closed=closed, overdue=overdue, progress=progress)
 
 
+CLOSED_REASONS = {"done": "专班办结", "resolved": "来源消除自动销号"}
+
+
+def _latest(items: pd.DataFrame) -> list[str]:
+    out = []
+    for on, actor, action, note in zip(items.last_on, items.last_actor, items.last_action, items.last_note,
+                                       strict=True):
+        if not isinstance(action, str):
+            out.append("")
+            continue
+        text = f"{on:%Y-%m-%d} {actor} {ACTION_LABELS.get(action, action)}"
+        if isinstance(note, str) and note and action not in ("opened", "reopened", "resolved"):
+            text += f"：{note}"
+        out.append(text)
+    return out
+
+
 def ledger_table(items: pd.DataFrame) -> pd.DataFrame:
-    """Items as the desks read them (and the meeting pack holds them): Chinese headers."""
+    """Items as the desks read them (and the meeting pack holds them): what to raise (事项, 级别),
+    with whom (责任专班), how late, why, and the latest change (最近动态); Chinese headers."""
     return pd.DataFrame({
-        "编号": items.id, "来源": items.kind_label, "级别": items.severity.map(SEVERITIES), "事项": items.title,
-        "原因": items.detail, "责任专班": items.owner_name, "列入日期": items.opened_on, "办结时限": items.due_date,
-        "状态": items.status_label, "逾期天数": items.days_overdue, "办结日期": items.closed_on,
-        "督办备注": items.note.fillna(""),
+        "编号": items.id, "级别": items.severity.map(SEVERITIES), "来源": items.kind_label, "事项": items.title,
+        "责任专班": items.owner_name, "状态": items.status_label, "办结时限": items.due_date,
+        "逾期天数": items.days_overdue, "最近动态": _latest(items), "原因": items.detail,
+        "列入日期": items.opened_on, "办结日期": items.closed_on,
+        "办结方式": items.closed_reason.map(CLOSED_REASONS).fillna(""), "督办备注": items.note.fillna(""),
     })
 
 
-def meeting_pack(engine: Engine, since: date | None, as_of: date, owner_group: str | None = None) -> bytes:
-    """The XLSX for the joint meeting: what changed since ``since`` (new, closed, overdue, progress),
-    every open item, and reporting compliance of the year."""
+def group_summary(engine: Engine, since: date | None, as_of: date, kinds: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One row per 专班 (all six, in the seed's order): ``owner_group, owner_name, open, overdue, red``
+    (open red items) ``, max_days_overdue`` and, with a meeting date, ``new, closed, progress`` since it."""
+    items = ledger_items(engine, as_of, kinds=kinds)
+    changed = since_meeting(engine, since, as_of, kinds=kinds) if since is not None else None
+    rows = []
+    with engine.connect() as conn:
+        groups = conn.execute(select(task_group.c.code, task_group.c.name)).all()
+    order = {code: i for i, (code, *_rest) in enumerate(TASK_GROUPS)}
+    for code, name in sorted(groups, key=lambda g: order.get(g[0], len(order))):
+        mine = items[items.owner_group == code]
+        row = dict(owner_group=code, owner_name=name, open=len(mine), overdue=int(mine.overdue.sum()),
+                   red=int((mine.severity == "red").sum()),
+                   max_days_overdue=int(mine.days_overdue.max()) if len(mine) else 0)
+        if changed is not None:
+            row.update({k: int((changed[k].owner_group == code).sum()) for k in ("new", "closed", "progress")})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def group_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """``group_summary`` with Chinese headers, as the page and the meeting pack show it."""
+    names = {"owner_name": "责任专班", "open": "在办", "overdue": "逾期", "red": "红色在办",
+             "max_days_overdue": "最长逾期（天）", "new": "会后新增", "closed": "会后办结", "progress": "会后有进展"}
+    return summary[[c for c in names if c in summary]].rename(columns=names)
+
+
+def meeting_pack(engine: Engine, since: date | None, as_of: date, owner_group: str | None = None,
+                 kinds: tuple[str, ...] = ()) -> bytes:
+    """The XLSX for the joint meeting: a line per 专班 (whole ledger only), what changed since
+    ``since`` (new, closed, overdue, progress), every open item, and reporting compliance of the year."""
     sheets, notes = {}, {}
+    scope = "、".join(ITEM_KINDS[k] for k in kinds) if kinds else "全部来源"
+    if owner_group is None:
+        sheets["按专班"] = group_table(group_summary(engine, since, as_of, kinds))
+        notes["按专班"] = (f"截至 {as_of:%Y-%m-%d}（{scope}）" +
+                         (f"；会后指上次联席会议 {since:%Y-%m-%d} 之后" if since is not None else ""))
     if since is not None:
-        changed = since_meeting(engine, since, as_of, owner_group)
+        changed = since_meeting(engine, since, as_of, owner_group, kinds)
         for key, name in (("new", "新增事项"), ("closed", "已办结"), ("overdue", "逾期事项"), ("progress", "有进展")):
             sheets[name] = ledger_table(changed[key])
             notes[name] = f"上次联席会议 {since:%Y-%m-%d} 之后至 {as_of:%Y-%m-%d}"
-    sheets["全部在办"] = ledger_table(ledger_items(engine, as_of, owner_group))
+    sheets["全部在办"] = ledger_table(ledger_items(engine, as_of, owner_group, kinds))
     notes["全部在办"] = f"截至 {as_of:%Y-%m-%d} 未办结的台账事项"
     summary = compliance_summary(compliance(engine, Filters(start=date(as_of.year, 1, 1), end=as_of), as_of))
     sheets["报送情况"] = summary.rename(columns={

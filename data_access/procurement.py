@@ -175,7 +175,10 @@ def unit_purchase_totals(engine: Engine, f: Filters, unit_id: int) -> dict:
 
 
 def notice_frame(behind: pd.DataFrame, region_names: dict[str, str]) -> pd.DataFrame:
-    """The 通报 list: units behind (``rules.units_behind`` rows) with Chinese headers and the clause cited."""
+    """The 通报 list: units behind (``rules.units_behind`` rows) with Chinese headers and the clause cited,
+    in the page's ranking order (red before yellow, then the larger gap), so 序号 matches the 排名 shown."""
+    behind = (behind.assign(_rank=behind.status.map(STATUS_RANK))
+              .sort_values(["_rank", "gap_yuan", "unit_name"], ascending=[True, False, True], na_position="last"))
     return pd.DataFrame({
         "序号": range(1, len(behind) + 1),
         "单位": behind.unit_name.to_numpy(),

@@ -161,6 +161,24 @@ def period_keys(start: date, end: date, grain: str) -> list[int]:
     return sorted(set(keys))
 
 
+def _partial_periods(start: date, end: date, grain: str) -> list[str]:
+    """Chinese remarks for the first/last period when the filtered dates cover only part of it."""
+    out = []
+    for key in sorted({period_keys(start, start, grain)[0], period_keys(end, end, grain)[0]}):
+        if grain == "month":
+            first = date(key // 100, key % 100, 1)
+            last = (pd.Timestamp(first) + pd.offsets.MonthEnd(0)).date()
+        elif grain == "quarter":
+            first = date(key // 10, (key % 10) * 3 - 2, 1)
+            last = (pd.Timestamp(first) + pd.offsets.QuarterEnd(0)).date()
+        else:
+            first, last = date(key, 1, 1), date(key, 12, 31)
+        lo, hi = max(first, start), min(last, end)
+        if (lo, hi) != (first, last):
+            out.append(f"{period_label(key, grain)} 只含 {lo.month}月{lo.day}日至{hi.month}月{hi.day}日")
+    return out
+
+
 def period_label(key: int, grain: str) -> str:
     """``2024-05`` | ``2024-Q2`` | ``2024`` for a period key."""
     if grain == "month":
@@ -316,6 +334,9 @@ def trend(engine: Engine, f: Filters, measure: str, dimension: str = "total", gr
     order = {c: i for i, c in enumerate(members)}
     table = (table.assign(_rank=table.member.map(order)).sort_values(["period_key", "_rank"])
              .drop(columns="_rank").reset_index(drop=True))
+    partial = _partial_periods(f.start, f.end, grain)
+    if partial:
+        notes.append("不完整期：" + "；".join(partial) + "（上年同期取相同日期，可比）。")
     if len(ranked) > len(members):
         notes.append(f"「{DIMENSIONS[dimension].label}」共 {len(ranked)} 项，仅显示按所选期间{m.label}排名前 {len(members)} 项。")
     return TrendResult(measure, dimension, grain, compare, table, len(ranked), tuple(notes))

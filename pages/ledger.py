@@ -12,6 +12,8 @@ from data_access.ledger import (
     ITEM_STATUSES,
     StaleItem,
     add_meeting,
+    group_summary,
+    group_table,
     item_history,
     ledger_items,
     ledger_table,
@@ -41,8 +43,8 @@ try:
 except cache.StoreUnavailable as exc:
     ui.stop_if_unavailable(exc)
 
-group_param = st.query_params.get("group")
-st.session_state.setdefault("ledger_group", group_param if group_param in GROUPS else None)
+group_param = st.query_params.get("group", "")
+st.session_state.setdefault("ledger_group", group_param if group_param in GROUPS else "")
 kinds_param = [k for k in str(st.query_params.get("lk", "")).split(",") if k in ITEM_KINDS]
 st.session_state.setdefault("ledger_kinds", kinds_param)
 held = [d for d in past_meetings.held_on if d <= as_of]
@@ -51,8 +53,8 @@ st.session_state.setdefault("ledger_since", next((d for d in held if d.isoformat
                                                  held[0] if held else None))
 
 c = st.columns([3, 3, 3])
-group = c[0].selectbox("责任专班", [None, *GROUPS], format_func=lambda g: "全部专班" if g is None else GROUPS[g],
-                       key="ledger_group")
+group = c[0].selectbox("责任专班", ["", *GROUPS], format_func=lambda g: GROUPS.get(g, "全部专班"),
+                       key="ledger_group") or None
 kinds = c[1].multiselect("来源", list(ITEM_KINDS), format_func=ITEM_KINDS.get, key="ledger_kinds",
                          placeholder="全部来源")
 since = c[2].selectbox("对比的联席会议", held or [None], key="ledger_since",
@@ -66,11 +68,10 @@ for key, value in (("group", group or ""), ("lk", ",".join(kinds)), ("since", si
 
 try:
     items = cache.query(ledger_items, as_of, group, tuple(kinds))
-    changed = cache.query(since_meeting, since, as_of, group) if since else None
+    changed = cache.query(since_meeting, since, as_of, group, tuple(kinds)) if since else None
+    by_group = cache.query(group_summary, since, as_of, tuple(kinds)) if group is None else None
 except cache.StoreUnavailable as exc:
     ui.stop_if_unavailable(exc)
-if changed is not None and kinds:
-    changed = {k: v[v.source_kind.isin(kinds)] for k, v in changed.items()}
 
 m = st.columns(4)
 m[0].metric("在办事项", len(items), help=f"截至 {as_of:%Y-%m-%d}（数据日期）未办结的台账事项")
@@ -79,7 +80,7 @@ if changed is not None:
     m[2].metric("会后新增", len(changed["new"]), help=f"{since:%Y-%m-%d} 联席会议之后列入（含重新列入）台账")
     m[3].metric("会后办结", len(changed["closed"]), help="专班办结或来源已消除（自动销号）")
 
-pack = cache.query(meeting_pack, since, as_of, group)
+pack = cache.query(meeting_pack, since, as_of, group, tuple(kinds))
 scope = GROUPS.get(group, "全部专班")
 st.download_button("导出会议材料（XLSX）", pack, file_name=f"督办台账_{scope}_{as_of:%Y%m%d}.xlsx", mime=XLSX,
                    icon=":material/download:", key="ledger_pack")
@@ -91,6 +92,16 @@ with tab_since:
         st.info("还没有登记联席会议。在「联席会议」页登记后，这里显示会后的变化。")
     else:
         st.caption(f"上次联席会议：{since:%Y年%m月%d日}；统计至 {as_of:%Y年%m月%d日}")
+        overdue = changed["overdue"]
+        if len(overdue):
+            worst = overdue.sort_values("days_overdue", ascending=False).iloc[0]
+            st.warning(f"**上会要点**：逾期未办结 {len(overdue)} 项（其中会后到期 {int(overdue.newly_overdue.sum())} 项），"
+                       f"会后新增 {len(changed['new'])} 项、办结 {len(changed['closed'])} 项。"
+                       f"逾期最久：**{worst.title}**（{worst.owner_name}，逾期 {worst.days_overdue} 天）。",
+                       icon=":material/campaign:")
+        if by_group is not None:
+            st.markdown("**按专班** — 每个专班在办、逾期与会后变化；在上方「责任专班」中选一个专班即只看该专班")
+            st.dataframe(group_table(by_group), hide_index=True, width="stretch")
         for key, label, hint in (
                 ("overdue", "逾期事项", "超过办结时限仍未办结；「会后到期」为上次会议后才到期的"),
                 ("new", "新增事项", "会后新列入或重新列入台账"),

@@ -25,6 +25,10 @@ STATUS_COLORS = {"红": "#d62728", "黄": "#d4a017", "绿": "#2ca02c"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def _wan(values: pd.Series) -> list[str]:
+    """Yuan as 万元 text; "—" where a rule has no money (reporting rules), not the grid's "None"."""
+    return ["—" if pd.isna(v) else f"{float(v) / 1e4:,.2f}" for v in values]
+
 
 def _coloured(df: pd.DataFrame):
     """The frame with its 状态 cells filled red / yellow / green."""
@@ -50,20 +54,19 @@ ranking = unit_ranking(evaluated)
 behind = rules.worst_per_unit(evaluated)
 region_names = dict(zip(regions.code, regions.name, strict=True))
 
-c = st.columns(5)
-c[0].metric("累计采购额", ui.fmt_money(k["amount"], 1),
+c = st.columns(4)
+c[0].metric("累计采购额", ui.fmt_money(k["amount"], 0),
             delta=f"{ui.fmt_pct(k['yoy'], signed=True)} 同比" if k["yoy"] is not None else None,
-            help="所选期间采购明细金额合计；同比为上年同期")
+            help=f"所选期间采购明细金额合计；上年同期 {ui.fmt_money(k['amount_last_year'], 1)}")
 gap = (k["plan_share"] - k["time_progress"]) if k["plan_share"] is not None else None
 c[1].metric("完成年度计划", ui.fmt_pct(k["plan_share"]),
             delta=f"{ui.fmt_pct(gap, signed=True)} 较时间进度" if gap is not None else None,
             help=f"年度指导计划 {ui.fmt_money(k['plan'])}（范围内单位的计划合计）；时间进度 {ui.fmt_pct(k['time_progress'])}")
-c[2].metric("上年同期", ui.fmt_money(k["amount_last_year"], 1))
-c[3].metric("规则达标", f"{summary['met']} / {summary['total']}",
+c[2].metric("规则达标", f"{summary['met']} / {summary['total']}",
             help=f"政策规则 × 适用对象的评价项中按时间进度达标的项数；{summary['rules']} 条规则中"
                  f"{summary['rules_all_met']} 条全部达标。红 {summary['by_status']['red']} 项，黄 {summary['by_status']['yellow']} 项")
 n_red = int((behind.status == "red").sum())
-c[4].metric("落后单位", summary["units_behind"], delta=f"其中红色 {n_red} 个" if n_red else None,
+c[3].metric("落后单位", summary["units_behind"], delta=f"其中红色 {n_red} 个" if n_red else None,
             delta_color="inverse", delta_arrow="off",
             help="至少一条规则未达时间进度要求的采购单位数（不含产地区县）")
 
@@ -81,7 +84,7 @@ shown = pd.DataFrame({
     "排名": ranking["rank"],
     "状态": ranking.status_label,
     "单位": ranking.unit_name,
-    "差额（万元）": ranking.gap_yuan / 1e4,
+    "差额（万元）": _wan(ranking.gap_yuan),
     "最落后的规则": ranking.rule_title,
     "当前": ranking.value_text,
     "依据条款": ranking.citation,
@@ -97,8 +100,8 @@ event = st.dataframe(
     hide_index=True, width="stretch", height=420, key="proc_rank", on_select="rerun",
     selection_mode="single-row", selection_default={"selection": {"rows": preselect}} if preselect else None,
     column_config={"排名": st.column_config.NumberColumn(width=40), "状态": st.column_config.TextColumn(width=40),
-                   "单位": st.column_config.TextColumn(width=150), "差额（万元）": st.column_config.TextColumn(width=90),
-                   "最落后的规则": st.column_config.TextColumn(width=300), "当前": st.column_config.TextColumn(width=110),
+                   "单位": st.column_config.TextColumn(width=150), "差额（万元）": st.column_config.TextColumn(width=90, alignment="right", help="按时间进度应达与实际之差；报送类规则无金额，记为「—」"),
+                   "最落后的规则": st.column_config.TextColumn(width=300), "当前": st.column_config.TextColumn(width=160),
                    "依据条款": st.column_config.TextColumn(width=330)})
 rows = event.selection.rows
 unit_id = int(ranking.unit_id.iloc[rows[0]]) if rows else None
@@ -109,7 +112,7 @@ elif unit_id is not None:
 
 notice = notice_frame(behind, region_names)
 note = (f"消费帮扶采购进度通报（截至{f.end:%Y年%m月%d日}，时间进度{ui.fmt_pct(k['time_progress'])}）："
-        f"{len(notice)}个单位未达时间进度要求，按落后金额排序；每行注明未达标规则及其政策依据。")
+        f"{len(notice)}个单位未达时间进度要求，先红后黄、按落后金额排序（序号即页面排名）；每行注明最落后的规则及其政策依据。")
 d1, d2, _ = st.columns([1, 1, 2])
 d1.download_button("下载通报名单（XLSX）", xlsx_bytes({"通报": notice}, notes={"通报": note}),
                    file_name=f"采购进度通报_{f.end:%Y%m%d}.xlsx", mime=XLSX, key="proc_notice", width="stretch",
@@ -127,25 +130,28 @@ if unit_id is not None:
     with st.container(border=True):
         st.subheader(f"{profile['name']}（{BUYER_KINDS.get(profile['kind'], profile['kind'])}，"
                      f"{region_name(regions, profile['region_code'])}）")
-        budget = [("年度计划", ui.fmt_money(profile["plan_amount"]))]
+        budget = [("年度计划", ui.fmt_money(profile["plan_amount"], 1))]
         if profile["canteen_food_budget"] is not None:
-            budget += [("食堂食材采购预算", ui.fmt_money(profile["canteen_food_budget"])),
+            budget += [("食堂食材采购预算", ui.fmt_money(profile["canteen_food_budget"], 1)),
                        ("预留份额", ui.fmt_pct(profile["reserved_share"]) if profile["reserved_share"] is not None else "未填报"),
-                       ("预留金额", ui.fmt_money(profile["reserved_amount"]))]
+                       ("预留金额", ui.fmt_money(profile["reserved_amount"], 1))]
         if profile["union_members"] is not None:
             budget += [("工会会员", f"{profile['union_members']:,}人"),
-                       ("节日慰问品经费", ui.fmt_money(profile["gift_budget"])),
-                       ("集体福利额度", ui.fmt_money(profile["welfare_budget"]))]
-        budget.append((f"本期采购（{totals['purchases']:,}笔）", ui.fmt_money(totals["amount"])))
+                       ("节日慰问品经费", ui.fmt_money(profile["gift_budget"], 1)),
+                       ("集体福利额度", ui.fmt_money(profile["welfare_budget"], 1))]
+        budget.append((f"本期采购（{totals['purchases']:,}笔）", ui.fmt_money(totals["amount"], 1)))
         cols = st.columns(len(budget))
         for col, (label, value) in zip(cols, budget, strict=True):
             col.metric(label if label.startswith("本期") else f"{f.end.year}年{label}", value)
         mine = evaluated[evaluated.unit_id == unit_id]
         st.markdown("**适用规则**")
+        # Who is behind, by how much, under which clause first; the arithmetic after.
+        # Who is behind, by how much, under which clause first; the arithmetic after.
         st.dataframe(_coloured(pd.DataFrame({
-            "状态": mine.status.map(rules.STATUS_LABELS), "规则": mine.rule_title, "当前": mine.value_text,
-            "要求": mine.requirement_text, "实际（元）": mine.actual_yuan, "按进度应达（元）": mine.expected_yuan,
-            "差额（元）": mine.gap_yuan, "全年目标（元）": mine.target_yuan, "政策依据": mine.clause,
+            "状态": mine.status.map(rules.STATUS_LABELS), "规则": mine.rule_title,
+            "差额（万元）": _wan(mine.gap_yuan), "当前": mine.value_text, "要求": mine.requirement_text,
+            "政策依据": mine.clause, "实际（万元）": _wan(mine.actual_yuan),
+            "按进度应达（万元）": _wan(mine.expected_yuan), "全年目标（万元）": _wan(mine.target_yuan),
         })), hide_index=True, width="stretch")
         st.markdown(f"**采购明细**（本期 {totals['purchases']:,} 笔"
                     + (f"，显示最近 {len(unit_rows)} 笔" if len(unit_rows) < totals["purchases"] else "") + "）")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from data_access import cache
+from data_access.overview import data_as_of
 from data_access.semantic import DIMENSIONS, GRAINS, MEASURES, compatible, display_table, trend
 from pages.common import tables, ui
 from pages.common.trend_charts import CHART_TYPES, trend_figure
@@ -73,4 +74,7 @@ scale, unit = (0.01, "%") if is_share else (1e4, "万元") if m.unit == "元" el
 fig = trend_figure(result.table, chart, m.label, unit, scale=scale,
                    stackable=m.kind in ("sum", "count"), compare=compare)
 title = f"{m.label}_按{DIMENSIONS[dimension].label}_{GRAINS[grain]}_{f.start:%Y%m%d}-{f.end:%Y%m%d}"
-tables.chart_and_table(fig, display_table(result), title, key="trends")
+as_of = cache.query(data_as_of)
+note = "；".join([f"{m.label}（口径：{m.help}）", ui.describe_filters(f), *result.notes,
+                 *([f"数据截至 {as_of:%Y-%m-%d}"] if as_of else [])])
+tables.chart_and_table(fig, display_table(result), title, key="trends", note=note)

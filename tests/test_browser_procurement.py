@@ -4,6 +4,8 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import openpyxl
+import pandas as pd
 import pytest
 
 from tests.browser_support import (
@@ -47,14 +49,47 @@ def _worst_unit(url: str):
     return ranking.iloc[0]
 
 
-def test_select_a_unit_and_see_its_purchases(server):
+def _behind(url: str):
+    from data_access import rules
+    from data_access.db import make_engine
+    from data_access.filters import Filters
+    from data_access.procurement import unit_ranking
+
+    engine = make_engine(url)
+    evaluated = rules.evaluate(engine, Filters(start=date(2026, 1, 1), end=date(2026, 10, 31)))
+    engine.dispose()
+    ranking = unit_ranking(evaluated)
+    return ranking[ranking.status != "green"], rules.worst_per_unit(evaluated)
+
+
+def test_select_a_unit_and_see_its_purchases(server, tmp_path):
     base, url = server
     worst = _worst_unit(url)
-    with browser_page(height=1100) as page:
+    ranked, behind = _behind(url)
+    # Tall enough that the screenshot holds the ranking and the opened unit below it.
+    with browser_page(height=2100) as page:
         page.goto(f"{base}/procurement")
         wait_for_app(page)
         page.wait_for_selector('[data-testid="stMetricValue"]')
         assert page.get_by_text("单位排名：谁落后、差多少、依据哪条").count() == 1
+        lead = page.locator('[data-testid="stAlert"]', has_text="未达时间进度要求").inner_text()
+        assert f"{len(behind)} 个单位未达时间进度要求" in lead and str(worst.unit_name) in lead and "《" in lead
+        # The 通报 a leading group circulates: who, how far behind, under which clause.
+        with page.expect_download() as got:
+            page.get_by_role("button", name="下载通报名单（XLSX）").click()
+        path = tmp_path / got.value.suggested_filename
+        got.value.save_as(path)
+        assert path.name == "采购进度通报_20261031.xlsx"
+        book = openpyxl.load_workbook(path)
+        assert "时间进度" in book["通报"].cell(row=1, column=1).value
+        notice = pd.read_excel(path, sheet_name="通报", skiprows=2)
+        assert len(notice) == len(behind) == len(ranked)
+        assert notice["政策依据"].str.startswith("《").all() and notice["政策依据"].str.contains("》").all()
+        assert set(notice["状态"]) <= {"红", "黄"}
+        # Same order as the ranking on the page: 序号 is the 排名 shown.
+        assert list(notice["单位"]) == list(ranked.unit_name) and notice["单位"].iloc[0] == worst.unit_name
+        assert list(notice["未达标规则"]) == list(ranked.rule_title)
+        assert notice["落后时间进度（元）"].iloc[0] == pytest.approx(round(float(worst.gap_yuan), 2))
         grid = page.locator('[data-testid="stDataFrame"]').first
         grid.scroll_into_view_if_needed()
         box = grid.bounding_box()

@@ -13,9 +13,11 @@ from data_access.filters import Filters
 from data_access.ledger import (
     ITEM_KINDS,
     StaleItem,
+    group_summary,
     item_history,
     ledger_candidates,
     ledger_items,
+    ledger_table,
     meeting_pack,
     meetings,
     since_meeting,
@@ -132,12 +134,41 @@ def test_meeting_pack_holds_what_the_page_shows(demo_engine):
     since = meetings(demo_engine).held_on.iloc[0]
     changed = since_meeting(demo_engine, since, AS_OF)
     book = openpyxl.load_workbook(io.BytesIO(meeting_pack(demo_engine, since, AS_OF)))
-    assert book.sheetnames == ["新增事项", "已办结", "逾期事项", "有进展", "全部在办", "报送情况"]
+    assert book.sheetnames == ["按专班", "新增事项", "已办结", "逾期事项", "有进展", "全部在办", "报送情况"]
     for name, key in (("新增事项", "new"), ("已办结", "closed"), ("逾期事项", "overdue")):
         sheet = book[name]
         assert sheet.cell(row=3, column=1).value == "编号"
         assert sheet.max_row - 3 == len(changed[key])
     assert book["全部在办"].max_row - 3 == len(ledger_items(demo_engine, AS_OF))
+    by_group = pd.read_excel(io.BytesIO(meeting_pack(demo_engine, since, AS_OF)), sheet_name="按专班", skiprows=2)
+    assert list(by_group["责任专班"]) == [name for _, name, _ in TASK_GROUPS]
+    assert by_group["在办"].sum() == len(ledger_items(demo_engine, AS_OF))
+    assert by_group["会后新增"].sum() == len(changed["new"])
+
+
+def test_ledger_says_what_to_raise_with_whom_and_what_changed(demo_engine):
+    since = meetings(demo_engine).held_on.iloc[0]
+    changed = since_meeting(demo_engine, since, AS_OF)
+    shown = ledger_table(changed["closed"])
+    assert list(shown.columns[:9]) == ["编号", "级别", "来源", "事项", "责任专班", "状态", "办结时限", "逾期天数", "最近动态"]
+    assert set(shown["办结方式"]) <= {"专班办结", "来源消除自动销号"} and len(set(shown["办结方式"])) == 2
+    # The latest change says when, who and what: a desk's closing note, or the sync's resolution.
+    assert all(t[:10] > since.isoformat() for t in shown["最近动态"])
+    assert shown["最近动态"].str.contains("状态变更：").any()
+    progress = ledger_table(changed["progress"])
+    assert progress["最近动态"].str.contains("督办备注：").any()
+
+
+def test_group_summary_counts_each_task_group(demo_engine):
+    since = meetings(demo_engine).held_on.iloc[0]
+    summary = group_summary(demo_engine, since, AS_OF, kinds=("rule", "report"))
+    assert list(summary.owner_group) == [code for code, _, _ in TASK_GROUPS]
+    for r in summary.itertuples():
+        mine = ledger_items(demo_engine, AS_OF, owner_group=r.owner_group, kinds=("rule", "report"))
+        assert (r.open, r.overdue, r.red) == (len(mine), mine.overdue.sum(), (mine.severity == "red").sum())
+        changed = since_meeting(demo_engine, since, AS_OF, r.owner_group, ("rule", "report"))
+        assert (r.new, r.closed, r.progress) == tuple(len(changed[k]) for k in ("new", "closed", "progress"))
+    assert summary.open.sum() == len(ledger_items(demo_engine, AS_OF, kinds=("rule", "report")))
 
 
 def test_due_dates_follow_the_seeds():

@@ -8,21 +8,23 @@ import streamlit as st
 from data_access.export import csv_bytes, xlsx_bytes
 
 
-def download_buttons(df: pd.DataFrame, name: str, key: str) -> None:
+def download_buttons(df: pd.DataFrame, name: str, key: str, note: str | None = None) -> None:
+    """CSV and XLSX of ``df``; ``note`` (what the figures are, under which filters) heads the XLSX sheet."""
     c1, c2 = st.columns(2)
     c1.download_button("下载 CSV", csv_bytes(df), file_name=f"{name}.csv", mime="text/csv", key=f"{key}_csv",
                        width="stretch")
-    c2.download_button("下载 XLSX", xlsx_bytes({name: df}), file_name=f"{name}.xlsx", key=f"{key}_xlsx",
+    c2.download_button("下载 XLSX", xlsx_bytes({name: df}, notes={name: note} if note else None), file_name=f"{name}.xlsx", key=f"{key}_xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        width="stretch")
 
 
-def chart_and_table(fig, table: pd.DataFrame, name: str, key: str, **chart_kwargs):
-    """Tabs 图表 / 数据表 with downloads of exactly the table shown. Returns the chart event."""
+def chart_and_table(fig, table: pd.DataFrame, name: str, key: str, note: str | None = None, **chart_kwargs):
+    """Tabs 图表 / 数据表 with downloads of exactly the table shown (``note`` heads the XLSX).
+    Returns the chart event."""
     tab_chart, tab_table = st.tabs(["图表", "数据表"])
     with tab_chart:
         event = st.plotly_chart(fig, width="stretch", key=key, **chart_kwargs)
     with tab_table:
         st.dataframe(table, hide_index=True, width="stretch")
-        download_buttons(table, name, key)
+        download_buttons(table, name, key, note)
     return event
