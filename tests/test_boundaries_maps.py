@@ -4,6 +4,7 @@ import json
 from datetime import date
 
 import pandas as pd
+import pydeck as pdk
 import pytest
 
 from data_access import boundaries
@@ -66,6 +67,13 @@ def test_deck_asks_the_internet_for_nothing():
     assert "mapProvider" not in spec and "http" not in deck.to_json()
     # Streamlit only skips its Carto basemap for pydeck's sentinel style (None fetches one).
     assert spec["mapStyle"] == "__MAP_STYLE__"
+
+
+def test_deck_json_is_compact_on_the_wire():
+    deck = maps.deck([maps.base_layer(boundaries.base_features("province"))], maps.view_for([], []))
+    pretty = pdk.Deck.to_json(deck)  # pydeck's own: indented, every Chinese character escaped
+    assert json.loads(deck.to_json()) == json.loads(pretty)
+    assert len(deck.to_json().encode()) < len(pretty.encode()) / 4 and len(deck.to_json().encode()) < 300_000
 
 
 def test_outlet_layer_sizes_by_sales_and_shows_status():

@@ -62,23 +62,38 @@ def _params(page) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
 
 
-def _bars(page) -> dict[str, dict]:
-    """The region bars of the drilldown chart: label → bounding box of its bar."""
-    page.wait_for_selector(".js-plotly-plot g.point path", timeout=30_000)
+def _bar_boxes(page) -> dict[str, dict]:
     plot = page.locator(".js-plotly-plot").first
-    ticks = plot.locator("g.ytick text")
     bars = [b.bounding_box() for b in plot.locator("g.point path").all()]
     out = {}
-    for tick in ticks.all():
+    for tick in plot.locator("g.ytick text").all():
         box = tick.bounding_box()
         mid = box["y"] + box["height"] / 2
         out[tick.text_content()] = min(bars, key=lambda b: abs(b["y"] + b["height"] / 2 - mid))
     return out
 
 
+def _bars(page) -> dict[str, dict]:
+    """The region bars of the drilldown chart: label → bounding box of its bar, once the chart
+    has stopped moving (the maps and tables around it settle after the script finishes)."""
+    page.wait_for_selector(".js-plotly-plot g.point path", timeout=30_000)
+    boxes = _bar_boxes(page)
+    for _ in range(20):
+        page.wait_for_timeout(500)
+        again = _bar_boxes(page)
+        if again == boxes:
+            break
+        boxes = again
+    return boxes
+
+
 def _click_bar(page, box: dict) -> None:
+    """Click a bar as a user would and wait for the page the click leads to."""
+    before = page.url
+    page.mouse.move(box["x"] + min(12, box["width"] / 2), box["y"] + box["height"] / 2)
+    page.wait_for_timeout(300)
     page.mouse.click(box["x"] + min(12, box["width"] / 2), box["y"] + box["height"] / 2)
-    page.wait_for_timeout(800)
+    page.wait_for_function("url => window.location.href !== url", arg=before, timeout=30_000)
     wait_for_app(page)
 
 

@@ -7,11 +7,13 @@ Every pickable layer's objects carry ``title`` and ``line1``…``line4`` for the
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pandas as pd
 import pydeck as pdk
+from pydeck.bindings.json_tools import default_serialize
 
 from data_access.labels import OUTLET_KINDS, OUTLET_STATUSES, PAIRING_KINDS
 
@@ -48,8 +50,8 @@ def view_for(lngs, lats, default: dict = CHINA_VIEW, zoom: float | None = None,
         return pdk.ViewState(**default)
     lngs, lats = lngs[ok], lats[ok]
     span = max(float(lngs.max() - lngs.min()), float(lats.max() - lats.min()) * 1.3, 0.3)
-    # At zoom z the world (360°) is 512·2^z pixels wide; leave a margin of a fifth.
-    zoom = zoom if zoom is not None else max(1.5, min(10.0, math.log2(width_px * 360 / (512 * span * 1.2))))
+    # At zoom z the world (360°) is 512·2^z pixels wide; leave a margin on each side.
+    zoom = zoom if zoom is not None else max(1.5, min(10.0, math.log2(width_px * 360 / (512 * span * 1.4))))
     return pdk.ViewState(longitude=float((lngs.min() + lngs.max()) / 2),
                          latitude=float((lats.min() + lats.max()) / 2), zoom=zoom)
 
@@ -207,9 +209,19 @@ def flow_layer(flows: pd.DataFrame, regions: pd.DataFrame, layer_id: str = "flow
                      width_units="'pixels'", pickable=True, great_circle=False)
 
 
+class CompactDeck(pdk.Deck):
+    """A Deck whose JSON (what Streamlit sends to the browser) has no indentation and keeps
+    Chinese as UTF-8: pydeck's own ``to_json`` indents by two spaces and escapes every character,
+    which makes a boundary map about three times larger on the wire."""
+
+    def to_json(self) -> str:
+        return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"),
+                          ensure_ascii=False)
+
+
 def deck(layers: list[pdk.Layer], view: pdk.ViewState, height: int = 560) -> pdk.Deck:
     """An offline deck: no basemap provider, no token, our tooltip.
 
     ``map_style`` is left at pydeck's sentinel on purpose: Streamlit reads ``map_style=None`` as
     "pick a Carto style for the theme" and fetches it from the internet."""
-    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP, height=height)
+    return CompactDeck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP, height=height)
