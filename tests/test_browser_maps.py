@@ -181,12 +181,14 @@ def test_drill_from_the_country_to_a_county_by_clicking_and_back(app):
 
         # Back up by the breadcrumb: first the province, then the country.
         page.locator(f"{CRUMBS} button >> visible=true", has_text=province).click()
+        page.wait_for_function("() => location.search.includes('level=province')", timeout=30_000)
         wait_for_app(page)
         params = _params(page)
         assert params["level"] == "province" and params["region"] == province_code, page.url
         assert _crumbs(page, ["全国", province]) == ["全国", province]
         assert city in _bars(page)
         page.locator(f"{CRUMBS} button >> visible=true", has_text="全国").click()
+        page.wait_for_function("() => location.search.includes('level=country')", timeout=30_000)
         wait_for_app(page)
         assert _params(page)["level"] == "country" and "region" not in _params(page), page.url
         assert _crumbs(page, ["全国"]) == ["全国"] and province in _bars(page)
