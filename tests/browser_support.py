@@ -34,6 +34,23 @@ def require_browser():
     pytest.importorskip("playwright.sync_api")
 
 
+def demo_store(tmp_path_factory, name: str, scale: int = 20_000):
+    """A SQLite demo store of its own for one browser test module: ``(url, engine)``.
+
+    Skips (or fails under BANGFU_REQUIRE_BROWSER=1) first when Chromium is missing.
+    """
+    require_browser()
+    from data_access.db import make_engine
+    from data_access.demo import generate_demo
+    from data_access.store import init_store
+
+    url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'bangfu.db'}"
+    engine = make_engine(url)
+    init_store(engine)
+    generate_demo(engine, scale=scale)
+    return url, engine
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

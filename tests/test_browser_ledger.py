@@ -12,7 +12,7 @@ import pytest
 
 from tests.browser_support import (
     browser_page,
-    require_browser,
+    demo_store,
     screenshot,
     streamlit_server,
     wait_for_app,
@@ -26,15 +26,7 @@ GROUP = "procurement"
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    require_browser()
-    from data_access.db import make_engine
-    from data_access.demo import generate_demo
-    from data_access.store import init_store
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser_ledger') / 'bangfu.db'}"
-    engine = make_engine(url)
-    init_store(engine)
-    generate_demo(engine, scale=20_000)
+    url, engine = demo_store(tmp_path_factory, "browser_ledger")
     yield url, engine
     engine.dispose()
 

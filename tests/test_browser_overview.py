@@ -6,7 +6,7 @@ import pytest
 
 from tests.browser_support import (
     browser_page,
-    require_browser,
+    demo_store,
     screenshot,
     streamlit_server,
     wait_for_app,
@@ -17,15 +17,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    require_browser()
-    from data_access.db import make_engine
-    from data_access.demo import generate_demo
-    from data_access.store import init_store
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'bangfu.db'}"
-    engine = make_engine(url)
-    init_store(engine)
-    generate_demo(engine, scale=20_000)
+    url, engine = demo_store(tmp_path_factory, "browser")
     engine.dispose()
     with streamlit_server(url) as base:
         yield base

@@ -10,7 +10,7 @@ from tests import ingest_corpus as corpus
 from tests.browser_support import (
     ROOT,
     browser_page,
-    require_browser,
+    demo_store,
     screenshot,
     streamlit_server,
     wait_for_app,
@@ -21,15 +21,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    require_browser()
-    from data_access.db import make_engine
-    from data_access.demo import generate_demo
-    from data_access.store import init_store
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser_reporting') / 'bangfu.db'}"
-    engine = make_engine(url)
-    init_store(engine)
-    generate_demo(engine, scale=5_000)
+    url, engine = demo_store(tmp_path_factory, "browser_reporting", scale=5_000)
     with streamlit_server(url, {"BANGFU_DATA_DIR": str(tmp_path_factory.mktemp("data"))}) as base:
         yield base, engine
     engine.dispose()
