@@ -1,6 +1,7 @@
 """产品名库 — the searchable catalogue; a product opens its price/volume series and its warnings."""
 
 from datetime import timedelta
+from functools import partial
 
 import streamlit as st
 
@@ -87,8 +88,8 @@ event = st.dataframe(
     })
 export = table[columns].assign(**{"采购额（万元）": table["采购额（万元）"].round(2)})
 d = st.columns(2)
-d[0].download_button("下载名库 CSV", csv_bytes(export), file_name="产品名库.csv", mime="text/csv", width="stretch")
-d[1].download_button("下载名库 XLSX", xlsx_bytes({"产品名库": export}), file_name="产品名库.xlsx", width="stretch",
+d[0].download_button("下载名库 CSV", partial(csv_bytes, export), file_name="产品名库.csv", mime="text/csv", width="stretch")
+d[1].download_button("下载名库 XLSX", partial(xlsx_bytes, {"产品名库": export}), file_name="产品名库.xlsx", width="stretch",
                      mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 if not cat.empty:

@@ -2,6 +2,7 @@
 
 import hashlib
 from datetime import date
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -40,10 +41,10 @@ if st.query_params.get("form") != form:
 st.caption(HINTS[form])
 
 c1, c2, _ = st.columns([1, 1, 2])
-c1.download_button("下载模板（XLSX）", template_bytes(form, "xlsx"), file_name=f"{FORMS[form].title}模板.xlsx",
+c1.download_button("下载模板（XLSX）", partial(template_bytes, form, "xlsx"), file_name=f"{FORMS[form].title}模板.xlsx",
                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"tpl_xlsx_{form}",
                    width="stretch")
-c2.download_button("下载模板（CSV）", template_bytes(form, "csv"), file_name=f"{FORMS[form].title}模板.csv",
+c2.download_button("下载模板（CSV）", partial(template_bytes, form, "csv"), file_name=f"{FORMS[form].title}模板.csv",
                    mime="text/csv", key=f"tpl_csv_{form}", width="stretch")
 
 try:

@@ -1,14 +1,28 @@
-"""Pure chart builders: DataFrame in, plotly Figure out (testable without a browser)."""
+"""Pure chart builders: DataFrame in, plotly Figure out (testable without a browser).
+
+Public builders are wrapped in ``memo_figure``: a rerun with the same (small, bounded) inputs gets
+the figure already built. Building a figure costs 10–100 ms of plotly validation, more than the
+cached data under it; the figures are never changed after they are built, so one object can serve
+every rerun and session.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+import streamlit as st
+
+from data_access.cache import TTL_SECONDS
 
 PALETTE = ["#c0392b", "#2e86de", "#27ae60", "#f39c12", "#8e44ad", "#16a085", "#d35400", "#7f8c8d"]
 LEVEL_COLORS = {"red": "#d62728", "orange": "#ff7f0e", "yellow": "#e6c229", "blue": "#1f77b4", "none": "#bbbbbb"}
 RAG_COLORS = {"red": "#d62728", "yellow": "#e6c229", "green": "#2ca02c"}
 FONT = "Noto Sans CJK SC, Microsoft YaHei, PingFang SC, sans-serif"
+
+
+def memo_figure(builder):
+    """``builder`` memoised on its arguments (DataFrames hashed by content) for the cache's TTL."""
+    return st.cache_resource(ttl=TTL_SECONDS, max_entries=500, show_spinner=False)(builder)
 
 
 def _layout(fig: go.Figure, title: str | None = None, height: int = 360) -> go.Figure:
@@ -20,6 +34,7 @@ def _layout(fig: go.Figure, title: str | None = None, height: int = 360) -> go.F
     return fig
 
 
+@memo_figure
 def cumulative_vs_progress(monthly: pd.DataFrame, plan: float | None, year: int) -> go.Figure:
     """Cumulative amount (万元) by month against last year and the time-progress line to plan."""
     months = [f"{m}月" for m in monthly.month]
@@ -36,6 +51,7 @@ def cumulative_vs_progress(monthly: pd.DataFrame, plan: float | None, year: int)
     return _layout(fig)
 
 
+@memo_figure
 def amount_bars(df: pd.DataFrame, label_col: str, value_col: str = "amount", color: str = PALETTE[1],
                 horizontal: bool = True, height: int = 360) -> go.Figure:
     """Bars of amounts (万元) by a label column, largest on top."""
@@ -53,6 +69,7 @@ def amount_bars(df: pd.DataFrame, label_col: str, value_col: str = "amount", col
     return fig
 
 
+@memo_figure
 def season_heatmap(season: pd.DataFrame, labels: dict[str, str]) -> go.Figure:
     """上市日历: products in season by category (rows) and month (columns), from ``season_by_category``."""
     grid = season.pivot(index="category", columns="month", values="products").fillna(0)
@@ -66,6 +83,7 @@ def season_heatmap(season: pd.DataFrame, labels: dict[str, str]) -> go.Figure:
     return fig
 
 
+@memo_figure
 def price_volume(series: pd.DataFrame, reference_price: float | None = None,
                  season_months: list[int] | None = None) -> go.Figure:
     """A product's price (元/kg, line) over its sales volume (kg, bars), selling-season months shaded."""

@@ -81,9 +81,10 @@ def sidebar_filters() -> Filters:
         if children is None or children.empty:
             break
         options = [None] + children.code.tolist()
+        names = dict(zip(children.code, children.name, strict=True))
         current = path[depth] if depth < len(path) and path[depth] in options else None
         pick = sb.selectbox(label, options, index=options.index(current),
-                            format_func=lambda c: "全部" if c is None else region_name(regions, c),
+                            format_func=lambda c, names=names: "全部" if c is None else names.get(c, c),
                             key=f"flt_region_{depth}_{chosen}_{gen}")
         if pick is None:
             break
