@@ -70,7 +70,8 @@ class Rollup:
 # Roughly smallest first; rows at 10 million demo purchases in docs/scale.md.
 ROLLUPS = [Rollup(t) for t in (s.purchase_rollup_county, s.purchase_rollup_outlet_month,
                                s.purchase_rollup_helper_origin, s.purchase_rollup_buyer, s.purchase_rollup_product, s.purchase_rollup_outlet,
-                               s.purchase_rollup_unit, s.purchase_rollup_unit_city, s.purchase_rollup_origin,
+                               s.purchase_rollup_unit, s.purchase_rollup_unit_city, s.purchase_rollup_unit_province,
+                               s.purchase_rollup_origin,
                                s.purchase_rollup_unit_origin, s.purchase_rollup)]
 
 # Where each dimension comes from in the raw facts.
@@ -87,10 +88,12 @@ RAW_DIMS = {
     "buyer_jurisdiction": s.buyer_unit.c.jurisdiction_code,
     "outlet_id": func.coalesce(s.purchase.c.outlet_id, 0),
     "origin_city": func.substr(s.purchase.c.origin_code, 1, 4),
+    "origin_province": func.substr(s.purchase.c.origin_code, 1, 2),
 }
-# A region prefix this short or shorter compares the same on origin_city as on origin_code
-# (for c ≥ P and c < P' with len(P) ≤ 4, only the first four characters of c matter).
-CITY_PREFIX_MAX = 4
+# Origin dimensions that keep a prefix of the county code, and that prefix's length: a region
+# prefix P no longer than it compares the same on the prefix as on origin_code (for c ≥ P and
+# c < P' with len(P) ≤ n, only the first n characters of c matter).
+ORIGIN_PREFIXES = {"origin_city": 4, "origin_province": 2}
 # Columns of the scope's joined tables that a rollup keeps as its own dimension.
 JOINED_DIMS = {(s.buyer_unit, "kind"): "buyer_kind", (s.buyer_unit, "region_code"): "buyer_region_code",
                (s.buyer_unit, "jurisdiction_code"): "buyer_jurisdiction", (s.product, "category"): "category"}
@@ -216,6 +219,7 @@ class _Rewriter:
     def __init__(self, scope, r: Rollup):
         self.scope, self.r = scope, r
         dims = set(r.dims)
+        self.prefix_dim = next((d for d in ORIGIN_PREFIXES if d in dims), None)
         self.join_unit = scope.unit_joined and "buyer_unit_id" in dims
         self.join_product = scope.product_joined and "product_id" in dims
         if "product_id" in dims and not scope.product_joined:
@@ -309,8 +313,8 @@ class _Rewriter:
                 # Kept, not cloned: an expression in both SELECT and GROUP BY must render the same
                 # parameter names, or PostgreSQL sees two different expressions.
                 return e
-            if isinstance(e, BinaryExpression) and "origin_city" in self.r.dims and "origin_code" not in self.r.dims:
-                return self._city_range(e)
+            if isinstance(e, BinaryExpression) and self.prefix_dim and "origin_code" not in self.r.dims:
+                return self._prefix_range(e)
             if isinstance(e, FunctionFilter):
                 return self.aggregate(e.func, e.criterion)
             if isinstance(e, functions.FunctionElement) and e.name in ("count", "sum"):
@@ -321,15 +325,17 @@ class _Rewriter:
 
         return visitors.replacement_traverse(elem, {}, replace)
 
-    def _city_range(self, e: BinaryExpression):
-        """``origin_code >= P`` / ``< P`` with a short prefix P, on origin_city; None for other expressions."""
+    def _prefix_range(self, e: BinaryExpression):
+        """``origin_code >= P`` / ``< P`` with a prefix P short enough for the rollup's origin prefix
+        dimension (origin_city, origin_province), on that dimension; None for other expressions."""
         left, right = e.left, e.right
         if not (isinstance(left, ColumnClause) and left.table is s.purchase and left.name == "origin_code"):
             return None
+        dim = self.prefix_dim
         if (e.operator in (operators.ge, operators.lt) and isinstance(right, BindParameter)
-                and isinstance(right.value, str) and len(right.value) <= CITY_PREFIX_MAX):
-            return BinaryExpression(self.source.c.origin_city, right, e.operator, type_=e.type)
-        raise NotRoutable("origin_code compared with more than a city prefix")
+                and isinstance(right.value, str) and len(right.value) <= ORIGIN_PREFIXES[dim]):
+            return BinaryExpression(self.source.c[dim], right, e.operator, type_=e.type)
+        raise NotRoutable(f"origin_code compared with more than a {dim} prefix")
 
     def statement(self, stmt: Select) -> Select:
         """The whole SELECT rebuilt on the rollup: same columns, grouping, order and limits."""

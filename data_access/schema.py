@@ -472,6 +472,10 @@ purchase_rollup_outlet = _rollup_table(  # 月 × 网点 × 渠道 × 产地市
 purchase_rollup_unit_city = _rollup_table(  # 月 × 采购单位 × 用途 × 产地市
     "purchase_rollup_unit_city",
     [_dim(c) for c in ("month", "buyer_unit_id", "purpose", "origin_city")])
+# origin_province is the first two characters of the origin county code (its province).
+purchase_rollup_unit_province = _rollup_table(  # 月 × 采购单位 × 渠道 × 用途 × 产地省（规则评价按产地省下钻）
+    "purchase_rollup_unit_province",
+    [_dim(c) for c in ("month", "buyer_unit_id", "channel", "purpose", "origin_province")])
 purchase_rollup_helper_origin = _rollup_table(  # 月 × 采购单位所属帮扶方辖区 × 产地县（结对流向）
     "purchase_rollup_helper_origin",
     [_dim(c) for c in ("month", "buyer_jurisdiction", "origin_code")])

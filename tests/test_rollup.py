@@ -129,3 +129,15 @@ def test_page_calls_read_the_rollups(imported, call):
     raw = [q for q in seen if re.search(r"(FROM|JOIN) purchase\b", q) and "max(purchase.id)" not in q]
     assert any("purchase_rollup" in q for q in seen)
     assert not raw, raw
+
+
+@pytest.mark.parametrize("prefix, table", [("52", "purchase_rollup_unit_province"), ("5203", "purchase_rollup"),
+                                           ("520302", "purchase_rollup")])
+def test_origin_drill_goes_to_the_smallest_rollup_that_keeps_that_prefix(prefix, table):
+    # Unit × channel × purpose under an origin filter (the rule engine's statement, drilled): a
+    # province prefix fits origin_province; a city or county needs more of the code than it keeps.
+    f = YEAR.with_region(prefix.ljust(6, "0"))
+    q = (scoped_select(f, purchase.c.buyer_unit_id, purchase.c.channel, purchase.c.purpose, func.sum(purchase.c.amount))
+         .group_by(purchase.c.buyer_unit_id, purchase.c.channel, purchase.c.purpose))
+    routed = str(rollup.routed(q, q.get_execution_options()["purchase_scope"]))
+    assert re.search(rf"FROM {table}\b", routed), routed
