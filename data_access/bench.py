@@ -241,7 +241,6 @@ def calls() -> list[Call]:
         overview,
         procurement,
         region_amounts,
-        rules,
         semantic,
     )
 
@@ -250,7 +249,7 @@ def calls() -> list[Call]:
         Call("overview.monthly_amounts", "总览", overview.monthly_amounts, _monthly_sql),
         Call("overview.amount_by_channel", "总览", overview.amount_by_channel, _channel_sql),
         Call("procurement.procurement_kpis", "采购进度", procurement.procurement_kpis, _kpis_sql),
-        Call("rules.evaluate", "采购进度", rules.evaluate, _rules_sql),
+        Call("procurement.rule_progress", "采购进度", procurement.rule_progress, _rules_sql),
         Call("procurement.amount_by(channel)", "采购进度", lambda e, f: procurement.amount_by(e, f, "channel"),
              _by_channel_sql),
         Call("procurement.amount_by(buyer_kind)", "采购进度", lambda e, f: procurement.amount_by(e, f, "buyer_kind"),
@@ -279,6 +278,8 @@ def rows_of(result) -> int:
         return len(result.table)
     if isinstance(result, dict) and "points" in result:
         return len(result["points"])
+    if isinstance(result, dict) and "evaluated" in result:
+        return len(result["evaluated"])
     if isinstance(result, dict):
         return 1
     return len(result)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
+from data_access import rules
 from data_access.facts import scoped_select
 from data_access.filters import Filters, region_level
 from data_access.labels import BUYER_KINDS
@@ -172,6 +173,15 @@ def unit_purchase_totals(engine: Engine, f: Filters, unit_id: int) -> dict:
         purchase.c.buyer_unit_id == unit_id)
     amount, n = _run(engine, q)[0]
     return dict(amount=float(amount), purchases=int(n))
+
+
+def rule_progress(engine: Engine, f: Filters) -> dict:
+    """What 采购进度 shows of the rule engine, derived once per filters so a cached rerun does no
+    pandas work: ``evaluated`` (``rules.evaluate``), ``ranking`` (``unit_ranking``), ``behind``
+    (``rules.worst_per_unit``), ``overview`` (``rule_overview``) and ``summary`` (``rules.summarise``)."""
+    evaluated = rules.evaluate(engine, f)
+    return dict(evaluated=evaluated, ranking=unit_ranking(evaluated), behind=rules.worst_per_unit(evaluated),
+                overview=rule_overview(evaluated), summary=rules.summarise(evaluated, time_progress(f.end)))
 
 
 def notice_frame(behind: pd.DataFrame, region_names: dict[str, str]) -> pd.DataFrame:

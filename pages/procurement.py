@@ -14,11 +14,10 @@ from data_access.procurement import (
     notice_frame,
     origin_group_level,
     procurement_kpis,
-    rule_overview,
+    rule_progress,
     unit_profile,
     unit_purchase_totals,
     unit_purchases,
-    unit_ranking,
 )
 from data_access.regions import region_name, region_table
 from pages.common import charts, progress_charts, tables, ui
@@ -48,16 +47,14 @@ ui.freshness("采购明细（purchase）汇总；目标取单位年度预算（u
 
 try:
     k = cache.query(procurement_kpis, f)
-    evaluated = cache.query(rules.evaluate, f)
+    progress = cache.query(rule_progress, f)
     monthly = cache.query(monthly_amounts, f)
     regions = cache.query(region_table)
 except cache.StoreUnavailable as exc:
     ui.stop_if_unavailable(exc)
 
 st.caption(f"{ui.describe_filters(f)} ｜ 规则按自然年累计至 {f.end:%Y年%m月%d日} 评价，时间进度 {ui.fmt_pct(k['time_progress'])}")
-summary = rules.summarise(evaluated, k["time_progress"])
-ranking = unit_ranking(evaluated)
-behind = rules.worst_per_unit(evaluated)
+evaluated, ranking, behind, summary = (progress[k_] for k_ in ("evaluated", "ranking", "behind", "summary"))
 region_names = dict(zip(regions.code, regions.name, strict=True))
 
 c = st.columns(4)
@@ -116,13 +113,18 @@ if unit_id is None and "unit" in st.query_params:
 elif unit_id is not None:
     st.query_params["unit"] = str(unit_id)
 
-notice = notice_frame(behind, region_names)
 note = (f"消费帮扶采购进度通报（截至{f.end:%Y年%m月%d日}，时间进度{ui.fmt_pct(k['time_progress'])}）："
-        f"{len(notice)}个单位未达时间进度要求，先红后黄、按落后金额排序（序号即页面排名）；每行注明最落后的规则及其政策依据。")
+        f"{len(behind)}个单位未达时间进度要求，先红后黄、按落后金额排序（序号即页面排名）；每行注明最落后的规则及其政策依据。")
+
+
+def _notice_xlsx() -> bytes:
+    return xlsx_bytes({"通报": notice_frame(behind, region_names)}, notes={"通报": note})
+
+
 d1, d2, _ = st.columns([1, 1, 2])
-d1.download_button("下载通报名单（XLSX）", partial(xlsx_bytes, {"通报": notice}, notes={"通报": note}),
+d1.download_button("下载通报名单（XLSX）", _notice_xlsx,
                    file_name=f"采购进度通报_{f.end:%Y%m%d}.xlsx", mime=XLSX, key="proc_notice", width="stretch",
-                   type="primary", disabled=notice.empty)
+                   type="primary", disabled=behind.empty)
 d2.download_button("下载单位排名（CSV）", partial(csv_bytes, shown), file_name=f"单位排名_{f.end:%Y%m%d}.csv",
                    mime="text/csv", key="proc_rank_csv", width="stretch")
 
@@ -171,7 +173,7 @@ if unit_id is not None:
         tables.download_buttons(detail, f"{profile['name']}_采购明细", key="proc_unit_dl")
 
 st.subheader("按规则")
-overview = rule_overview(evaluated)
+overview = progress["overview"]
 rule_table = pd.DataFrame({
     "规则": overview.rule_title, "辖区": overview.jurisdiction_code.map(lambda c: region_names.get(c, c)),
     "评价对象": overview.subjects, "绿": overview.green, "黄": overview.yellow, "红": overview.red,
