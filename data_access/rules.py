@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, and_, case, func, or_, select
+from sqlalchemy import Engine, and_, func, or_, select
 
 from data_access.facts import scoped_select, unit_scope_conditions
 from data_access.filters import Filters, in_region, region_level, region_prefix
@@ -231,23 +231,44 @@ def _same_day_last_year(d: date) -> date:
 
 
 def _year_conditions(as_of: date):
-    """(this year, up to the same day last year) as conditions on purchases; on ``month`` when the
-    day closes its month, so the rollups can answer (a purchase's month is its date's)."""
+    """(this year, last year's whole months up to the same day, the partial month) for purchases.
+
+    All on ``month``, so the rollups answer: "last year to the same day" is last year's months
+    before the same day's month, plus — when the same day does not close its month — the days of
+    that month up to it, returned as ``(first day, same day)`` for a statement of its own (a
+    condition on ``purchase_date`` would send the whole statement to the raw facts)."""
     this_year = purchase.c.month >= as_of.year * 100 + 1
     ly = _same_day_last_year(as_of)
+    ly_month = ly.year * 100 + ly.month
     if (ly + timedelta(days=1)).day == 1:
-        return this_year, purchase.c.month <= ly.year * 100 + ly.month
-    return this_year, purchase.c.purchase_date <= ly
+        return this_year, purchase.c.month <= ly_month, None
+    return this_year, purchase.c.month < ly_month, (ly.replace(day=1), ly)
+
+
+def _partial_month(conn, f: Filters, days: tuple[date, date] | None, key, *where) -> dict:
+    """key → amount over the days of last year's partial month (empty when there is none)."""
+    if days is None:
+        return {}
+    q = (scoped_select(replace(f, start=days[0], end=days[1]), key, func.sum(purchase.c.amount))
+         .where(*where).group_by(key))
+    return {k: float(v or 0) for k, v in conn.execute(q)}
+
+
+def _total(cond):
+    """``SUM(amount) FILTER (WHERE cond)``, 0 when nothing matches: a FILTER skips the rows outside
+    ``cond`` where ``SUM(CASE …)`` adds a numeric zero for each (PostgreSQL: ~20% faster over the
+    unit rollup)."""
+    return func.coalesce(func.sum(purchase.c.amount).filter(cond), 0)
 
 
 def _unit_facts(conn, ctx: _Context, ew_codes: dict[str, list[str]]) -> pd.DataFrame:
     """Per buyer unit: the year-to-date sums each rule needs and last year's (same period, full year)."""
     year = ctx.as_of.year
-    this_year, last_ytd = _year_conditions(ctx.as_of)
+    this_year, last_ytd, partial = _year_conditions(ctx.as_of)
     gift = purchase.c.purpose == "holiday_gift"
 
     def total(cond):
-        return func.coalesce(func.sum(case((cond, purchase.c.amount), else_=0)), 0)
+        return _total(cond)
 
     measures = {
         "amount": total(this_year),
@@ -262,6 +283,9 @@ def _unit_facts(conn, ctx: _Context, ew_codes: dict[str, list[str]]) -> pd.DataF
     q = scoped_select(span, purchase.c.buyer_unit_id, *[m.label(f"m{i}") for i, m in enumerate(measures.values())]
                       ).group_by(purchase.c.buyer_unit_id)
     df = pd.DataFrame([tuple(r) for r in conn.execute(q)], columns=["unit_id", *measures])
+    extra = _partial_month(conn, ctx.f, partial, purchase.c.buyer_unit_id)
+    if extra:
+        df["amount_ly_ytd"] = df.amount_ly_ytd.astype(float) + df.unit_id.map(extra).fillna(0.0)
     # East-west gift shares need the origin; asked apart (gifts this year only) so each statement
     # is answered by a small rollup.
     ew = {f"ew_{code}": total(or_(False, *[in_region(purchase.c.origin_code, a) for a in areas]))
@@ -299,11 +323,11 @@ def _origin_facts(conn, ctx: _Context, counties: pd.DataFrame) -> pd.DataFrame:
     if counties.empty:
         return pd.DataFrame(columns=columns)
     year = ctx.as_of.year
-    this_year, last_ytd = _year_conditions(ctx.as_of)
+    this_year, last_ytd, partial = _year_conditions(ctx.as_of)
     last_ytd = and_(~this_year, last_ytd)
 
     def total(cond):
-        return func.coalesce(func.sum(case((cond, purchase.c.amount), else_=0)), 0)
+        return _total(cond)
 
     span = replace(ctx.f, start=date(year - 1, 1, 1), end=ctx.as_of)
     q = (scoped_select(span, purchase.c.origin_code, total(this_year), total(last_ytd), total(~this_year))
@@ -311,6 +335,10 @@ def _origin_facts(conn, ctx: _Context, counties: pd.DataFrame) -> pd.DataFrame:
     df = pd.DataFrame([tuple(r) for r in conn.execute(q)], columns=columns)
     for col in columns[1:]:
         df[col] = df[col].astype(float)
+    extra = _partial_month(conn, ctx.f, partial, purchase.c.origin_code,
+                           purchase.c.origin_code.in_(counties.code.tolist()))
+    if extra:
+        df["amount_ly_ytd"] += df.code.map(extra).fillna(0.0)
     return df
 
 

@@ -129,6 +129,23 @@ def test_hand_computed_evaluations(small_store):
     assert len(ev) == 15
 
 
+def test_last_year_to_the_same_day_counts_the_days_of_a_partial_month(small_store):
+    # As of 15 May, last year's 10 May and 14 May count and 20 May / 16 May do not — for units and
+    # for origin counties alike (the whole months come from the rollups, the days apart).
+    extra = [("2025-05-10", 5, "520502", 7_000), ("2025-05-20", 5, "520502", 9_000),
+             ("2025-05-14", 7, "500237", 11_000), ("2025-05-16", 7, "500237", 13_000)]
+    with small_store.begin() as conn:
+        conn.execute(insert(purchase), [
+            dict(id=100 + i, purchase_date=date.fromisoformat(d), month=int(d[:4] + d[5:7]), buyer_unit_id=u,
+                 origin_code=o, channel="p832", purpose="canteen", amount=a) for i, (d, u, o, a) in enumerate(extra)])
+    ev = rules.evaluate(small_store, YEAR, as_of=MAY15)
+    unit = _one(ev, "gz_yoy_not_below", unit=5)
+    assert unit.base_yuan == pytest.approx(100_000 + 7_000) and unit.actual_yuan == pytest.approx(80_000)
+    assert unit.value == pytest.approx(80_000 / 107_000)
+    county = _one(ev, "cq_townships_only_up", region="500237")
+    assert county.base_yuan == pytest.approx(100_000 + 11_000) and county.actual_yuan == pytest.approx(120_000)
+
+
 def test_units_behind_and_summary(small_store):
     behind = rules.units_behind(small_store, YEAR)
     assert behind.unit_id.tolist() == [1, 2, 4, 5, 6]
