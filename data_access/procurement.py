@@ -3,6 +3,7 @@ ranking under the policy rules, one unit's purchases and budget, and the 通报 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
@@ -97,38 +98,49 @@ def unit_ranking(evaluated: pd.DataFrame) -> pd.DataFrame:
     ``unit_kind``, ``region_code``, ``jurisdiction_code``, ``status`` (its worst), ``rules``, ``rules_met``,
     and its worst rule's ``rule_title``, ``value_text``, ``requirement_text``, ``gap_yuan``, ``clause``,
     ``citation``;
-    red first, then yellow, then green, each by gap (yuan) largest first."""
-    d = evaluated[evaluated.unit_id.notna()].copy()
+    red first, then yellow, then green, each by gap (yuan) largest first, then by name."""
+    columns = ["rank", "unit_id", "unit_name", "unit_kind", "region_code", "jurisdiction_code", "status",
+               "status_label", "rules", "rules_met", "rule_title", "value_text", "requirement_text", "gap_yuan",
+               "clause", "citation"]
+    d = evaluated[evaluated.unit_id.notna().to_numpy()]
     if d.empty:
-        return pd.DataFrame(columns=["rank", "unit_id", "unit_name", "unit_kind", "region_code", "jurisdiction_code",
-                                     "status", "status_label", "rules", "rules_met", "rule_title", "value_text",
-                                     "requirement_text", "gap_yuan", "clause", "citation"])
-    d["_rank"] = d.status.map(STATUS_RANK)
-    counts = d.groupby("unit_id").agg(rules=("rule_code", "count"), rules_met=("met", "sum"))
-    worst = (d.sort_values(["unit_id", "_rank", "gap_yuan"], ascending=[True, True, False], na_position="last")
-             .drop_duplicates("unit_id").set_index("unit_id"))
-    out = worst.join(counts).reset_index()
-    out = out.sort_values(["_rank", "gap_yuan", "unit_name"], ascending=[True, False, True], na_position="last")
+        return pd.DataFrame(columns=columns)
+    out = d.iloc[rules.worst_rows(d)].copy()
+    units = out.unit_id.to_numpy(dtype="int64")
+    out["rules"] = rules.per_unit(d, units).astype("int64")
+    out["rules_met"] = rules.per_unit(d, units, d.met.to_numpy(dtype=float)).astype(int)
+    gap = out.gap_yuan.to_numpy(dtype=float)
+    _, names = np.unique(out.unit_name.to_numpy(dtype=str), return_inverse=True)
+    out = out.iloc[np.lexsort((names, np.where(np.isnan(gap), np.inf, -gap), rules.status_ranks(out.status)))]
     out["rank"] = range(1, len(out) + 1)
     out["status_label"] = out.status.map(STATUS_LABELS)
-    out["rules_met"] = out.rules_met.astype(int)
-    return out[["rank", "unit_id", "unit_name", "unit_kind", "region_code", "jurisdiction_code", "status",
-                "status_label", "rules", "rules_met", "rule_title", "value_text", "requirement_text", "gap_yuan",
-                "clause", "citation"]].reset_index(drop=True)
+    return out[columns].reset_index(drop=True)
 
 
 def rule_overview(evaluated: pd.DataFrame) -> pd.DataFrame:
     """One row per rule evaluated: ``rule_code``, ``rule_title``, ``jurisdiction_code``, ``subjects``,
-    ``green``/``yellow``/``red`` counts, ``gap_yuan`` (sum of shortfalls) and ``clause``; most red first."""
+    ``green``/``yellow``/``red`` counts, ``gap_yuan`` (sum of shortfalls, None when the rule has no
+    yuan) and ``clause``; most red first, then most yellow, then in evaluation order."""
     cols = ["rule_code", "rule_title", "jurisdiction_code", "subjects", "green", "yellow", "red", "gap_yuan", "clause"]
     if evaluated.empty:
         return pd.DataFrame(columns=cols)
-    g = evaluated.groupby(["rule_code", "rule_title", "jurisdiction_code", "clause"], sort=False)
-    out = g.agg(subjects=("status", "size"), green=("status", lambda s: int((s == "green").sum())),
-                yellow=("status", lambda s: int((s == "yellow").sum())),
-                red=("status", lambda s: int((s == "red").sum())),
-                gap_yuan=("gap_yuan", lambda s: float(s.sum(min_count=1)) if s.notna().any() else None)).reset_index()
-    return out.sort_values(["red", "yellow"], ascending=False)[cols].reset_index(drop=True)
+    codes, uniques = pd.factorize(evaluated.rule_code.to_numpy(dtype=object))
+    n = len(uniques)
+    first = np.unique(codes, return_index=True)[1]
+    status = evaluated.status.to_numpy(dtype=object)
+    gap = evaluated.gap_yuan.to_numpy(dtype=float)
+    with_gap = np.bincount(codes, weights=~np.isnan(gap), minlength=n) > 0
+    gap_sum = np.bincount(codes, weights=np.nan_to_num(gap), minlength=n)
+    out = pd.DataFrame({
+        "rule_code": uniques,
+        "rule_title": evaluated.rule_title.to_numpy(dtype=object)[first],
+        "jurisdiction_code": evaluated.jurisdiction_code.to_numpy(dtype=object)[first],
+        "subjects": np.bincount(codes, minlength=n),
+        **{s: np.bincount(codes, weights=status == s, minlength=n).astype(int) for s in ("green", "yellow", "red")},
+        "gap_yuan": [float(g) if has else None for g, has in zip(gap_sum, with_gap, strict=True)],
+        "clause": evaluated.clause.to_numpy(dtype=object)[first],
+    })
+    return out.iloc[np.lexsort((-out.yellow.to_numpy(), -out.red.to_numpy()))][cols].reset_index(drop=True)
 
 
 def unit_profile(engine: Engine, unit_id: int, year: int) -> dict | None:

@@ -156,15 +156,39 @@ def units_behind(engine: Engine, f: Filters, as_of: date | None = None) -> pd.Da
     return worst_per_unit(evaluate(engine, f, as_of))
 
 
+def worst_rows(d: pd.DataFrame) -> np.ndarray:
+    """Positions in ``d`` (rows of an ``evaluate`` frame with a unit) of each unit's worst row: worst
+    status, then the largest gap (no gap last), the earlier row on ties; in unit order."""
+    unit = d.unit_id.to_numpy(dtype="int64")
+    gap = d.gap_yuan.to_numpy(dtype=float)
+    order = np.lexsort((np.where(np.isnan(gap), np.inf, -gap), status_ranks(d.status), unit))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = unit[order][1:] != unit[order][:-1]
+    return order[first]
+
+
+def status_ranks(status: pd.Series) -> np.ndarray:
+    """``STATUS_RANK`` of each status (red 0, yellow 1, green 2)."""
+    s = status.to_numpy(dtype=object)
+    return np.where(s == "red", 0, np.where(s == "yellow", 1, 2))
+
+
+def per_unit(d: pd.DataFrame, units: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+    """For each unit id in ``units``: how many rows of ``d`` it has (or the sum of ``values`` over them)."""
+    codes, uniques = pd.factorize(d.unit_id.to_numpy(dtype="int64"))
+    sums = np.bincount(codes, weights=values, minlength=len(uniques))
+    return sums[pd.Index(uniques).get_indexer(units)]
+
+
 def worst_per_unit(evaluated: pd.DataFrame) -> pd.DataFrame:
-    """``units_behind`` from an ``evaluate`` frame (no new query)."""
-    d = evaluated[evaluated.unit_id.notna() & (evaluated.status != "green")].copy()
-    d["rules_behind"] = d.groupby("unit_id").rule_code.transform("count")
-    d["_rank"] = d.status.map(STATUS_RANK)
-    d = (d.sort_values(["unit_id", "_rank", "gap_yuan"], ascending=[True, True, False], na_position="last")
-         .drop_duplicates("unit_id"))
-    return (d.sort_values(["gap_yuan", "_rank"], ascending=[False, True], na_position="last")
-            .drop(columns="_rank").reset_index(drop=True))
+    """``units_behind`` from an ``evaluate`` frame (no new query). Numpy on the sort keys: pandas
+    sorts and groups of string columns cost ~20 ms for 2,000 units, more than the rest of a rerun."""
+    d = evaluated[evaluated.unit_id.notna().to_numpy() & (evaluated.status != "green").to_numpy()]
+    w = d.iloc[worst_rows(d)].copy()
+    w["rules_behind"] = per_unit(d, w.unit_id.to_numpy(dtype="int64")).astype("int64")
+    gap = w.gap_yuan.to_numpy(dtype=float)
+    order = np.lexsort((status_ranks(w.status), np.where(np.isnan(gap), np.inf, -gap)))
+    return w.iloc[order].reset_index(drop=True)
 
 
 def rules_summary(engine: Engine, f: Filters, as_of: date | None = None) -> dict:
