@@ -53,11 +53,16 @@ def peak_memory_mb(pid: int) -> float | None:
     return None
 
 
-def _start_server(url: str):
+# The floor of a browser load: a Streamlit page that draws a title and one line, in the same
+# browser — what a page costs before it draws anything of its own.
+BLANK_PAGE = 'import streamlit as st\nst.title("空白页")\nst.write("对照")\n'
+
+
+def _start_server(url: str, script: str = "dashboard.py"):
     port = _free_port()
     env = dict(os.environ, BANGFU_DATABASE_URL=url, BANGFU_DEMO="1", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless=true",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless=true",
          f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -111,6 +116,7 @@ def browser_loads(url: str, progress=print) -> list[dict]:
                 item["warm_seconds"] = warm
                 out.append(item)
                 progress(f"浏览器 {title}：首次 {cold:.2f} 秒，再次 {warm:.2f} 秒，图表 {charts} 个")
+            out.append(_blank_page_load(context, progress))
             context.close()
             browser.close()
         peak = peak_memory_mb(proc.pid)
@@ -123,6 +129,29 @@ def browser_loads(url: str, progress=print) -> list[dict]:
         except subprocess.TimeoutExpired:
             proc.kill()
     return out
+
+
+def _blank_page_load(context, progress) -> dict:
+    """``BLANK_PAGE`` served by its own Streamlit process, loaded twice in ``context``."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "blank.py"
+        script.write_text(BLANK_PAGE, encoding="utf-8")
+        proc, base = _start_server("sqlite://", str(script))
+        try:
+            context.route(f"{base}/**", lambda r: r.continue_())
+            page = context.new_page()
+            cold, _ = _load(page, base)
+            warm, _ = _load(page, base)
+            page.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    progress(f"浏览器 Streamlit 空白页（对照）：首次 {cold:.2f} 秒，再次 {warm:.2f} 秒")
+    item = _item("browser", "Streamlit 空白页（对照）", cold, 0, warm_load_seconds=warm)
+    item["warm_seconds"] = warm
+    return item
 
 
 def apptest_reruns(url: str, progress=print) -> list[dict]:
