@@ -129,14 +129,18 @@ if not state.at_bottom:
     map_col, bar_col = st.columns([3, 2])
     with map_col:
         show_flows = st.toggle("在地图上显示帮扶资金流向（弧线）", value=True, key=f"dd_arcs_{state.code}_{gen}")
-        features = maps.choropleth_features(shapes, children, f"{side_word}采购额")
-        layers = [maps.base_layer(boundaries.base_features("province"), fill=maps.LAND),
-                  maps.choropleth_layer(features)]
-        if show_flows and len(flows):
-            layers.append(maps.flow_layer(flows, regions))
-        lngs, lats = maps.features_bounds(features)
-        view = maps.view_for(lngs, lats)
-        event = st.pydeck_chart(maps.deck(layers, view, height=520), height=520, on_select="rerun",
+
+        def child_map():
+            features = maps.choropleth_features(shapes, children, f"{side_word}采购额")
+            layers = [maps.base_layer(boundaries.base_features("province"), fill=maps.LAND),
+                      maps.choropleth_layer(features)]
+            if show_flows and len(flows):
+                layers.append(maps.flow_layer(flows, regions))
+            lngs, lats = maps.features_bounds(features)
+            return maps.deck(layers, maps.view_for(lngs, lats), height=520)
+
+        deck = maps.memo_deck(("drilldown", f, state.side, state.code, show_flows), child_map)
+        event = st.pydeck_chart(deck, height=520, on_select="rerun",
                                 selection_mode="single-object", key=f"dd_map_{state.side}_{state.code}_{gen}")
         target = drill(state, picked_code(event.selection if event else None), regions)
         if target != state:
@@ -165,18 +169,21 @@ else:
                 icon=":material/info:")
     map_col, info_col = st.columns([3, 2])
     with map_col:
-        layers = [maps.base_layer(boundaries.base_features("province"), fill=maps.LAND),
-                  maps.choropleth_layer(maps.choropleth_features(
-                      shapes, pd.DataFrame({"code": [state.code], "amount": [total]}), f"{side_word}采购额"),
-                      pickable=False)]
-        if len(flows):
-            layers.append(maps.flow_layer(flows, regions))
-        if len(outlets):
-            layers.append(maps.outlet_layer(outlets))
-        lngs, lats = maps.features_bounds(shapes)
-        ends = regions[regions.code.isin(set(flows.helper_code) | set(flows.origin_code))]
-        view = maps.view_for([*lngs, *outlets.lng, *ends.lng], [*lats, *outlets.lat, *ends.lat])
-        st.pydeck_chart(maps.deck(layers, view, height=480), height=480,
+        def county_map():
+            layers = [maps.base_layer(boundaries.base_features("province"), fill=maps.LAND),
+                      maps.choropleth_layer(maps.choropleth_features(
+                          shapes, pd.DataFrame({"code": [state.code], "amount": [total]}), f"{side_word}采购额"),
+                          pickable=False)]
+            if len(flows):
+                layers.append(maps.flow_layer(flows, regions))
+            if len(outlets):
+                layers.append(maps.outlet_layer(outlets))
+            lngs, lats = maps.features_bounds(shapes)
+            ends = regions[regions.code.isin(set(flows.helper_code) | set(flows.origin_code))]
+            view = maps.view_for([*lngs, *outlets.lng, *ends.lng], [*lats, *outlets.lat, *ends.lat])
+            return maps.deck(layers, view, height=480)
+
+        st.pydeck_chart(maps.memo_deck(("drilldown", f, state.side, state.code), county_map), height=480,
                         key=f"dd_map_{state.side}_{state.code}_{gen}")
         st.caption(f"深色区域：{here}；弧线：帮扶方到产地的采购资金，红色为结对关系内、灰色为非结对；"
                    "圆点：经手这些采购的网点（颜色为网点类型，大小为销售额）。")

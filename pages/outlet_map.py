@@ -70,35 +70,40 @@ with side_col:
     tables.download_buttons(candidates.rename(columns={"sales_yuan": "近期销售额（元）"}), "退出候选网点", "om_cand")
 
 with map_col:
-    layers = [maps.base_layer(boundaries.base_features("province"), fill=maps.LAND)]
-    if shapes:
-        layers.append(maps.choropleth_layer(maps.choropleth_features(
-            shapes, counties, "采购额（产地）" if shade == "origin" else "采购额（采购方）")))
-    if payload["density"] is not None:
-        layers.append(maps.density_layer(payload["density"]))
-    layers.append(maps.outlet_layer(points))
-    if chosen is not None:
-        spot = points[points.id == chosen["id"]]
-        if len(spot):
+    spot = points[points.id == chosen["id"]] if chosen is not None else None
+    if chosen is not None and spot.empty:
+        st.caption("该网点不在当前地图上（按网点类型筛掉了，或不在销售额最高的网点之列）。")
+
+    def outlet_map():
+        layers = [maps.base_layer(boundaries.base_features("province"), fill=maps.LAND)]
+        if shapes:
+            layers.append(maps.choropleth_layer(maps.choropleth_features(
+                shapes, counties, "采购额（产地）" if shade == "origin" else "采购额（采购方）")))
+        if payload["density"] is not None:
+            layers.append(maps.density_layer(payload["density"]))
+        layers.append(maps.outlet_layer(points))
+        if spot is not None and len(spot):
             # Close in, the province outlines alone would leave the outlet on a blank plain:
             # draw the county borders of its city around it.
             city = str(chosen["region_code"])[:4] + "00"
-            try:
-                local = cache.query(boundaries.shapes_for, (), city)
-            except cache.StoreUnavailable as exc:
-                ui.stop_if_unavailable(exc)
-            layers.insert(1, maps.base_layer(local, layer_id="local", fill=None))
+            layers.insert(1, maps.base_layer(cache.query(boundaries.shapes_for, (), city), layer_id="local", fill=None))
             layers.append(maps.highlight_layer(spot))
             view = maps.view_for(spot.lng, spot.lat, zoom=8.5)
-        else:
-            st.caption("该网点不在当前地图上（按网点类型筛掉了，或不在销售额最高的网点之列）。")
+        elif spot is not None:
             view = maps.view_for(points.lng, points.lat)
-    else:
-        lngs, lats = maps.features_bounds(shapes[:400]) if shapes and not f.region_code else ([], [])
-        view = maps.view_for(list(points.lng) + list(lngs), list(points.lat) + list(lats))
+        else:
+            lngs, lats = maps.features_bounds(shapes[:400]) if shapes and not f.region_code else ([], [])
+            view = maps.view_for(list(points.lng) + list(lngs), list(points.lat) + list(lats))
+        return maps.deck(layers, view)
+
+    try:
+        deck = maps.memo_deck(("outlet_map", f, shade, tuple(kinds), None if chosen is None else int(chosen["id"])),
+                              outlet_map)
+    except cache.StoreUnavailable as exc:
+        ui.stop_if_unavailable(exc)
     tab_map, tab_table = st.tabs(["地图", "数据表"])
     with tab_map:
-        st.pydeck_chart(maps.deck(layers, view), height=560, key="om_map")
+        st.pydeck_chart(deck, height=560, key="om_map")
         st.markdown(maps.legend_html(), unsafe_allow_html=True)
         if payload["density"] is not None:
             st.caption(f"网点共 {payload['total']:,} 个：六边形为全部网点的密度，圆点为销售额最高的 {len(points):,} 个。")

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import pydeck as pdk
+import streamlit as st
 from pydeck.bindings.json_tools import default_serialize
 
+from data_access.cache import TTL_SECONDS
 from data_access.labels import OUTLET_KINDS, OUTLET_STATUSES, PAIRING_KINDS
 from pages.common.charts import memo_figure
 
@@ -217,8 +220,26 @@ class CompactDeck(pdk.Deck):
     which makes a boundary map about three times larger on the wire."""
 
     def to_json(self) -> str:
-        return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"),
-                          ensure_ascii=False)
+        # Written once: a deck kept by ``memo_deck`` is sent again on every rerun.
+        if getattr(self, "_compact_json", None) is None:
+            self._compact_json = json.dumps(self, sort_keys=True, default=default_serialize,
+                                            separators=(",", ":"), ensure_ascii=False)
+        return self._compact_json
+
+
+@st.cache_resource(ttl=TTL_SECONDS, max_entries=200, show_spinner=False)
+def _memo_deck(key: tuple, _build: Callable[[], pdk.Deck]) -> pdk.Deck:
+    deck = _build()
+    deck.to_json()
+    return deck
+
+
+def memo_deck(key: tuple, build: Callable[[], pdk.Deck]) -> pdk.Deck:
+    """The deck ``build()`` makes, kept per ``key`` for the cache's TTL with its JSON written once.
+
+    ``key`` must name everything the deck is drawn from (filters, region, toggles): building the
+    layers and writing 0.3–0.7 MB of boundary GeoJSON is most of a map page's rerun."""
+    return _memo_deck(key, build)
 
 
 def deck(layers: list[pdk.Layer], view: pdk.ViewState, height: int = 560) -> pdk.Deck:
