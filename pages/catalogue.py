@@ -88,9 +88,9 @@ event = st.dataframe(
     })
 export = table[columns].assign(**{"采购额（万元）": table["采购额（万元）"].round(2)})
 d = st.columns(2)
-d[0].download_button("下载名库 CSV", partial(csv_bytes, export), file_name="产品名库.csv", mime="text/csv", width="stretch")
+d[0].download_button("下载名库 CSV", partial(csv_bytes, export), file_name="产品名库.csv", mime="text/csv", width="stretch", on_click="ignore")
 d[1].download_button("下载名库 XLSX", partial(xlsx_bytes, {"产品名库": export}), file_name="产品名库.xlsx", width="stretch",
-                     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+                     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore")
 
 if not cat.empty:
     st.subheader("上市日历")

@@ -83,7 +83,7 @@ if changed is not None:
 pack = cache.query(meeting_pack, since, as_of, group, tuple(kinds))
 scope = GROUPS.get(group, "全部专班")
 st.download_button("导出会议材料（XLSX）", pack, file_name=f"督办台账_{scope}_{as_of:%Y%m%d}.xlsx", mime=XLSX,
-                   icon=":material/download:", key="ledger_pack")
+                   icon=":material/download:", key="ledger_pack", on_click="ignore")
 
 tab_since, tab_open, tab_reports, tab_meetings = st.tabs(["自上次会议以来", "全部在办", "报送情况", "联席会议"])
 

@@ -124,9 +124,9 @@ def _notice_xlsx() -> bytes:
 d1, d2, _ = st.columns([1, 1, 2])
 d1.download_button("下载通报名单（XLSX）", _notice_xlsx,
                    file_name=f"采购进度通报_{f.end:%Y%m%d}.xlsx", mime=XLSX, key="proc_notice", width="stretch",
-                   type="primary", disabled=behind.empty)
+                   type="primary", disabled=behind.empty, on_click="ignore")
 d2.download_button("下载单位排名（CSV）", partial(csv_bytes, shown), file_name=f"单位排名_{f.end:%Y%m%d}.csv",
-                   mime="text/csv", key="proc_rank_csv", width="stretch")
+                   mime="text/csv", key="proc_rank_csv", width="stretch", on_click="ignore")
 
 if unit_id is not None:
     try:

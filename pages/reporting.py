@@ -43,9 +43,9 @@ st.caption(HINTS[form])
 c1, c2, _ = st.columns([1, 1, 2])
 c1.download_button("下载模板（XLSX）", partial(template_bytes, form, "xlsx"), file_name=f"{FORMS[form].title}模板.xlsx",
                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"tpl_xlsx_{form}",
-                   width="stretch")
+                   width="stretch", on_click="ignore")
 c2.download_button("下载模板（CSV）", partial(template_bytes, form, "csv"), file_name=f"{FORMS[form].title}模板.csv",
-                   mime="text/csv", key=f"tpl_csv_{form}", width="stretch")
+                   mime="text/csv", key=f"tpl_csv_{form}", width="stretch", on_click="ignore")
 
 try:
     units = cache.query(unit_choices, principal)

@@ -31,9 +31,15 @@ def test_overview_draws_figures_offline(server):
     with browser_page() as page:
         page.goto(f"{server}/overview")
         wait_for_app(page)
-        page.wait_for_selector('[data-testid="stMetricValue"]')
-        values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-        assert any(v.endswith(("万元", "亿元")) for v in values)
+        # The first view of a fresh server may still be finishing its run on a loaded machine:
+        # wait for the amounts themselves, not only for the metric elements.
+        amounts = """() => [...document.querySelectorAll('[data-testid="stMetricValue"]')]
+                          .some(e => /(万元|亿元)$/.test(e.innerText.trim()))"""
+        try:
+            page.wait_for_function(amounts, timeout=120_000)
+        except Exception as exc:
+            values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+            raise AssertionError(f"no amount in 万元/亿元 among the metrics: {values}") from exc
         page.wait_for_selector(".js-plotly-plot")
         assert page.get_by_text("演示数据").count() > 0
         screenshot(page, "overview")

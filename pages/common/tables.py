@@ -17,10 +17,10 @@ def download_buttons(df: pd.DataFrame, name: str, key: str, note: str | None = N
     writing an XLSX costs tens of milliseconds per table, more than the page's cached data."""
     c1, c2 = st.columns(2)
     c1.download_button("下载 CSV", partial(csv_bytes, df), file_name=f"{name}.csv", mime="text/csv", key=f"{key}_csv",
-                       width="stretch")
+                       width="stretch", on_click="ignore")
     c2.download_button("下载 XLSX", partial(xlsx_bytes, {name: df}, notes={name: note} if note else None), file_name=f"{name}.xlsx", key=f"{key}_xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       width="stretch")
+                       width="stretch", on_click="ignore")
 
 
 def chart_and_table(fig, table: pd.DataFrame, name: str, key: str, note: str | None = None, **chart_kwargs):
