@@ -118,11 +118,29 @@ def browser_page(width: int = 1400, height: int = 1000):
             browser.close()
 
 
-def wait_for_app(page, timeout: float = 90_000) -> None:
-    """Wait until the script has finished running and the page is idle."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
-    page.wait_for_timeout(500)
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+IDLE = """() => !!document.querySelector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+             && !!document.querySelector('[data-testid="stMain"] [data-testid="stElementContainer"]')"""
+
+
+def wait_for_app(page, timeout: float = 90_000, quiet_ms: int = 1200) -> None:
+    """Wait until the script has run, drawn something, and stayed idle for ``quiet_ms``.
+
+    A first view (or a rerun through the router) can start its next run a moment after the
+    previous one ended; on a loaded machine that moment exceeds half a second, so one idle
+    sighting is not enough."""
+    deadline = time.monotonic() + timeout / 1000
+    quiet_since = None
+    while True:
+        page.wait_for_function(IDLE, timeout=max(1.0, (deadline - time.monotonic()) * 1000))
+        now = time.monotonic()
+        quiet_since = quiet_since or now
+        if (now - quiet_since) * 1000 >= quiet_ms:
+            return
+        page.wait_for_timeout(200)
+        if not page.evaluate(IDLE):
+            quiet_since = None
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not settle")
 
 
 def screenshot(page, name: str) -> Path:

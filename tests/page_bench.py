@@ -17,6 +17,8 @@ from pathlib import Path
 
 from tests.browser_support import CHROMIUM, LAUNCH_ARGS, ROOT, _free_port, wait_for_app
 
+QUIET_MS = 1200
+
 # (title, url path, script) of the pages that draw figures from the store.
 PAGES = [
     ("总览", "overview", "pages/overview.py"),
@@ -82,7 +84,7 @@ def _load(page, url: str) -> tuple[float, int]:
     the script finished), and the number of charts."""
     t0 = time.perf_counter()
     page.goto(url)
-    wait_for_app(page, timeout=300_000)
+    wait_for_app(page, timeout=300_000, quiet_ms=QUIET_MS)
     done = time.perf_counter()
     count, changed = page.evaluate(CHART_JS), done
     while time.perf_counter() - changed < SETTLE_SECONDS:
@@ -90,8 +92,8 @@ def _load(page, url: str) -> tuple[float, int]:
         now = page.evaluate(CHART_JS)
         if now != count:
             count, changed = now, time.perf_counter()
-    # wait_for_app idles 0.5 s after the script; that pause is not the page's.
-    return max(changed, done - 0.5) - t0, count
+    # wait_for_app waits for QUIET_MS of idleness after the script; that pause is not the page's.
+    return max(changed, done - QUIET_MS / 1000) - t0, count
 
 
 def browser_loads(url: str, progress=print) -> list[dict]:
