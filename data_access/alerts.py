@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, and_, func, select, update
 
+from data_access.db import frame
 from data_access.filters import Filters, in_region, region_prefix
 from data_access.labels import PAIRING_KINDS, WARNING_LEVELS, WARNING_STATUSES
 from data_access.schema import (
@@ -107,7 +108,7 @@ def refresh_warnings(engine: Engine, *, since: date | None = None, now: datetime
     t0 = time.perf_counter()
     now = now or datetime.now().replace(microsecond=0)
     with engine.connect() as conn:
-        series = pd.DataFrame(conn.execute(
+        series = frame(conn.execute(
             select(price_series.c.id, price_series.c.product_id, price_series.c.region_code,
                    price_series.c.frequency, product.c.season_months)
             .join(product, product.c.id == price_series.c.product_id).order_by(price_series.c.id)).all(),
@@ -131,7 +132,7 @@ def _episodes(engine: Engine, chunk: pd.DataFrame) -> pd.DataFrame:
     reason, periods``."""
     ids = chunk.id.tolist()
     with engine.connect() as conn:
-        obs = pd.DataFrame(conn.execute(
+        obs = frame(conn.execute(
             select(price_observation.c.series_id, price_observation.c.obs_date, price_observation.c.price,
                    price_observation.c.volume).where(price_observation.c.series_id.between(min(ids), max(ids)))
         ).all(), columns=["series_id", "date", "price", "volume"])
@@ -235,7 +236,7 @@ def _scope(f: Filters) -> list:
 
 
 def _frame(rows, columns) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=columns)
+    df = frame(rows, columns=columns)
     for col in ("first_date", "last_date"):
         if col in df:
             df[col] = pd.to_datetime(df[col]).dt.date
@@ -282,7 +283,7 @@ def warnings_by_region(engine: Engine, f: Filters) -> pd.DataFrame:
                       .join(region, region.c.code == warning.c.region_code))
          .where(and_(warning.c.status != "closed", *_scope(f))).group_by(key, warning.c.level))
     with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(q).all(), columns=["region_code", "level", "warnings"])
+        df = frame(conn.execute(q).all(), columns=["region_code", "level", "warnings"])
         names = dict(conn.execute(select(region.c.code, region.c.name)
                                   .where(region.c.code.in_(df.region_code.dropna().unique().tolist()))).all())
     df.insert(1, "region_name", df.region_code.map(names).fillna(df.region_code))
@@ -294,9 +295,9 @@ def warnings_by_region(engine: Engine, f: Filters) -> pd.DataFrame:
 def buyer_choices(engine: Engine) -> pd.DataFrame:
     """Every buyer unit a desk can record as absorbing a glut: ``id, name, kind, region_code``, by name."""
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(select(buyer_unit.c.id, buyer_unit.c.name, buyer_unit.c.kind,
-                                                buyer_unit.c.region_code).order_by(buyer_unit.c.name)).all(),
-                            columns=["id", "name", "kind", "region_code"])
+        return frame(conn.execute(select(buyer_unit.c.id, buyer_unit.c.name, buyer_unit.c.kind,
+                                         buyer_unit.c.region_code).order_by(buyer_unit.c.name)).all(),
+                     columns=["id", "name", "kind", "region_code"])
 
 
 def warnings_since(engine: Engine, since: date) -> pd.DataFrame:
@@ -350,7 +351,7 @@ def warning_series(engine: Engine, warning_id: int, weeks_before: int = 52, week
     if d is None:
         return pd.DataFrame(columns=cols)
     with engine.connect() as conn:
-        obs = pd.DataFrame(conn.execute(
+        obs = frame(conn.execute(
             select(price_observation.c.series_id, price_observation.c.obs_date, price_observation.c.price,
                    price_observation.c.volume).where(price_observation.c.series_id == d["series_id"])
             .order_by(price_observation.c.obs_date)).all(), columns=["series_id", "date", "price", "volume"])
@@ -377,7 +378,7 @@ def warning_history(engine: Engine, warning_id: int) -> pd.DataFrame:
          .select_from(warning_action.outerjoin(buyer_unit, buyer_unit.c.id == warning_action.c.buyer_unit_id))
          .where(warning_action.c.warning_id == warning_id).order_by(warning_action.c.at, warning_action.c.id))
     with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(q).all(), columns=list(q.selected_columns.keys()))
+        df = frame(conn.execute(q).all(), columns=list(q.selected_columns.keys()))
     df["at"] = pd.to_datetime(df["at"])
     df.insert(3, "action_label", df.action.map(ACTION_LABELS))
     return df
@@ -386,8 +387,8 @@ def warning_history(engine: Engine, warning_id: int) -> pd.DataFrame:
 def task_groups(engine: Engine) -> pd.DataFrame:
     """The joint meeting's 专班: ``code, name, duty``."""
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(select(task_group.c.code, task_group.c.name, task_group.c.duty)
-                                         .order_by(task_group.c.code)).all(), columns=["code", "name", "duty"])
+        return frame(conn.execute(select(task_group.c.code, task_group.c.name, task_group.c.duty)
+                                  .order_by(task_group.c.code)).all(), columns=["code", "name", "duty"])
 
 
 @dataclass(frozen=True)
@@ -512,12 +513,12 @@ def candidate_buyers(engine: Engine, warning_id: int, f: Filters, limit: int = 2
     if d is None or behind.empty:
         return behind.head(0)
     with engine.connect() as conn:
-        pairs = pd.DataFrame(conn.execute(select(pairing.c.helper_code, pairing.c.helped_code, pairing.c.kind)).all(),
-                             columns=["helper_code", "helped_code", "kind"])
+        pairs = frame(conn.execute(select(pairing.c.helper_code, pairing.c.helped_code, pairing.c.kind)).all(),
+                      columns=["helper_code", "helped_code", "kind"])
         codes = set(behind.region_code) | {d["region_code"]}
-        regions = pd.DataFrame(conn.execute(select(region.c.code, region.c.name, region.c.lng, region.c.lat)
-                                            .where(region.c.code.in_(sorted(codes)))).all(),
-                               columns=["code", "name", "lng", "lat"])
+        regions = frame(conn.execute(select(region.c.code, region.c.name, region.c.lng, region.c.lat)
+                                     .where(region.c.code.in_(sorted(codes)))).all(),
+                        columns=["code", "name", "lng", "lat"])
     return rank_candidates(behind, d["region_code"], d["lng"], d["lat"], pairs, regions).head(limit)
 
 

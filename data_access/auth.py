@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, and_, func, select, update
 
+from data_access.db import frame
 from data_access.filters import Filters
 from data_access.schema import app_user, audit_log, buyer_unit
 
@@ -195,8 +196,8 @@ def users(engine: Engine) -> pd.DataFrame:
          .select_from(app_user.outerjoin(buyer_unit, buyer_unit.c.id == app_user.c.unit_id))
          .order_by(app_user.c.username))
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(q).all(),
-                            columns=["username", "display_name", "role", "unit_id", "unit_name", "active"])
+        return frame(conn.execute(q).all(),
+                     columns=["username", "display_name", "role", "unit_id", "unit_name", "active"])
 
 
 def set_active(engine: Engine, username: str, active: bool) -> None:
@@ -336,7 +337,7 @@ def audit_entries(engine: Engine, principal: Principal, action: str | None = Non
     if username:
         q = q.where(audit_log.c.username == username)
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(q).all(), columns=["at", "username", "action", "subject", "detail"])
+        return frame(conn.execute(q).all(), columns=["at", "username", "action", "subject", "detail"])
 
 
 def register_cli(sub) -> None:

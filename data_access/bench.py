@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,7 +25,9 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select, text
 
 from data_access import schema as s
+from data_access.db import READERS
 from data_access.filters import Filters, region_level, region_prefix
+from data_access.runtime import settle_heap
 
 # Tables the floor statements read; DuckDB gets each as a Parquet file.
 EXPORTED = {
@@ -414,11 +417,15 @@ def _fetch_all(conn, statement) -> list:
 def run_bench(engine: Engine, *, cache_dir: Path | None = None, duckdb: bool = True,
               only: list[str] | None = None) -> list[Timing]:
     """Time every call under every bench filter: cold (first call), warm (second), floor, DuckDB."""
-    # The app's engine is pooled and long-lived: open the pool before timing anything.
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
+    # The app's engine is pooled and long-lived: open the pool (as many connections as a page call
+    # uses at once, see db.read_concurrently) before timing anything.
+    with ExitStack() as stack:
+        for _ in range(READERS + 1):
+            stack.enter_context(engine.connect()).execute(text("SELECT 1"))
     filters = bench_filters(engine)
     con = duckdb_connection(export_parquet(engine, cache_dir or default_cache_dir())) if duckdb else None
+    # As the dashboard server does once its store is ready (cache.prepared_store).
+    settle_heap()
     out: list[Timing] = []
     selected = [c for c in calls() if not only or any(o in c.name for o in only)]
     for label, f in filters:

@@ -19,6 +19,7 @@ from data_access.auth import (
     require_role,
     write_audit,
 )
+from data_access.db import frame
 from data_access.filters import in_region
 from data_access.personal import decrypt_pii, id_hash, normalise_id_number, pii_hash_key
 from data_access.schema import beneficiary, benefit, buyer_unit, product, region
@@ -71,7 +72,7 @@ def beneficiary_list(engine: Engine, principal: Principal, name: str = "", id_nu
          .where(where).order_by(beneficiary.c.name, beneficiary.c.id).limit(limit))
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(beneficiary).where(where)).scalar()
-        df = pd.DataFrame(conn.execute(q).all(), columns=LIST_COLUMNS)
+        df = frame(conn.execute(q).all(), columns=LIST_COLUMNS)
     df["benefit_amount"] = df.benefit_amount.astype(float)
     return df, int(total)
 
@@ -87,7 +88,7 @@ def beneficiary_benefits(engine: Engine, principal: Principal, beneficiary_id: i
          .where(and_(benefit.c.beneficiary_id == beneficiary_id, unit_cond if unit_cond is not None else True))
          .order_by(benefit.c.period.desc(), benefit.c.id))
     with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(q).all(), columns=["period", "unit_name", "product_name", "amount"])
+        df = frame(conn.execute(q).all(), columns=["period", "unit_name", "product_name", "amount"])
     df["amount"] = df.amount.astype(float)
     return df
 

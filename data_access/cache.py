@@ -16,6 +16,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from data_access.config import database_url, describe_url
 from data_access.db import make_engine
+from data_access.runtime import settle_heap
 
 TTL_SECONDS = int(os.environ.get("BANGFU_CACHE_TTL", "300"))
 
@@ -98,6 +99,8 @@ def _prepared_store(url: str) -> dict:
     try:
         demo_if_empty = not os.environ.get(ENV_URL) or os.environ.get("BANGFU_DEMO") == "1"
         generated = ensure_store(eng, demo_if_empty=demo_if_empty)
-        return {"demo": is_demo_store(eng), "generated": generated, "where": describe_url(str(eng.url))}
+        status = {"demo": is_demo_store(eng), "generated": generated, "where": describe_url(str(eng.url))}
+        settle_heap()
+        return status
     except OperationalError as exc:
         raise _unavailable(exc) from exc

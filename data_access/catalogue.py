@@ -11,6 +11,7 @@ from datetime import date
 import pandas as pd
 from sqlalchemy import Engine, and_, func, or_, select
 
+from data_access.db import frame
 from data_access.facts import scoped_select
 from data_access.filters import Filters, in_region
 from data_access.schema import (
@@ -122,17 +123,21 @@ def product_catalogue(engine: Engine, f: Filters, search: str = "", statuses: tu
 def latest_prices(engine: Engine, product_ids: list[int]) -> pd.DataFrame:
     """``product_id, latest_price, latest_price_date``: the newest observation of each product's series
     (the average over its monitoring points on that date)."""
-    last = (select(price_series.c.product_id, func.max(price_observation.c.obs_date).label("d"))
-            .select_from(price_observation.join(price_series, price_series.c.id == price_observation.c.series_id))
-            .group_by(price_series.c.product_id).subquery())
+    # Each series' newest date is one step down its (series_id, obs_date) key, not a scan of every
+    # observation: a correlated subquery per series, then the product's newest date over its series.
+    newest = (select(func.max(price_observation.c.obs_date)).where(price_observation.c.series_id == price_series.c.id)
+              .scalar_subquery())
+    series_last = select(price_series.c.id, price_series.c.product_id, newest.label("d")).subquery()
+    last = (select(series_last.c.product_id, func.max(series_last.c.d).label("d"))
+            .group_by(series_last.c.product_id).subquery())
     q = (select(price_series.c.product_id, func.avg(price_observation.c.price), last.c.d)
-         .select_from(price_observation.join(price_series, price_series.c.id == price_observation.c.series_id)
-                      .join(last, and_(last.c.product_id == price_series.c.product_id,
-                                       last.c.d == price_observation.c.obs_date)))
+         .select_from(last.join(price_series, price_series.c.product_id == last.c.product_id)
+                      .join(price_observation, and_(price_observation.c.series_id == price_series.c.id,
+                                                    price_observation.c.obs_date == last.c.d)))
          .group_by(price_series.c.product_id, last.c.d))
     with engine.connect() as conn:
         rows = conn.execute(q).all()
-    df = pd.DataFrame(rows, columns=["product_id", "latest_price", "latest_price_date"])
+    df = frame(rows, columns=["product_id", "latest_price", "latest_price_date"])
     df = df[df.product_id.isin(product_ids)]
     df["latest_price"] = df.latest_price.astype(float).round(2)
     df["latest_price_date"] = pd.to_datetime(df.latest_price_date).dt.date
@@ -178,7 +183,7 @@ def product_series(engine: Engine, product_id: int, since: date | None = None) -
     if since:
         q = q.where(price_observation.c.obs_date >= since)
     with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(q).all(), columns=["obs_date", "market", "price", "volume", "stock"])
+        df = frame(conn.execute(q).all(), columns=["obs_date", "market", "price", "volume", "stock"])
     df["obs_date"] = pd.to_datetime(df.obs_date)
     return df
 
@@ -191,7 +196,7 @@ def product_warnings(engine: Engine, product_id: int) -> pd.DataFrame:
     q = select(*cols).where(warning.c.product_id == product_id).order_by(warning.c.first_date.desc(),
                                                                           warning.c.id.desc())
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(q).all(), columns=[c.name for c in cols])
+        return frame(conn.execute(q).all(), columns=[c.name for c in cols])
 
 
 def product_monthly_amounts(engine: Engine, f: Filters, product_id: int) -> pd.DataFrame:
@@ -199,7 +204,7 @@ def product_monthly_amounts(engine: Engine, f: Filters, product_id: int) -> pd.D
     q = (scoped_select(f, purchase.c.month, func.sum(purchase.c.amount), func.sum(purchase.c.quantity))
          .where(purchase.c.product_id == product_id).group_by(purchase.c.month).order_by(purchase.c.month))
     with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(q).all(), columns=["month", "amount", "quantity"])
+        df = frame(conn.execute(q).all(), columns=["month", "amount", "quantity"])
     df["amount"] = df.amount.astype(float)
     df["quantity"] = df.quantity.astype(float)
     return df

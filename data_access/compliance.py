@@ -14,6 +14,7 @@ from datetime import date, datetime
 import pandas as pd
 from sqlalchemy import Engine, and_, func, or_, select
 
+from data_access.db import frame
 from data_access.facts import unit_scope_conditions
 from data_access.filters import Filters, in_region
 from data_access.schema import buyer_unit, policy_rule, region, report_batch
@@ -36,8 +37,8 @@ def reporting_rules(engine: Engine) -> pd.DataFrame:
          .where(policy_rule.c.metric.in_(REPORT_METRICS)).order_by(policy_rule.c.code))
     with engine.connect() as conn:
         rows = conn.execute(q).all()
-    df = pd.DataFrame(rows, columns=["rule_code", "jurisdiction_code", "jurisdiction_name", "metric", "threshold",
-                                     "year_from", "year_to", "title", "source_doc", "source_clause"])
+    df = frame(rows, columns=["rule_code", "jurisdiction_code", "jurisdiction_name", "metric", "threshold",
+                              "year_from", "year_to", "title", "source_doc", "source_clause"])
     df["due_day"] = [int(t) if m == "report_monthly_by_day" else QUARTERLY_DUE_DAY
                      for m, t in zip(df.metric, df.threshold, strict=True)]
     df["clause"] = df.source_doc + df.source_clause

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
+from typing import TypeVar
 
 import pandas as pd
-from sqlalchemy import Date, DateTime, Engine, Integer, create_engine, event, func
+from sqlalchemy import Connection, Date, DateTime, Engine, Integer, create_engine, event, func
 from sqlalchemy.sql.elements import ColumnElement
 
 from data_access.config import database_url, normalise_url
@@ -32,6 +35,39 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
     return create_engine(url, **kwargs)
+
+
+T = TypeVar("T")
+# Shared by every session of the process: a few reads in flight at once is what a 2-core
+# database serves best; more only queue on the server.
+READERS = 3
+_READERS = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="bangfu-read")
+
+
+def read_concurrently(engine: Engine, reads: dict[str, Callable[[Connection], T]]) -> dict[str, T]:
+    """Run independent reads side by side, each on its own pooled connection: key → its result.
+
+    For a call made of statements that do not depend on each other (the rule engine's): the
+    database works on them at once and Python decodes one result while the next is computed.
+    An in-memory SQLite database (one per connection) runs them one after another.
+    """
+    def run(read):
+        with engine.connect() as conn:
+            return read(conn)
+
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        with engine.connect() as conn:
+            return {k: read(conn) for k, read in reads.items()}
+    futures = {k: _READERS.submit(run, read) for k, read in reads.items()}
+    return {k: fut.result() for k, fut in futures.items()}
+
+
+def frame(rows, columns=None) -> pd.DataFrame:
+    """Result rows (SQLAlchemy ``Row``s, any iterable of sequences) as a DataFrame with ``columns``.
+
+    Built from plain tuples: pandas treats a ``Row`` as a generic sequence and probes it cell by
+    cell (~10 µs a row, most of a small query's time)."""
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
 
 
 def is_postgres(engine_or_conn) -> bool:
@@ -70,6 +106,19 @@ def bulk_insert(conn, table, df: pd.DataFrame, chunk: int = 50_000) -> int:
             df[col] = df[col].dt.strftime("%Y-%m-%d %H:%M:%S")
         elif isinstance(kind, Date) and pd.api.types.is_datetime64_any_dtype(df[col]):
             df[col] = df[col].dt.strftime("%Y-%m-%d")
+    if table.name != "purchase":
+        return _write_rows(conn, table, df, cols, chunk)
+    # Written past the statement events: the rollup router must look at its watermark again.
+    from data_access.rollup import forget_current
+
+    forget_current(conn)
+    try:
+        return _write_rows(conn, table, df, cols, chunk)
+    finally:
+        forget_current(conn)
+
+
+def _write_rows(conn, table, df: pd.DataFrame, cols: list[str], chunk: int) -> int:
     if conn.dialect.name == "postgresql":
         # COPY is an order of magnitude faster than INSERT for millions of rows.
         raw = conn.connection.dbapi_connection

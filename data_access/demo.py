@@ -21,7 +21,7 @@ from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIn
 
 from data_access import rollup
 from data_access import schema as s
-from data_access.db import bulk_insert
+from data_access.db import bulk_insert, frame
 from data_access.filters import region_prefix
 from data_access.reference import (
     CHONGQING_TOWNSHIP_COUNTIES,
@@ -137,9 +137,9 @@ def _month_int(d: np.ndarray) -> np.ndarray:
 
 def _regions(engine: Engine) -> pd.DataFrame:
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(select(s.region.c.code, s.region.c.name, s.region.c.level,
-                                                s.region.c.province_code, s.region.c.lng, s.region.c.lat)).all(),
-                            columns=["code", "name", "level", "province_code", "lng", "lat"])
+        return frame(conn.execute(select(s.region.c.code, s.region.c.name, s.region.c.level,
+                                         s.region.c.province_code, s.region.c.lng, s.region.c.lat)).all(),
+                     columns=["code", "name", "level", "province_code", "lng", "lat"])
 
 
 def _counties_matching(regions: pd.DataFrame, prefixes: list[str]) -> list[str]:
@@ -697,8 +697,8 @@ def demo_warnings(engine: Engine, seed: int = DEFAULT_SEED, until: date = DEFAUL
             select(s.warning.c.id, s.warning.c.region_code, s.warning.c.last_date, s.warning.c.created_at,
                    s.product.c.supply_volume)
             .join(s.product, s.product.c.id == s.warning.c.product_id).order_by(s.warning.c.id)).all()
-        units = pd.DataFrame(conn.execute(select(s.buyer_unit.c.id, s.buyer_unit.c.jurisdiction_code)
-                                          .order_by(s.buyer_unit.c.id)).all(), columns=["id", "jurisdiction_code"])
+        units = frame(conn.execute(select(s.buyer_unit.c.id, s.buyer_unit.c.jurisdiction_code)
+                                   .order_by(s.buyer_unit.c.id)).all(), columns=["id", "jurisdiction_code"])
         pairs = conn.execute(select(s.pairing.c.helper_code, s.pairing.c.helped_code)).all()
     end = datetime.combine(until, datetime.min.time()).replace(hour=18)
     for w in warnings:

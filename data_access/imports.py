@@ -36,7 +36,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from data_access import rollup
 from data_access import schema as s
 from data_access.auth import Principal
-from data_access.db import bulk_insert
+from data_access.db import bulk_insert, frame
 from data_access.ingest import FORMS, PURPOSE_LABELS, Limits, ParseResult, RowError, parse_upload
 
 __all__ = [
@@ -583,9 +583,9 @@ def batches(engine: Engine, principal: Principal | None = None, limit: int = 100
     if principal is not None and principal.role == "reporter":
         q = q.where(b.c.unit_id == principal.unit_id)
     with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(q).all(), columns=["id", "form", "unit_name", "period", "submitted_by",
-                                                          "submitted_at", "row_count", "file_name", "file_hash",
-                                                          "status"])
+        df = frame(conn.execute(q).all(), columns=["id", "form", "unit_name", "period", "submitted_by",
+                                                   "submitted_at", "row_count", "file_name", "file_hash",
+                                                   "status"])
     df["form_label"] = df["form"].map(FORM_LABELS).fillna(df["form"])
     return df
 
@@ -597,7 +597,7 @@ def unit_choices(engine: Engine, principal: Principal | None = None) -> pd.DataF
     if principal is not None and principal.role == "reporter":
         q = q.where(u.c.id == principal.unit_id)
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(q).all(), columns=["id", "name"])
+        return frame(conn.execute(q).all(), columns=["id", "name"])
 
 
 def store_counts(engine: Engine) -> dict[str, int]:

@@ -26,6 +26,7 @@ from data_access.compliance import (
     due_periods,
     reporting_rules,
 )
+from data_access.db import frame
 from data_access.export import xlsx_bytes
 from data_access.filters import Filters, year_filters
 from data_access.labels import WARNING_LEVELS
@@ -279,7 +280,7 @@ def _item_select():
 
 def _items_frame(conn, q, as_of: date) -> pd.DataFrame:
     result = conn.execute(q)
-    df = pd.DataFrame(result.all(), columns=list(result.keys()))
+    df = frame(result.all(), columns=list(result.keys()))
     for col in ("due_date", "opened_on", "closed_on", "last_on"):
         df[col] = [_as_date(v) for v in df[col]]
     df["overdue"] = (df.status != "closed") & (df.due_date < as_of)
@@ -327,7 +328,7 @@ def meetings(engine: Engine) -> pd.DataFrame:
     with engine.connect() as conn:
         rows = conn.execute(select(meeting.c.id, meeting.c.held_on, meeting.c.title, meeting.c.note)
                             .order_by(meeting.c.held_on.desc())).all()
-    df = pd.DataFrame(rows, columns=["id", "held_on", "title", "note"])
+    df = frame(rows, columns=["id", "held_on", "title", "note"])
     df["held_on"] = [_as_date(v) for v in df.held_on]
     return df
 

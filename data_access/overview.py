@@ -7,6 +7,7 @@ from datetime import date
 import pandas as pd
 from sqlalchemy import Engine, and_, func, select
 
+from data_access.db import frame
 from data_access.facts import scoped_select, unit_scope_conditions
 from data_access.filters import Filters
 from data_access.schema import buyer_unit, outlet, purchase, unit_budget, warning
@@ -103,7 +104,7 @@ def amount_by_channel(engine: Engine, f: Filters) -> pd.DataFrame:
                        func.count().label("purchases"))
          .group_by(purchase.c.channel).order_by(func.sum(purchase.c.amount).desc()))
     with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(q).all(), columns=["channel", "amount", "purchases"])
+        df = frame(conn.execute(q).all(), columns=["channel", "amount", "purchases"])
     df["amount"] = df.amount.astype(float)
     return df
 

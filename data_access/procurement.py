@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from data_access import rules
+from data_access.db import frame
 from data_access.facts import scoped_select
 from data_access.filters import Filters, region_level
 from data_access.labels import BUYER_KINDS
@@ -105,16 +106,20 @@ def unit_ranking(evaluated: pd.DataFrame) -> pd.DataFrame:
     d = evaluated[evaluated.unit_id.notna().to_numpy()]
     if d.empty:
         return pd.DataFrame(columns=columns)
-    out = d.iloc[rules.worst_rows(d)].copy()
-    units = out.unit_id.to_numpy(dtype="int64")
-    out["rules"] = rules.per_unit(d, units).astype("int64")
-    out["rules_met"] = rules.per_unit(d, units, d.met.to_numpy(dtype=float)).astype(int)
-    gap = out.gap_yuan.to_numpy(dtype=float)
-    _, names = np.unique(out.unit_name.to_numpy(dtype=str), return_inverse=True)
-    out = out.iloc[np.lexsort((names, np.where(np.isnan(gap), np.inf, -gap), rules.status_ranks(out.status)))]
-    out["rank"] = range(1, len(out) + 1)
-    out["status_label"] = out.status.map(STATUS_LABELS)
-    return out[columns].reset_index(drop=True)
+    worst = rules.worst_rows(d)
+    gap = d.gap_yuan.to_numpy(dtype=float)[worst]
+    status = d.status.to_numpy(dtype=object)[worst]
+    _, names = np.unique(d.unit_name.to_numpy(dtype=object)[worst].astype(str), return_inverse=True)
+    order = worst[np.lexsort((names, np.where(np.isnan(gap), np.inf, -gap), rules.status_ranks(status)))]
+    # Columns taken one by one on the final order: one take per column, no intermediate frames.
+    out = {c: d[c].to_numpy()[order] for c in columns if c in d.columns}
+    out["rank"] = np.arange(1, len(order) + 1)
+    ranked_units = out["unit_id"].astype("int64")
+    out["unit_id"] = pd.array(ranked_units, dtype="Int64")
+    out["rules"] = rules.per_unit(d, ranked_units).astype("int64")
+    out["rules_met"] = rules.per_unit(d, ranked_units, d.met.to_numpy(dtype=float)).astype(int)
+    out["status_label"] = np.array([STATUS_LABELS[v] for v in out["status"].tolist()], dtype=object)
+    return pd.DataFrame({c: out[c] for c in columns})
 
 
 def rule_overview(evaluated: pd.DataFrame) -> pd.DataFrame:
@@ -173,8 +178,8 @@ def unit_purchases(engine: Engine, f: Filters, unit_id: int, limit: int = PURCHA
          .join(region, region.c.code == purchase.c.origin_code)
          .where(purchase.c.buyer_unit_id == unit_id)
          .order_by(purchase.c.purchase_date.desc(), purchase.c.id.desc()).limit(limit))
-    df = pd.DataFrame(_run(engine, q), columns=["id", "purchase_date", "product", "category", "origin_code", "origin",
-                                                "channel", "purpose", "quantity", "amount", "voucher_no"])
+    df = frame(_run(engine, q), columns=["id", "purchase_date", "product", "category", "origin_code", "origin",
+                                         "channel", "purpose", "quantity", "amount", "voucher_no"])
     df["amount"] = df.amount.astype(float)
     return df
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
+from data_access.db import frame
 from data_access.facts import scoped_select
 from data_access.filters import Filters, region_level, region_prefix
 from data_access.regions import region_children, region_table
@@ -25,7 +26,7 @@ def amount_by_region(engine: Engine, f: Filters, side: str) -> pd.DataFrame:
     q = (scoped_select(f, column, func.sum(purchase.c.amount), func.count(), with_unit=side == "buyer")
          .group_by(column))
     with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(q).all(), columns=AMOUNT_COLUMNS)
+        df = frame(conn.execute(q).all(), columns=AMOUNT_COLUMNS)
     df["amount"] = df.amount.astype(float)
     df["purchases"] = df.purchases.astype(int)
     return df
@@ -84,9 +85,9 @@ def pairing_flows(engine: Engine, f: Filters, limit: int = 30) -> pd.DataFrame:
          .group_by(buyer_unit.c.jurisdiction_code, origin_col)
          .order_by(func.sum(purchase.c.amount).desc()).limit(limit))
     with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(q).all(), columns=["helper_code", "origin_code", "amount"])
-        pairs = pd.DataFrame(conn.execute(select(pairing.c.helper_code, pairing.c.helped_code, pairing.c.kind)).all(),
-                             columns=["helper", "helped", "kind"])
+        df = frame(conn.execute(q).all(), columns=["helper_code", "origin_code", "amount"])
+        pairs = frame(conn.execute(select(pairing.c.helper_code, pairing.c.helped_code, pairing.c.kind)).all(),
+                      columns=["helper", "helped", "kind"])
     regions = region_table(engine)
     names = dict(zip(regions.code, regions.name, strict=True))
     provinces = dict(zip(regions.code, regions.province_code, strict=True))
@@ -120,8 +121,8 @@ def top_products(engine: Engine, f: Filters, limit: int = 20) -> pd.DataFrame:
          .group_by(product.c.id, product.c.name, product.c.category, product.c.origin_code, region.c.name)
          .order_by(amount.desc(), product.c.id).limit(limit))
     with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(q).all(), columns=["product_id", "name", "category", "origin_code",
-                                                          "origin_name", "amount", "quantity", "purchases"])
+        df = frame(conn.execute(q).all(), columns=["product_id", "name", "category", "origin_code",
+                                                   "origin_name", "amount", "quantity", "purchases"])
     df["amount"] = df.amount.astype(float)
     df["quantity"] = df.quantity.astype(float)
     return df
@@ -137,8 +138,8 @@ def top_units(engine: Engine, f: Filters, limit: int = 20) -> pd.DataFrame:
          .group_by(buyer_unit.c.id, buyer_unit.c.name, buyer_unit.c.kind, buyer_unit.c.region_code, region.c.name)
          .order_by(amount.desc(), buyer_unit.c.id).limit(limit))
     with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(q).all(), columns=["unit_id", "name", "kind", "region_code", "region_name",
-                                                          "amount", "purchases"])
+        df = frame(conn.execute(q).all(), columns=["unit_id", "name", "kind", "region_code", "region_name",
+                                                   "amount", "purchases"])
     df["amount"] = df.amount.astype(float)
     return df
 

@@ -4,7 +4,9 @@ answers purchase aggregates from them.
 Every statement built by ``facts.scoped_select`` carries its scope. When it is executed, the
 router looks for the smallest rollup whose dimensions cover every column the statement and
 its filters touch, and rewrites the statement onto it: whole months come from the rollup,
-the days of a partial first or last month from the raw facts (UNION ALL). ``count()`` becomes
+the days of a partial first or last month from the raw facts (UNION ALL). A period from
+1 January (本年累计, how every page opens) can be answered by a cumulative rollup, which holds
+the year-to-date sums under each month: one month of rows instead of one per month elapsed. ``count()`` becomes
 the sum of the rollup's counts; ``sum(amount)`` the sum of its sums. A statement that needs
 anything else (a purchase date, a supplier, an average of amounts) runs on the raw facts.
 
@@ -16,11 +18,14 @@ behind and every figure falls back to the raw facts until the next rebuild — s
 
 from __future__ import annotations
 
+import time
+import weakref
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import (
     Engine,
+    Integer,
     Select,
     Table,
     and_,
@@ -28,6 +33,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -58,21 +64,37 @@ MEASURES = ("amount", "quantity", "n")
 
 @dataclass(frozen=True)
 class Rollup:
-    """One rollup table and the purchase dimensions it keeps."""
+    """One rollup table and the purchase dimensions it keeps.
+
+    A ``cumulative`` rollup (本年累计) holds, under month M, the sums from 1 January of M's year
+    to the end of M — every month of the year from a combination's first purchase on, to
+    December — so a period from 1 January reads one month of it instead of each month's rows.
+    """
 
     table: Table
+    cumulative: bool = False
+    base: Table | None = None  # a monthly rollup keeping at least these dimensions: rebuilt from it
 
     @property
     def dims(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.table.primary_key.columns)
 
 
-# Roughly smallest first; rows at 10 million demo purchases in docs/scale.md.
-ROLLUPS = [Rollup(t) for t in (s.purchase_rollup_county, s.purchase_rollup_outlet_month,
-                               s.purchase_rollup_helper_origin, s.purchase_rollup_buyer, s.purchase_rollup_product, s.purchase_rollup_outlet,
-                               s.purchase_rollup_unit, s.purchase_rollup_unit_city, s.purchase_rollup_unit_province,
-                               s.purchase_rollup_origin,
-                               s.purchase_rollup_unit_origin, s.purchase_rollup)]
+# The order the router tries them in: roughly smallest read first (rows at 10 million demo
+# purchases in docs/scale.md). The cumulative ones answer only periods from 1 January and come
+# before the monthly rollups they would otherwise fall to.
+ROLLUPS = [Rollup(s.purchase_rollup_county), Rollup(s.purchase_rollup_outlet_month),
+           Rollup(s.purchase_rollup_kind_ytd, True, s.purchase_rollup_kind),
+           Rollup(s.purchase_rollup_kind, base=s.purchase_rollup_buyer),
+           Rollup(s.purchase_rollup_kind_province, base=s.purchase_rollup_origin),
+           Rollup(s.purchase_rollup_helper_origin),
+           Rollup(s.purchase_rollup_buyer_ytd, True, s.purchase_rollup_buyer),
+           Rollup(s.purchase_rollup_unit_ytd, True, s.purchase_rollup_unit),
+           Rollup(s.purchase_rollup_product_ytd, True, s.purchase_rollup_product),
+           Rollup(s.purchase_rollup_unit_city_ytd, True, s.purchase_rollup_unit_city),
+           *[Rollup(t) for t in (s.purchase_rollup_buyer, s.purchase_rollup_product, s.purchase_rollup_outlet_origin,
+                                 s.purchase_rollup_outlet, s.purchase_rollup_unit, s.purchase_rollup_unit_city, s.purchase_rollup_unit_province,
+                                 s.purchase_rollup_origin, s.purchase_rollup_unit_origin, s.purchase_rollup)]]
 
 # Where each dimension comes from in the raw facts.
 RAW_DIMS = {
@@ -99,8 +121,33 @@ JOINED_DIMS = {(s.buyer_unit, "kind"): "buyer_kind", (s.buyer_unit, "region_code
                (s.buyer_unit, "jurisdiction_code"): "buyer_jurisdiction", (s.product, "category"): "category"}
 
 
+def _aggregate(r: Rollup, where) -> object:
+    """The rows ``r`` holds for the purchases matching ``where``: their monthly sums, carried
+    into every later month of the year when ``r`` is cumulative."""
+    monthly = _raw_aggregate(r, where)
+    return _carried_forward(monthly, r) if r.cumulative else monthly
+
+
+def _months_of_year():
+    """The month numbers 1–12 as a one-column relation ``m`` (portable: no VALUES list)."""
+    return union_all(*[select(literal(m, Integer).label("m")) for m in range(1, 13)]).subquery("months_of_year")
+
+
+def _carried_forward(monthly, r: Rollup):
+    """Monthly sums by ``r.dims`` (a SELECT) summed into each month from theirs to December:
+    the year-to-date sums a cumulative rollup holds."""
+    a = monthly.subquery("monthly")
+    k = _months_of_year()
+    to_month = a.c.month - a.c.month % 100 + k.c.m
+    keys = [to_month if d == "month" else a.c[d] for d in r.dims]
+    return (select(*[to_month.label("month") if d == "month" else a.c[d] for d in r.dims],
+                   func.sum(a.c.amount).label("amount"), func.sum(a.c.quantity).label("quantity"),
+                   func.sum(a.c.n).label("n"))
+            .select_from(a.join(k, k.c.m >= a.c.month % 100)).group_by(*keys))
+
+
 def _raw_aggregate(r: Rollup, where) -> object:
-    """``SELECT dims, sum(amount), sum(quantity), count(*)`` of the purchases matching ``where``."""
+    """``SELECT dims, sum(amount), sum(quantity), count(*)`` of the purchases matching ``where``, by month."""
     from_ = s.purchase
     if {"buyer_kind", "buyer_region_code", "buyer_jurisdiction"} & set(r.dims):
         from_ = from_.join(s.buyer_unit, s.buyer_unit.c.id == s.purchase.c.buyer_unit_id)
@@ -129,9 +176,21 @@ def rebuild(conn, progress=None) -> dict[str, int]:
     """Refill every rollup from the raw facts inside the caller's transaction; rows per rollup."""
     counts = {}
     max_id = conn.execute(select(func.max(s.purchase.c.id))).scalar() or 0
-    for r in ROLLUPS:
+    # From the raw facts first, then those summed from another rollup (a cumulative one is carried
+    # forward from its monthly twin). Rows go in in key order, so one month's rows sit together on
+    # disk (a month is what the pages read).
+    for r in sorted(ROLLUPS, key=lambda r: (r.cumulative, r.base is not None)):
         conn.execute(delete(r.table))
-        agg = _raw_aggregate(r, true()).order_by(*[RAW_DIMS[d] for d in r.dims])
+        if r.base is not None:
+            b = r.base
+            keys = [b.c[d] if d in b.c else func.substr(b.c.origin_code, 1, ORIGIN_PREFIXES[d]).label(d)
+                    for d in r.dims]
+            agg = select(*keys, *[func.sum(b.c[m]).label(m) for m in MEASURES]).group_by(*keys)
+            if r.cumulative:
+                agg = _carried_forward(agg, r)
+            agg = agg.order_by(*agg.selected_columns[:len(r.dims)])
+        else:
+            agg = _raw_aggregate(r, true()).order_by(*[RAW_DIMS[d] for d in r.dims])
         conn.execute(r.table.insert().from_select([*r.dims, *MEASURES], agg))
         counts[r.table.name] = conn.execute(select(func.count()).select_from(r.table)).scalar()
         if progress:
@@ -169,7 +228,7 @@ def add_batch(conn, batch_id: int) -> bool:
     if mark is None or (others or 0) > mark:
         return False
     for r in ROLLUPS:
-        _upsert(conn, r, _raw_aggregate(r, p.batch_id == batch_id))
+        _upsert(conn, r, _aggregate(r, p.batch_id == batch_id))
     batch_max = conn.execute(select(func.max(p.id)).where(p.batch_id == batch_id)).scalar()
     _set_watermark(conn, max(mark, batch_max or 0))
     return True
@@ -178,7 +237,7 @@ def add_batch(conn, batch_id: int) -> bool:
 def remove_batch(conn, batch_id: int) -> None:
     """Take one batch's purchases out of every rollup; call it before deleting them, same transaction."""
     for r in ROLLUPS:
-        agg = _raw_aggregate(r, s.purchase.c.batch_id == batch_id).subquery()
+        agg = _aggregate(r, s.purchase.c.batch_id == batch_id).subquery()
         t = r.table.c
         match = and_(*[t[d] == agg.c[d] for d in r.dims])
         conn.execute(update(r.table).where(match).values(
@@ -241,6 +300,8 @@ class _Rewriter:
 
     def _source(self, split):
         r, t = self.r, self.r.table
+        if r.cumulative:
+            return self._cumulative_source(split)
         if split is None:
             return t, true()
         m1, m2, edges = split
@@ -253,8 +314,25 @@ class _Rewriter:
             branches.append(raw)
         return union_all(*branches).subquery("purchase_months"), true()
 
+    def _cumulative_source(self, split):
+        """A period from 1 January to a day of the same year: the rollup's row for the last whole
+        month, plus the raw facts of the days after it."""
+        start, end, t = self.scope.start, self.scope.end, self.r.table
+        if start is None or (start.month, start.day) != (1, 1) or end.year != start.year:
+            raise NotRoutable("a cumulative rollup answers periods from 1 January")
+        _, m2, edges = split
+        if not edges:
+            return t, t.c.month == m2
+        branches = [select(*[t.c[d] for d in self.r.dims], *[t.c[m] for m in MEASURES]).where(t.c.month == m2)]
+        for lo, hi in edges:
+            branches.append(_raw_aggregate(self.r, and_(s.purchase.c.purchase_date >= lo,
+                                                        s.purchase.c.purchase_date <= hi)))
+        return union_all(*branches).subquery("purchase_months"), true()
+
     def column(self, col: ColumnClause):
         dims = self.r.dims
+        if self.r.cumulative and col.table is s.purchase and col.name == "month":
+            raise NotRoutable("month of a cumulative rollup")
         if col.table is s.purchase:
             if col.name == "outlet_id" and col.name in dims:
                 return func.nullif(self.source.c.outlet_id, literal_column("0"))
@@ -366,14 +444,92 @@ def _is_distinct(arg) -> bool:
     return isinstance(arg, functions.FunctionElement) and arg.name == "distinct"
 
 
+def _dimensions_used(stmt, scope) -> set[str]:
+    """The rollup dimensions (``RAW_DIMS`` names) that ``stmt`` and its filters refer to; a column
+    of buyer_unit or product that no rollup keeps counts as the key it is joined on."""
+    scoped = [w for w in stmt._where_criteria if w is not scope.where]
+    parts = [*stmt._raw_columns, *scoped, scope.filters_where, *stmt._group_by_clauses, *stmt._order_by_clauses,
+             *stmt._having_criteria, *[onclause for _t, onclause, _l, _f in stmt._setup_joins if onclause is not None]]
+    used = set()
+    for part in parts:
+        for e in visitors.iterate(part):
+            if not isinstance(e, ColumnClause) or e.table is None:
+                continue
+            if e.table is s.purchase:
+                if e.name in RAW_DIMS:
+                    used.add(e.name)
+            elif (e.table, e.name) in JOINED_DIMS:
+                used.add(JOINED_DIMS[(e.table, e.name)])
+            elif e.table is s.buyer_unit:
+                used.add("buyer_unit_id")
+            elif e.table is s.product:
+                used.add("product_id")
+    return used
+
+
+_JOIN_KEYS = {"buyer_kind": "buyer_unit_id", "buyer_region_code": "buyer_unit_id",
+              "buyer_jurisdiction": "buyer_unit_id", "category": "product_id"}
+
+
+def _may_answer(r: Rollup, used: set[str], scope) -> bool:
+    """False when ``r`` certainly cannot answer: a dimension the statement uses that ``r`` neither
+    keeps nor reaches (a code prefix, a join on a key it keeps), or a period a cumulative rollup
+    does not hold. A cheap test before the rewrite, which decides the rest."""
+    dims = set(r.dims)
+    if r.cumulative and ("month" in used or scope.start is None or (scope.start.month, scope.start.day) != (1, 1)):
+        return False
+    for d in used - dims:
+        if d == "origin_code" and dims & set(ORIGIN_PREFIXES):
+            continue
+        if _JOIN_KEYS.get(d) in dims:
+            continue
+        return False
+    return True
+
+
 def routed(stmt, scope):
     """``stmt`` rewritten onto the smallest rollup able to answer it, or None."""
+    used = _dimensions_used(stmt, scope)
     for r in ROLLUPS:
+        if not _may_answer(r, used, scope):
+            continue
         try:
             return _Rewriter(scope, r).statement(stmt)
         except NotRoutable:
             continue
     return None
+
+
+# A "current" answer is trusted for CURRENT_SECONDS per connection pool (one store), so a page
+# call of several statements checks once, not once a statement. Any write through a connection of
+# that pool forgets it at once (a write in this process can leave the rollups behind the facts
+# only inside its own transaction, and the next check sees that); a writer in another process
+# that bypasses the import is seen within CURRENT_SECONDS — as long as the pages' own result cache
+# is a hundred times longer. A "not current" answer is never kept.
+CURRENT_SECONDS = 2.0
+_seen_current: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _current(conn) -> bool:
+    pool = conn.engine.pool
+    seen = _seen_current.get(pool)
+    if seen is not None and time.monotonic() - seen < CURRENT_SECONDS:
+        return True
+    if is_current(conn):
+        _seen_current[pool] = time.monotonic()
+        return True
+    return False
+
+
+def forget_current(conn) -> None:
+    """Check the watermark again before the next routed statement on this store."""
+    _seen_current.pop(conn.engine.pool, None)
+
+
+@event.listens_for(Engine, "after_cursor_execute")
+def _after_write(conn, cursor, statement, parameters, context, executemany):
+    if not statement.lstrip()[:6].upper().startswith(("SELECT", "WITH")):
+        forget_current(conn)
 
 
 @event.listens_for(Engine, "before_execute", retval=True)
@@ -382,7 +538,7 @@ def _route(conn, clauseelement, multiparams, params, execution_options):
     if scope is None or not execution_options.get("rollup", True):
         return clauseelement, multiparams, params
     new = routed(clauseelement, scope)
-    if new is None or not is_current(conn):
+    if new is None or not _current(conn):
         return clauseelement, multiparams, params
     return new, multiparams, params
 
@@ -406,4 +562,5 @@ def _cli_rollup(args) -> int:
     return 0
 
 
-__all__ = ["ROLLUPS", "Rollup", "add_batch", "is_current", "month_split", "rebuild", "remove_batch", "routed"]
+__all__ = ["ROLLUPS", "Rollup", "add_batch", "forget_current", "is_current", "month_split", "rebuild", "remove_batch",
+           "routed"]

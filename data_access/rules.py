@@ -30,8 +30,9 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, Float, and_, cast, func, or_, select
 
+from data_access.db import read_concurrently
 from data_access.facts import scoped_select, unit_scope_conditions
 from data_access.filters import Filters, in_region, region_level, region_prefix
 from data_access.overview import time_progress
@@ -84,16 +85,6 @@ def citation_text(source_doc: str, source_doc_no: str | None, source_clause: str
     return f"{source_clause}｜{source_doc_no or source_doc}"
 
 
-def status_of(actual: float, expected: float, target: float) -> str:
-    """green / yellow / red for an amount against its expectation and annual target (see module doc)."""
-    shortfall = expected - actual
-    if shortfall <= 0.005:
-        return "green"
-    if target > 0 and shortfall < YELLOW_BAND * target:
-        return "yellow"
-    return "red"
-
-
 def evaluate(engine: Engine, f: Filters, as_of: date | None = None) -> pd.DataFrame:
     """One row per (rule in force, subject) under the filters, year to ``as_of``: ``COLUMNS``.
 
@@ -101,8 +92,8 @@ def evaluate(engine: Engine, f: Filters, as_of: date | None = None) -> pd.DataFr
     shortfall against it (``gap_yuan``, 0 when on track); ``remaining_yuan`` is what the year still needs;
     reporting rules have no yuan (NaN). ``citation`` is the short form of ``clause`` (clause first).
 
-    Each rule is evaluated for all its subjects at once (column arithmetic on one frame per rule),
-    so the cost grows with rules, not with rules × units.
+    Each rule is evaluated for all its subjects at once (arithmetic on arrays over the subject
+    units), so the cost grows with rules and units, not with rules × units.
     """
     as_of = as_of or f.end
     year = as_of.year
@@ -112,58 +103,87 @@ def evaluate(engine: Engine, f: Filters, as_of: date | None = None) -> pd.DataFr
             select(policy_rule).where(policy_rule.c.year_from <= year,
                                       or_(policy_rule.c.year_to.is_(None), policy_rule.c.year_to >= year))
             .order_by(policy_rule.c.id))]
-        units = _subject_units(conn, f, year)
         ew_codes = _eastwest_areas(conn, rules)
-        yoy = [_rule_subjects(units, r).unit_id for r in rules
-               if r["metric"] == "yoy_ratio" and r["subject_kind"] != "origin_county"]
-        facts = _unit_facts(conn, ctx, ew_codes, sorted({int(u) for s in yoy for u in s}))
         counties = _origin_subjects(conn, f, rules)
-        origin = _origin_facts(conn, ctx, counties)
-        reporting = [_rule_subjects(units, r) for r in rules if r["metric"] in _REPORTING]
-        reporters = pd.concat(reporting).unit_id if reporting else pd.Series([], dtype="int64")
-        reports = _report_periods(conn, reporters, as_of)
-    units = _plain(units.merge(facts, on="unit_id", how="left").fillna(
-        {c: 0.0 for c in facts.columns if c != "unit_id"}))
-    frames: list[dict[str, np.ndarray]] = []
+    unit_rules = [r for r in rules if r["subject_kind"] != "origin_county"]
+    # The subject units, their sums, the counties' sums and the filings do not depend on each
+    # other: asked side by side.
+    facts = _unit_fact_reads(ctx, ew_codes, any(r["metric"] == "yoy_ratio" for r in unit_rules))
+    got = read_concurrently(engine, {
+        "units": lambda conn: _subject_units(conn, f, year),
+        "reports": lambda conn: _report_periods(conn, f, [r for r in unit_rules if r["metric"] in _REPORTING], as_of),
+        "origin": lambda conn: _origin_facts(conn, ctx, counties),
+        **{key: read for key, (_names, read) in facts.items()}})
+    units = got["units"]
+    reports = _Filings(units, got["reports"], year)
+    for key, (names, _read) in facts.items():
+        _scatter(units, "unit_id", got[key], names)
+    rows, partial = got["origin"]
+    _scatter(counties, "code", rows, ["amount", "amount_ly_ytd", "amount_ly"])
+    _scatter(counties, "code", partial, ["amount_ly_ytd"], add=True)
+    masks = _SubjectMasks(units)
+    parts: list[dict[str, np.ndarray]] = []
     for rule in rules:
         ctx.rule = rule
         if rule["subject_kind"] == "origin_county":
-            subjects = counties[counties.jurisdiction_code == rule["jurisdiction_code"]]
-            subjects = subjects.merge(origin, on="code", how="left").fillna(
-                {"amount": 0.0, "amount_ly_ytd": 0.0, "amount_ly": 0.0})
-            frames.append(_finish(ctx, subjects, _yoy(ctx, subjects)))
+            rows = np.flatnonzero(counties["jurisdiction_code"] == rule["jurisdiction_code"])
+            parts.append(_finish(ctx, counties, _yoy(ctx, counties, rows)))
             continue
         handler = _HANDLERS.get(rule["metric"])
-        if handler is None:
-            continue
-        subjects = _rule_subjects(units, rule)
-        frames.append(_finish(ctx, subjects, handler(ctx, subjects, reports)))
-    df = pd.DataFrame({c: np.concatenate([fr[c] for fr in frames]) if frames else [] for c in COLUMNS})
-    df = df.astype({"unit_id": "Int64", "met": bool})
-    df[NUMERIC] = df[NUMERIC].astype(float)
-    return df
+        if handler is not None:
+            parts.append(_finish(ctx, units, handler(ctx, units, masks.rows(rule), reports)))
+    return _frame(parts)
 
 
-def _plain(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with its text columns as plain object arrays: each rule takes its subjects' rows, and
-    a take on pandas' Arrow-backed strings costs ~10× one on a NumPy array."""
-    return df.astype({c: object for c in df.columns if pd.api.types.is_string_dtype(df[c].dtype)})
+def _frame(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """The rules' arrays as one ``COLUMNS`` frame: yuan and ratios as floats, ``unit_id`` as a
+    nullable integer, ``met`` as bool and text as plain object columns (pandas' Arrow-backed
+    strings cost ~2× to build and ~4× to take rows from, which every page does with this frame)."""
+    def joined(c):
+        return np.concatenate([p[c] for p in parts]) if parts else np.array([], dtype=object)
+
+    columns = {}
+    for c in COLUMNS:
+        values = joined(c)
+        if c in NUMERIC:
+            columns[c] = values.astype(float)
+        elif c == "unit_id":
+            missing = pd.isna(values)
+            columns[c] = pd.arrays.IntegerArray(np.where(missing, 0, values).astype("int64"), missing)
+        elif c == "met":
+            columns[c] = values.astype(bool)
+        else:
+            columns[c] = pd.Series(values, dtype=object)
+    return pd.DataFrame(columns)
 
 
-def _rule_subjects(units: pd.DataFrame, rule: dict) -> pd.DataFrame:
-    """The buyer units a rule covers: inside its jurisdiction, of its subject kind (masks on plain
-    arrays: pandas string methods and boolean frame indexing cost ~2 ms a rule)."""
-    jurisdictions = units.jurisdiction_code.to_numpy(dtype=object)
-    code = rule["jurisdiction_code"]
-    if region_level(code) in ("province", "city"):
-        prefix = region_prefix(code)
-        mask = np.fromiter((isinstance(c, str) and c.startswith(prefix) for c in jurisdictions), dtype=bool,
-                           count=len(jurisdictions))
-    else:
-        mask = jurisdictions == code
-    if rule["subject_kind"] != "any_unit":
-        mask &= units.kind.to_numpy(dtype=object) == rule["subject_kind"]
-    return units.iloc[np.flatnonzero(mask)]
+class _SubjectMasks:
+    """Which subject units each rule covers: inside its jurisdiction, of its subject kind.
+
+    Code prefixes are compared as fixed-width NumPy strings (one vectorised comparison per rule;
+    ``str.startswith`` per unit and rule cost ~1 ms a rule)."""
+
+    def __init__(self, units: dict[str, np.ndarray]):
+        self.units = units
+        codes = np.array([c or "" for c in units["jurisdiction_code"]], dtype="U12")
+        self.codes = {"province": codes.astype("U2"), "city": codes.astype("U4"), "county": codes}
+        self.kinds = units["kind"]
+        self._cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def mask(self, rule: dict) -> np.ndarray:
+        key = (rule["jurisdiction_code"], rule["subject_kind"])
+        if key not in self._cache:
+            code = rule["jurisdiction_code"]
+            level = region_level(code)
+            mask = self.codes["county" if level not in ("province", "city") else level] == region_prefix(code)
+            if rule["subject_kind"] != "any_unit":
+                mask &= self.kinds == rule["subject_kind"]
+            self._cache[key] = mask
+        return self._cache[key]
+
+    def rows(self, rule: dict) -> np.ndarray:
+        """Positions (in the unit arrays) of the units ``rule`` covers, in unit order."""
+        return np.flatnonzero(self.mask(rule))
 
 
 def units_behind(engine: Engine, f: Filters, as_of: date | None = None) -> pd.DataFrame:
@@ -183,9 +203,9 @@ def worst_rows(d: pd.DataFrame) -> np.ndarray:
     return order[first]
 
 
-def status_ranks(status: pd.Series) -> np.ndarray:
+def status_ranks(status: pd.Series | np.ndarray) -> np.ndarray:
     """``STATUS_RANK`` of each status (red 0, yellow 1, green 2)."""
-    s = status.to_numpy(dtype=object)
+    s = np.asarray(status, dtype=object)
     return np.where(s == "red", 0, np.where(s == "yellow", 1, 2))
 
 
@@ -231,19 +251,34 @@ class _Context:
         self.rule: dict = {}
 
 
-def _subject_units(conn, f: Filters, year: int) -> pd.DataFrame:
+
+def _columns(rows: list, names: list[str], numeric: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Result rows as one array per column: ``numeric`` ones as floats (None → NaN), integer ids as
+    int64, the rest as object arrays. Plain tuples, no frame: pandas probes each Row (~50 µs a row)."""
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    out = {}
+    for name, col in zip(names, values, strict=True):
+        if name in numeric:
+            out[name] = np.array(col, dtype=float)
+        elif name == "unit_id":
+            out[name] = np.array(col, dtype=np.int64)
+        else:
+            out[name] = np.array(col, dtype=object)
+    return out
+
+
+_BUDGET_COLUMNS = ("canteen_food_budget", "reserved_share", "reserved_amount", "union_members", "gift_budget",
+                   "welfare_budget")
+
+
+def _subject_units(conn, f: Filters, year: int) -> dict[str, np.ndarray]:
+    """The buyer units under ``f`` with this year's budget, as arrays in unit-id order."""
     q = (select(buyer_unit.c.id.label("unit_id"), buyer_unit.c.name, buyer_unit.c.kind, buyer_unit.c.region_code,
-                buyer_unit.c.jurisdiction_code, unit_budget.c.canteen_food_budget, unit_budget.c.reserved_share,
-                unit_budget.c.reserved_amount, unit_budget.c.union_members, unit_budget.c.gift_budget,
-                unit_budget.c.welfare_budget)
+                buyer_unit.c.jurisdiction_code, *[cast(unit_budget.c[c], Float).label(c) for c in _BUDGET_COLUMNS])
          .select_from(buyer_unit.outerjoin(unit_budget, and_(unit_budget.c.unit_id == buyer_unit.c.id,
                                                              unit_budget.c.year == year)))
          .where(and_(True, *unit_scope_conditions(f))).order_by(buyer_unit.c.id))
-    # Plain tuples: pandas probes each Row for attributes, which costs ~50 µs a row.
-    df = pd.DataFrame([tuple(r) for r in conn.execute(q)], columns=list(q.selected_columns.keys()))
-    for col in ("union_members", "canteen_food_budget", "reserved_amount", "gift_budget", "welfare_budget", "reserved_share"):
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
-    return df
+    return _columns(conn.execute(q).all(), list(q.selected_columns.keys()), _BUDGET_COLUMNS)
 
 
 def _eastwest_areas(conn, rules: list[dict]) -> dict[str, list[str]]:
@@ -279,13 +314,13 @@ def _year_conditions(as_of: date):
     return this_year, purchase.c.month < ly_month, (ly.replace(day=1), ly)
 
 
-def _partial_month(conn, f: Filters, days: tuple[date, date] | None, key, *where) -> dict:
-    """key → amount over the days of last year's partial month (empty when there is none)."""
+def _partial_month(conn, f: Filters, days: tuple[date, date] | None, key, *where) -> list:
+    """(key, amount) rows over the days of last year's partial month (none when there is none)."""
     if days is None:
-        return {}
+        return []
     q = (scoped_select(replace(f, start=days[0], end=days[1]), key, func.sum(purchase.c.amount))
          .where(*where).group_by(key))
-    return {k: float(v or 0) for k, v in conn.execute(q)}
+    return conn.execute(q).all()
 
 
 def _total(cond):
@@ -300,12 +335,33 @@ def _sum():
     return func.coalesce(func.sum(purchase.c.amount), 0)
 
 
-def _unit_facts(conn, ctx: _Context, ew_codes: dict[str, list[str]], yoy_units: list[int]) -> pd.DataFrame:
-    """Per buyer unit: the year-to-date sums each rule needs; last year's (to the same day, full
-    year) only for ``yoy_units``, the subjects of a year-on-year rule — asked apart, so the sums
-    over this year read this year's months only."""
+def _scatter(into: dict[str, np.ndarray], key: str, rows: list, names: list[str], add: bool = False) -> None:
+    """Put per-subject sums (rows of key, *names) into ``into``'s arrays at the subject's position
+    (subjects absent from ``rows`` keep 0; rows of other subjects are dropped)."""
+    keys = into[key]
+    for name in names:
+        into.setdefault(name, np.zeros(len(keys)))
+    if not rows or not len(keys):
+        return
+    cols = list(zip(*rows, strict=True))
+    found = np.array(cols[0], dtype=keys.dtype)
+    order = np.argsort(keys, kind="stable")
+    at = np.searchsorted(keys, found, sorter=order).clip(0, len(keys) - 1)
+    pos = order[at]
+    hit = keys[pos] == found
+    for name, col in zip(names, cols[1:], strict=True):
+        values = np.array(col, dtype=float)
+        if add:
+            np.add.at(into[name], pos[hit], values[hit])
+        else:
+            into[name][pos[hit]] = values[hit]
+
+
+def _unit_fact_reads(ctx: _Context, ew_codes: dict[str, list[str]], last_year: bool) -> dict:
+    """key → (names, read): the per-unit sums each rule needs (rows of unit id, *names; yuan),
+    this year to date, and with ``last_year`` last year to the same day and all of last year.
+    Each is a period from 1 January, answered by the cumulative unit rollup."""
     year = ctx.as_of.year
-    _, last_ytd, partial = _year_conditions(ctx.as_of)
     gift = purchase.c.purpose == "holiday_gift"
     unit = purchase.c.buyer_unit_id
     measures = {
@@ -315,34 +371,32 @@ def _unit_facts(conn, ctx: _Context, ew_codes: dict[str, list[str]], yoy_units: 
         "welfare_outlet": _total(and_(purchase.c.purpose == "welfare", purchase.c.channel.in_(OUTLET_HALL_ZONE))),
     }
     this_year = replace(ctx.f, start=date(year, 1, 1), end=ctx.as_of)
-    q = scoped_select(this_year, unit, *[m.label(k) for k, m in measures.items()]).group_by(unit)
-    df = pd.DataFrame([tuple(r) for r in conn.execute(q)], columns=["unit_id", *measures]).astype({"unit_id": "int64"})
-    last = pd.DataFrame({"unit_id": pd.Series(dtype="int64"), "amount_ly_ytd": pd.Series(dtype=float),
-                         "amount_ly": pd.Series(dtype=float)})
-    if yoy_units:
-        q = (scoped_select(replace(ctx.f, start=date(year - 1, 1, 1), end=date(year - 1, 12, 31)), unit,
-                           _total(last_ytd).label("amount_ly_ytd"), _sum())
-             .where(unit.in_(yoy_units)).group_by(unit))
-        last = pd.DataFrame([tuple(r) for r in conn.execute(q)], columns=last.columns).astype({"unit_id": "int64"})
-        extra = _partial_month(conn, ctx.f, partial, unit, unit.in_(yoy_units))
-        last["amount_ly_ytd"] = last.amount_ly_ytd.astype(float) + last.unit_id.map(extra).fillna(0.0)
-    df = df.merge(last, on="unit_id", how="outer")
+
+    def sums(f: Filters, columns: dict, *where):
+        # As floats from the database: decoding thousands of Decimals costs more than the query.
+        q = (scoped_select(f, unit, *[cast(m, Float).label(k) for k, m in columns.items()])
+             .where(*where).group_by(unit))
+        return list(columns), lambda conn: conn.execute(q).all()
+
+    reads = {"this_year": sums(this_year, measures)}
+    if last_year:
+        start = date(year - 1, 1, 1)
+        reads["last_ytd"] = sums(replace(ctx.f, start=start, end=_same_day_last_year(ctx.as_of)),
+                                 {"amount_ly_ytd": _sum()})
+        reads["last_year"] = sums(replace(ctx.f, start=start, end=date(year - 1, 12, 31)), {"amount_ly": _sum()})
     # East-west gift shares need the origin; asked apart (gifts this year only) so each statement
     # is answered by a small rollup.
     ew = {f"ew_{code}": _total(or_(False, *[in_region(purchase.c.origin_code, a) for a in areas]))
           for code, areas in ew_codes.items()}
     if ew:
-        q = scoped_select(this_year, unit, *[m.label(k) for k, m in ew.items()]).where(gift).group_by(unit)
-        gifts = pd.DataFrame([tuple(r) for r in conn.execute(q)], columns=["unit_id", *ew])
-        df = df.merge(gifts, on="unit_id", how="left")
-    for col in [*measures, "amount_ly_ytd", "amount_ly", *ew]:
-        df[col] = df[col].astype(float).fillna(0.0)
-    return df
+        reads["eastwest"] = sums(this_year, ew, gift)
+    return reads
 
 
-def _origin_subjects(conn, f: Filters, rules: list[dict]) -> pd.DataFrame:
-    """``code, name, jurisdiction_code``: helped counties inside each origin_county rule's jurisdiction."""
-    rows = []
+def _origin_subjects(conn, f: Filters, rules: list[dict]) -> dict[str, np.ndarray]:
+    """``code, name, jurisdiction_code`` arrays: helped counties inside each origin_county rule's
+    jurisdiction (a county once per jurisdiction)."""
+    rows, seen = [], set()
     for r in rules:
         if r["subject_kind"] != "origin_county":
             continue
@@ -351,77 +405,93 @@ def _origin_subjects(conn, f: Filters, rules: list[dict]) -> pd.DataFrame:
              .where(region.c.level == "county", in_region(pairing.c.helped_code, r["jurisdiction_code"])))
         if f.region_code and f.region_side == "origin":
             q = q.where(in_region(region.c.code, f.region_code))
-        rows += [(c, n, r["jurisdiction_code"]) for c, n in conn.execute(q.order_by(region.c.code)).all()]
-    return pd.DataFrame(rows, columns=["code", "name", "jurisdiction_code"]).drop_duplicates()
+        for code, name in conn.execute(q.order_by(region.c.code)).all():
+            if (code, r["jurisdiction_code"]) not in seen:
+                seen.add((code, r["jurisdiction_code"]))
+                rows.append((code, name, r["jurisdiction_code"]))
+    return _columns(rows, ["code", "name", "jurisdiction_code"])
 
 
-def _origin_facts(conn, ctx: _Context, counties: pd.DataFrame) -> pd.DataFrame:
-    """``code, amount, amount_ly_ytd, amount_ly``: per helped county, this year to date, last year
-    to the same day and last full year (yuan)."""
-    columns = ["code", "amount", "amount_ly_ytd", "amount_ly"]
-    if counties.empty:
-        return pd.DataFrame(columns=columns)
+def _origin_facts(conn, ctx: _Context, counties: dict[str, np.ndarray]) -> tuple[list, list]:
+    """Per helped county (rows of code, amount this year to date, last year to the same day, last
+    full year; yuan) and the (code, amount) rows of last year's partial month to add to the second."""
+    if not len(counties["code"]):
+        return [], []
     year = ctx.as_of.year
     this_year, last_ytd, partial = _year_conditions(ctx.as_of)
     last_ytd = and_(~this_year, last_ytd)
-
-    def total(cond):
-        return _total(cond)
-
+    codes = sorted(set(counties["code"].tolist()))
     span = replace(ctx.f, start=date(year - 1, 1, 1), end=ctx.as_of)
-    q = (scoped_select(span, purchase.c.origin_code, total(this_year), total(last_ytd), total(~this_year))
-         .where(purchase.c.origin_code.in_(counties.code.tolist())).group_by(purchase.c.origin_code))
-    df = pd.DataFrame([tuple(r) for r in conn.execute(q)], columns=columns)
-    for col in columns[1:]:
-        df[col] = df[col].astype(float)
-    extra = _partial_month(conn, ctx.f, partial, purchase.c.origin_code,
-                           purchase.c.origin_code.in_(counties.code.tolist()))
-    if extra:
-        df["amount_ly_ytd"] += df.code.map(extra).fillna(0.0)
-    return df
+    q = (scoped_select(span, purchase.c.origin_code, _total(this_year), _total(last_ytd), _total(~this_year))
+         .where(purchase.c.origin_code.in_(codes)).group_by(purchase.c.origin_code))
+    return conn.execute(q).all(), _partial_month(conn, ctx.f, partial, purchase.c.origin_code,
+                                                 purchase.c.origin_code.in_(codes))
 
 
 _REPORTING = ("report_monthly_by_day", "report_quarterly")
 
 
-def _report_periods(conn, unit_ids: pd.Series, as_of: date) -> dict[int, dict[str, datetime]]:
-    """unit → {period → first committed submission} up to ``as_of``, for the units a reporting
-    rule covers (one row per unit and period)."""
-    if unit_ids.empty:
-        return {}
+def _report_periods(conn, f: Filters, rules: list[dict], as_of: date) -> list:
+    """(unit id, period, first committed submission) up to ``as_of`` in ``as_of``'s year, for the
+    units under ``f`` that the reporting ``rules`` cover."""
+    if not rules:
+        return []
+    covered = [and_(in_region(buyer_unit.c.jurisdiction_code, r["jurisdiction_code"]),
+                    True if r["subject_kind"] == "any_unit" else buyer_unit.c.kind == r["subject_kind"])
+               for r in rules]
     q = (select(report_batch.c.unit_id, report_batch.c.period, func.min(report_batch.c.submitted_at))
-         .where(report_batch.c.status == "committed",
-                report_batch.c.unit_id.in_(sorted({int(u) for u in unit_ids})),
+         .select_from(report_batch.join(buyer_unit, buyer_unit.c.id == report_batch.c.unit_id))
+         .where(report_batch.c.status == "committed", or_(*covered), *unit_scope_conditions(f),
                 report_batch.c.submitted_at < datetime.combine(as_of + timedelta(days=1), datetime.min.time()),
-                report_batch.c.period.like(f"{as_of.year}-%"))
+                report_batch.c.period.in_(_periods_of(as_of.year)))
          .group_by(report_batch.c.unit_id, report_batch.c.period))
-    out: dict[int, dict[str, datetime]] = {}
-    for unit_id, period, at in conn.execute(q).all():
-        if isinstance(at, str):
-            at = datetime.fromisoformat(at)
-        out.setdefault(int(unit_id), {})[period] = at
-    return out
+    return conn.execute(q).all()
 
 
-# Each handler takes the rule's subjects (one row each) and returns, for the subjects the rule
-# bites on, a frame of ``PART`` columns on the same index; ``_finish`` adds who and which rule.
+def _periods_of(year: int) -> list[str]:
+    """The reporting periods of a year: its months (2026-01) and quarters (2026-Q1)."""
+    return [f"{year}-{m:02d}" for m in range(1, 13)] + [f"{year}-Q{q}" for q in range(1, 5)]
+
+
+class _Filings:
+    """The first committed submission day of each subject unit (row) and period of the year
+    (column, ``_periods_of``); NaT where none."""
+
+    def __init__(self, units: dict[str, np.ndarray], rows: list, year: int):
+        self.column = {p: i for i, p in enumerate(_periods_of(year))}
+        ids = units["unit_id"]
+        self.first = np.full((len(ids), len(self.column)), np.datetime64("NaT"), dtype="datetime64[D]")
+        if not rows or not len(ids):
+            return
+        unit, period, at = zip(*rows, strict=True)
+        found = np.array(unit, dtype=np.int64)
+        pos = np.searchsorted(ids, found).clip(0, len(ids) - 1)
+        hit = ids[pos] == found
+        days = pd.to_datetime(pd.Series(at)).to_numpy().astype("datetime64[D]")  # SQLite: ISO text
+        cols = np.array([self.column[p] for p in period])
+        self.first[pos[hit], cols[hit]] = days[hit]
+
+    def of(self, rows: np.ndarray, periods: list[str]) -> np.ndarray:
+        """First submission days of ``rows`` (units) × ``periods``."""
+        return self.first[np.ix_(rows, [self.column[p] for p in periods])]
+
+
+# Each handler takes the rule's subjects (their positions ``rows`` in the subject arrays) and
+# returns, for the subjects the rule bites on, ``PART`` arrays and their positions (``_rows``);
+# ``_finish`` adds who and which rule.
 PART = ["value", "base_yuan", "actual_yuan", "target_yuan", "expected_yuan", "value_text", "requirement_text",
         "status"]
-
-
 NUMERIC_PART = ("value", "base_yuan", "actual_yuan", "target_yuan", "expected_yuan")
 
 
-def _part(s: pd.DataFrame, **columns) -> dict[str, np.ndarray]:
-    """A handler's result as arrays in ``s``'s row order (``_rows`` holds ``s``'s index); scalars,
-    None included, fill the column. Arrays, not a frame: pandas spends ~0.5 ms on each column
-    assignment, more than the arithmetic."""
-    n = len(s)
-    out = {"_rows": s.index.to_numpy()}
+def _part(rows: np.ndarray, **columns) -> dict[str, np.ndarray]:
+    """A handler's result as arrays over ``rows``; scalars, None included, fill the column."""
+    n = len(rows)
+    out = {"_rows": rows}
     for name in PART:
         value = columns.get(name)
-        if isinstance(value, pd.Series):
-            out[name] = value.to_numpy(dtype=float if name in NUMERIC_PART else object)
+        if isinstance(value, np.ndarray | list):
+            out[name] = np.asarray(value, dtype=float if name in NUMERIC_PART else object)
         elif name in NUMERIC_PART:
             out[name] = np.full(n, np.nan if value is None else value, dtype=float)
         else:
@@ -430,19 +500,19 @@ def _part(s: pd.DataFrame, **columns) -> dict[str, np.ndarray]:
 
 
 def statuses(actual, expected, target) -> np.ndarray:
-    """``status_of`` over arrays."""
+    """green / yellow / red for amounts against their expectation and annual target (see module doc)."""
     shortfall = np.asarray(expected, dtype=float) - np.asarray(actual, dtype=float)
     target = np.asarray(target, dtype=float)
     yellow = (target > 0) & (shortfall < YELLOW_BAND * target)
     return np.where(shortfall <= 0.005, "green", np.where(yellow, "yellow", "red")).astype(object)
 
 
-def _finish(ctx: _Context, subjects: pd.DataFrame, part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _finish(ctx: _Context, subjects: dict[str, np.ndarray], part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """``COLUMNS`` for one rule as arrays: the handler's figures with the subject, the rule and the
     derived columns (status where the handler left it open, gap and remaining where the rule is in yuan)."""
     rule = ctx.rule
-    s = subjects.loc[part.pop("_rows")]
-    n = len(s)
+    rows = part.pop("_rows")
+    n = len(rows)
     is_unit = rule["subject_kind"] != "origin_county"
     out = dict(part)
     actual, expected, target = part["actual_yuan"], part["expected_yuan"], part["target_yuan"]
@@ -462,10 +532,10 @@ def _finish(ctx: _Context, subjects: pd.DataFrame, part: dict[str, np.ndarray]) 
         citation=citation_text(rule["source_doc"], rule["source_doc_no"], rule["source_clause"]))
     for name, value in constants.items():
         out[name] = np.full(n, value, dtype=object)
-    out["unit_id"] = s.unit_id.to_numpy(dtype=object) if is_unit else np.full(n, None, dtype=object)
-    out["unit_name"] = s["name"].to_numpy(dtype=object)
-    out["unit_kind"] = s.kind.to_numpy(dtype=object) if is_unit else np.full(n, "origin_county", dtype=object)
-    out["region_code"] = (s.region_code if is_unit else s.code).to_numpy(dtype=object)
+    out["unit_id"] = subjects["unit_id"][rows].astype(object) if is_unit else np.full(n, None, dtype=object)
+    out["unit_name"] = subjects["name"][rows]
+    out["unit_kind"] = subjects["kind"][rows] if is_unit else np.full(n, "origin_county", dtype=object)
+    out["region_code"] = (subjects["region_code"] if is_unit else subjects["code"])[rows]
     return out
 
 
@@ -473,79 +543,86 @@ def _pct(x: float | None) -> str:
     return "—" if x is None or pd.isna(x) else f"{x * 100:.1f}%"
 
 
+def _pcts(values: np.ndarray) -> list[str]:
+    return [_pct(v) for v in values.tolist()]
+
+
+def _positive(s: dict[str, np.ndarray], rows: np.ndarray, column: str) -> np.ndarray:
+    """The positions among ``rows`` whose ``column`` is above zero (NaN is not)."""
+    return rows[s[column][rows] > 0]
+
+
 def _share_of_budget(budget_col: str, actual_col: str):
     """Cumulative amount against ``threshold × budget``, expected to grow with time progress."""
 
-    def handler(ctx: _Context, s: pd.DataFrame, _reports) -> pd.DataFrame:
-        s = s[s[budget_col] > 0]
-        base, actual = s[budget_col].astype(float), s[actual_col].astype(float)
+    def handler(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, _reports) -> dict[str, np.ndarray]:
+        rows = _positive(s, rows, budget_col)
+        base, actual = s[budget_col][rows], s[actual_col][rows]
         threshold = ctx.rule["threshold"]
         target = base * threshold
         value = actual / base
-        return _part(s, value=value, base_yuan=base, actual_yuan=actual, target_yuan=target,
-                     expected_yuan=target * ctx.progress, value_text=pd.Series([_pct(v) for v in value], dtype=object),
+        return _part(rows, value=value, base_yuan=base, actual_yuan=actual, target_yuan=target,
+                     expected_yuan=target * ctx.progress, value_text=_pcts(value),
                      requirement_text=f"≥{_pct(threshold)}（时间进度应达{_pct(threshold * ctx.progress)}）")
 
     return handler
 
 
-def _reserved_share(ctx: _Context, s: pd.DataFrame, _reports) -> pd.DataFrame:
-    s = s[s.canteen_food_budget > 0]
-    base = s.canteen_food_budget.astype(float)
+def _reserved_share(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, _reports) -> dict[str, np.ndarray]:
+    rows = _positive(s, rows, "canteen_food_budget")
+    base = s["canteen_food_budget"][rows]
     target = base * ctx.rule["threshold"]
-    filed = s.reserved_share.notna()
-    actual = s.reserved_amount.where(filed & s.reserved_amount.notna(), 0.0).astype(float)
-    value = (actual / base).where(filed)
-    return _part(s, value=value, base_yuan=base, actual_yuan=actual, target_yuan=target, expected_yuan=target,
-                 value_text=pd.Series([_pct(v) if ok else "未填报" for v, ok in zip(value, filed, strict=True)],
-                                      dtype=object),
+    filed = ~np.isnan(s["reserved_share"][rows])
+    amount = s["reserved_amount"][rows]
+    actual = np.where(filed & ~np.isnan(amount), amount, 0.0)
+    value = np.where(filed, actual / base, np.nan)
+    return _part(rows, value=value, base_yuan=base, actual_yuan=actual, target_yuan=target, expected_yuan=target,
+                 value_text=[_pct(v) if ok else "未填报" for v, ok in zip(value.tolist(), filed.tolist(), strict=True)],
                  requirement_text=f"≥{_pct(ctx.rule['threshold'])}",
-                 status=pd.Series(np.where(filed, None, "red"), dtype=object))
+                 status=np.where(filed, None, "red").astype(object))
 
 
-def _gift_eastwest(ctx: _Context, s: pd.DataFrame, _reports) -> pd.DataFrame:
-    s = s[s.gift > 0]
-    base, actual = s.gift.astype(float), s[f"ew_{ctx.rule['code']}"].astype(float)
+def _gift_eastwest(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, _reports) -> dict[str, np.ndarray]:
+    rows = _positive(s, rows, "gift")
+    base, actual = s["gift"][rows], s[f"ew_{ctx.rule['code']}"][rows]
     target = base * ctx.rule["threshold"]
     value = actual / base
-    return _part(s, value=value, base_yuan=base, actual_yuan=actual, target_yuan=target, expected_yuan=target,
-                 value_text=pd.Series([_pct(v) for v in value], dtype=object),
-                 requirement_text=f"≥{_pct(ctx.rule['threshold'])}")
+    return _part(rows, value=value, base_yuan=base, actual_yuan=actual, target_yuan=target, expected_yuan=target,
+                 value_text=_pcts(value), requirement_text=f"≥{_pct(ctx.rule['threshold'])}")
 
 
-def _gift_per_member(ctx: _Context, s: pd.DataFrame, _reports) -> pd.DataFrame:
-    s = s[s.union_members > 0]
-    members, actual = s.union_members.astype(float), s.gift.astype(float)
+def _gift_per_member(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, _reports) -> dict[str, np.ndarray]:
+    rows = _positive(s, rows, "union_members")
+    members, actual = s["union_members"][rows], s["gift"][rows]
     threshold = ctx.rule["threshold"]
     target = members * threshold
     per = actual / members
-    return _part(s, value=per, base_yuan=None, actual_yuan=actual, target_yuan=target,
+    return _part(rows, value=per, base_yuan=None, actual_yuan=actual, target_yuan=target,
                  expected_yuan=target * ctx.progress,
-                 value_text=pd.Series([f"{p:,.0f}元/人（{int(m)}人）" for p, m in zip(per, members, strict=True)],
-                                      dtype=object),
+                 value_text=[f"{p:,.0f}元/人（{int(m)}人）" for p, m in zip(per.tolist(), members.tolist(), strict=True)],
                  requirement_text=f"≥{threshold:,.0f}元/人（时间进度应达{threshold * ctx.progress:,.0f}元/人）")
 
 
-def _yoy(ctx: _Context, s: pd.DataFrame, _reports=None) -> pd.DataFrame:
+def _yoy(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, _reports=None) -> dict[str, np.ndarray]:
     """This year to date against last year to the same day; a subject with nothing last year is
     not evaluated (the rule does not bite yet). Units and origin counties alike."""
-    s = s[s.amount_ly_ytd > 0]
-    last_ytd, actual = s.amount_ly_ytd.astype(float), s.amount.astype(float)
+    rows = _positive(s, rows, "amount_ly_ytd")
+    last_ytd, actual = s["amount_ly_ytd"][rows], s["amount"][rows]
     value = actual / last_ytd
-    return _part(s, value=value, base_yuan=last_ytd, actual_yuan=actual,
-                 target_yuan=s.amount_ly.astype(float) * ctx.rule["threshold"],
+    return _part(rows, value=value, base_yuan=last_ytd, actual_yuan=actual,
+                 target_yuan=s["amount_ly"][rows] * ctx.rule["threshold"],
                  expected_yuan=last_ytd * ctx.rule["threshold"],
-                 value_text=pd.Series([f"上年同期的{_pct(v)}" for v in value], dtype=object),
+                 value_text=[f"上年同期的{_pct(v)}" for v in value.tolist()],
                  requirement_text="不低于上年同期")
 
 
-def _reserved_filed(ctx: _Context, s: pd.DataFrame, _reports) -> pd.DataFrame:
-    filed = s.reserved_share.notna()
-    return _part(s, value=filed.astype(float), base_yuan=s.canteen_food_budget.astype(float),
-                 actual_yuan=s.reserved_amount.astype(float), target_yuan=None, expected_yuan=None,
-                 value_text=pd.Series(np.where(filed, "已填报", "未填报"), dtype=object),
+def _reserved_filed(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, _reports) -> dict[str, np.ndarray]:
+    filed = ~np.isnan(s["reserved_share"][rows])
+    return _part(rows, value=filed.astype(float), base_yuan=s["canteen_food_budget"][rows],
+                 actual_yuan=s["reserved_amount"][rows], target_yuan=None, expected_yuan=None,
+                 value_text=np.where(filed, "已填报", "未填报").astype(object),
                  requirement_text="填报年度预留份额",
-                 status=pd.Series(np.where(filed, "green", "red"), dtype=object))
+                 status=np.where(filed, "green", "red").astype(object))
 
 
 def _due_months(as_of: date, day: int) -> list[tuple[str, date]]:
@@ -557,50 +634,43 @@ def _due_months(as_of: date, day: int) -> list[tuple[str, date]]:
     return out
 
 
-def _report_status(due: list[str], late: set[str], reported: set[str]) -> str:
-    missing = [p for p in due if p not in reported]
-    if not missing and not late:
-        return "green"
-    if not missing or missing == due[-1:]:
-        return "yellow"
-    return "red"
+def _report_statuses(reported: np.ndarray, late: np.ndarray) -> np.ndarray:
+    """Per unit (row) over its due periods (columns, oldest first): green when every period was
+    reported and none late, yellow when all were reported (some late) or only the latest is
+    missing, red when an earlier one is missing."""
+    missing = ~reported
+    green = ~missing.any(axis=1) & ~late.any(axis=1)
+    only_latest = missing[:, -1] & ~missing[:, :-1].any(axis=1)
+    yellow = ~missing.any(axis=1) | only_latest
+    return np.where(green, "green", np.where(yellow, "yellow", "red")).astype(object)
 
 
-def _report_monthly(ctx: _Context, s: pd.DataFrame, reports) -> pd.DataFrame:
+def _report_monthly(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, reports: _Filings):
     day = int(ctx.rule["threshold"])
     due = _due_months(ctx.as_of, day)
     if not due:
-        return _part(s.iloc[:0])
-    periods = [p for p, _ in due]
-    values, texts, status = [], [], []
-    for unit_id in s.unit_id:
-        got = reports.get(int(unit_id), {})
-        on_time = {p for p, d in due if p in got and got[p].date() <= d}
-        late = {p for p, _ in due if p in got} - on_time
-        missing = len(due) - len(on_time) - len(late)
-        values.append(len(on_time) / len(due))
-        texts.append(f"按时{len(on_time)}/{len(due)}个月" + (f"，逾期{len(late)}" if late else "")
-                     + (f"，未报{missing}" if missing else ""))
-        status.append(_report_status(periods, late, set(got)))
-    return _part(s, value=pd.Series(values, dtype=float), value_text=pd.Series(texts, dtype=object),
-                 requirement_text=f"每月{day}日前报送", status=pd.Series(status, dtype=object))
+        return _part(rows[:0])
+    first = reports.of(rows, [p for p, _ in due])
+    reported = ~np.isnat(first)
+    on_time = reported & (first <= np.array([d for _, d in due], dtype="datetime64[D]"))
+    late = reported & ~on_time
+    n = len(due)
+    texts = [f"按时{t}/{n}个月" + (f"，逾期{lt}" if lt else "") + (f"，未报{n - t - lt}" if n - t - lt else "")
+             for t, lt in zip(on_time.sum(axis=1).tolist(), late.sum(axis=1).tolist(), strict=True)]
+    return _part(rows, value=on_time.sum(axis=1) / n, value_text=texts, requirement_text=f"每月{day}日前报送",
+                 status=_report_statuses(reported, late))
 
 
-def _report_quarterly(ctx: _Context, s: pd.DataFrame, reports) -> pd.DataFrame:
+def _report_quarterly(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, reports: _Filings):
     year = ctx.as_of.year
     due = [f"{year}-Q{q}" for q in range(1, 5)
            if date(year, 3 * q, calendar.monthrange(year, 3 * q)[1]) < ctx.as_of]
     if not due:
-        return _part(s.iloc[:0])
-    values, texts, status = [], [], []
-    for unit_id in s.unit_id:
-        got = set(reports.get(int(unit_id), {}))
-        done = [p for p in due if p in got]
-        values.append(len(done) / len(due))
-        texts.append(f"已报{len(done)}/{len(due)}个季度")
-        status.append(_report_status(due, set(), got))
-    return _part(s, value=pd.Series(values, dtype=float), value_text=pd.Series(texts, dtype=object),
-                 requirement_text="每季度报送", status=pd.Series(status, dtype=object))
+        return _part(rows[:0])
+    reported = ~np.isnat(reports.of(rows, due))
+    done = reported.sum(axis=1)
+    return _part(rows, value=done / len(due), value_text=[f"已报{d}/{len(due)}个季度" for d in done.tolist()],
+                 requirement_text="每季度报送", status=_report_statuses(reported, np.zeros_like(reported)))
 
 
 _HANDLERS = {

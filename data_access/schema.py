@@ -165,6 +165,8 @@ report_batch = Table(
     Column("row_count", Integer, nullable=False, default=0),
     Column("status", String(16), nullable=False, default="committed"),
     UniqueConstraint("form", "file_hash"),
+    # Covers the reporting rules' read (each unit's periods and first submission) without the table.
+    Index("ix_report_batch_unit_period", "unit_id", "period", "status", "submitted_at"),
 )
 
 # 采购明细 — one purchase: the fact table.
@@ -479,3 +481,30 @@ purchase_rollup_unit_province = _rollup_table(  # 月 × 采购单位 × 渠道 
 purchase_rollup_helper_origin = _rollup_table(  # 月 × 采购单位所属帮扶方辖区 × 产地县（结对流向）
     "purchase_rollup_helper_origin",
     [_dim(c) for c in ("month", "buyer_jurisdiction", "origin_code")])
+purchase_rollup_outlet_origin = _rollup_table(  # 月 × 网点 × 产地县（网点地图按产地县下钻）
+    "purchase_rollup_outlet_origin",
+    [_dim(c) for c in ("month", "outlet_id", "origin_code")],
+    ("origin_code", "month"))
+purchase_rollup_kind = _rollup_table(  # 月 × 采购单位类型 × 渠道 × 用途 × 品类（不含地区：全国趋势、渠道结构）
+    "purchase_rollup_kind",
+    [_dim(c) for c in ("month", "buyer_kind", "channel", "purpose", "category")])
+purchase_rollup_kind_province = _rollup_table(  # 月 × 产地省 × 采购单位类型 × 渠道 × 用途 × 品类（按产地省下钻）
+    "purchase_rollup_kind_province",
+    [_dim(c) for c in ("month", "origin_province", "buyer_kind", "channel", "purpose", "category")])
+# Cumulative twins (本年累计): under month M the sums from 1 January of M's year to the end of M, for
+# every month from a combination's first purchase in the year to December (data_access.rollup).
+purchase_rollup_kind_ytd = _rollup_table(  # 本年累计至月 × 采购单位类型 × 渠道 × 用途 × 品类
+    "purchase_rollup_kind_ytd",
+    [_dim(c) for c in ("month", "buyer_kind", "channel", "purpose", "category")])
+purchase_rollup_buyer_ytd = _rollup_table(  # 本年累计至月 × 采购方所在地 × 采购单位类型 × 渠道 × 用途 × 品类
+    "purchase_rollup_buyer_ytd",
+    [_dim(c) for c in ("month", "buyer_region_code", "buyer_kind", "channel", "purpose", "category")])
+purchase_rollup_unit_ytd = _rollup_table(  # 本年累计至月 × 采购单位 × 渠道 × 用途
+    "purchase_rollup_unit_ytd",
+    [_dim(c) for c in ("month", "buyer_unit_id", "channel", "purpose")])
+purchase_rollup_unit_city_ytd = _rollup_table(  # 本年累计至月 × 采购单位 × 用途 × 产地市
+    "purchase_rollup_unit_city_ytd",
+    [_dim(c) for c in ("month", "buyer_unit_id", "purpose", "origin_city")])
+purchase_rollup_product_ytd = _rollup_table(  # 本年累计至月 × 产品 × 产地县 × 渠道 × 用途
+    "purchase_rollup_product_ytd",
+    [_dim(c) for c in ("month", "product_id", "origin_code", "channel", "purpose")])

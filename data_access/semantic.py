@@ -16,6 +16,7 @@ from sqlalchemy import Engine, Integer, cast, func, literal, select
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
+from data_access.db import frame
 from data_access.facts import purchase_scope, unit_scope_conditions
 from data_access.filters import Filters, in_region
 from data_access.labels import BUYER_KINDS, CATEGORIES, CHANNELS
@@ -288,7 +289,7 @@ def _share_base(engine: Engine, f: Filters, m: Measure, dimension: str, years: l
                 *unit_scope_conditions(f))
          .group_by(unit_budget.c.year, key))
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(q).all(), columns=["year", "member", "base"])
+        return frame(conn.execute(q).all(), columns=["year", "member", "base"])
 
 
 def _values(engine: Engine, f: Filters, m: Measure, dimension: str, grain: str,
@@ -296,7 +297,7 @@ def _values(engine: Engine, f: Filters, m: Measure, dimension: str, grain: str,
     """``period_key, member, value`` on the full grid of periods × members (missing = 0)."""
     with engine.connect() as conn:
         rows = conn.execute(trend_query(f, _name(m), dimension, grain, members)).all()
-    got = pd.DataFrame(rows, columns=["period_key", "member", "num"])
+    got = frame(rows, columns=["period_key", "member", "num"])
     got["period_key"] = got.period_key.astype(int)
     got["member"] = got.member.astype(str)
     grid = pd.MultiIndex.from_product([period_keys(f.start, f.end, grain), members],
