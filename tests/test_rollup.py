@@ -9,7 +9,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from sqlalchemy import event, func
+from sqlalchemy import delete, event, func, insert, select
 
 from data_access import (
     catalogue,
@@ -20,19 +20,23 @@ from data_access import (
     region_amounts,
     rollup,
     rules,
+    schema,
     semantic,
 )
 from data_access.auth import Principal
+from data_access.db import bulk_insert
 from data_access.facts import scoped_select
 from data_access.filters import Filters
 from data_access.ingest import parse_upload
 from data_access.schema import purchase, region
+from data_access.store import alembic_config
 
 ADMIN = Principal(username="tester", role="admin")
 YEAR = Filters(start=date(2025, 1, 1), end=date(2025, 12, 31))
 FILTERS = {
     "year": YEAR,
     "ytd": replace(YEAR, end=date(2025, 9, 30)),
+    "ytd to a mid-month day": replace(YEAR, end=date(2025, 9, 17)),
     "partial months": Filters(start=date(2025, 2, 10), end=date(2025, 7, 20)),
     "province": YEAR.with_region("520000"),
     "city, buyer side": replace(YEAR, region_code="440400", region_side="buyer"),
@@ -141,3 +145,102 @@ def test_origin_drill_goes_to_the_smallest_rollup_that_keeps_that_prefix(prefix,
          .group_by(purchase.c.buyer_unit_id, purchase.c.channel, purchase.c.purpose))
     routed = str(rollup.routed(q, q.get_execution_options()["purchase_scope"]))
     assert re.search(rf"FROM {table}\b", routed), routed
+
+
+@pytest.mark.parametrize("start, end, table", [
+    (date(2025, 1, 1), date(2025, 9, 30), "purchase_rollup_unit_ytd"),
+    (date(2025, 1, 1), date(2025, 9, 17), "purchase_rollup_unit_ytd"),  # September 1–17 from the raw facts
+    (date(2025, 1, 1), date(2025, 12, 31), "purchase_rollup_unit_ytd"),
+    (date(2025, 2, 1), date(2025, 6, 30), "purchase_rollup_unit"),  # not from 1 January
+    (date(2024, 1, 1), date(2025, 6, 30), "purchase_rollup_unit"),  # over a year end
+])
+def test_a_period_from_1_january_reads_one_month_of_a_cumulative_rollup(start, end, table):
+    q = (scoped_select(Filters(start=start, end=end), purchase.c.buyer_unit_id, purchase.c.channel,
+                       func.sum(purchase.c.amount)).group_by(purchase.c.buyer_unit_id, purchase.c.channel))
+    routed = str(rollup.routed(q, q.get_execution_options()["purchase_scope"]))
+    assert re.search(rf"FROM {table}\b", routed), routed
+    if table.endswith("_ytd"):
+        assert re.search(r"month = ", routed) and not re.search(r"month >= ", routed.split("UNION ALL")[0])
+
+
+def test_figures_by_month_never_read_a_cumulative_rollup():
+    q = (scoped_select(YEAR, purchase.c.month, purchase.c.channel, func.sum(purchase.c.amount))
+         .group_by(purchase.c.month, purchase.c.channel))
+    routed = str(rollup.routed(q, q.get_execution_options()["purchase_scope"]))
+    assert "_ytd" not in routed and "FROM purchase_rollup_kind" in routed
+
+
+@pytest.fixture
+def private(databases, tmp_path):
+    """A small demo store of its own with one imported ledger: (engine, its raw-fact twin, batch id)."""
+    from data_access.demo import generate_demo
+    from data_access.store import init_store
+
+    engine = databases.new_engine()
+    init_store(engine)
+    generate_demo(engine, scale=3000)
+    path = imports.write_bench_ledger(engine, tmp_path / "ledger.csv", 300, seed=11)
+    outcome = imports.commit_upload(engine, parse_upload(path, "purchases", None), principal=ADMIN)
+    assert outcome.committed, outcome.message
+    return engine, engine.execution_options(rollup=False), outcome.batch_id
+
+
+def _rollup_rows(engine) -> dict[str, list[tuple]]:
+    out = {}
+    with engine.connect() as conn:
+        for r in rollup.ROLLUPS:
+            t = r.table
+            rows = conn.execute(select(t).order_by(*[t.c[d] for d in r.dims])).all()
+            out[t.name] = [(*row[:len(r.dims)], round(float(row.amount), 2), row.n) for row in rows]
+    return out
+
+
+def _assert_same_figures(engine, raw) -> None:
+    for name in ("ytd to a mid-month day", "year", "partial months"):
+        for call in ("overview_kpis", "rules.evaluate", "top_units", "trend channel", "catalogue"):
+            _same(CALLS[call](engine, FILTERS[name]), CALLS[call](raw, FILTERS[name]))
+
+
+def test_the_migration_fills_the_new_rollups_as_rebuild_and_imports_keep_them(private):
+    from alembic import command
+
+    engine, _raw, _batch = private
+    kept = _rollup_rows(engine)  # a rebuild (the demo) plus an import (add_batch)
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "scale_0004")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "heads")
+    assert _rollup_rows(engine) == kept
+    with engine.begin() as conn:
+        rollup.rebuild(conn)
+    assert _rollup_rows(engine) == kept
+
+
+def test_removing_a_batch_takes_it_out_of_every_rollup(private):
+    engine, raw, batch = private
+    with engine.begin() as conn:
+        rollup.remove_batch(conn, batch)
+        conn.execute(delete(purchase).where(purchase.c.batch_id == batch))
+    with engine.connect() as conn:
+        assert rollup.is_current(conn)
+    _assert_same_figures(engine, raw)
+
+
+def test_purchases_written_past_the_import_send_figures_to_the_raw_facts_at_once(private):
+    engine, raw, _batch = private
+    f = FILTERS["ytd"]
+    before = overview.amount_total(engine, f)  # answered from the rollups: their watermark is now trusted
+    with engine.connect() as conn:
+        unit, origin = conn.execute(select(purchase.c.buyer_unit_id, purchase.c.origin_code).limit(1)).one()
+    row = dict(purchase_date=date(2025, 3, 3), month=202503, buyer_unit_id=unit, origin_code=origin,
+               channel="p832", purpose="canteen", amount=1234.5)
+    with engine.begin() as conn:
+        conn.execute(insert(purchase).values(**row))
+    assert overview.amount_total(engine, f) == pytest.approx(before + 1234.5)
+    with engine.begin() as conn:
+        bulk_insert(conn, schema.purchase, pd.DataFrame([{**row, "amount": 100.0}]))
+    assert overview.amount_total(engine, f) == pytest.approx(before + 1334.5)
+    _assert_same_figures(engine, raw)
