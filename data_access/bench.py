@@ -414,6 +414,11 @@ def _fetch_all(conn, statement) -> list:
     return list(conn.execute(statement).fetchall())
 
 
+def _fetch_floor(engine: Engine, statement) -> list:
+    with engine.connect() as conn:
+        return _fetch_all(conn, statement)
+
+
 def run_bench(engine: Engine, *, cache_dir: Path | None = None, duckdb: bool = True,
               only: list[str] | None = None) -> list[Timing]:
     """Time every call under every bench filter: cold (first call), warm (second), floor, DuckDB."""
@@ -433,8 +438,8 @@ def run_bench(engine: Engine, *, cache_dir: Path | None = None, duckdb: bool = T
             cold, result = _timed(c.run, engine, f)
             warm, _ = _timed(c.run, engine, f)
             sql = c.floor(f)
-            with engine.connect() as conn:
-                floor, _ = _timed(_fetch_all, conn, text(sql))
+            # Timed as the calls are: a connection from the pool, the statement, its rows.
+            floor, _ = _timed(_fetch_floor, engine, text(sql))
             duck = _timed(_fetch_all, con, sql)[0] if con is not None else None
             t = Timing(call=c.name, page=c.page, filters=label, rows=rows_of(result), seconds=cold,
                        warm_seconds=warm, floor_seconds=floor, duckdb_seconds=duck,

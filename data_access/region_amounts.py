@@ -86,8 +86,7 @@ def pairing_flows(engine: Engine, f: Filters, limit: int = 30) -> pd.DataFrame:
          .order_by(func.sum(purchase.c.amount).desc()).limit(limit))
     with engine.connect() as conn:
         df = frame(conn.execute(q).all(), columns=["helper_code", "origin_code", "amount"])
-        pairs = frame(conn.execute(select(pairing.c.helper_code, pairing.c.helped_code, pairing.c.kind)).all(),
-                      columns=["helper", "helped", "kind"])
+        pairs = [tuple(r) for r in conn.execute(select(pairing.c.helper_code, pairing.c.helped_code, pairing.c.kind))]
     regions = region_table(engine)
     names = dict(zip(regions.code, regions.name, strict=True))
     provinces = dict(zip(regions.code, regions.province_code, strict=True))
@@ -104,10 +103,13 @@ def _overlaps(a: str, b: str) -> bool:
     return a.startswith(region_prefix(b)) or b.startswith(region_prefix(a))
 
 
-def _pairing_kind(pairs: pd.DataFrame, helper: str, helper_province: str | None, origin: str) -> str | None:
-    for p in pairs.itertuples():
-        if p.helper in (helper, helper_province) and _overlaps(origin, p.helped):
-            return p.kind
+def _pairing_kind(pairs: list[tuple[str, str, str]], helper: str, helper_province: str | None,
+                  origin: str) -> str | None:
+    """The kind of the first pairing (helper, helped, kind) linking ``helper`` (or its province) to
+    a region overlapping ``origin``; None when none does."""
+    for helper_code, helped, kind in pairs:
+        if helper_code in (helper, helper_province) and _overlaps(origin, helped):
+            return kind
     return None
 
 
@@ -160,7 +162,7 @@ def county_amounts(engine: Engine, f: Filters, side: str) -> pd.DataFrame:
     ``code, name, amount`` (yuan), ``purchases``, largest first. The choropleth's data."""
     df = amount_by_region(engine, f, side)
     regions = region_table(engine)
-    df["name"] = df.code.map(dict(zip(regions.code, regions.name, strict=True)))
+    df["name"] = df.code.map(pd.Series(regions.name.to_numpy(), index=regions.code.to_numpy()))
     df["level"] = df.code.map(region_level)
     return df.sort_values("amount", ascending=False).reset_index(drop=True)[
         ["code", "name", "level", "amount", "purchases"]]

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
+from data_access.db import frame
 from data_access.schema import region
+
+# Regions are reference data: ``init`` writes them into an empty store and nothing changes them
+# after, so each process reads a store's ~3,400 regions once (the read and the frame cost ~10 ms,
+# more than the sums the region pages ask for) and then only checks that their number is the same.
+_TABLES: dict[tuple[str, int], pd.DataFrame] = {}
 
 
 def region_table(engine: Engine) -> pd.DataFrame:
@@ -13,9 +19,15 @@ def region_table(engine: Engine) -> pd.DataFrame:
     q = select(region.c.code, region.c.name, region.c.level, region.c.parent_code, region.c.province_code,
                region.c.city_code, region.c.lng, region.c.lat).order_by(region.c.code)
     with engine.connect() as conn:
-        # Plain tuples: pandas probes each Row for attributes, which costs ~50 µs a row.
-        return pd.DataFrame([tuple(r) for r in conn.execute(q)],
-                            columns=["code", "name", "level", "parent_code", "province_code", "city_code", "lng", "lat"])
+        key = (engine.url.render_as_string(hide_password=True),
+               conn.execute(select(func.count()).select_from(region)).scalar())
+        if key not in _TABLES:
+            df = frame(conn.execute(q), columns=["code", "name", "level", "parent_code", "province_code",
+                                                 "city_code", "lng", "lat"])
+            # Text as plain object columns: callers build code → name dicts, and iterating pandas'
+            # Arrow-backed strings costs ~1 ms per column.
+            _TABLES[key] = df.astype({c: object for c in df.columns if c not in ("lng", "lat")})
+    return _TABLES[key].copy()
 
 
 def region_children(regions: pd.DataFrame, code: str | None) -> pd.DataFrame:

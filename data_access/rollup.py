@@ -92,6 +92,7 @@ ROLLUPS = [Rollup(s.purchase_rollup_county), Rollup(s.purchase_rollup_outlet_mon
            Rollup(s.purchase_rollup_unit_ytd, True, s.purchase_rollup_unit),
            Rollup(s.purchase_rollup_product_ytd, True, s.purchase_rollup_product),
            Rollup(s.purchase_rollup_unit_city_ytd, True, s.purchase_rollup_unit_city),
+           Rollup(s.purchase_rollup_unit_province_ytd, True, s.purchase_rollup_unit_province),
            *[Rollup(t) for t in (s.purchase_rollup_buyer, s.purchase_rollup_product, s.purchase_rollup_outlet_origin,
                                  s.purchase_rollup_outlet, s.purchase_rollup_unit, s.purchase_rollup_unit_city, s.purchase_rollup_unit_province,
                                  s.purchase_rollup_origin, s.purchase_rollup_unit_origin, s.purchase_rollup)]]

@@ -505,6 +505,9 @@ purchase_rollup_unit_ytd = _rollup_table(  # 本年累计至月 × 采购单位 
 purchase_rollup_unit_city_ytd = _rollup_table(  # 本年累计至月 × 采购单位 × 用途 × 产地市
     "purchase_rollup_unit_city_ytd",
     [_dim(c) for c in ("month", "buyer_unit_id", "purpose", "origin_city")])
+purchase_rollup_unit_province_ytd = _rollup_table(  # 本年累计至月 × 采购单位 × 渠道 × 用途 × 产地省
+    "purchase_rollup_unit_province_ytd",
+    [_dim(c) for c in ("month", "buyer_unit_id", "channel", "purpose", "origin_province")])
 purchase_rollup_product_ytd = _rollup_table(  # 本年累计至月 × 产品 × 产地县 × 渠道 × 用途
     "purchase_rollup_product_ytd",
     [_dim(c) for c in ("month", "product_id", "origin_code", "channel", "purpose")])

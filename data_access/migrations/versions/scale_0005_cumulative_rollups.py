@@ -1,6 +1,7 @@
 """rollups by buyer kind × channel × purpose × category, alone and by origin province, and by
 outlet × origin county; cumulative (year-to-date) twins of the first and of the buyer, unit,
-unit × origin city and product rollups; a covering index for the reporting rules
+unit × origin city, unit × origin province and product rollups; a covering index for the
+reporting rules
 
 Revision ID: scale_0005
 Revises: scale_0004
@@ -24,6 +25,8 @@ ROLLUPS = [
     ("purchase_rollup_unit_ytd", ["month", "buyer_unit_id", "channel", "purpose"], "purchase_rollup_unit"),
     ("purchase_rollup_unit_city_ytd", ["month", "buyer_unit_id", "purpose", "origin_city"],
      "purchase_rollup_unit_city"),
+    ("purchase_rollup_unit_province_ytd", ["month", "buyer_unit_id", "channel", "purpose", "origin_province"],
+     "purchase_rollup_unit_province"),
     ("purchase_rollup_product_ytd", ["month", "product_id", "origin_code", "channel", "purpose"],
      "purchase_rollup_product"),
 ]
