@@ -6,6 +6,7 @@ amounts per product come from a SQL aggregate over the filtered purchases.
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 import pandas as pd
@@ -50,6 +51,7 @@ def season_list(text: str | None) -> list[int]:
     return months
 
 
+@functools.lru_cache(maxsize=4096)
 def season_calendar(text: str | None) -> str:
     """A 12-character calendar of the selling season, January first: ■ in season, □ not."""
     months = set(season_list(text))
@@ -103,7 +105,8 @@ def product_catalogue(engine: Engine, f: Filters, search: str = "", statuses: tu
                       .outerjoin(open_w, open_w.c.product_id == product.c.id))
          .where(and_(True, *conds)))
     with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(q).mappings().all())
+        result = conn.execute(q)
+        df = frame(result.all(), columns=list(result.keys()))
         spent = dict(conn.execute(spent_q).all()) if not df.empty else {}
     if df.empty:
         return pd.DataFrame(columns=CATALOGUE_COLUMNS)
