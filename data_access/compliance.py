@@ -19,7 +19,8 @@ from data_access.facts import unit_scope_conditions
 from data_access.filters import Filters, in_region
 from data_access.schema import buyer_unit, policy_rule, region, report_batch
 
-__all__ = ["COMPLIANCE_STATUSES", "QUARTERLY_DUE_DAY", "REPORT_METRICS", "compliance", "compliance_summary",
+__all__ = ["COMPLIANCE_STATUSES", "QUARTERLY_DUE_DAY", "REPORT_METRICS", "compliance", "compliance_matrix", "compliance_summary",
+           "compliance_view",
            "due_periods", "reporting_rules"]
 
 REPORT_METRICS = ("report_monthly_by_day", "report_quarterly")
@@ -138,3 +139,22 @@ def compliance_summary(df: pd.DataFrame) -> pd.DataFrame:
     due = counts.on_time + counts.late + counts.missing
     counts["on_time_rate"] = (counts.on_time / due.where(due > 0)).astype(float)
     return counts.sort_values(["jurisdiction_name", "period"]).reset_index(drop=True)
+
+
+def compliance_matrix(df: pd.DataFrame) -> pd.DataFrame:
+    """Units × periods of ``compliance`` rows: ``辖区, 单位`` and one column per period holding the
+    unit's status in Chinese (按时报送 …); empty when there are no rows."""
+    if df.empty:
+        return pd.DataFrame(columns=["辖区", "单位"])
+    matrix = (df.assign(s=df.status.map(COMPLIANCE_STATUSES))
+              .pivot_table(index=["jurisdiction_name", "unit_name"], columns="period", values="s", aggfunc="first")
+              .reset_index().rename(columns={"jurisdiction_name": "辖区", "unit_name": "单位"}))
+    matrix.columns.name = None
+    return matrix
+
+
+def compliance_view(engine: Engine, f: Filters, as_of: date) -> dict:
+    """What 督办台账's 报送情况 shows: ``detail`` (``compliance``), ``summary`` (``compliance_summary``)
+    and ``matrix`` (``compliance_matrix``), built together so a cached page rerun does not pivot again."""
+    detail = compliance(engine, f, as_of)
+    return dict(detail=detail, summary=compliance_summary(detail), matrix=compliance_matrix(detail))

@@ -38,8 +38,8 @@ from data_access.schema import meeting, region, supervision_event, supervision_i
 __all__ = [
     "CLOSED_REASONS", "DUE_DAYS", "ITEM_KINDS", "ITEM_STATUSES", "SEVERITIES", "StaleItem", "add_meeting",
     "group_summary", "group_table", "item_history",
-    "ledger_candidates", "ledger_items", "ledger_table", "meeting_pack", "meetings", "since_meeting",
-    "sync_ledger", "update_item",
+    "ledger_candidates", "ledger_items", "ledger_table", "ledger_view", "meeting_pack", "meetings", "since_meeting",
+    "since_meeting_view", "sync_ledger", "update_item",
 ]
 
 ITEM_KINDS = {"warning": "滞销预警", "rule": "规则落后", "outlet": "网点拟退出", "report": "逾期未报"}
@@ -392,6 +392,27 @@ def ledger_table(items: pd.DataFrame) -> pd.DataFrame:
         "列入日期": items.opened_on, "办结日期": items.closed_on,
         "办结方式": items.closed_reason.map(CLOSED_REASONS).fillna(""), "督办备注": items.note.fillna(""),
     })
+
+
+def ledger_view(engine: Engine, as_of: date, owner_group: str | None = None, kinds: tuple[str, ...] = ()) -> dict:
+    """What 督办台账 lists: ``items`` (``ledger_items``) and ``table`` (their ``ledger_table``), built
+    together so a cached page rerun does not rebuild the table."""
+    items = ledger_items(engine, as_of, owner_group, kinds)
+    return dict(items=items, table=ledger_table(items))
+
+
+def since_meeting_view(engine: Engine, since: date, as_of: date, owner_group: str | None = None,
+                       kinds: tuple[str, ...] = ()) -> dict:
+    """``since_meeting`` with each frame's ``ledger_table`` beside it (``new_table`` …; the overdue
+    one with 会后到期), built together so a cached page rerun does not rebuild them."""
+    changed = since_meeting(engine, since, as_of, owner_group, kinds)
+    out = dict(changed)
+    for key, frame_ in changed.items():
+        table = ledger_table(frame_)
+        if key == "overdue":
+            table.insert(1, "会后到期", frame_.newly_overdue.map({True: "是", False: ""}).to_numpy())
+        out[f"{key}_table"] = table
+    return out
 
 
 def group_summary(engine: Engine, since: date | None, as_of: date, kinds: tuple[str, ...] = ()) -> pd.DataFrame:

@@ -5,7 +5,7 @@ from datetime import date
 import streamlit as st
 
 from data_access import cache
-from data_access.compliance import COMPLIANCE_STATUSES, compliance, compliance_summary
+from data_access.compliance import COMPLIANCE_STATUSES, compliance_view
 from data_access.filters import Filters
 from data_access.ledger import (
     ITEM_KINDS,
@@ -15,11 +15,10 @@ from data_access.ledger import (
     group_summary,
     group_table,
     item_history,
-    ledger_items,
-    ledger_table,
+    ledger_view,
     meeting_pack,
     meetings,
-    since_meeting,
+    since_meeting_view,
     sync_ledger,
     update_item,
 )
@@ -67,8 +66,9 @@ for key, value in (("group", group or ""), ("lk", ",".join(kinds)), ("since", si
         del st.query_params[key]
 
 try:
-    items = cache.query(ledger_items, as_of, group, tuple(kinds))
-    changed = cache.query(since_meeting, since, as_of, group, tuple(kinds)) if since else None
+    view = cache.query(ledger_view, as_of, group, tuple(kinds))
+    items = view["items"]
+    changed = cache.query(since_meeting_view, since, as_of, group, tuple(kinds)) if since else None
     by_group = cache.query(group_summary, since, as_of, tuple(kinds)) if group is None else None
 except cache.StoreUnavailable as exc:
     ui.stop_if_unavailable(exc)
@@ -112,14 +112,12 @@ with tab_since:
             if frame.empty:
                 st.caption("无")
                 continue
-            shown = ledger_table(frame)
-            if key == "overdue":
-                shown.insert(1, "会后到期", frame.newly_overdue.map({True: "是", False: ""}).to_numpy())
+            shown = changed[f"{key}_table"]
             st.dataframe(shown, hide_index=True, width="stretch", height=min(38 + 35 * len(shown), 320))
             tables.download_buttons(shown, f"督办台账_{label}_{as_of:%Y%m%d}", key=f"ledger_{key}")
 
 with tab_open:
-    listing = ledger_table(items)
+    listing = view["table"]
     picked = st.dataframe(listing, hide_index=True, width="stretch", on_select="rerun",
                           selection_mode="single-row", key="ledger_listing")
     tables.download_buttons(listing, f"督办台账_在办_{as_of:%Y%m%d}", key="ledger_open")
@@ -161,8 +159,8 @@ with tab_open:
 
 with tab_reports:
     year_window = Filters(start=date(as_of.year, 1, 1), end=as_of)
-    detail = cache.query(compliance, year_window, as_of)
-    summary = compliance_summary(detail)
+    reports = cache.query(compliance_view, year_window, as_of)
+    detail, summary = reports["detail"], reports["summary"]
     st.caption("报送规则：大通湖区每月29日前报送（带贫人员名册与证明材料）；广州市每季度报送，"
                "措施未定具体日期，按季后次月15日前计。")
     shown = summary.assign(on_time_rate=(summary.on_time_rate * 100).round(1)).rename(columns={
@@ -171,10 +169,7 @@ with tab_reports:
     tables.chart_and_table(compliance_figure(summary), shown, f"报送情况_{as_of.year}", key="ledger_compliance")
     st.markdown("**各单位逐期报送情况**")
     if not detail.empty:
-        matrix = (detail.assign(s=detail.status.map(COMPLIANCE_STATUSES))
-                  .pivot_table(index=["jurisdiction_name", "unit_name"], columns="period", values="s", aggfunc="first")
-                  .reset_index().rename(columns={"jurisdiction_name": "辖区", "unit_name": "单位"}))
-        matrix.columns.name = None
+        matrix = reports["matrix"]
         st.dataframe(matrix, hide_index=True, width="stretch", height=360)
         tables.download_buttons(matrix, f"报送情况_逐单位_{as_of.year}", key="ledger_matrix")
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import delete, func, insert, select, text
 
-from data_access.compliance import compliance, compliance_summary, due_periods
+from data_access.compliance import compliance, compliance_summary, compliance_view, due_periods
 from data_access.filters import Filters
 from data_access.ledger import (
     ITEM_KINDS,
@@ -18,9 +18,11 @@ from data_access.ledger import (
     ledger_candidates,
     ledger_items,
     ledger_table,
+    ledger_view,
     meeting_pack,
     meetings,
     since_meeting,
+    since_meeting_view,
     sync_ledger,
     update_item,
 )
@@ -207,3 +209,19 @@ def test_compliance_on_the_day_says_not_yet_due(demo_engine):
     dth_after = after[after.jurisdiction_code == DATONGHU_CODE]
     assert "missing" not in set(dth_before.status) and "not_due" in set(dth_before.status)
     assert (dth_after.status == "missing").sum() >= 1 and "not_due" not in set(dth_after.status)
+
+
+def test_page_views_hold_the_tables_of_their_own_rows(demo_engine):
+    held = meetings(demo_engine)
+    since = held.held_on.iloc[0]
+    view = ledger_view(demo_engine, AS_OF)
+    assert view["table"]["编号"].tolist() == view["items"].id.tolist()
+    changed = since_meeting_view(demo_engine, since, AS_OF)
+    for key in ("new", "closed", "overdue", "progress"):
+        assert changed[f"{key}_table"]["编号"].tolist() == changed[key].id.tolist()
+    assert set(changed["overdue_table"]["会后到期"]) <= {"是", ""}
+    reports = compliance_view(demo_engine, YEAR, AS_OF)
+    detail = reports["detail"]
+    assert len(reports["matrix"]) == detail[["jurisdiction_name", "unit_name"]].drop_duplicates().shape[0]
+    assert set(reports["matrix"].columns) == {"辖区", "单位", *detail.period.unique()}
+    pd.testing.assert_frame_equal(reports["summary"], compliance_summary(detail))

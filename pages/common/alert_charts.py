@@ -7,12 +7,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from data_access.labels import WARNING_LEVELS
-from pages.common.charts import FONT, LEVEL_COLORS, memo_figure
+from pages.common.charts import FONT, LEVEL_COLORS, memo_built
 
 LEVEL_ORDER = ("red", "orange", "yellow", "blue")
 
 
-@memo_figure
+@memo_built
 def warnings_by_region_bars(df: pd.DataFrame, top: int = 20) -> go.Figure:
     """Stacked horizontal bars: open warnings per region (``region_name``) by level, most on top."""
     totals = df.groupby("region_name", sort=False).warnings.sum().head(top)
@@ -28,7 +28,7 @@ def warnings_by_region_bars(df: pd.DataFrame, top: int = 20) -> go.Figure:
     return fig
 
 
-@memo_figure
+@memo_built
 def warning_series_chart(series: pd.DataFrame, first_date, last_date, unit: str = "kg") -> go.Figure:
     """Price with its seasonal baseline and ±2 SD band, alert weeks marked by level (top), and
     volume against the same week last year (bottom); the warning's span shaded."""

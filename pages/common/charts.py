@@ -1,6 +1,6 @@
 """Pure chart builders: DataFrame in, plotly Figure out (testable without a browser).
 
-Public builders are wrapped in ``memo_figure``: a rerun with the same (small, bounded) inputs gets
+Public builders are wrapped in ``memo_built``: a rerun with the same (small, bounded) inputs gets
 the figure already built. Building a figure costs 10–100 ms of plotly validation, more than the
 cached data under it; the figures are never changed after they are built, so one object can serve
 every rerun and session.
@@ -20,8 +20,10 @@ RAG_COLORS = {"red": "#d62728", "yellow": "#e6c229", "green": "#2ca02c"}
 FONT = "Noto Sans CJK SC, Microsoft YaHei, PingFang SC, sans-serif"
 
 
-def memo_figure(builder):
-    """``builder`` memoised on its arguments (DataFrames hashed by content) for the cache's TTL."""
+def memo_built(builder):
+    """``builder`` (a chart, or the frame a map layer is drawn from) memoised on its arguments
+    (DataFrames hashed by content) for the cache's TTL. What it returns is shared between reruns
+    and sessions: never change it after building."""
     return st.cache_resource(ttl=TTL_SECONDS, max_entries=500, show_spinner=False)(builder)
 
 
@@ -34,7 +36,7 @@ def _layout(fig: go.Figure, title: str | None = None, height: int = 360) -> go.F
     return fig
 
 
-@memo_figure
+@memo_built
 def cumulative_vs_progress(monthly: pd.DataFrame, plan: float | None, year: int) -> go.Figure:
     """Cumulative amount (万元) by month against last year and the time-progress line to plan."""
     months = [f"{m}月" for m in monthly.month]
@@ -51,7 +53,7 @@ def cumulative_vs_progress(monthly: pd.DataFrame, plan: float | None, year: int)
     return _layout(fig)
 
 
-@memo_figure
+@memo_built
 def amount_bars(df: pd.DataFrame, label_col: str, value_col: str = "amount", color: str = PALETTE[1],
                 horizontal: bool = True, height: int = 360) -> go.Figure:
     """Bars of amounts (万元) by a label column, largest on top."""
@@ -69,7 +71,7 @@ def amount_bars(df: pd.DataFrame, label_col: str, value_col: str = "amount", col
     return fig
 
 
-@memo_figure
+@memo_built
 def season_heatmap(season: pd.DataFrame, labels: dict[str, str]) -> go.Figure:
     """上市日历: products in season by category (rows) and month (columns), from ``season_by_category``."""
     grid = season.pivot(index="category", columns="month", values="products").fillna(0)
@@ -83,7 +85,7 @@ def season_heatmap(season: pd.DataFrame, labels: dict[str, str]) -> go.Figure:
     return fig
 
 
-@memo_figure
+@memo_built
 def price_volume(series: pd.DataFrame, reference_price: float | None = None,
                  season_months: list[int] | None = None) -> go.Figure:
     """A product's price (元/kg, line) over its sales volume (kg, bars), selling-season months shaded."""

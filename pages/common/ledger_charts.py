@@ -6,12 +6,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from data_access.compliance import COMPLIANCE_STATUSES
-from pages.common.charts import _layout, memo_figure
+from pages.common.charts import _layout, memo_built
 
 STATUS_COLORS = {"on_time": "#2ca02c", "late": "#e6c229", "missing": "#d62728", "not_due": "#bbbbbb"}
 
 
-@memo_figure
+@memo_built
 def compliance_figure(summary: pd.DataFrame) -> go.Figure:
     """Stacked unit counts by status for each jurisdiction and reporting period."""
     x = [f"{j} {p}" for j, p in zip(summary.jurisdiction_name, summary.period, strict=True)]

@@ -19,7 +19,7 @@ from pydeck.bindings.json_tools import default_serialize
 
 from data_access.cache import TTL_SECONDS
 from data_access.labels import OUTLET_KINDS, OUTLET_STATUSES, PAIRING_KINDS
-from pages.common.charts import memo_figure
+from pages.common.charts import memo_built
 
 KIND_COLORS = {"counter": [214, 39, 40], "hall": [31, 119, 180], "zone": [44, 160, 44],
                "train": [255, 127, 14], "station": [148, 103, 189], "demo": [23, 190, 207]}
@@ -183,7 +183,7 @@ def density_layer(density: pd.DataFrame, layer_id: str = "density") -> pdk.Layer
                      extruded=False, coverage=0.9, opacity=0.45, pickable=False)
 
 
-@memo_figure
+@memo_built
 def flow_frame(flows: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFrame:
     """Pairing flows with both ends' coordinates and tooltip lines for the arc layer."""
     coords = regions.set_index("code")[["lng", "lat"]]

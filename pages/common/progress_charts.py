@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from pages.common.charts import PALETTE, RAG_COLORS, _layout, memo_figure
+from pages.common.charts import PALETTE, RAG_COLORS, _layout, memo_built
 
 STATUS_NAMES = {"green": "绿（按进度达标）", "yellow": "黄（略落后）", "red": "红（明显落后）"}
 
 
-@memo_figure
+@memo_built
 def rule_status_bars(overview: pd.DataFrame) -> go.Figure:
     """Per rule, stacked counts of subjects by status (red, yellow, green), most red on top."""
     d = overview.iloc[::-1]
@@ -27,7 +27,7 @@ def rule_status_bars(overview: pd.DataFrame) -> go.Figure:
     return fig
 
 
-@memo_figure
+@memo_built
 def amount_vs_last_year(df: pd.DataFrame, label_col: str, year: int, top: int = 12) -> go.Figure:
     """Horizontal bars (万元) of ``amount`` beside ``amount_last_year`` for the largest ``top`` labels."""
     d = df.head(top).iloc[::-1]

@@ -6,10 +6,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from data_access.labels import PAIRING_KINDS
-from pages.common.charts import FONT, PALETTE, memo_figure
+from pages.common.charts import FONT, PALETTE, memo_built
 
 
-@memo_figure
+@memo_built
 def region_bars(children: pd.DataFrame, limit: int = 25) -> go.Figure:
     """Horizontal bars of the largest ``limit`` child regions (万元), each bar carrying its region
     code in ``customdata`` so a click can drill into it."""
@@ -28,7 +28,7 @@ def region_bars(children: pd.DataFrame, limit: int = 25) -> go.Figure:
     return fig
 
 
-@memo_figure
+@memo_built
 def flows_sankey(flows: pd.DataFrame) -> go.Figure:
     """Helper jurisdictions (left) to origin regions (right), link width = amount, red links
     covered by a pairing relation, grey ones not."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from pages.common.charts import PALETTE, _layout, memo_figure
+from pages.common.charts import PALETTE, _layout, memo_built
 
 CHART_TYPES = {"line": "折线图", "bar": "柱状图", "area": "面积图"}
 
 
-@memo_figure
+@memo_built
 def trend_figure(table: pd.DataFrame, chart: str, value_label: str, unit: str, scale: float = 1.0,
                  stackable: bool = False, compare: bool = False) -> go.Figure:
     """One trace per member over ``period`` (values divided by ``scale``); last year dotted beside it.
