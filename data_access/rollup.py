@@ -67,8 +67,10 @@ class Rollup:
     """One rollup table and the purchase dimensions it keeps.
 
     A ``cumulative`` rollup (本年累计) holds, under month M, the sums from 1 January of M's year
-    to the end of M — every month of the year from a combination's first purchase on, to
-    December — so a period from 1 January reads one month of it instead of each month's rows.
+    to the end of M, for every month from a combination's first purchase in the year to the last
+    month of that year the rollup holds any row for (its "year end": December for a past year,
+    the latest month with purchases for the current one). A period from 1 January to month M reads
+    the rollup's last month up to M — one month of rows instead of each month's.
     """
 
     table: Table
@@ -122,11 +124,12 @@ JOINED_DIMS = {(s.buyer_unit, "kind"): "buyer_kind", (s.buyer_unit, "region_code
                (s.buyer_unit, "jurisdiction_code"): "buyer_jurisdiction", (s.product, "category"): "category"}
 
 
-def _aggregate(r: Rollup, where) -> object:
-    """The rows ``r`` holds for the purchases matching ``where``: their monthly sums, carried
-    into every later month of the year when ``r`` is cumulative."""
+def _aggregate(r: Rollup, where, year_ends: dict[int, int] | None = None) -> object:
+    """The rows ``r`` holds for the purchases matching ``where``: their monthly sums, carried into
+    every later month up to the year end (``year_ends``: yyyy00 → last yyyymm) when ``r`` is
+    cumulative."""
     monthly = _raw_aggregate(r, where)
-    return _carried_forward(monthly, r) if r.cumulative else monthly
+    return _carried_forward(monthly, r, year_ends or {}) if r.cumulative else monthly
 
 
 def _months_of_year():
@@ -134,17 +137,45 @@ def _months_of_year():
     return union_all(*[select(literal(m, Integer).label("m")) for m in range(1, 13)]).subquery("months_of_year")
 
 
-def _carried_forward(monthly, r: Rollup):
-    """Monthly sums by ``r.dims`` (a SELECT) summed into each month from theirs to December:
-    the year-to-date sums a cumulative rollup holds."""
+def _carried_forward(monthly, r: Rollup, year_ends: dict[int, int]):
+    """Monthly sums by ``r.dims`` (a SELECT) summed into each month from theirs to the year end
+    (``year_ends``: yyyy00 → last yyyymm; December for a year not in it): the year-to-date sums a
+    cumulative rollup holds."""
     a = monthly.subquery("monthly")
     k = _months_of_year()
-    to_month = a.c.month - a.c.month % 100 + k.c.m
+    year = a.c.month - a.c.month % 100
+    last = case({y: m % 100 for y, m in year_ends.items()}, value=year, else_=12) if year_ends else 12
+    to_month = year + k.c.m
     keys = [to_month if d == "month" else a.c[d] for d in r.dims]
     return (select(*[to_month.label("month") if d == "month" else a.c[d] for d in r.dims],
                    func.sum(a.c.amount).label("amount"), func.sum(a.c.quantity).label("quantity"),
                    func.sum(a.c.n).label("n"))
-            .select_from(a.join(k, k.c.m >= a.c.month % 100)).group_by(*keys))
+            .select_from(a.join(k, and_(k.c.m >= a.c.month % 100, k.c.m <= last))).group_by(*keys))
+
+
+def _year_ends(conn, table: Table, where=None) -> dict[int, int]:
+    """yyyy00 → the last month (yyyymm) ``table`` has a row for in that year (rows matching ``where``)."""
+    year = table.c.month - table.c.month % 100
+    q = select(year, func.max(table.c.month)).group_by(year)
+    if where is not None:
+        q = q.where(where)
+    return {int(y): int(m) for y, m in conn.execute(q).all()}
+
+
+def _year_end(conn, table: Table, year: int) -> int | None:
+    """The last month (yyyymm) ``table`` has a row for in ``year`` (yyyy00), None when none."""
+    return conn.execute(select(func.max(table.c.month))
+                        .where(table.c.month > year, table.c.month <= year + 12)).scalar()
+
+
+def _extend(conn, r: Rollup, old_end: int, new_end: int) -> None:
+    """Carry every combination of a cumulative rollup from its year end ``old_end`` to each month
+    up to ``new_end`` (same year): purchases arrived in a later month than any before."""
+    t = r.table
+    for month in range(old_end + 1, new_end + 1):
+        rows = select(*[literal(month, Integer).label("month") if d == "month" else t.c[d] for d in r.dims],
+                      *[t.c[m] for m in MEASURES]).where(t.c.month == old_end)
+        conn.execute(t.insert().from_select([*r.dims, *MEASURES], rows))
 
 
 def _raw_aggregate(r: Rollup, where) -> object:
@@ -188,7 +219,7 @@ def rebuild(conn, progress=None) -> dict[str, int]:
                     for d in r.dims]
             agg = select(*keys, *[func.sum(b.c[m]).label(m) for m in MEASURES]).group_by(*keys)
             if r.cumulative:
-                agg = _carried_forward(agg, r)
+                agg = _carried_forward(agg, r, _year_ends(conn, b))
             agg = agg.order_by(*agg.selected_columns[:len(r.dims)])
         else:
             agg = _raw_aggregate(r, true()).order_by(*[RAW_DIMS[d] for d in r.dims])
@@ -228,8 +259,17 @@ def add_batch(conn, batch_id: int) -> bool:
     mark = _watermark(conn)
     if mark is None or (others or 0) > mark:
         return False
+    batch_ends = _year_ends(conn, s.purchase, p.batch_id == batch_id)
     for r in ROLLUPS:
-        _upsert(conn, r, _aggregate(r, p.batch_id == batch_id))
+        ends = None
+        if r.cumulative:
+            ends = {}
+            for year, batch_end in batch_ends.items():
+                old_end = _year_end(conn, r.table, year)
+                ends[year] = max(old_end or 0, batch_end)
+                if old_end is not None and old_end < batch_end:
+                    _extend(conn, r, old_end, batch_end)
+        _upsert(conn, r, _aggregate(r, p.batch_id == batch_id, ends))
     batch_max = conn.execute(select(func.max(p.id)).where(p.batch_id == batch_id)).scalar()
     _set_watermark(conn, max(mark, batch_max or 0))
     return True
@@ -237,8 +277,11 @@ def add_batch(conn, batch_id: int) -> bool:
 
 def remove_batch(conn, batch_id: int) -> None:
     """Take one batch's purchases out of every rollup; call it before deleting them, same transaction."""
+    batch = s.purchase.c.batch_id == batch_id
+    years = _year_ends(conn, s.purchase, batch)
     for r in ROLLUPS:
-        agg = _aggregate(r, s.purchase.c.batch_id == batch_id).subquery()
+        ends = {y: _year_end(conn, r.table, y) or 0 for y in years} if r.cumulative else None
+        agg = _aggregate(r, batch, ends).subquery()
         t = r.table.c
         match = and_(*[t[d] == agg.c[d] for d in r.dims])
         conn.execute(update(r.table).where(match).values(
@@ -322,9 +365,13 @@ class _Rewriter:
         if start is None or (start.month, start.day) != (1, 1) or end.year != start.year:
             raise NotRoutable("a cumulative rollup answers periods from 1 January")
         _, m2, edges = split
+        # The rollup's last month up to m2 in that year: later months exist only once purchases do.
+        held = t.alias("held")
+        month = t.c.month == (select(func.max(held.c.month))
+                              .where(held.c.month >= start.year * 100 + 1, held.c.month <= m2).scalar_subquery())
         if not edges:
-            return t, t.c.month == m2
-        branches = [select(*[t.c[d] for d in self.r.dims], *[t.c[m] for m in MEASURES]).where(t.c.month == m2)]
+            return t, month
+        branches = [select(*[t.c[d] for d in self.r.dims], *[t.c[m] for m in MEASURES]).where(month)]
         for lo, hi in edges:
             branches.append(_raw_aggregate(self.r, and_(s.purchase.c.purchase_date >= lo,
                                                         s.purchase.c.purchase_date <= hi)))

@@ -70,13 +70,17 @@ def upgrade() -> None:
             op.execute(f"ANALYZE {name}")
     for name, dims, base in ROLLUPS:
         _create(name, dims)
-        # Each month's sums of the monthly twin carried into every later month of its year, in key
-        # order so that one month's rows sit together on disk.
+        # Each month's sums of the monthly twin carried into every later month of its year up to
+        # the last month the twin holds in that year, in key order so that one month's rows sit
+        # together on disk.
         rest = [d for d in dims if d != "month"]
         keys = ", ".join(f"b.{d}" for d in rest)
         op.execute(f"INSERT INTO {name} ({', '.join(dims)}, amount, quantity, n) "
                    f"SELECT b.month - b.month % 100 + k.m, {keys}, SUM(b.amount), SUM(b.quantity), SUM(b.n) "
-                   f"FROM {base} b JOIN ({MONTHS}) k ON k.m >= b.month % 100 "
+                   f"FROM {base} b "
+                   f"JOIN (SELECT month - month % 100 AS y, MAX(month) % 100 AS last FROM {base} "
+                   f"GROUP BY month - month % 100) e ON e.y = b.month - b.month % 100 "
+                   f"JOIN ({MONTHS}) k ON k.m >= b.month % 100 AND k.m <= e.last "
                    f"GROUP BY b.month - b.month % 100 + k.m, {keys} "
                    f"ORDER BY {', '.join(str(i + 1) for i in range(len(dims)))}")
         if op.get_bind().dialect.name == "postgresql":
