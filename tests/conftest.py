@@ -96,7 +96,8 @@ def fresh_engine(databases):
     eng = databases.new_engine()
     if databases.backend == "postgresql":
         _pg_tests_run += 1
-    return eng
+    yield eng
+    eng.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +118,8 @@ def writable_demo_engine(databases):
     eng = databases.new_engine()
     init_store(eng)
     generate_demo(eng, scale=TEST_SCALE)
-    return eng
+    yield eng
+    eng.dispose()
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -47,7 +47,8 @@ def users_store(databases):
     for role in auth.ROLES:
         auth.add_user(eng, f"{role}1", PASSWORD, role, unit=unit if role == "reporter" else None,
                       display_name=f"测试{auth.ROLES[role]}")
-    return eng
+    yield eng
+    eng.dispose()
 
 
 class _ServerLikePages(PagesManager):

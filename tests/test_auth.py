@@ -29,7 +29,8 @@ def store(databases):
     eng = databases.new_engine()
     init_store(eng)
     generate_demo(eng, scale=20_000)
-    return eng
+    yield eng
+    eng.dispose()
 
 
 @pytest.fixture(scope="module")

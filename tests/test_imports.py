@@ -41,7 +41,8 @@ def store(databases):
         conn.execute(s.buyer_unit.insert(), [
             dict(name=n, kind="union" if "工会" in n else "budget_unit", region_code="440402",
                  jurisdiction_code="440400") for n in CORPUS_UNITS if n not in existing])
-    return engine
+    yield engine
+    engine.dispose()
 
 
 def unit_id(engine, name: str) -> int:

@@ -92,7 +92,8 @@ def imported(databases, tmp_path_factory):
     outcome = imports.commit_upload(engine, parse_upload(path, "purchases", None), principal=ADMIN)
     assert outcome.committed, outcome.message
     assert overview.amount_total(engine, YEAR) > before
-    return engine, engine.execution_options(rollup=False)
+    yield engine, engine.execution_options(rollup=False)
+    engine.dispose()
 
 
 def test_import_keeps_rollups_current(imported):
@@ -135,12 +136,16 @@ def test_page_calls_read_the_rollups(imported, call):
     assert not raw, raw
 
 
-@pytest.mark.parametrize("prefix, table", [("52", "purchase_rollup_unit_province"), ("5203", "purchase_rollup"),
-                                           ("520302", "purchase_rollup")])
-def test_origin_drill_goes_to_the_smallest_rollup_that_keeps_that_prefix(prefix, table):
+@pytest.mark.parametrize("prefix, start, table", [
+    ("52", date(2025, 1, 1), "purchase_rollup_unit_province_ytd"),
+    ("52", date(2025, 3, 1), "purchase_rollup_unit_province"),
+    ("5203", date(2025, 1, 1), "purchase_rollup"),
+    ("520302", date(2025, 1, 1), "purchase_rollup")])
+def test_origin_drill_goes_to_the_smallest_rollup_that_keeps_that_prefix(prefix, start, table):
     # Unit × channel × purpose under an origin filter (the rule engine's statement, drilled): a
-    # province prefix fits origin_province; a city or county needs more of the code than it keeps.
-    f = YEAR.with_region(prefix.ljust(6, "0"))
+    # province prefix fits origin_province (year to date or by month); a city or county needs more
+    # of the code than it keeps.
+    f = replace(YEAR, start=start).with_region(prefix.ljust(6, "0"))
     q = (scoped_select(f, purchase.c.buyer_unit_id, purchase.c.channel, purchase.c.purpose, func.sum(purchase.c.amount))
          .group_by(purchase.c.buyer_unit_id, purchase.c.channel, purchase.c.purpose))
     routed = str(rollup.routed(q, q.get_execution_options()["purchase_scope"]))
@@ -182,7 +187,8 @@ def private(databases, tmp_path):
     path = imports.write_bench_ledger(engine, tmp_path / "ledger.csv", 300, seed=11)
     outcome = imports.commit_upload(engine, parse_upload(path, "purchases", None), principal=ADMIN)
     assert outcome.committed, outcome.message
-    return engine, engine.execution_options(rollup=False), outcome.batch_id
+    yield engine, engine.execution_options(rollup=False), outcome.batch_id
+    engine.dispose()
 
 
 def _rollup_rows(engine) -> dict[str, list[tuple]]:
