@@ -45,21 +45,29 @@ _READERS = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="bangfu-re
 
 
 def read_concurrently(engine: Engine, reads: dict[str, Callable[[Connection], T]]) -> dict[str, T]:
-    """Run independent reads side by side, each on its own pooled connection: key → its result.
+    """Run independent reads side by side: key → its result.
 
-    For a call made of statements that do not depend on each other (the rule engine's): the
-    database works on them at once and Python decodes one result while the next is computed.
-    An in-memory SQLite database (one per connection) runs them one after another.
+    For a call made of statements that do not depend on each other (the rule engine's): the reads
+    are dealt in turn (give the heaviest first) into ``READERS`` groups, each run in order on one
+    pooled connection — one group on the calling thread, the others on the shared pool — so the
+    database works on several at once and Python decodes one result while the next is computed,
+    with one connection checkout (ping, reset) per group, not per read. An in-memory SQLite
+    database (one per connection) runs them all on one connection.
     """
-    def run(read):
+    items = list(reads.items())
+
+    def run(group):
         with engine.connect() as conn:
-            return read(conn)
+            return [(key, read(conn)) for key, read in group]
 
     if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
-        with engine.connect() as conn:
-            return {k: read(conn) for k, read in reads.items()}
-    futures = {k: _READERS.submit(run, read) for k, read in reads.items()}
-    return {k: fut.result() for k, fut in futures.items()}
+        return dict(run(items))
+    groups = [items[i::READERS] for i in range(min(READERS, len(items)))]
+    futures = [_READERS.submit(run, group) for group in groups[1:]]
+    out = dict(run(groups[0])) if groups else {}
+    for fut in futures:
+        out.update(fut.result())
+    return {key: out[key] for key in reads}
 
 
 def frame(rows, columns=None) -> pd.DataFrame:

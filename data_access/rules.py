@@ -109,11 +109,12 @@ def evaluate(engine: Engine, f: Filters, as_of: date | None = None) -> pd.DataFr
     # The subject units, their sums, the counties' sums and the filings do not depend on each
     # other: asked side by side.
     facts = _unit_fact_reads(ctx, ew_codes, any(r["metric"] == "yoy_ratio" for r in unit_rules))
+    # Heaviest first: read_concurrently deals them out in turn.
     got = read_concurrently(engine, {
+        **{key: read for key, (_names, read) in facts.items()},
         "units": lambda conn: _subject_units(conn, f, year),
         "reports": lambda conn: _report_periods(conn, f, [r for r in unit_rules if r["metric"] in _REPORTING], as_of),
-        "origin": lambda conn: _origin_facts(conn, ctx, counties),
-        **{key: read for key, (_names, read) in facts.items()}})
+        "origin": lambda conn: _origin_facts(conn, ctx, counties)})
     units = got["units"]
     reports = _Filings(units, got["reports"], year)
     for key, (names, _read) in facts.items():
