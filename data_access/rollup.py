@@ -580,6 +580,15 @@ def _after_write(conn, cursor, statement, parameters, context, executemany):
         forget_current(conn)
 
 
+def source_of(stmt) -> str | None:
+    """The rollup a scoped statement would be answered from when the rollups are current (its
+    table name), None for the raw facts."""
+    new = routed(stmt, stmt.get_execution_options()["purchase_scope"])
+    if new is None:
+        return None
+    return next((r.table.name for r in ROLLUPS if r.table in set(visitors.iterate(new))), None)
+
+
 @event.listens_for(Engine, "before_execute", retval=True)
 def _route(conn, clauseelement, multiparams, params, execution_options):
     scope = execution_options.get("purchase_scope")
@@ -611,4 +620,4 @@ def _cli_rollup(args) -> int:
 
 
 __all__ = ["ROLLUPS", "Rollup", "add_batch", "forget_current", "is_current", "month_split", "rebuild", "remove_batch",
-           "routed"]
+           "routed", "source_of"]

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, Float, and_, cast, func, or_, select
 
+from data_access import rollup
 from data_access.db import read_concurrently
 from data_access.facts import scoped_select, unit_scope_conditions
 from data_access.filters import Filters, in_region, region_level, region_prefix
@@ -373,10 +374,13 @@ def _unit_fact_reads(ctx: _Context, ew_codes: dict[str, list[str]], last_year: b
     }
     this_year = replace(ctx.f, start=date(year, 1, 1), end=ctx.as_of)
 
-    def sums(f: Filters, columns: dict, *where):
+    def statement(f: Filters, columns: dict, *where):
         # As floats from the database: decoding thousands of Decimals costs more than the query.
-        q = (scoped_select(f, unit, *[cast(m, Float).label(k) for k, m in columns.items()])
-             .where(*where).group_by(unit))
+        return (scoped_select(f, unit, *[cast(m, Float).label(k) for k, m in columns.items()])
+                .where(*where).group_by(unit))
+
+    def sums(f: Filters, columns: dict, *where):
+        q = statement(f, columns, *where)
         return list(columns), lambda conn: conn.execute(q).all()
 
     reads = {"this_year": sums(this_year, measures)}
@@ -385,12 +389,19 @@ def _unit_fact_reads(ctx: _Context, ew_codes: dict[str, list[str]], last_year: b
         reads["last_ytd"] = sums(replace(ctx.f, start=start, end=_same_day_last_year(ctx.as_of)),
                                  {"amount_ly_ytd": _sum()})
         reads["last_year"] = sums(replace(ctx.f, start=start, end=date(year - 1, 12, 31)), {"amount_ly": _sum()})
-    # East-west gift shares need the origin; asked apart (gifts this year only) so each statement
-    # is answered by a small rollup.
-    ew = {f"ew_{code}": _total(or_(False, *[in_region(purchase.c.origin_code, a) for a in areas]))
-          for code, areas in ew_codes.items()}
-    if ew:
-        reads["eastwest"] = sums(this_year, ew, gift)
+    # East-west gift shares need the origin: asked apart (gifts this year only), so that each
+    # statement is answered by a small rollup — unless both would read the same one anyway (an
+    # origin drilled below a province), where one pass over its rows does for both.
+    areas_of = {code: or_(False, *[in_region(purchase.c.origin_code, a) for a in areas])
+                for code, areas in ew_codes.items()}
+    if areas_of:
+        ew = {f"ew_{code}": _total(within) for code, within in areas_of.items()}
+        apart = statement(this_year, ew, gift)
+        if rollup.source_of(apart) == rollup.source_of(statement(this_year, measures)):
+            together = {**measures, **{f"ew_{code}": _total(and_(gift, within)) for code, within in areas_of.items()}}
+            reads["this_year"] = sums(this_year, together)
+        else:
+            reads["eastwest"] = sums(this_year, ew, gift)
     return reads
 
 

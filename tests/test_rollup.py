@@ -277,3 +277,11 @@ def test_purchases_in_a_month_after_the_latest_extend_the_year_to_date(private, 
         conn.execute(delete(purchase).where(purchase.c.batch_id == outcome.batch_id))
     for call in ("overview_kpis", "rules.evaluate", "top_units"):
         _same(CALLS[call](engine, year), CALLS[call](raw, year))
+
+
+def test_source_of_names_the_rollup_a_statement_reads():
+    ytd = replace(YEAR, end=date(2025, 9, 30))
+    by_unit = scoped_select(ytd, purchase.c.buyer_unit_id, func.sum(purchase.c.amount)).group_by(purchase.c.buyer_unit_id)
+    assert rollup.source_of(by_unit) == "purchase_rollup_unit_ytd"
+    by_day = scoped_select(ytd, purchase.c.purchase_date, func.sum(purchase.c.amount)).group_by(purchase.c.purchase_date)
+    assert rollup.source_of(by_day) is None
