@@ -671,6 +671,7 @@ def generate_demo(engine: Engine, seed: int = DEFAULT_SEED, scale: int = DEFAULT
     say("运行滞销预警引擎并回放专班处置…")
     demo_warnings(engine, seed=seed, until=until)
     if engine.dialect.name == "postgresql":
+        rollup.settle(engine)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("ANALYZE"))
     _demo_ledger(engine, until)
