@@ -362,7 +362,7 @@ class _Rewriter:
         """A period from 1 January to a day of the same year: the rollup's row for the last whole
         month, plus the raw facts of the days after it."""
         start, end, t = self.scope.start, self.scope.end, self.r.table
-        if start is None or (start.month, start.day) != (1, 1) or end.year != start.year:
+        if not _from_new_year(self.scope) or end.year != start.year:
             raise NotRoutable("a cumulative rollup answers periods from 1 January")
         _, m2, edges = split
         # The rollup's last month up to m2 in that year: later months exist only once purchases do.
@@ -515,6 +515,11 @@ def _dimensions_used(stmt, scope) -> set[str]:
     return used
 
 
+def _from_new_year(scope) -> bool:
+    """True when the scope's period starts on 1 January (本年累计): what a cumulative rollup answers."""
+    return scope.start is not None and (scope.start.month, scope.start.day) == (1, 1)
+
+
 _JOIN_KEYS = {"buyer_kind": "buyer_unit_id", "buyer_region_code": "buyer_unit_id",
               "buyer_jurisdiction": "buyer_unit_id", "category": "product_id"}
 
@@ -524,7 +529,7 @@ def _may_answer(r: Rollup, used: set[str], scope) -> bool:
     keeps nor reaches (a code prefix, a join on a key it keeps), or a period a cumulative rollup
     does not hold. A cheap test before the rewrite, which decides the rest."""
     dims = set(r.dims)
-    if r.cumulative and ("month" in used or scope.start is None or (scope.start.month, scope.start.day) != (1, 1)):
+    if r.cumulative and ("month" in used or not _from_new_year(scope)):
         return False
     for d in used - dims:
         if d == "origin_code" and dims & set(ORIGIN_PREFIXES):
