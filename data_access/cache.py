@@ -1,9 +1,12 @@
-"""The only module of data_access that knows Streamlit: the cached engine and query results.
+"""The only module of data_access that knows Streamlit: the cached engine, query results and writes.
 
-Pages call ``query(fn, *args)`` with a named data_access function; the result is cached per
-arguments for ``TTL_SECONDS``. A store that cannot be reached raises ``StoreUnavailable``
-with a message safe to show (host, never the password); errors are not cached, so the page
-recovers on the next rerun once the store is back.
+Pages reach data through three verbs and nothing else (tests/meta/test_layers.py keeps it so):
+``query(fn, *args)`` — a named read, cached per arguments for ``TTL_SECONDS``; ``run(fn, *args)``
+— a read that must be fresh, uncached; ``act(fn, *args)`` — a write, called as
+``fn(engine, principal, *args)`` with the signed-in principal, which ``fn`` checks, then the cache
+is cleared. Every Filters argument is narrowed to the principal here, in one place. A store that
+cannot be reached raises ``StoreUnavailable`` with a message safe to show (host, never the
+password); errors are not cached, so the page recovers on the next rerun once the store is back.
 """
 
 from __future__ import annotations
@@ -14,48 +17,43 @@ import os
 import streamlit as st
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from data_access.config import database_url, describe_url
-from data_access.db import make_engine
-from data_access.runtime import settle_heap
+from data_access.query.filters import Filters
+from data_access.store.config import ENV_URL, database_url, describe_url
+from data_access.store.db import make_engine
+from data_access.store.meta import is_demo_store
+from data_access.store.runtime import settle_heap
+from data_access.tools.demo import prepare_store
+from data_access.trust.auth import DEMO_PRINCIPAL, Principal, apply_principal
 
 TTL_SECONDS = int(os.environ.get("BANGFU_CACHE_TTL", "300"))
 
-
 class StoreUnavailable(RuntimeError):
     """The store did not answer; ``str()`` is a Chinese message naming the host."""
-
 
 @st.cache_resource(show_spinner=False)
 def _engine(url: str):
     return make_engine(url)
 
-
 def engine():
     """The engine of the configured store, one per URL per process."""
     return _engine(database_url())
 
-
 def _unavailable(exc: Exception) -> StoreUnavailable:
     return StoreUnavailable(f"无法连接数据库（{describe_url(database_url())}）。请检查数据库服务是否运行，"
                             f"恢复后刷新页面即可。错误类型：{type(exc).__name__}")
-
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=2000)
 def _cached(url: str, module: str, name: str, args: tuple, kwargs: tuple):
     fn = getattr(importlib.import_module(module), name)
     return fn(_engine(url), *args, **dict(kwargs))
 
-
 def _restricted(value):
     # Every Filters a page passes is narrowed to the signed-in principal (a reporter's own
     # unit), however the page built it: the restriction does not rely on each page.
-    from data_access.auth import DEMO_PRINCIPAL, apply_principal
-    from data_access.filters import Filters
 
     if isinstance(value, Filters):
-        return apply_principal(value, st.session_state.get("principal", DEMO_PRINCIPAL))
+        return apply_principal(value, principal())
     return value
-
 
 def query(fn, *args, **kwargs):
     """``fn(engine, *args, **kwargs)`` through the result cache; Filters arguments are restricted
@@ -67,7 +65,6 @@ def query(fn, *args, **kwargs):
     except (OperationalError, InterfaceError) as exc:
         raise _unavailable(exc) from exc
 
-
 def run(fn, *args, **kwargs):
     """``fn(engine, *args, **kwargs)`` uncached (writes, and reads that must be fresh); Filters
     arguments are restricted as in ``query``."""
@@ -78,27 +75,38 @@ def run(fn, *args, **kwargs):
     except (OperationalError, InterfaceError) as exc:
         raise _unavailable(exc) from exc
 
+def principal() -> Principal:
+    """The principal the router signed in for this session (the demo user when there are no users)."""
+    return st.session_state.get("principal", DEMO_PRINCIPAL)
+
+
+def act(fn, *args, **kwargs):
+    """The write ``fn(engine, principal, *args, **kwargs)`` as the signed-in principal (``fn`` checks
+    its role and writes its audit row), uncached; cached results are cleared afterwards."""
+    args = tuple(_restricted(a) for a in args)
+    kwargs = {k: _restricted(v) for k, v in kwargs.items()}
+    try:
+        return fn(engine(), principal(), *args, **kwargs)
+    except (OperationalError, InterfaceError) as exc:
+        raise _unavailable(exc) from exc
+    finally:
+        clear()
+
 
 def clear() -> None:
     """Forget cached results (after a write)."""
     _cached.clear()
 
-
 def prepared_store() -> dict:
     """Bring the store up once per process; the default SQLite store gets the demo data."""
     return _prepared_store(database_url())
 
-
 @st.cache_resource(show_spinner="首次启动：正在建库并生成演示数据（约半分钟）…")
 def _prepared_store(url: str) -> dict:
-    from data_access.config import ENV_URL
-    from data_access.demo import is_demo_store
-    from data_access.store import ensure_store
-
     eng = _engine(url)
     try:
         demo_if_empty = not os.environ.get(ENV_URL) or os.environ.get("BANGFU_DEMO") == "1"
-        generated = ensure_store(eng, demo_if_empty=demo_if_empty)
+        generated = prepare_store(eng, demo_if_empty=demo_if_empty)
         status = {"demo": is_demo_store(eng), "generated": generated, "where": describe_url(str(eng.url))}
         settle_heap()
         return status

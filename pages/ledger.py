@@ -1,122 +1,145 @@
 """督办台账 — what the 专班 follow up: since the last meeting, every open item, reporting compliance."""
 
 from datetime import date
+from functools import partial
 
+import pandas as pd
 import streamlit as st
 
 from data_access import cache
-from data_access.compliance import COMPLIANCE_STATUSES, compliance_view
-from data_access.filters import Filters
-from data_access.ledger import (
+from data_access.desks.ledger import StaleItem, add_meeting, sync_ledger, update_item
+from data_access.figures.compliance import COMPLIANCE_STATUSES, compliance_view
+from data_access.figures.ledger import (
     ITEM_KINDS,
     ITEM_STATUSES,
-    StaleItem,
-    add_meeting,
     group_summary,
     group_table,
     item_history,
     ledger_view,
-    meeting_pack,
     meetings,
     since_meeting_view,
-    sync_ledger,
-    update_item,
 )
-from data_access.overview import data_as_of
-from data_access.reference import TASK_GROUPS
+from data_access.figures.overview import data_as_of
+from data_access.packs.meeting import meeting_pack
+from data_access.query.filters import Filters
+from data_access.query.text import XLSX_MIME
+from data_access.reference.seeds import TASK_GROUPS
+from data_access.trust.auth import DESK_ROLES, AccessDenied, Principal
 from pages.common import tables, ui
 from pages.common.ledger_charts import compliance_figure
 
-ACTING_ROLES = ("desk", "admin")
 GROUPS = {code: name for code, name, _ in TASK_GROUPS}
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-principal = ui.current_principal()
-st.title("督办台账")
-ui.freshness("滞销预警（warning）、规则评估（policy_rule × 采购明细）、网点退出候选（outlet）、报送批次（report_batch）；"
-             "台账事项与督办记录（supervision_item / supervision_event）")
 
-try:
-    as_of = cache.query(data_as_of) or date.today()
-    past_meetings = cache.query(meetings)
-except cache.StoreUnavailable as exc:
-    ui.stop_if_unavailable(exc)
+def _group_label(group: str) -> str:
+    return GROUPS.get(group, "全部专班")
 
-group_param = st.query_params.get("group", "")
-st.session_state.setdefault("ledger_group", group_param if group_param in GROUPS else "")
-kinds_param = [k for k in str(st.query_params.get("lk", "")).split(",") if k in ITEM_KINDS]
-st.session_state.setdefault("ledger_kinds", kinds_param)
-held = [d for d in past_meetings.held_on if d <= as_of]
-since_param = st.query_params.get("since", "")
-st.session_state.setdefault("ledger_since", next((d for d in held if d.isoformat() == since_param),
-                                                 held[0] if held else None))
 
-c = st.columns([3, 3, 3])
-group = c[0].selectbox("责任专班", ["", *GROUPS], format_func=lambda g: GROUPS.get(g, "全部专班"),
-                       key="ledger_group") or None
-kinds = c[1].multiselect("来源", list(ITEM_KINDS), format_func=ITEM_KINDS.get, key="ledger_kinds",
-                         placeholder="全部来源")
-since = c[2].selectbox("对比的联席会议", held or [None], key="ledger_since",
-                       format_func=lambda d: "暂无会议记录" if d is None else
-                       f"{d:%Y-%m-%d} " + past_meetings.loc[past_meetings.held_on == d, "title"].iloc[0])
-for key, value in (("group", group or ""), ("lk", ",".join(kinds)), ("since", since.isoformat() if since else "")):
-    if value and st.query_params.get(key) != value:
-        st.query_params[key] = value
-    elif not value and key in st.query_params:
-        del st.query_params[key]
+def _meeting_label(past_meetings: pd.DataFrame, held_on: date | None) -> str:
+    if held_on is None:
+        return "暂无会议记录"
+    return f"{held_on:%Y-%m-%d} " + past_meetings.loc[past_meetings.held_on == held_on, "title"].iloc[0]
 
-try:
-    view = cache.query(ledger_view, as_of, group, tuple(kinds))
-    items = view["items"]
-    changed = cache.query(since_meeting_view, since, as_of, group, tuple(kinds)) if since else None
-    by_group = cache.query(group_summary, since, as_of, tuple(kinds)) if group is None else None
-except cache.StoreUnavailable as exc:
-    ui.stop_if_unavailable(exc)
 
-m = st.columns(4)
-m[0].metric("在办事项", len(items), help=f"截至 {as_of:%Y-%m-%d}（数据日期）未办结的台账事项")
-m[1].metric("逾期未办结", int(items.overdue.sum()), help="超过办结时限仍未办结")
-if changed is not None:
-    m[2].metric("会后新增", len(changed["new"]), help=f"{since:%Y-%m-%d} 联席会议之后列入（含重新列入）台账")
-    m[3].metric("会后办结", len(changed["closed"]), help="专班办结或来源已消除（自动销号）")
+def _scope(past_meetings: pd.DataFrame, as_of: date) -> tuple[str | None, list[str], date | None]:
+    """专班, sources and the meeting to compare with, kept in the URL; returns (group, kinds, since)."""
+    group_param = st.query_params.get("group", "")
+    st.session_state.setdefault("ledger_group", group_param if group_param in GROUPS else "")
+    kinds_param = [k for k in str(st.query_params.get("lk", "")).split(",") if k in ITEM_KINDS]
+    st.session_state.setdefault("ledger_kinds", kinds_param)
+    held = [d for d in past_meetings.held_on if d <= as_of]
+    since_param = st.query_params.get("since", "")
+    st.session_state.setdefault("ledger_since", next((d for d in held if d.isoformat() == since_param),
+                                                     held[0] if held else None))
 
-pack = cache.query(meeting_pack, since, as_of, group, tuple(kinds))
-scope = GROUPS.get(group, "全部专班")
-st.download_button("导出会议材料（XLSX）", pack, file_name=f"督办台账_{scope}_{as_of:%Y%m%d}.xlsx", mime=XLSX,
-                   icon=":material/download:", key="ledger_pack", on_click="ignore")
+    c = st.columns([3, 3, 3])
+    group = c[0].selectbox("责任专班", ["", *GROUPS], format_func=_group_label, key="ledger_group") or None
+    kinds = c[1].multiselect("来源", list(ITEM_KINDS), format_func=ITEM_KINDS.get, key="ledger_kinds",
+                             placeholder="全部来源")
+    since = c[2].selectbox("对比的联席会议", held or [None], key="ledger_since",
+                           format_func=partial(_meeting_label, past_meetings))
+    for key, value in (("group", group or ""), ("lk", ",".join(kinds)), ("since", since.isoformat() if since else "")):
+        if value and st.query_params.get(key) != value:
+            st.query_params[key] = value
+        elif not value and key in st.query_params:
+            del st.query_params[key]
+    return group, kinds, since
 
-tab_since, tab_open, tab_reports, tab_meetings = st.tabs(["自上次会议以来", "全部在办", "报送情况", "联席会议"])
 
-with tab_since:
+def _kpis(items: pd.DataFrame, changed: dict | None, since: date | None, as_of: date) -> None:
+    m = st.columns(4)
+    m[0].metric("在办事项", len(items), help=f"截至 {as_of:%Y-%m-%d}（数据日期）未办结的台账事项")
+    m[1].metric("逾期未办结", int(items.overdue.sum()), help="超过办结时限仍未办结")
+    if changed is not None:
+        m[2].metric("会后新增", len(changed["new"]), help=f"{since:%Y-%m-%d} 联席会议之后列入（含重新列入）台账")
+        m[3].metric("会后办结", len(changed["closed"]), help="专班办结或来源已消除（自动销号）")
+
+
+def _meeting_pack(since: date | None, as_of: date, group: str | None, kinds: list[str]) -> None:
+    pack = cache.query(meeting_pack, since, as_of, group, tuple(kinds))
+    scope = GROUPS.get(group, "全部专班")
+    st.download_button("导出会议材料（XLSX）", pack, file_name=f"督办台账_{scope}_{as_of:%Y%m%d}.xlsx", mime=XLSX_MIME,
+                       icon=":material/download:", key="ledger_pack", on_click="ignore")
+
+
+def _since_meeting(changed: dict | None, by_group: pd.DataFrame | None, since: date | None, as_of: date) -> None:
+    """What changed since the last joint meeting: the talking points, by 专班, and each list."""
     if changed is None:
         st.info("还没有登记联席会议。在「联席会议」页登记后，这里显示会后的变化。")
-    else:
-        st.caption(f"上次联席会议：{since:%Y年%m月%d日}；统计至 {as_of:%Y年%m月%d日}")
-        overdue = changed["overdue"]
-        if len(overdue):
-            worst = overdue.sort_values("days_overdue", ascending=False).iloc[0]
-            st.warning(f"**上会要点**：逾期未办结 {len(overdue)} 项（其中会后到期 {int(overdue.newly_overdue.sum())} 项），"
-                       f"会后新增 {len(changed['new'])} 项、办结 {len(changed['closed'])} 项。"
-                       f"逾期最久：**{worst.title}**（{worst.owner_name}，逾期 {worst.days_overdue} 天）。",
-                       icon=":material/campaign:")
-        if by_group is not None:
-            st.markdown("**按专班** — 每个专班在办、逾期与会后变化；在上方「责任专班」中选一个专班即只看该专班")
-            st.dataframe(group_table(by_group), hide_index=True, width="stretch")
-        for key, label, hint in (
-                ("overdue", "逾期事项", "超过办结时限仍未办结；「会后到期」为上次会议后才到期的"),
-                ("new", "新增事项", "会后新列入或重新列入台账"),
-                ("closed", "已办结", "会后专班办结或来源已消除"),
-                ("progress", "有进展", "会后专班有办理记录、尚未办结")):
-            frame = changed[key]
-            st.markdown(f"**{label}（{len(frame)}）** — {hint}")
-            if frame.empty:
-                st.caption("无")
-                continue
-            shown = changed[f"{key}_table"]
-            st.dataframe(shown, hide_index=True, width="stretch", height=min(38 + 35 * len(shown), 320))
-            tables.download_buttons(shown, f"督办台账_{label}_{as_of:%Y%m%d}", key=f"ledger_{key}")
+        return
+    st.caption(f"上次联席会议：{since:%Y年%m月%d日}；统计至 {as_of:%Y年%m月%d日}")
+    overdue = changed["overdue"]
+    if len(overdue):
+        worst = overdue.sort_values("days_overdue", ascending=False).iloc[0]
+        st.warning(f"**上会要点**：逾期未办结 {len(overdue)} 项（其中会后到期 {int(overdue.newly_overdue.sum())} 项），"
+                   f"会后新增 {len(changed['new'])} 项、办结 {len(changed['closed'])} 项。"
+                   f"逾期最久：**{worst.title}**（{worst.owner_name}，逾期 {worst.days_overdue} 天）。",
+                   icon=":material/campaign:")
+    if by_group is not None:
+        st.markdown("**按专班** — 每个专班在办、逾期与会后变化；在上方「责任专班」中选一个专班即只看该专班")
+        st.dataframe(group_table(by_group), hide_index=True, width="stretch")
+    for key, label, hint in (
+            ("overdue", "逾期事项", "超过办结时限仍未办结；「会后到期」为上次会议后才到期的"),
+            ("new", "新增事项", "会后新列入或重新列入台账"),
+            ("closed", "已办结", "会后专班办结或来源已消除"),
+            ("progress", "有进展", "会后专班有办理记录、尚未办结")):
+        frame = changed[key]
+        st.markdown(f"**{label}（{len(frame)}）** — {hint}")
+        if frame.empty:
+            st.caption("无")
+            continue
+        shown = changed[f"{key}_table"]
+        st.dataframe(shown, hide_index=True, width="stretch", height=min(38 + 35 * len(shown), 320))
+        tables.download_buttons(shown, f"督办台账_{label}_{as_of:%Y%m%d}", key=f"ledger_{key}")
 
-with tab_open:
+
+def _item_form(item, as_of: date) -> None:
+    """A desk's action on one item: status, 专班, due date and a note."""
+    with st.form(f"act_{item.id}"):
+        f1, f2, f3 = st.columns(3)
+        status = f1.selectbox("状态", list(ITEM_STATUSES), index=list(ITEM_STATUSES).index(item.status),
+                              format_func=ITEM_STATUSES.get)
+        owner = f2.selectbox("责任专班", list(GROUPS), index=list(GROUPS).index(item.owner_group),
+                             format_func=GROUPS.get)
+        due = f3.date_input("办结时限", value=item.due_date)
+        note = st.text_input("督办备注", max_chars=500)
+        if st.form_submit_button("保存", type="primary"):
+            try:
+                cache.act(update_item, int(item.id), int(item.version), as_of,
+                          status=status, note=note.strip() or None, owner_group=owner, due_date=due)
+            except StaleItem as exc:
+                st.warning(str(exc))
+            except ValueError as exc:
+                st.warning(str(exc))
+            except AccessDenied as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
+
+
+def _open_items(view: dict, as_of: date, principal: Principal) -> None:
+    """Every open item; a picked row shows its history and, for desks, the action form."""
+    items = view["items"]
     listing = view["table"]
     picked = st.dataframe(listing, hide_index=True, width="stretch", on_select="rerun",
                           selection_mode="single-row", key="ledger_listing")
@@ -124,40 +147,24 @@ with tab_open:
     rows = picked.selection.rows if picked else []
     if not rows:
         st.caption("选中一行查看督办记录并办理。")
+        return
+    item = items.iloc[rows[0]]
+    st.subheader(f"#{item.id} {item.title}")
+    st.caption(f"{item.kind_label} ｜ 责任专班：{item.owner_name} ｜ 办结时限：{item.due_date:%Y-%m-%d} ｜ "
+               f"状态：{item.status_label}" + (f" ｜ 逾期 {item.days_overdue} 天" if item.overdue else ""))
+    st.write(item.detail or "")
+    history = cache.run(item_history, int(item.id))
+    st.dataframe(history.rename(columns={"at": "记录时间", "on_date": "业务日期", "actor": "办理人",
+                                         "action_label": "动作", "note": "说明"})
+                 [["业务日期", "记录时间", "办理人", "动作", "说明"]], hide_index=True, width="stretch")
+    if principal.role in DESK_ROLES:
+        _item_form(item, as_of)
     else:
-        item = items.iloc[rows[0]]
-        st.subheader(f"#{item.id} {item.title}")
-        st.caption(f"{item.kind_label} ｜ 责任专班：{item.owner_name} ｜ 办结时限：{item.due_date:%Y-%m-%d} ｜ "
-                   f"状态：{item.status_label}" + (f" ｜ 逾期 {item.days_overdue} 天" if item.overdue else ""))
-        st.write(item.detail or "")
-        history = cache.run(item_history, int(item.id))
-        st.dataframe(history.rename(columns={"at": "记录时间", "on_date": "业务日期", "actor": "办理人",
-                                             "action_label": "动作", "note": "说明"})
-                     [["业务日期", "记录时间", "办理人", "动作", "说明"]], hide_index=True, width="stretch")
-        if principal.role in ACTING_ROLES:
-            with st.form(f"act_{item.id}"):
-                f1, f2, f3 = st.columns(3)
-                status = f1.selectbox("状态", list(ITEM_STATUSES), index=list(ITEM_STATUSES).index(item.status),
-                                      format_func=ITEM_STATUSES.get)
-                owner = f2.selectbox("责任专班", list(GROUPS), index=list(GROUPS).index(item.owner_group),
-                                     format_func=GROUPS.get)
-                due = f3.date_input("办结时限", value=item.due_date)
-                note = st.text_input("督办备注", max_chars=500)
-                if st.form_submit_button("保存", type="primary"):
-                    try:
-                        cache.run(update_item, int(item.id), int(item.version), principal.username, as_of,
-                                  status=status, note=note.strip() or None, owner_group=owner, due_date=due)
-                    except StaleItem as exc:
-                        st.warning(str(exc))
-                    except ValueError as exc:
-                        st.warning(str(exc))
-                    else:
-                        cache.clear()
-                        st.rerun()
-        else:
-            st.caption(f"当前角色「{principal.role_label}」只读；专班与管理员可办理。")
+        st.caption(f"当前角色「{principal.role_label}」只读；专班与管理员可办理。")
 
-with tab_reports:
+
+def _reports(as_of: date) -> None:
+    """Reporting compliance of the year: per jurisdiction and period, then unit by unit."""
     year_window = Filters(start=date(as_of.year, 1, 1), end=as_of)
     reports = cache.query(compliance_view, year_window, as_of)
     detail, summary = reports["detail"], reports["summary"]
@@ -173,23 +180,64 @@ with tab_reports:
         st.dataframe(matrix, hide_index=True, width="stretch", height=360)
         tables.download_buttons(matrix, f"报送情况_逐单位_{as_of.year}", key="ledger_matrix")
 
-with tab_meetings:
+
+def _meetings(past_meetings: pd.DataFrame, as_of: date, principal: Principal) -> None:
+    """The joint meetings; desks record one and bring the ledger up to date."""
     st.dataframe(past_meetings.rename(columns={"held_on": "会议日期", "title": "会议", "note": "备注"})
                  [["会议日期", "会议", "备注"]], hide_index=True, width="stretch")
-    if principal.role in ACTING_ROLES:
-        with st.form("meeting_add"):
-            f1, f2 = st.columns([1, 3])
-            held_on = f1.date_input("会议日期", value=as_of)
-            title = f2.text_input("会议名称", value="消费帮扶工作联席会议")
-            if st.form_submit_button("登记会议"):
-                if held_on in set(past_meetings.held_on):
-                    st.warning("该日期已登记会议。")
+    if principal.role not in DESK_ROLES:
+        return
+    with st.form("meeting_add"):
+        f1, f2 = st.columns([1, 3])
+        held_on = f1.date_input("会议日期", value=as_of)
+        title = f2.text_input("会议名称", value="消费帮扶工作联席会议")
+        if st.form_submit_button("登记会议"):
+            if held_on in set(past_meetings.held_on):
+                st.warning("该日期已登记会议。")
+            else:
+                try:
+                    cache.act(add_meeting, held_on, title.strip() or "消费帮扶工作联席会议")
+                except AccessDenied as exc:
+                    st.error(str(exc))
                 else:
-                    cache.run(add_meeting, held_on, title.strip() or "消费帮扶工作联席会议")
-                    cache.clear()
                     st.rerun()
-        if st.button("按最新数据同步台账", help="重新读取预警、规则评估、网点退出候选和报送情况；重复同步不会产生重复事项"):
-            counts = cache.run(sync_ledger, as_of)
-            cache.clear()
+    if st.button("按最新数据同步台账", help="重新读取预警、规则评估、网点退出候选和报送情况；重复同步不会产生重复事项"):
+        try:
+            counts = cache.act(sync_ledger, as_of)
+        except AccessDenied as exc:
+            st.error(str(exc))
+        else:
             st.toast(f"新增 {counts['opened']}，重新列入 {counts['reopened']}，更新 {counts['updated']}，"
                      f"自动销号 {counts['resolved']}")
+
+
+def render() -> None:
+    """The 督办台账 page."""
+    principal = ui.current_principal()
+    st.title("督办台账")
+    ui.freshness("滞销预警（warning）、规则评估（policy_rule × 采购明细）、网点退出候选（outlet）、报送批次（report_batch）；"
+                 "台账事项与督办记录（supervision_item / supervision_event）")
+
+    as_of = cache.query(data_as_of) or date.today()
+    past_meetings = cache.query(meetings)
+    group, kinds, since = _scope(past_meetings, as_of)
+
+    view = cache.query(ledger_view, as_of, group, tuple(kinds))
+    changed = cache.query(since_meeting_view, since, as_of, group, tuple(kinds)) if since else None
+    by_group = cache.query(group_summary, since, as_of, tuple(kinds)) if group is None else None
+
+    _kpis(view["items"], changed, since, as_of)
+    _meeting_pack(since, as_of, group, kinds)
+
+    tab_since, tab_open, tab_reports, tab_meetings = st.tabs(["自上次会议以来", "全部在办", "报送情况", "联席会议"])
+    with tab_since:
+        _since_meeting(changed, by_group, since, as_of)
+    with tab_open:
+        _open_items(view, as_of, principal)
+    with tab_reports:
+        _reports(as_of)
+    with tab_meetings:
+        _meetings(past_meetings, as_of, principal)
+
+
+render()

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from data_access import cache
-from data_access.imports import (
+from data_access.desks.imports import (
     FORM_LABELS,
     batches,
     check_upload,
@@ -17,7 +17,9 @@ from data_access.imports import (
     preview_frame,
     unit_choices,
 )
-from data_access.ingest import FORMS, parse_upload, template_bytes
+from data_access.desks.ingest import FORMS, parse_upload, template_bytes
+from data_access.query.text import CSV_MIME, XLSX_MIME
+from data_access.trust.auth import Principal
 from pages.common import ui
 
 HINTS = {
@@ -26,65 +28,64 @@ HINTS = {
     "purchases": "采购台账：交易日期、采购单位、供应商、产品名称、产地（区县名称或代码）、渠道、用途、数量、金额、凭证号。",
 }
 
-ui.current_filters()  # a deep link as the first request must still go through the router
-principal = ui.current_principal()
-st.title("数据报送")
-st.caption("上传附件1《带贫人员名册》、附件2《消费扶贫证明材料》或采购台账（CSV：UTF-8/GBK；XLSX）。"
-           "逐行校验，全部通过才导入，任何一处错误整个文件都不导入；同一文件重复上传不会重复导入。")
 
-forms = list(FORMS)
-wanted = st.query_params.get("form")
-form = st.radio("报送表", forms, index=forms.index(wanted) if wanted in forms else 0, format_func=FORM_LABELS.get,
-                horizontal=True, key="rep_form")
-if st.query_params.get("form") != form:
-    st.query_params["form"] = form
-st.caption(HINTS[form])
+def _unit_label(names: dict, unit_id: int | None) -> str:
+    return "（按表中采购单位）" if unit_id is None else names[unit_id]
 
-c1, c2, _ = st.columns([1, 1, 2])
-c1.download_button("下载模板（XLSX）", partial(template_bytes, form, "xlsx"), file_name=f"{FORMS[form].title}模板.xlsx",
-                   mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"tpl_xlsx_{form}",
-                   width="stretch", on_click="ignore")
-c2.download_button("下载模板（CSV）", partial(template_bytes, form, "csv"), file_name=f"{FORMS[form].title}模板.csv",
-                   mime="text/csv", key=f"tpl_csv_{form}", width="stretch", on_click="ignore")
 
-try:
+def _show_progress(status, rows: int) -> None:
+    status.update(label=f"正在校验：已读取 {rows:,} 行…")
+
+
+def _form_choice() -> str:
+    """The form to submit (kept in the URL), its hint and its templates."""
+    forms = list(FORMS)
+    wanted = st.query_params.get("form")
+    form = st.radio("报送表", forms, index=forms.index(wanted) if wanted in forms else 0, format_func=FORM_LABELS.get,
+                    horizontal=True, key="rep_form")
+    if st.query_params.get("form") != form:
+        st.query_params["form"] = form
+    st.caption(HINTS[form])
+
+    c1, c2, _ = st.columns([1, 1, 2])
+    c1.download_button("下载模板（XLSX）", partial(template_bytes, form, "xlsx"), file_name=f"{FORMS[form].title}模板.xlsx",
+                       mime=XLSX_MIME, key=f"tpl_xlsx_{form}", width="stretch", on_click="ignore")
+    c2.download_button("下载模板（CSV）", partial(template_bytes, form, "csv"), file_name=f"{FORMS[form].title}模板.csv",
+                       mime=CSV_MIME, key=f"tpl_csv_{form}", width="stretch", on_click="ignore")
+    return form
+
+
+def _submission(form: str, principal: Principal) -> dict:
+    """Reporting unit, period and default origin; returns them as check/commit arguments."""
     units = cache.query(unit_choices, principal)
-except cache.StoreUnavailable as exc:
-    ui.stop_if_unavailable(exc)
+    last_month = (pd.Timestamp(date.today()) - pd.offsets.MonthBegin(1)).strftime("%Y-%m")
+    c1, c2, c3 = st.columns(3)
+    unit_ids = [None] + units.id.tolist() if principal.role != "reporter" else units.id.tolist()
+    names = dict(zip(units.id, units.name, strict=True))
+    unit = c1.selectbox("报送单位", unit_ids, format_func=partial(_unit_label, names),
+                        disabled=principal.role == "reporter", key="rep_unit")
+    period = c2.text_input("报送期", value=last_month if form == "beneficiaries" else "",
+                           placeholder="如 2024-05 或 2024-Q2；留空按交易日期", key=f"rep_period_{form}",
+                           help="名册必填（受益期）；证明材料和台账留空时按交易日期取月份或季度")
+    origin = None
+    if form == "proofs":
+        origin = c3.text_input("默认产地", placeholder="如 大通湖区 或 433127", key="rep_origin",
+                               help="卖方不在供应商名录、产品也无唯一产地时，用这里的区县作产地") or None
+    return dict(unit=unit, period=period.strip() or None, principal=principal, default_origin=origin)
 
-last_month = (pd.Timestamp(date.today()) - pd.offsets.MonthBegin(1)).strftime("%Y-%m")
-c1, c2, c3 = st.columns(3)
-unit_ids = [None] + units.id.tolist() if principal.role != "reporter" else units.id.tolist()
-names = dict(zip(units.id, units.name, strict=True))
-unit = c1.selectbox("报送单位", unit_ids, format_func=lambda i: "（按表中采购单位）" if i is None else names[i],
-                    disabled=principal.role == "reporter", key="rep_unit")
-period = c2.text_input("报送期", value=last_month if form == "beneficiaries" else "",
-                       placeholder="如 2024-05 或 2024-Q2；留空按交易日期", key=f"rep_period_{form}",
-                       help="名册必填（受益期）；证明材料和台账留空时按交易日期取月份或季度")
-origin = None
-if form == "proofs":
-    origin = c3.text_input("默认产地", placeholder="如 大通湖区 或 433127", key="rep_origin",
-                           help="卖方不在供应商名录、产品也无唯一产地时，用这里的区县作产地") or None
 
-upload = st.file_uploader("上传文件", type=["csv", "xlsx", "txt"], key=f"rep_upload_{form}",
-                          help="单个文件不超过 50 MB；更大的台账请拆分，或用命令 python -m data_access import")
-
-if upload is not None:
+def _check_and_commit(upload, form: str, args: dict) -> None:
+    """Parse once per file, check every row, show problems and a preview; commit all or nothing."""
     data = upload.getvalue()
     key = (form, hashlib.sha256(data).hexdigest())
     if st.session_state.get("rep_parsed_key") != key:
         with st.status(f"正在读取「{upload.name}」…", expanded=False) as status:
-            result = parse_upload(data, form, upload.name,
-                                  progress=lambda n: status.update(label=f"正在校验：已读取 {n:,} 行…"))
+            result = parse_upload(data, form, upload.name, progress=partial(_show_progress, status))
             status.update(label=f"读取完成：{len(result.rows):,} 行", state="complete")
         st.session_state["rep_parsed_key"], st.session_state["rep_parsed"] = key, result
         st.session_state.pop("rep_done", None)
     result = st.session_state["rep_parsed"]
-    args = dict(unit=unit, period=period.strip() or None, principal=principal, default_origin=origin)
-    try:
-        checked = cache.run(check_upload, result, **args)
-    except cache.StoreUnavailable as exc:
-        ui.stop_if_unavailable(exc)
+    checked = cache.run(check_upload, result, **args)
     done = st.session_state.get("rep_done")
     if done is not None and done.batch_id is not None:
         st.success(done.message, icon=":material/task_alt:")
@@ -105,22 +106,18 @@ if upload is not None:
     can_commit = checked.ok and not checked.already and done is None
     if st.button("确认导入", type="primary", disabled=not can_commit, key="rep_commit"):
         with st.spinner("正在导入（一个事务，全部成功或全部不导入）…"):
-            try:
-                outcome = cache.run(commit_upload, result, **args)
-            except cache.StoreUnavailable as exc:
-                ui.stop_if_unavailable(exc)
+            outcome = cache.run(commit_upload, result, **args)
         cache.clear()
         st.session_state["rep_done"] = outcome
         st.rerun()
 
-st.subheader("报送批次")
-try:
+
+def _batches(principal: Principal) -> None:
+    st.subheader("报送批次")
     listed = cache.run(batches, principal)
-except cache.StoreUnavailable as exc:
-    ui.stop_if_unavailable(exc)
-if listed.empty:
-    st.caption("暂无报送批次。")
-else:
+    if listed.empty:
+        st.caption("暂无报送批次。")
+        return
     shown = pd.DataFrame({
         "批次": listed["id"], "报送表": listed["form_label"], "报送单位": listed["unit_name"].fillna("（多个单位）"),
         "报送期": listed["period"].fillna("—"), "报送人": listed["submitted_by"],
@@ -128,3 +125,23 @@ else:
         "行数": listed["row_count"], "文件名": listed["file_name"], "文件哈希（SHA-256）": listed["file_hash"].str[:16] + "…",
     })
     st.dataframe(shown, hide_index=True, width="stretch")
+
+
+def render() -> None:
+    """The 数据报送 page."""
+    ui.current_filters()  # a deep link as the first request must still go through the router
+    principal = ui.current_principal()
+    st.title("数据报送")
+    st.caption("上传附件1《带贫人员名册》、附件2《消费扶贫证明材料》或采购台账（CSV：UTF-8/GBK；XLSX）。"
+               "逐行校验，全部通过才导入，任何一处错误整个文件都不导入；同一文件重复上传不会重复导入。")
+
+    form = _form_choice()
+    args = _submission(form, principal)
+    upload = st.file_uploader("上传文件", type=["csv", "xlsx", "txt"], key=f"rep_upload_{form}",
+                              help="单个文件不超过 50 MB；更大的台账请拆分，或用命令 python -m data_access import")
+    if upload is not None:
+        _check_and_commit(upload, form, args)
+    _batches(principal)
+
+
+render()

@@ -40,9 +40,9 @@ def demo_store(tmp_path_factory, name: str, scale: int = 20_000):
     Skips (or fails under BANGFU_REQUIRE_BROWSER=1) first when Chromium is missing.
     """
     require_browser()
-    from data_access.db import make_engine
-    from data_access.demo import generate_demo
-    from data_access.store import init_store
+    from data_access.reference.setup import init_store
+    from data_access.store.db import make_engine
+    from data_access.tools.demo import generate_demo
 
     url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'bangfu.db'}"
     engine = make_engine(url)

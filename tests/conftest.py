@@ -13,9 +13,9 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
-from data_access.db import make_engine
-from data_access.demo import generate_demo
-from data_access.store import init_store
+from data_access.reference.setup import init_store
+from data_access.store.db import make_engine
+from data_access.tools.demo import generate_demo
 
 PG_ADMIN_URL = os.environ.get("BANGFU_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_PG = os.environ.get("BANGFU_REQUIRE_PG") == "1"

@@ -1,4 +1,4 @@
-"""A corpus of messy and malformed upload files for ``data_access.ingest``.
+"""A corpus of messy and malformed upload files for ``data_access.desks.ingest``.
 
 ``cases()`` lists every file with what parsing it must give: either a correct parse (``rows``
 data rows, no errors) or errors naming a row and field (``errors``: (row, field, text) triples,
@@ -22,8 +22,8 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-from data_access.ingest import Limits, template_bytes
-from data_access.personal import fictional_id_number
+from data_access.desks.ingest import Limits, template_bytes
+from data_access.trust.personal import fictional_id_number
 
 TODAY = date(2024, 12, 31)
 

@@ -1,11 +1,11 @@
-"""Sign-in, sign-out and the pages each role may open (the rules live in data_access.auth)."""
+"""Sign-in and sign-out (which pages each role may open: pages/registry.py)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from data_access import auth, cache
-from pages.common import ui
+from data_access import cache
+from data_access.trust import auth
 
 
 def signed_in_principal() -> auth.Principal:
@@ -13,20 +13,17 @@ def signed_in_principal() -> auth.Principal:
 
     With no active users in the store everyone is the demo principal (演示用户).
     """
-    try:
-        needs_login = cache.run(auth.has_active_users)
-        current = st.session_state.get("principal")
-        if not needs_login:
-            st.session_state["principal"] = auth.DEMO_PRINCIPAL
-            return auth.DEMO_PRINCIPAL
-        if current is not None and not current.demo:
-            # Re-read every run: a user disabled by an admin is signed out on their next click.
-            fresh = cache.run(auth.active_principal, current.username)
-            if fresh is not None:
-                st.session_state["principal"] = fresh
-                return fresh
-    except cache.StoreUnavailable as exc:
-        ui.stop_if_unavailable(exc)
+    needs_login = cache.run(auth.has_active_users)
+    current = st.session_state.get("principal")
+    if not needs_login:
+        st.session_state["principal"] = auth.DEMO_PRINCIPAL
+        return auth.DEMO_PRINCIPAL
+    if current is not None and not current.demo:
+        # Re-read every run: a user disabled by an admin is signed out on their next click.
+        fresh = cache.run(auth.active_principal, current.username)
+        if fresh is not None:
+            st.session_state["principal"] = fresh
+            return fresh
     st.session_state.pop("principal", None)
     st.navigation([st.Page(_login_page, title="登录", icon=":material/login:", default=True)],
                   position="hidden").run()
@@ -49,17 +46,9 @@ def _login_page() -> None:
         except auth.LoginFailed as exc:
             st.error(str(exc), icon=":material/lock:")
             return
-        except cache.StoreUnavailable as exc:
-            ui.stop_if_unavailable(exc)
         _forget_session()
         st.session_state["principal"] = principal
         st.rerun()
-
-
-def allowed_pages(pages: list, principal: auth.Principal) -> list:
-    """The pages of ``pages`` the principal's role may open (see docs/trust.md)."""
-    # ``url_path`` reads "" for the default page; the path it was declared with is ``_url_path``.
-    return [p for p in pages if auth.can_view_page(principal, getattr(p, "_url_path", p.url_path))]
 
 
 def sidebar_user(principal: auth.Principal) -> None:

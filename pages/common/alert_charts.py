@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from data_access.labels import WARNING_LEVELS
+from data_access.reference.labels import WARNING_LEVELS
 from pages.common.charts import FONT, LEVEL_COLORS, memo_built
 
 LEVEL_ORDER = ("red", "orange", "yellow", "blue")

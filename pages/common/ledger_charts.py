@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from data_access.compliance import COMPLIANCE_STATUSES
+from data_access.figures.compliance import COMPLIANCE_STATUSES
 from pages.common.charts import _layout, memo_built
 
 STATUS_COLORS = {"on_time": "#2ca02c", "late": "#e6c229", "missing": "#d62728", "not_due": "#bbbbbb"}

@@ -18,7 +18,8 @@ import streamlit as st
 from pydeck.bindings.json_tools import default_serialize
 
 from data_access.cache import TTL_SECONDS
-from data_access.labels import OUTLET_KINDS, OUTLET_STATUSES, PAIRING_KINDS
+from data_access.query.text import money_text, pct_text
+from data_access.reference.labels import OUTLET_KINDS, OUTLET_STATUSES, PAIRING_KINDS
 from pages.common.charts import memo_built
 
 KIND_COLORS = {"counter": [214, 39, 40], "hall": [31, 119, 180], "zone": [44, 160, 44],
@@ -33,15 +34,6 @@ TOOLTIP = {"html": "<b>{title}</b><br/>{line1}<br/>{line2}<br/>{line3}<br/>{line
                      "backgroundColor": "rgba(40,40,40,0.9)", "color": "white"}}
 LAND = [246, 244, 238, 255]  # the base map's land fill
 CHINA_VIEW = dict(longitude=104.5, latitude=36.0, zoom=2.5)
-
-
-def money(yuan: float) -> str:
-    """Yuan as 万元 / 亿元 text for tooltips."""
-    if abs(yuan) >= 1e8:
-        return f"{yuan / 1e8:,.2f}亿元"
-    if abs(yuan) >= 1e4:
-        return f"{yuan / 1e4:,.2f}万元"
-    return f"{yuan:,.0f}元"
 
 
 def view_for(lngs, lats, default: dict = CHINA_VIEW, zoom: float | None = None,
@@ -116,9 +108,9 @@ def choropleth_features(shapes: list[dict], amounts: pd.DataFrame, caption: str)
         purchases = int(by_code.purchases.get(code, 0)) if "purchases" in by_code and code in by_code.index else 0
         share = by_code.share.get(code) if "share" in by_code and code in by_code.index else None
         props = dict(feat["properties"], amount=amount, color=colors.get(code, [235, 235, 235, 160]),
-                     title=feat["properties"]["name"], line1=f"{caption}：{money(amount)}",
+                     title=feat["properties"]["name"], line1=f"{caption}：{money_text(amount)}",
                      line2=f"采购笔数：{purchases:,}",
-                     line3=f"占比：{share * 100:.1f}%" if share is not None else "", line4="")
+                     line3=f"占比：{pct_text(share)}" if share is not None else "", line4="")
         out.append({"type": "Feature", "geometry": feat["geometry"], "properties": props})
     return out
 
@@ -145,7 +137,7 @@ def outlet_frame(points: pd.DataFrame) -> pd.DataFrame:
                    for k, s in zip(df.kind, df.status, strict=True)]
     df["line2"] = "运营方：" + df.operator.fillna("—").astype(str)
     df["line3"] = ["开设：" + (d.isoformat() if d is not None and not pd.isna(d) else "—") for d in df.opened_on]
-    df["line4"] = [f"期间销售额：{money(v)}（{n:,}笔）" for v, n in zip(df.sales_yuan, df.purchases, strict=True)]
+    df["line4"] = [f"期间销售额：{money_text(v)}（{n:,}笔）" for v, n in zip(df.sales_yuan, df.purchases, strict=True)]
     keep = ["id", "lng", "lat", "radius", "color", "outline", "outline_width", "title", "line1", "line2",
             "line3", "line4"]
     return df[keep]
@@ -197,7 +189,7 @@ def flow_frame(flows: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFrame:
     df["width"] = 1 + 9 * np.sqrt(df.amount / top)
     df["color"] = [[192, 57, 43, 200] if p else [120, 120, 120, 150] for p in df.paired]
     df["title"] = df.helper_name + " → " + df.origin_name
-    df["line1"] = "金额：" + df.amount.map(money)
+    df["line1"] = "金额：" + df.amount.map(money_text)
     df["line2"] = ["结对关系：" + (PAIRING_KINDS.get(k, k) if isinstance(k, str) else "无（非结对采购）")
                    for k in df.pairing_kind]
     df["line3"] = ""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from data_access.labels import PAIRING_KINDS
+from data_access.query.text import pct_text
+from data_access.reference.labels import PAIRING_KINDS
 from pages.common.charts import FONT, PALETTE, memo_built
 
 
@@ -16,7 +17,7 @@ def region_bars(children: pd.DataFrame, limit: int = 25) -> go.Figure:
     d = children[children.amount > 0].head(limit).iloc[::-1]
     fig = go.Figure(go.Bar(y=d.name, x=d.amount / 1e4, orientation="h", marker_color=PALETTE[1],
                            customdata=d[["code"]].to_numpy(),
-                           text=[f"{s * 100:.1f}%" for s in d.share], textposition="outside",
+                           text=[pct_text(s) for s in d.share], textposition="outside",
                            hovertemplate="%{y}: %{x:,.1f}万元（点击下钻）<extra></extra>"))
     fig.update_traces(cliponaxis=False)
     # The top margin keeps Plotly's toolbar above the bars: a click on the largest region must

@@ -1,4 +1,7 @@
-"""Shared page pieces: money formatting, the filter sidebar, data freshness and store banners."""
+"""Shared page pieces: the filter sidebar, data freshness, the store banner and page links.
+
+Money and percent text come from ``data_access.query.text`` (``money_text``, ``pct_text``), the
+same functions the briefing pack and exports use."""
 
 from __future__ import annotations
 
@@ -6,45 +9,29 @@ from datetime import date
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from data_access import cache
-from data_access.auth import Principal, apply_principal
-from data_access.filters import REGION_SIDES, Filters, region_level
-from data_access.labels import BUYER_KINDS, CATEGORIES, CHANNELS
-from data_access.overview import data_as_of, data_years
-from data_access.regions import region_children, region_name, region_path, region_table
+from data_access.figures.overview import data_as_of, data_years
+from data_access.query.filters import REGION_SIDES, Filters, region_level
+from data_access.query.text import filters_in_words
+from data_access.reference.labels import BUYER_KINDS, CATEGORIES, CHANNELS
+from data_access.reference.regions import region_children, region_path, region_table
+from data_access.trust.auth import Principal, apply_principal
+from pages import registry
 
 FILTER_KEYS = ("from", "to", "region", "side", "channel", "kind", "cat")
 
 
-def fmt_money(yuan: float | None, digits: int = 2) -> str:
-    """Yuan as 亿元 / 万元 / 元 text, the way briefings write money."""
-    if yuan is None or pd.isna(yuan):
-        return "—"
-    if abs(yuan) >= 1e8:
-        return f"{yuan / 1e8:,.{digits}f}亿元"
-    if abs(yuan) >= 1e4:
-        return f"{yuan / 1e4:,.{digits}f}万元"
-    return f"{yuan:,.0f}元"
-
-
-def fmt_pct(ratio: float | None, digits: int = 1, signed: bool = False) -> str:
-    if ratio is None or pd.isna(ratio):
-        return "—"
-    return f"{ratio * 100:+.{digits}f}%" if signed else f"{ratio * 100:.{digits}f}%"
-
-
-def stop_if_unavailable(exc: Exception) -> None:
+def store_down(exc: Exception) -> None:
+    """The one banner for a store that does not answer (the router catches ``StoreUnavailable``
+    around the whole page run): the message names the host, never the password."""
     st.error(str(exc), icon=":material/cloud_off:")
-    st.stop()
 
 
 def store_status() -> dict:
     """Bring the store up (demo data on the first start of the default store)."""
-    try:
-        return cache.prepared_store()
-    except cache.StoreUnavailable as exc:
-        stop_if_unavailable(exc)
+    return cache.prepared_store()
 
 
 def _initial_filters(as_of: date) -> Filters:
@@ -54,12 +41,9 @@ def _initial_filters(as_of: date) -> Filters:
 
 def sidebar_filters() -> Filters:
     """Draw the shared filters in the sidebar, keep them in the URL, return the Filters."""
-    try:
-        as_of = cache.query(data_as_of) or date.today()
-        years = cache.query(data_years) or [as_of.year]
-        regions = cache.query(region_table)
-    except cache.StoreUnavailable as exc:
-        stop_if_unavailable(exc)
+    as_of = cache.query(data_as_of) or date.today()
+    years = cache.query(data_years) or [as_of.year]
+    regions = cache.query(region_table)
     if "filters" not in st.session_state:
         st.session_state["filters"] = _initial_filters(as_of)
     f: Filters = st.session_state["filters"]
@@ -101,7 +85,7 @@ def sidebar_filters() -> Filters:
         pd.Timestamp(year=year, month=m_to, day=1) + pd.offsets.MonthEnd(0)).date()
     f = Filters(start=date(year, m_from, 1), end=end_day, region_code=chosen, region_side=side,
                 channels=tuple(channels), buyer_kinds=tuple(kinds), categories=tuple(cats))
-    f = apply_principal(f, current_principal())
+    f = apply_principal(f, cache.principal())
     st.session_state["filters"] = f
     _sync_url(f)
     sb.caption(f"数据截至 {as_of:%Y年%m月%d日}")
@@ -139,28 +123,25 @@ def _sync_url(f: Filters) -> None:
 
 def current_filters() -> Filters:
     """The Filters the router drew in the sidebar for this run."""
-    if "filters" not in st.session_state or _outside_router():
-        _rerun_through_router()
+    _through_router("filters")
     return st.session_state["filters"]
 
 
-def _outside_router() -> bool:
-    # True while a page runs straight from pages/ (legacy multipage mode): the router, and with
-    # it the sign-in, has not run. The router's st.navigation call turns the mode off.
-    from streamlit.runtime.pages_manager import PagesManager
+def _through_router(key: str) -> None:
+    """Rerun through the router unless it ran first in this run (it left ``key`` in the session).
 
-    return bool(PagesManager.uses_pages_directory)
-
-
-def _rerun_through_router() -> None:
-    # A deep link (/overview) that is the very first request after the server starts runs the
-    # page straight from the pages/ folder, without dashboard.py (Streamlit's legacy multipage
-    # mode stays on until some session calls st.navigation). Switch that mode off, as
-    # st.navigation itself does, and rerun: the router then draws the same page.
-    from streamlit.runtime.pages_manager import PagesManager
-
-    PagesManager.uses_pages_directory = False
-    st.rerun()
+    Upstream behaviour (Streamlit 1.67, streamlit/runtime/pages_manager.py): until some session of
+    the process calls st.navigation, an app whose main script has a ``pages/`` folder runs in the
+    legacy multipage mode (``PagesManager.uses_pages_directory``), so a deep link that is the
+    server's very first request (/ledger) runs pages/ledger.py without dashboard.py, the sign-in
+    with it. The brief fixes the folder's name and no public API turns the mode off but
+    st.navigation, which only the router calls: switch it off as st.navigation does, and rerun.
+    Pinned: streamlit ~= 1.67 (pyproject); tests/browser/test_browser_access.py proves that a cold
+    deep link still meets the sign-in.
+    """
+    if key not in st.session_state or PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def freshness(source: str) -> None:
@@ -171,18 +152,8 @@ def freshness(source: str) -> None:
 
 
 def describe_filters(f: Filters) -> str:
-    regions = cache.query(region_table)
-    parts = [f"{f.start:%Y年%m月%d日}至{f.end:%m月%d日}",
-             f"{'产地' if f.region_side == 'origin' else '采购方'}：{region_name(regions, f.region_code)}"]
-    if f.channels:
-        parts.append("渠道：" + "、".join(CHANNELS[c] for c in f.channels))
-    if f.buyer_kinds:
-        parts.append("单位：" + "、".join(BUYER_KINDS[c] for c in f.buyer_kinds))
-    if f.categories:
-        parts.append("品类：" + "、".join(CATEGORIES[c] for c in f.categories))
-    if f.own_unit_id is not None:
-        parts.append(f"仅本单位：{current_principal().unit_name or f.own_unit_id}")
-    return " ｜ ".join(parts)
+    """The page's filters in words (``query.text.filters_in_words``, as the briefing and exports say it)."""
+    return filters_in_words(f, cache.query(region_table), current_principal().unit_name)
 
 
 def current_principal() -> Principal:
@@ -191,17 +162,15 @@ def current_principal() -> Principal:
     A page reached without the router (a deep link as a server's first request) reruns through
     it, so no page runs before the sign-in.
     """
-    if "principal" not in st.session_state or _outside_router():
-        _rerun_through_router()
+    _through_router("principal")
     return st.session_state["principal"]
 
 
-def page_link(page: str, label: str, icon: str | None = None, help: str | None = None) -> None:
-    """A link to another page of the app; plain text when this user's role may not open it."""
-    from data_access.auth import can_view_page
-
-    url_path = {"pages/alerts.py": "warnings"}.get(page, page.removeprefix("pages/").removesuffix(".py"))
-    if can_view_page(current_principal(), url_path):
-        st.page_link(page, label=label, icon=icon, help=help)
+def page_link(url_path: str, label: str, icon: str | None = None, help: str | None = None) -> None:
+    """A link to another page of the app (by its ``url_path`` in the registry); plain text when
+    this user's role may not open it."""
+    spec = registry.BY_URL[url_path]
+    if registry.can_view(current_principal(), url_path):
+        st.page_link(spec.file, label=label, icon=icon, help=help)
     else:
         st.caption(label)

@@ -1,0 +1,937 @@
+"""数据报送: read the reporting forms from messy office files, normalise and validate them.
+
+Three forms: ``beneficiaries`` (附件1 带贫人员名册), ``proofs`` (附件2 消费扶贫证明材料) — both as
+prescribed by seed 002 — and ``purchases`` (采购台账, the purchase ledger). ``parse_upload``
+reads CSV (UTF-8, UTF-8 with BOM, GBK/GB18030, UTF-16 with BOM) or XLSX, finds the header row
+below title rows, maps header synonyms to fields, and returns a ``ParseResult`` whose ``rows``
+hold normalised values (yuan, kg, dates) under English column names, ready for the store, and
+whose ``errors`` name each bad cell by its spreadsheet row and Chinese field name.
+
+Formula injection: a text cell that starts with ``=``, ``@``, or ``+``/``-`` followed by
+anything but a plain number is rejected with an error (after trimming leading tabs and line
+breaks), so the store never holds a text that a spreadsheet would run. Exports still pass
+every cell through ``safe_cell``, because data can reach the store by other paths.
+
+Beneficiary ID and phone numbers never appear in ``rows`` in clear: only masked, as a keyed
+hash (IDs) and as Fernet ciphertext (see ``data_access.trust.personal``).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import os
+import re
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from data_access.query.export import neutralise as safe_cell
+from data_access.query.export import safe_frame
+from data_access.reference import labels
+from data_access.trust import personal
+
+__all__ = [
+    "CHANNEL_LABELS",
+    "FORMS",
+    "Limits",
+    "ParseResult",
+    "PURPOSE_LABELS",
+    "RowError",
+    "parse_upload",
+    "safe_cell",
+    "safe_frame",
+    "template_bytes",
+]
+
+MB = 1024 * 1024
+EARLIEST_DATE = date(2015, 1, 1)  # 精准扶贫 reporting starts in 2015; earlier dates are typos.
+HEADER_SCAN_ROWS = 30
+SAMPLE_BYTES = 64 * 1024
+
+
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of a form: English key in ``rows``, the template header, how to read it."""
+
+    key: str
+    label: str
+    kind: str  # text, id_number, phone, amount, date, quantity, region, channel, purpose
+    synonyms: tuple[str, ...] = ()
+    header_required: bool = True
+    value_required: bool = True
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """A reporting form: its title as in the seed, its fields, its example row and its limits."""
+
+    key: str
+    title: str
+    attachment: str
+    fields: tuple[Field, ...]
+    example: tuple[str, ...]
+    max_rows: int
+    max_amount_yuan: float
+
+    def field(self, key: str) -> Field:
+        return next(f for f in self.fields if f.key == key)
+
+
+_DATE_SYNONYMS = ("交易日期", "交易时间", "日期", "采购日期", "采购时间", "购买日期", "购买时间", "时间", "销售日期", "发生日期")
+_AMOUNT_SYNONYMS = ("金额", "交易金额", "采购金额", "购买金额", "销售金额", "总金额", "价款", "合计金额")
+_QUANTITY_SYNONYMS = ("数量", "采购数量", "购买数量", "销售数量", "重量", "数量重量")
+_PRODUCT_SYNONYMS = ("产品名称", "产品", "品名", "商品名称", "商品", "扶贫产品名称", "帮扶产品名称", "产品品名")
+_SELLER_SYNONYMS = ("卖方", "供应商", "销售方", "供货单位", "供货方", "销售单位", "卖方单位", "供应商名称")
+_BUYER_SYNONYMS = ("买方", "采购单位", "购买方", "采购方", "购买单位", "买方单位", "采购单位名称")
+
+FORMS: dict[str, FormSpec] = {
+    "beneficiaries": FormSpec(
+        key="beneficiaries",
+        title="带贫人员名册",
+        attachment="附件1",
+        fields=(
+            Field("name", "姓名", "text", ("姓名", "受益人", "受益人姓名", "带贫人员", "带贫人员姓名", "户主姓名", "帮扶对象")),
+            Field("id_number", "身份证", "id_number", ("身份证", "身份证号", "身份证号码", "公民身份号码", "身份证件号码", "证件号码", "证件号")),
+            Field("phone", "联系方式", "phone", ("联系方式", "联系电话", "电话", "电话号码", "手机", "手机号", "手机号码"), value_required=False),
+            Field("benefit_yuan", "受益金额", "amount", ("受益金额", "收益金额", "带贫收益", "增收金额", "受益金额数", "金额")),
+        ),
+        example=("示例：张三", "430921199001011230", "13800138000", "1200"),
+        max_rows=100_000,
+        max_amount_yuan=1_000_000,
+    ),
+    "proofs": FormSpec(
+        key="proofs",
+        title="消费扶贫证明材料",
+        attachment="附件2",
+        fields=(
+            Field("seq", "序号", "text", ("序号", "编号", "no", "no."), header_required=False, value_required=False),
+            Field("product", "产品名称", "text", _PRODUCT_SYNONYMS),
+            Field("seller", "卖方", "text", _SELLER_SYNONYMS),
+            Field("buyer", "买方", "text", _BUYER_SYNONYMS),
+            Field("quantity", "数量", "quantity", _QUANTITY_SYNONYMS, value_required=False),
+            Field("amount_yuan", "金额", "amount", _AMOUNT_SYNONYMS),
+            Field("date", "交易时间", "date", _DATE_SYNONYMS),
+            Field("remark", "备注", "text", ("备注", "说明", "备注说明"), header_required=False, value_required=False),
+        ),
+        example=("示例", "大通湖大闸蟹", "大通湖区某某水产合作社", "区直机关工会", "50公斤", "6000", "2024-09-20", "节日慰问品"),
+        max_rows=200_000,
+        max_amount_yuan=100_000_000,
+    ),
+    "purchases": FormSpec(
+        key="purchases",
+        title="消费帮扶采购台账",
+        attachment="",
+        fields=(
+            Field("date", "交易日期", "date", _DATE_SYNONYMS),
+            Field("buyer", "采购单位", "text", _BUYER_SYNONYMS),
+            Field("supplier", "供应商", "text", _SELLER_SYNONYMS),
+            Field("product", "产品名称", "text", _PRODUCT_SYNONYMS),
+            Field("origin", "产地", "region", ("产地", "原产地", "产地县", "产地县区", "产地区县", "产品产地", "来源地", "产地代码", "产地县区名称或代码")),
+            Field("channel", "渠道", "channel", ("渠道", "采购渠道", "销售渠道", "购买渠道", "购买方式", "采购方式"), header_required=False, value_required=False),
+            Field("purpose", "用途", "purpose", ("用途", "采购用途", "消费类型", "采购类型"), header_required=False, value_required=False),
+            Field("quantity", "数量", "quantity", _QUANTITY_SYNONYMS, header_required=False, value_required=False),
+            Field("amount_yuan", "金额（元）", "amount", _AMOUNT_SYNONYMS),
+            Field("voucher", "凭证号", "text", ("凭证号", "凭证编号", "发票号", "发票号码", "单据号", "订单号", "凭证号码"), header_required=False, value_required=False),
+        ),
+        example=("示例：2024-03-15", "珠海市第一中学", "某某县农产品专业合作社", "高原红米", "433127", "832平台", "食堂食材", "500kg", "3250.00", "FP20240315001"),
+        max_rows=2_000_000,
+        max_amount_yuan=100_000_000,
+    ),
+}
+
+# The store's codes (data_access.reference.labels), so parsed rows go into ``purchase`` as they are.
+# Outlet kinds that are not purchase channels (专列, 专站, 示范点) and direct buying outside a
+# canteen count as 其他; the voucher and remark keep the detail.
+CHANNEL_LABELS: dict[str, str] = dict(labels.CHANNELS)
+_CHANNEL_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "p832": ("832", "832平台", "扶贫832平台", "832扶贫平台", "脱贫地区农副产品网络销售平台", "贫困地区农副产品网络销售平台", "832网络销售平台"),
+    "counter": ("专柜", "消费帮扶专柜", "消费扶贫专柜", "扶贫专柜", "智能专柜", "帮扶专柜"),
+    "hall": ("专馆", "消费帮扶专馆", "消费扶贫专馆", "扶贫馆", "帮扶馆"),
+    "zone": ("专区", "消费帮扶专区", "消费扶贫专区", "扶贫专区", "帮扶专区"),
+    "canteen": ("食堂直供", "食堂直采", "食堂直购", "食堂采购", "直供食堂", "定向采购", "订单采购"),
+    "fair": ("展销会", "展会", "博览会", "农博会", "产销对接会", "推介会", "展销活动"),
+    "ecommerce": ("电商", "电商平台", "网购", "网上商城", "直播带货", "线上", "网络销售"),
+    "other": ("其他", "其它", "专列", "消费帮扶专列", "专站", "消费帮扶专站", "示范点", "消费帮扶示范点",
+              "直接采购", "直采", "农户直购", "直购", "以购代捐"),
+}
+PURPOSE_LABELS: dict[str, str] = dict(labels.PURPOSES)
+_PURPOSE_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "canteen": ("食堂食材", "食堂", "食材", "食堂采购", "食堂食材采购", "餐厅食材"),
+    "holiday_gift": ("节日慰问品", "工会节日慰问品", "慰问品", "工会慰问", "工会慰问品", "节日慰问", "工会"),
+    "welfare": ("集体福利", "职工福利", "福利"),
+    "other": ("其他", "其它", "职工个人消费", "个人消费", "个人", "自购", "职工自购"),
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Guards against files too big for an upload; ``None`` takes the form's default."""
+
+    max_bytes: int | None = 50 * MB
+    max_rows: int | None = None
+    max_amount_yuan: float | None = None
+    max_errors: int = 5000
+    chunk_rows: int = 100_000
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem: spreadsheet row (None for the whole file), Chinese field name, shown value."""
+
+    row: int | None
+    field: str | None
+    value: str | None
+    reason: str
+
+    @property
+    def message(self) -> str:
+        """The problem as the user reads it, e.g. ``第12行「身份证」：校验位错误（应为X）``."""
+        where = f"第{self.row}行" if self.row is not None else ""
+        what = f"「{self.field}」" if self.field else ""
+        return f"{where}{what}：{self.reason}" if where or what else self.reason
+
+
+@dataclass
+class ParseResult:
+    """What ``parse_upload`` read: normalised rows, every error, and where the data came from."""
+
+    form: str
+    filename: str
+    rows: pd.DataFrame
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+    file_hash: str | None = None
+    encoding: str | None = None
+    file_kind: str | None = None
+    sheet: str | None = None
+    header_row: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the file has data rows and not one error: it may be committed as a whole."""
+        return self.error_count == 0 and len(self.rows) > 0
+
+    @property
+    def message(self) -> str:
+        """A one-paragraph summary in Chinese for the upload page."""
+        title = FORMS[self.form].title
+        if self.ok:
+            text = f"「{title}」校验通过：共 {len(self.rows)} 行数据，可以导入。"
+        elif self.error_count == 0:
+            text = f"「{title}」中没有数据行，未导入。"
+        else:
+            rows_hit = len({e.row for e in self.errors if e.row is not None})
+            shown = "" if len(self.errors) == self.error_count else f"（列出前 {len(self.errors)} 处）"
+            per_row = f"，涉及 {rows_hit} 行" if rows_hit else ""
+            text = (f"「{title}」发现 {self.error_count} 处错误{per_row}{shown}，整个文件未导入；"
+                    "请按提示修改后重新上传。")
+        return text + "".join(f"\n{n}" for n in self.notes)
+
+
+class _FileError(Exception):
+    """A problem with the file as a whole; becomes one RowError without a row."""
+
+
+
+
+def _is_bytes(data: Any) -> bool:
+    return isinstance(data, bytes | bytearray | memoryview)
+
+
+def _head(data: Any, n: int) -> bytes:
+    if _is_bytes(data):
+        return bytes(data[:n])
+    with open(data, "rb") as fh:
+        return fh.read(n)
+
+
+def _sha256(data: Any) -> str:
+    if _is_bytes(data):
+        return hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256()
+    with open(data, "rb") as fh:
+        for block in iter(lambda: fh.read(MB), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _detect_encoding(sample: bytes, complete: bool) -> str:
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    even_nuls, odd_nuls = sample[0::2].count(0), sample[1::2].count(0)
+    # UTF-16 without a BOM: the ASCII characters (digits, commas) leave NULs all on one side.
+    if even_nuls + odd_nuls >= len(sample) // 20 and min(even_nuls, odd_nuls) == 0:
+        return "utf-16-le" if odd_nuls else "utf-16-be"
+    if even_nuls + odd_nuls:
+        raise _FileError("文件含有空字节，不是 CSV 文本文件；请上传 .xlsx 或 .csv")
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            # final=complete: a sample cut in the middle of a character is not an error.
+            codecs.getincrementaldecoder(encoding)().decode(sample, final=complete)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    raise _FileError("无法识别文件编码（既不是 UTF-8 也不是 GBK）；请在 Excel/WPS 中另存为 "
+                     "“CSV UTF-8” 或 .xlsx 后重新上传")
+
+
+def _sniff_delimiter(text: str) -> str:
+    lines = [ln for ln in text.splitlines()[:30] if ln.strip()]
+    counts = {d: sum(ln.count(d) for ln in lines) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _csv_rows(data: Any, encoding: str, sample: bytes) -> Iterator[tuple[int, list[str]]]:
+    raw = io.BytesIO(data) if _is_bytes(data) else open(data, "rb")  # noqa: SIM115
+    try:
+        text_sample = sample.decode(encoding, errors="ignore")
+        stream = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
+        reader = csv.reader(stream, delimiter=_sniff_delimiter(text_sample))
+        rownum = 0
+        try:
+            # One CSV record is one spreadsheet row, also when a quoted cell spans lines.
+            for rownum, cells in enumerate(reader, start=1):  # noqa: B007
+                yield rownum, cells
+        except UnicodeDecodeError as exc:
+            raise _FileError(f"文件第{rownum + 1}行附近有无法按 {_encoding_label(encoding)} 解码的字节；"
+                             "文件可能混用了编码，请另存为 “CSV UTF-8” 后重新上传") from exc
+        except csv.Error as exc:
+            raise _FileError(f"文件第{rownum + 1}行附近不是有效的 CSV（{exc}）") from exc
+    finally:
+        raw.close()
+
+
+def _cell_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.isoformat()
+    return str(value)
+
+
+def _xlsx_open(data: Any):
+    # Deferred: openpyxl (~0.2 s to import) is needed only when an XLSX is read or a template written.
+    import openpyxl
+
+    try:
+        return openpyxl.load_workbook(io.BytesIO(data) if _is_bytes(data) else data,
+                                      read_only=True, data_only=True)
+    except zipfile.BadZipFile as exc:
+        raise _FileError("XLSX 文件已损坏或不完整（无法解压），请在 Excel/WPS 中打开并重新保存后上传") from exc
+    except Exception as exc:  # openpyxl raises many types (KeyError, ValueError…) on foreign zips
+        raise _FileError("文件不是有效的 XLSX 工作簿，请在 Excel/WPS 中另存为 .xlsx 或 CSV 后上传") from exc
+
+
+def _xlsx_rows(sheet) -> Iterator[tuple[int, list[str | None]]]:
+    try:
+        # Read-only sheets yield every row from row 1, blank ones included, so counting is exact.
+        for rownum, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield rownum, [_cell_text(v) for v in values]
+    except Exception as exc:  # a damaged sheet part surfaces only while streaming
+        raise _FileError(f"工作表「{sheet.title}」已损坏，读取中断；请在 Excel/WPS 中打开并重新保存后上传") from exc
+
+
+def _encoding_label(encoding: str | None) -> str:
+    return {"utf-8": "UTF-8", "utf-8-sig": "UTF-8（带BOM）", "gb18030": "GBK/GB18030",
+            "utf-16": "UTF-16", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16"}.get(encoding or "", encoding or "")
+
+
+
+
+_UNIT_SUFFIXES = ("万元", "亿元", "千元", "元", "公斤", "千克", "kg", "吨", "斤", "克", "g", "t")
+
+
+def _squash(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    return re.sub(r"[\s*※★:：_]+|[(（]?必填[)）]?", "", text)
+
+
+def _header_parts(cell: str | None) -> tuple[str, str | None]:
+    """(name, unit) of a header cell: ``金额（万元）`` → (``金额``, ``万元``)."""
+    if not cell:
+        return "", None
+    text = _squash(cell)
+    m = re.fullmatch(r"(.+?)[(\[【](.*?)[)\]】]", text)
+    if m:
+        return m.group(1), m.group(2) or None
+    return text, None
+
+
+_SYNONYM_CACHE: dict[str, dict[str, str]] = {}
+
+
+def _synonyms(spec: FormSpec) -> dict[str, str]:
+    if spec.key not in _SYNONYM_CACHE:
+        table: dict[str, str] = {}
+        for f in spec.fields:
+            for name in (f.label, *f.synonyms):
+                table.setdefault(_header_parts(name)[0], f.key)
+        _SYNONYM_CACHE[spec.key] = table
+    return _SYNONYM_CACHE[spec.key]
+
+
+def _match_header(spec: FormSpec, cells: list[str | None]) -> dict[str, tuple[int, str | None]]:
+    """Field key → (column index, unit written in the header) for the cells of one row."""
+    table = _synonyms(spec)
+    found: dict[str, tuple[int, str | None]] = {}
+    for i, cell in enumerate(cells):
+        name, unit = _header_parts(cell)
+        key = table.get(name)
+        if key is None:
+            for suffix in _UNIT_SUFFIXES:
+                if name.endswith(suffix) and table.get(name[: -len(suffix)]):
+                    key, unit = table[name[: -len(suffix)]], suffix
+                    break
+        if key is None and "(" in name:
+            key = table.get(name.split("(")[0])
+        if key is not None and key not in found:
+            found[key] = (i, unit)
+    return found
+
+
+def _missing_headers(spec: FormSpec, found: dict) -> list[str]:
+    return [f.label for f in spec.fields if f.header_required and f.key not in found]
+
+
+def _header_error(spec: FormSpec, best: tuple | None, first_rows: list) -> str:
+    expected = "、".join(f.label for f in spec.fields)
+    if best is None:
+        if not first_rows:
+            return "文件中没有任何内容"
+        rownum, cells = first_rows[0]
+        seen = "、".join(c.strip() for c in cells if c and c.strip())[:120]
+        hint = _other_form_hint(spec, first_rows)
+        return f"未找到「{spec.title}」的表头（应有：{expected}）；第{rownum}行的内容为：{seen}{hint}"
+    rownum, cells, found = best
+    missing = "「" + "」「".join(_missing_headers(spec, found)) + "」"
+    seen = "、".join(c.strip() for c in cells if c and c.strip())
+    return f"表头缺少{missing}；第{rownum}行的表头为：{seen}（应有：{expected}）"
+
+
+def _other_form_hint(spec: FormSpec, first_rows: list) -> str:
+    for other in FORMS.values():
+        if other.key != spec.key and any(
+            not _missing_headers(other, _match_header(other, cells)) for _, cells in first_rows
+        ):
+            return f"。这个文件看起来是「{other.title}」，请在对应的位置上传"
+    return ""
+
+
+def _find_header(spec: FormSpec, rows: Iterator) -> tuple[int, dict, list]:
+    """Scan the first rows for the header; returns (header row number, mapping, rows read)."""
+    buffered: list[tuple[int, list]] = []
+    best: tuple | None = None
+    for rownum, cells in rows:
+        buffered.append((rownum, cells))
+        if not any(c and c.strip() for c in cells):
+            continue
+        found = _match_header(spec, cells)
+        if not _missing_headers(spec, found) and len(found) >= 2:
+            return rownum, found, buffered
+        if len(found) >= 2 and (best is None or len(found) > len(best[2])):
+            best = (rownum, cells, found)
+        if sum(1 for _, c in buffered if any(x and x.strip() for x in c)) >= HEADER_SCAN_ROWS:
+            break
+    non_blank = [(n, c) for n, c in buffered if any(x and x.strip() for x in c)]
+    raise _FileError(_header_error(spec, best, non_blank))
+
+
+
+
+_PLACEHOLDER = r"[-—/\\.。]*|无|空|null|none|nan"
+
+
+def _clean(raw: pd.Series) -> pd.Series:
+    s = raw.astype("str").str.normalize("NFKC")
+    s = s.str.replace(r"[\u200b-\u200d\ufeff]", "", regex=True).str.strip()
+    s = s.str.replace(r"\s+", " ", regex=True)
+    return s.mask(s.str.fullmatch(_PLACEHOLDER, case=False, na=False))
+
+
+class _Errors:
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.items: list[RowError] = []
+        self.count = 0
+        self._chunk: list[tuple[int, int, RowError]] = []
+
+    def file(self, reason: str) -> None:
+        self.count += 1
+        if len(self.items) < self.limit:
+            self.items.append(RowError(None, None, None, reason))
+
+    def add(self, order: int, row: int, label: str, value: str | None, reason: str) -> None:
+        self._chunk.append((row, order, RowError(row, label, value, reason)))
+
+    def add_series(self, order: int, label: str, rows: pd.Series, shown: pd.Series,
+                   reasons: pd.Series) -> None:
+        hit = reasons.notna()
+        if hit.any():
+            for row, value, reason in zip(rows[hit], shown[hit], reasons[hit], strict=True):
+                self.add(order, int(row), label, None if pd.isna(value) else str(value)[:60], reason)
+
+    def flush(self) -> None:
+        self._chunk.sort(key=lambda t: (t[0], t[1]))
+        self.count += len(self._chunk)
+        room = self.limit - len(self.items)
+        self.items.extend(e for _, _, e in self._chunk[: max(room, 0)])
+        self._chunk = []
+
+
+def _reasons(index: pd.Index) -> pd.Series:
+    return pd.Series(None, index=index, dtype=object)
+
+
+def _set(reasons: pd.Series, mask: pd.Series, text: Any) -> None:
+    """Record ``text`` where ``mask`` holds and no earlier reason was recorded for the row."""
+    where = mask.fillna(False).astype(bool) & reasons.isna()
+    if where.any():
+        reasons[where] = text[where] if isinstance(text, pd.Series) else text
+
+
+def _yuan_text(yuan: float) -> str:
+    return f"{yuan / 1e8:g}亿元" if yuan >= 1e8 else f"{yuan / 1e4:g}万元" if yuan >= 1e4 else f"{yuan:g}元"
+
+
+_AMOUNT_RE = (r"^(?P<open>\()?(?P<sign>[+-])?(?P<num>\d+(?:\.\d*)?|\.\d+)"
+              r"(?P<unit>亿元|亿|万元|万|千元|元)?(?P<close>\))?$")
+_AMOUNT_FACTORS = {"亿元": 1e8, "亿": 1e8, "万元": 1e4, "万": 1e4, "千元": 1e3, "元": 1.0}
+
+
+def _amount(s: pd.Series, header_unit: str | None, cap: float) -> tuple[pd.Series, pd.Series]:
+    reasons = _reasons(s.index)
+    compact = s.str.replace(r"[\s,¥$]|rmb|cny|人民币", "", regex=True, case=False)
+    m = compact.str.extract(_AMOUNT_RE)
+    parens_ok = m["open"].isna() == m["close"].isna()
+    num = pd.to_numeric(m["num"], errors="coerce").astype(float)
+    default = _AMOUNT_FACTORS.get(header_unit or "", 1.0)
+    factor = m["unit"].map(_AMOUNT_FACTORS).astype(float).fillna(default)
+    negative = (m["sign"] == "-").fillna(False) | m["open"].notna()
+    value = (num * factor).where(~negative, -num * factor).where(parens_ok).round(2)
+    _set(reasons, s.notna() & value.isna(), "无法识别为金额，请填写数字（如 1234.50）")
+    _set(reasons, value < 0, "金额为负数")
+    _set(reasons, value == 0, "金额为0")
+    _set(reasons, value > cap, f"金额超过单行上限{_yuan_text(cap)}，请核对单位是元还是万元")
+    return value.where(reasons.isna()), reasons
+
+
+_DATE_RE = (r"^(?P<y>\d{4})\s*[年./-]\s*(?P<m>\d{1,2})\s*[月./-]\s*(?P<d>\d{1,2})\s*日?"
+            r"(?:\s*T?\s*\d{1,2}[:时]\d{1,2}(?:[:分]\d{1,2}(?:\.\d+)?秒?)?)?$")
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")  # Excel's day 0, allowing for its 1900 leap-year bug
+
+
+def _dates(s: pd.Series, today: date) -> tuple[pd.Series, pd.Series]:
+    reasons = _reasons(s.index)
+    parts = s.str.extract(_DATE_RE)
+    compact = s.str.extract(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$")
+    parts = parts.fillna(compact)
+    ymd = parts.apply(pd.to_numeric, errors="coerce")
+    has_parts = ymd["y"].notna()
+    value = pd.to_datetime(
+        pd.DataFrame({"year": ymd["y"], "month": ymd["m"], "day": ymd["d"]}), errors="coerce"
+    )
+    serial = pd.to_numeric(s.where(s.str.fullmatch(r"\d{5}(?:\.\d+)?", na=False)), errors="coerce")
+    from_serial = _EXCEL_EPOCH + pd.to_timedelta(serial.floordiv(1), unit="D")
+    value = value.fillna(from_serial).dt.normalize()
+    _set(reasons, has_parts & value.isna(),
+         "日期不存在（" + parts["y"].fillna("") + "年" + parts["m"].fillna("") + "月"
+         + parts["d"].fillna("") + "日）")
+    _set(reasons, s.notna() & value.isna(), "无法识别为日期，请写成 2021-08-20 或 2021年8月20日")
+    _set(reasons, value < pd.Timestamp(EARLIEST_DATE), "日期早于2015年1月1日，请核对")
+    _set(reasons, value > pd.Timestamp(today), f"日期晚于今天（{today.isoformat()}）")
+    return value.where(reasons.isna()), reasons
+
+
+_WEIGHT_KG = {"kg": 1.0, "千克": 1.0, "公斤": 1.0, "斤": 0.5, "市斤": 0.5, "g": 0.001, "克": 0.001,
+              "t": 1000.0, "吨": 1000.0}
+
+
+def _quantity(s: pd.Series, header_unit: str | None) -> tuple[pd.Series, pd.Series, pd.Series]:
+    reasons = _reasons(s.index)
+    m = s.str.replace(r"[\s,]", "", regex=True).str.extract(r"^(?P<num>[+-]?\d+(?:\.\d*)?|\.\d+)(?P<unit>\D{0,6})$")
+    num = pd.to_numeric(m["num"], errors="coerce").astype(float)
+    unit = m["unit"].where(m["unit"] != "", header_unit).str.lower()
+    factor = unit.map(_WEIGHT_KG).astype(float)
+    value = (num * factor.fillna(1.0)).round(3)
+    unit = unit.where(factor.isna(), "kg")
+    _set(reasons, s.notna() & num.isna(), "无法识别为数量，请填写数字，可带单位（如 500kg、1吨、20箱）")
+    _set(reasons, num < 0, "数量为负数")
+    _set(reasons, num == 0, "数量为0")
+    ok = reasons.isna()
+    return value.where(ok), unit.where(ok & value.notna()), reasons
+
+
+def _text(s: pd.Series) -> pd.Series:
+    reasons = _reasons(s.index)
+    first = s.str[0]
+    plain_number = s.str.fullmatch(r"[+-]\d+(?:\.\d+)?", na=False)
+    formula = s.str.match(r"[=@]", na=False) | (s.str.match(r"[+-]", na=False) & ~plain_number)
+    _set(reasons, formula, "以「" + first.fillna("") + "」开头，疑似公式；为防公式注入不予导入，请删除开头的符号")
+    _set(reasons, s.str.len() > 200, "超过200个字")
+    return reasons
+
+
+def _vocabulary(s: pd.Series, synonyms: dict[str, tuple[str, ...]], labels: dict[str, str],
+                what: str) -> tuple[pd.Series, pd.Series]:
+    table = {_squash(name): code for code, names in synonyms.items() for name in names}
+    code = s.map(lambda v: table.get(_squash(v)) if isinstance(v, str) else None)
+    reasons = _reasons(s.index)
+    allowed = "、".join(labels.values())
+    _set(reasons, s.notna() & code.isna(), f"无法识别的{what}，可填：{allowed}")
+    return code.where(reasons.isna()), reasons
+
+
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_LANDLINE = re.compile(r"0\d{9,11}|[2-9]\d{6,7}")
+
+
+def _phone_digits(value: str) -> str | None:
+    digits = re.sub(r"[\s()\-]", "", value)
+    digits = re.sub(r"^(\+86|0086)", "", digits)
+    digits = re.sub(r"(转|ext\.?|#)\d{1,6}$", "", digits)
+    return digits if _MOBILE.fullmatch(digits) or _LANDLINE.fullmatch(digits) else None
+
+
+
+
+@dataclass
+class _Context:
+    spec: FormSpec
+    units: dict[str, str | None]
+    today: date
+    cap: float
+    errors: _Errors
+    keys: tuple[bytes, bytes] | None = None  # (Fernet key, HMAC key), only for beneficiaries
+
+
+def _normalise_chunk(raw: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
+    spec, errors = ctx.spec, ctx.errors
+    out = pd.DataFrame({"source_row": raw["source_row"].astype("int64")})
+    rows = raw["source_row"]
+    extra: dict[str, pd.Series] = {}
+    for order, f in enumerate(spec.fields):
+        if f.key not in raw:
+            continue
+        s = _clean(raw[f.key])
+        shown = s
+        unit = ctx.units.get(f.key)
+        if f.kind == "amount":
+            value, reasons = _amount(s, unit, ctx.cap)
+        elif f.kind == "date":
+            value, reasons = _dates(s, ctx.today)
+        elif f.kind == "quantity":
+            value, out_unit, reasons = _quantity(s, unit)
+            extra["unit"] = out_unit
+        elif f.kind == "channel":
+            value, reasons = _vocabulary(s, _CHANNEL_SYNONYMS, CHANNEL_LABELS, "渠道")
+        elif f.kind == "purpose":
+            value, reasons = _vocabulary(s, _PURPOSE_SYNONYMS, PURPOSE_LABELS, "用途")
+        elif f.kind == "id_number":
+            value = s.str.replace(" ", "").str.upper()
+            shown = value.map(personal.mask_id_number, na_action="ignore")
+            reasons = value.map(lambda v: personal.id_number_problem(v, ctx.today), na_action="ignore")
+            reasons = reasons.astype(object).where(value.notna(), None)
+        elif f.kind == "phone":
+            value = s.map(_phone_digits, na_action="ignore")
+            shown = s.map(personal.mask_phone, na_action="ignore")
+            reasons = _reasons(s.index)
+            _set(reasons, s.notna() & value.isna(), "不是有效的手机号或固定电话")
+        else:
+            value, reasons = s, _text(s)
+            if f.kind == "region":
+                extra["origin_code"] = s.where(s.str.fullmatch(r"\d{6}", na=False))
+        if f.value_required:
+            reasons = reasons.where(s.notna(), "必填，不能为空")
+        errors.add_series(order, f.label, rows, shown, reasons)
+        out[f.key] = value.where(reasons.isna()) if f.kind != "quantity" else value
+        for key, series in extra.items():
+            out[key] = series.where(reasons.isna())
+        extra.clear()
+    if ctx.keys is not None:
+        _protect_beneficiaries(out, ctx.keys)
+    return out
+
+
+def _protect_beneficiaries(out: pd.DataFrame, keys: tuple[bytes, bytes]) -> None:
+    """Replace clear ID and phone numbers by masked text, keyed hash and ciphertext, in place."""
+    fernet_key, hash_key = keys
+    ids = out.pop("id_number")
+    phones = out.pop("phone") if "phone" in out else pd.Series(None, index=out.index, dtype=object)
+    pos = out.columns.get_loc("name") + 1
+    out.insert(pos, "id_hash", ids.map(lambda v: personal.id_hash(v, hash_key), na_action="ignore"))
+    out.insert(pos + 1, "id_masked", ids.map(personal.mask_id_number, na_action="ignore"))
+    out.insert(pos + 2, "id_cipher", ids.map(lambda v: personal.encrypt_pii(v, fernet_key), na_action="ignore"))
+    out.insert(pos + 3, "phone_masked", phones.map(personal.mask_phone, na_action="ignore"))
+    out.insert(pos + 4, "phone_cipher", phones.map(lambda v: personal.encrypt_pii(v, fernet_key), na_action="ignore"))
+
+
+def _check_duplicates(df: pd.DataFrame, spec: FormSpec, errors: _Errors) -> None:
+    # 序号 differs between two entries of the same purchase, so it does not make rows distinct.
+    subset = [c for c in df.columns if c not in {"source_row", "seq"} and not c.endswith("_cipher")]
+    dup = df.duplicated(subset=subset, keep="first")
+    if dup.any():
+        first = df.groupby(subset, dropna=False, sort=False)["source_row"].transform("min")
+        for row, first_row in zip(df.loc[dup, "source_row"], first[dup], strict=True):
+            errors.add(len(spec.fields), int(row), "整行", None, f"与第{int(first_row)}行内容完全相同（重复填报）")
+    if "id_hash" in df:
+        same_id = df["id_hash"].notna() & df.duplicated(subset=["id_hash"], keep="first") & ~dup
+        if same_id.any():
+            first = df.groupby("id_hash", sort=False)["source_row"].transform("min")
+            for row, masked, first_row in zip(df.loc[same_id, "source_row"], df.loc[same_id, "id_masked"],
+                                              first[same_id], strict=True):
+                errors.add(1, int(row), spec.field("id_number").label, masked,
+                           f"与第{int(first_row)}行是同一身份证号，同一人在名册中只应出现一次")
+    errors.flush()
+
+
+
+
+_SKIP_RE = re.compile(r"^\s*(?:(?P<example>[(\[（【]?\s*示\s*例)|(?P<total>[合总小]\s*计)\s*$"
+                      r"|(?P<footer>(?:填表人|填报人|制表人|审核人|负责人|联系人|注|说明|备注|单位负责人)\s*[:：]))")
+
+
+def parse_upload(data: bytes | str | os.PathLike, form: str, filename: str | None = None,
+                 today: date | None = None, *, limits: Limits | None = None,
+                 pii_key: bytes | None = None, progress: Callable[[int], None] | None = None) -> ParseResult:
+    """Read one uploaded form (CSV or XLSX) into normalised rows and a list of every error.
+
+    ``rows`` has English columns (amounts in yuan, quantities in kg where a weight unit was
+    given, dates as datetime64) and ``source_row``, the row number shown in the spreadsheet.
+    Nothing here raises on bad input; file-level problems are errors without a row.
+    ``progress(rows_read)`` is called after every chunk of rows, for a progress display.
+    """
+    spec = FORMS[form]
+    limits = limits or Limits()
+    today = today or date.today()
+    name = filename or (Path(data).name if not _is_bytes(data) else "")
+    result = ParseResult(form=form, filename=name, rows=_empty_rows(spec))
+    errors = _Errors(limits.max_errors)
+    try:
+        _parse_into(result, data, spec, limits, today, errors, pii_key, progress)
+    except _FileError as exc:
+        errors.flush()
+        errors.file(str(exc))
+        result.rows = _empty_rows(spec)
+    result.errors, result.error_count = errors.items, errors.count
+    return result
+
+
+def _empty_rows(spec: FormSpec) -> pd.DataFrame:
+    columns = ["source_row"] + [f.key for f in spec.fields]
+    if spec.key == "beneficiaries":
+        columns = ["source_row", "name", "id_hash", "id_masked", "id_cipher", "phone_masked", "phone_cipher", "benefit_yuan"]
+    return pd.DataFrame(columns=columns)
+
+
+def _parse_into(result: ParseResult, data: Any, spec: FormSpec, limits: Limits, today: date,
+                errors: _Errors, pii_key: bytes | None, progress: Callable[[int], None] | None) -> None:
+    try:
+        size = len(data) if _is_bytes(data) else os.stat(data).st_size
+    except OSError as exc:
+        raise _FileError(f"无法读取文件（{exc.strerror}）") from exc
+    if limits.max_bytes is not None and size > limits.max_bytes:
+        raise _FileError(f"文件大小 {_size_text(size)}，超过上限 {_size_text(limits.max_bytes)}；"
+                         "请拆分后分批上传")
+    if size == 0:
+        raise _FileError("文件为空（0 字节）")
+    try:
+        head = _head(data, SAMPLE_BYTES)
+        result.file_hash = _sha256(data)
+    except OSError as exc:
+        raise _FileError(f"无法读取文件（{exc.strerror}）") from exc
+
+    workbook = None
+    if head.startswith(b"PK\x03\x04"):
+        result.file_kind = "xlsx"
+        workbook = _xlsx_open(data)
+    elif head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise _FileError("这是旧版 .xls 文件或加密的工作簿，无法读取；请在 Excel/WPS 中另存为 .xlsx（不设密码）后上传")
+    elif head.startswith(b"%PDF"):
+        raise _FileError("这是 PDF 文件；请上传填好的 .xlsx 或 .csv 表格")
+    elif re.match(rb"\s*<(?:!doctype|html|table|\?xml)", head[:200], re.IGNORECASE):
+        raise _FileError("这是网页（HTML/XML）格式的文件，不是真正的表格；请在 Excel/WPS 中另存为 .xlsx 后上传")
+    else:
+        result.file_kind = "csv"
+        result.encoding = _detect_encoding(head, complete=size <= SAMPLE_BYTES)
+        if _ext(result.filename) in {".xlsx", ".xlsm", ".xls"}:
+            result.notes.append(f"文件扩展名为 {_ext(result.filename)}，内容实为 CSV 文本"
+                                f"（{_encoding_label(result.encoding)}），已按 CSV 读取。")
+
+    try:
+        if workbook is not None:
+            header_row, mapping, rows = _pick_sheet(workbook, spec, result)
+        else:
+            rows = _csv_rows(data, result.encoding, head)
+            header_row, mapping, buffered = _find_header(spec, rows)
+            rows = _chain(buffered, rows)
+        result.header_row = header_row
+        ctx = _Context(spec, {k: unit for k, (_, unit) in mapping.items()}, today,
+                       limits.max_amount_yuan or spec.max_amount_yuan, errors)
+        if spec.key == "beneficiaries":
+            key = pii_key or personal.pii_key()
+            ctx.keys = (key, personal.pii_hash_key(key))
+        frames = _read_data_rows(rows, header_row, mapping, spec, limits, ctx, result, progress)
+    finally:
+        if workbook is not None:
+            workbook.close()
+
+    df = pd.concat(frames, ignore_index=True) if frames else _empty_rows(spec)
+    if len(df) == 0:
+        raise _FileError(f"文件只有表头（第{header_row}行），没有数据行")
+    _check_duplicates(df, spec, errors)
+    result.rows = df
+
+
+def _size_text(n: int) -> str:
+    return f"{n / MB:.1f} MB" if n >= MB else f"{n / 1024:.0f} KB"
+
+
+def _ext(filename: str) -> str:
+    return Path(filename or "").suffix.lower()
+
+
+def _chain(buffered: list, rest: Iterator) -> Iterator:
+    yield from buffered
+    yield from rest
+
+
+def _pick_sheet(workbook, spec: FormSpec, result: ParseResult) -> tuple[int, dict, Iterator]:
+    first_error: _FileError | None = None
+    for sheet in workbook.worksheets:
+        rows = _xlsx_rows(sheet)
+        try:
+            header_row, mapping, buffered = _find_header(spec, rows)
+        except _FileError as exc:
+            first_error = first_error or exc
+            continue
+        result.sheet = sheet.title
+        if len(workbook.worksheets) > 1:
+            result.notes.append(f"已读取工作表「{sheet.title}」。")
+        return header_row, mapping, _chain(buffered, rows)
+    raise first_error or _FileError("工作簿中没有工作表")
+
+
+def _read_data_rows(rows: Iterator, header_row: int, mapping: dict, spec: FormSpec, limits: Limits,
+                    ctx: _Context, result: ParseResult, progress: Callable[[int], None] | None) -> list[pd.DataFrame]:
+    keys = list(mapping)
+    cols = [mapping[k][0] for k in keys]
+    width = max(cols) + 1
+    max_rows = limits.max_rows or spec.max_rows
+    skipped = {"example": [], "total": [], "footer": []}
+    frames: list[pd.DataFrame] = []
+    chunk: list[list] = []
+    count = 0
+    for rownum, cells in rows:
+        if rownum <= header_row:
+            continue
+        if len(cells) < width:
+            cells = list(cells) + [None] * (width - len(cells))
+        values = [cells[i] for i in cols]
+        first = next((v for v in values if v and v.strip()), None)
+        if first is None:
+            continue
+        m = _SKIP_RE.match(first)
+        if m:
+            skipped[m.lastgroup].append(rownum)
+            continue
+        count += 1
+        if count > max_rows:
+            raise _FileError(f"数据超过 {max_rows:,} 行的上限；请拆分成多个文件分批导入")
+        values.append(rownum)
+        chunk.append(values)
+        if len(chunk) >= limits.chunk_rows:
+            frames.append(_normalise_chunk(pd.DataFrame(chunk, columns=[*keys, "source_row"]), ctx))
+            ctx.errors.flush()
+            chunk = []
+            if progress:
+                progress(count)
+    if chunk:
+        frames.append(_normalise_chunk(pd.DataFrame(chunk, columns=[*keys, "source_row"]), ctx))
+        ctx.errors.flush()
+    for kind, label in (("example", "示例行"), ("total", "合计行"), ("footer", "表尾说明")):
+        if skipped[kind]:
+            rows_text = "、".join(str(r) for r in skipped[kind][:10]) + ("等" if len(skipped[kind]) > 10 else "")
+            result.notes.append(f"已跳过{label}：第{rows_text}行。")
+    return frames
+
+
+
+
+def template_bytes(form: str, kind: str = "xlsx") -> bytes:
+    """The blank form users download: a title row as in seed 002, the header, one 示例 row."""
+    spec = FORMS[form]
+    title = f"{spec.attachment}　{spec.title}" if spec.attachment else spec.title
+    headers = [f.label for f in spec.fields]
+    if kind == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\r\n")
+        writer.writerow([title] + [""] * (len(headers) - 1))
+        writer.writerow(headers)
+        writer.writerow(spec.example)
+        # The BOM makes Excel on Windows open the file as UTF-8 instead of the ANSI code page.
+        return codecs.BOM_UTF8 + buf.getvalue().encode("utf-8")
+    if kind != "xlsx":
+        raise ValueError(f"unknown template kind {kind!r}")
+    return _template_xlsx(spec, title, headers)
+
+
+def _template_xlsx(spec: FormSpec, title: str, headers: list[str]) -> bytes:
+    # Deferred: openpyxl (~0.2 s to import) is needed only when an XLSX is read or a template written.
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = spec.title
+    ws.append([title])
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headers))
+    ws["A1"].font = Font(bold=True, size=14)
+    ws["A1"].alignment = Alignment(horizontal="center")
+    ws.append(headers)
+    ws.append(list(spec.example))
+    for col, f in enumerate(spec.fields, start=1):
+        letter = get_column_letter(col)
+        ws.cell(row=2, column=col).font = Font(bold=True)
+        example = ws.cell(row=3, column=col)
+        example.font = Font(italic=True, color="808080")
+        example.fill = PatternFill("solid", fgColor="F2F2F2")
+        ws.column_dimensions[letter].width = max(12, len(f.label) * 2 + 4)
+        if f.kind in {"id_number", "phone", "region"} or f.key == "voucher":
+            # Text format keeps Excel from turning an 18-digit ID into 4.30921E+17 and losing digits.
+            ws.column_dimensions[letter].number_format = "@"
+            ws.column_dimensions[letter].width = 22
+            example.number_format = "@"
+    ws["A3"].comment = Comment("示例行，导入时自动跳过；可删除。", "消费帮扶监测看板")
+    ws.freeze_panes = "A3"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

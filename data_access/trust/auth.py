@@ -1,0 +1,345 @@
+"""Who is using the dashboard: users, sign-in, roles, and what each role may see.
+
+Roles (DESIGN §7, matrix in docs/trust.md): leader 领导小组, desk 专班, analyst 分析人员,
+reporter 报送单位 (its own unit only), admin 管理员. With no active users in the store the
+dashboard runs as the demo principal (演示用户).
+
+Passwords are hashed with Argon2id (argon2-cffi). Failed sign-ins are written to ``audit_log``,
+so the lockout holds across app instances that share one store.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import pandas as pd
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, and_, func, select, update
+
+from data_access.query.filters import Filters
+from data_access.store.db import frame
+from data_access.store.schema import app_user, audit_log, buyer_unit
+
+ROLES = {
+    "leader": "领导小组",
+    "desk": "专班",
+    "analyst": "分析人员",
+    "reporter": "报送单位",
+    "admin": "管理员",
+}
+
+ALL_ROLES = frozenset(ROLES)
+READERS = frozenset({"leader", "desk", "analyst", "admin"})
+
+DESK_ROLES = frozenset({"desk", "admin"})
+"""Roles that act: move warnings through their lifecycle, work the 督办台账, run the warning engine."""
+
+SUBMIT_ROLES = frozenset({"reporter", "admin"})
+"""Roles that submit reports (reporters for their own unit only)."""
+
+ADMIN_ROLES = frozenset({"admin"})
+"""Roles that manage users and read the audit log."""
+
+PERSONAL_DATA_ROLES = frozenset({"desk", "reporter", "admin"})
+"""Roles that may list beneficiaries (masked numbers; reporters only those of their own unit)."""
+
+REVEAL_ROLES = frozenset({"desk", "admin"})
+"""Roles that may see a full ID or phone number — each view is written to the audit log."""
+
+AUDIT_ACTIONS = {
+    "pii_reveal": "查看完整号码",
+    "login": "登录",
+    "login_failed": "登录失败",
+    "logout": "退出登录",
+    "user_add": "新建用户",
+    "user_disable": "停用用户",
+    "user_enable": "启用用户",
+    "user_passwd": "重设密码",
+    "warning_action": "处置预警",
+    "warnings_refresh": "运行预警引擎",
+    "ledger_update": "更新台账事项",
+    "ledger_sync": "同步督办台账",
+    "meeting_add": "登记联席会议",
+    "report_commit": "提交报送",
+}
+
+MIN_PASSWORD_LENGTH = 8
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+LOCKOUT = timedelta(minutes=15)
+BACKOFF = timedelta(seconds=1)
+
+_hasher = PasswordHasher()
+
+
+class AccessDenied(PermissionError):
+    """The principal's role may not do this; ``str()`` is a Chinese message safe to show."""
+
+
+class LoginFailed(Exception):
+    """Sign-in refused; ``str()`` is a Chinese message that does not say whether the user exists."""
+
+
+class AccountLocked(LoginFailed):
+    """Too many failed sign-ins for this username; ``until`` is when it may try again."""
+
+    def __init__(self, until: datetime, now: datetime):
+        wait = (until - now).total_seconds()
+        super().__init__(f"登录失败次数较多，请 {max(1, round(wait))} 秒后再试。" if wait < 60 else
+                         f"连续登录失败 {MAX_FAILURES} 次，账号已临时锁定，请于 {until:%H:%M} 后再试。")
+        self.until = until
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in user (or the demo user): name, role and, for reporters, their unit."""
+
+    username: str
+    role: str
+    unit_id: int | None = None
+    display_name: str = ""
+    demo: bool = False
+    unit_name: str = ""
+
+    @property
+    def role_label(self) -> str:
+        return ROLES.get(self.role, self.role)
+
+
+DEMO_PRINCIPAL = Principal(username="demo", role="admin", display_name="演示用户", demo=True)
+
+
+def cli_principal(username: str | None = None) -> Principal:
+    """The principal a command-line write runs as: an admin named ``cli:<system user>`` (or
+    ``username``), so its writes are checked and audited like any other."""
+    return Principal(username=username or f"cli:{getpass.getuser()}", role="admin", display_name="命令行")
+
+
+def apply_principal(f: Filters, principal: Principal) -> Filters:
+    """``f`` restricted to what the principal may see: a reporter's filters carry its own unit.
+
+    Every purchase figure starts from ``facts.purchase_scope``, which honours ``own_unit_id``.
+    """
+    if principal.role != "reporter":
+        return f
+    if principal.unit_id is None:
+        raise AccessDenied("报送单位账号未关联单位，无法查看数据。请联系管理员。")
+    return replace(f, own_unit_id=principal.unit_id)
+
+
+def submission_unit(principal: Principal, unit_id: int | None) -> int | None:
+    """The unit a report batch is recorded for: a reporter's own unit, whatever was asked."""
+    if principal.role == "reporter":
+        if unit_id not in (None, principal.unit_id):
+            raise AccessDenied("报送单位只能为本单位报送数据。")
+        return principal.unit_id
+    if principal.role not in SUBMIT_ROLES:
+        raise AccessDenied(f"{principal.role_label}无权报送数据。")
+    return unit_id
+
+
+def require_role(principal: Principal, roles, what: str) -> None:
+    """Raise AccessDenied unless the principal's role is in ``roles``."""
+    if principal.role not in roles:
+        raise AccessDenied(f"{principal.role_label}无权{what}。")
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id hash of ``password`` (raises ValueError when it is too short)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"密码至少 {MIN_PASSWORD_LENGTH} 位")
+    return _hasher.hash(password)
+
+
+def _unit_id(conn, unit: int | str | None) -> int | None:
+    if unit in (None, ""):
+        return None
+    q = select(buyer_unit.c.id)
+    if isinstance(unit, int) or str(unit).isdigit():
+        q = q.where(buyer_unit.c.id == int(unit))
+    else:
+        q = q.where(buyer_unit.c.name == str(unit))
+    found = conn.execute(q).scalar()
+    if found is None:
+        raise ValueError(f"找不到单位：{unit}")
+    return int(found)
+
+
+def add_user(engine: Engine, principal: Principal, username: str, password: str, role: str,
+             unit: int | str | None = None, display_name: str | None = None) -> int:
+    """Create an active user (admins only); returns its id. Reporters need a unit (id or exact name)."""
+    require_role(principal, ADMIN_ROLES, "管理用户")
+    username = username.strip()
+    if not username or len(username) > 64:
+        raise ValueError("用户名不能为空，且不超过 64 个字符")
+    if role not in ROLES:
+        raise ValueError(f"角色应为 {' | '.join(ROLES)}")
+    hashed = hash_password(password)
+    with engine.begin() as conn:
+        unit_id = _unit_id(conn, unit)
+        if role == "reporter" and unit_id is None:
+            raise ValueError("报送单位（reporter）账号必须指定 --unit")
+        if conn.execute(select(app_user.c.id).where(app_user.c.username == username)).first():
+            raise ValueError(f"用户已存在：{username}")
+        new_id = conn.execute(app_user.insert().values(
+            username=username, display_name=display_name or username, password_hash=hashed, role=role,
+            unit_id=unit_id, active=True)).inserted_primary_key[0]
+        write_audit(conn, principal.username, "user_add", f"user:{username}", f"role={role} unit={unit_id}")
+    return int(new_id)
+
+
+def users(engine: Engine) -> pd.DataFrame:
+    """One row per user: ``username, display_name, role, unit_id, unit_name, active`` (no hashes)."""
+    q = (select(app_user.c.username, app_user.c.display_name, app_user.c.role, app_user.c.unit_id,
+                buyer_unit.c.name.label("unit_name"), app_user.c.active)
+         .select_from(app_user.outerjoin(buyer_unit, buyer_unit.c.id == app_user.c.unit_id))
+         .order_by(app_user.c.username))
+    with engine.connect() as conn:
+        return frame(conn.execute(q).all(),
+                     columns=["username", "display_name", "role", "unit_id", "unit_name", "active"])
+
+
+def set_active(engine: Engine, principal: Principal, username: str, active: bool) -> None:
+    """Enable or disable a user, admins only (a disabled user's open sessions end on their next click)."""
+    require_role(principal, ADMIN_ROLES, "管理用户")
+    with engine.begin() as conn:
+        done = conn.execute(update(app_user).where(app_user.c.username == username).values(active=active))
+        if not done.rowcount:
+            raise ValueError(f"找不到用户：{username}")
+        write_audit(conn, principal.username, "user_enable" if active else "user_disable", f"user:{username}", None)
+
+
+def set_password(engine: Engine, principal: Principal, username: str, password: str) -> None:
+    """Replace a user's password (admins only)."""
+    require_role(principal, ADMIN_ROLES, "管理用户")
+    hashed = hash_password(password)
+    with engine.begin() as conn:
+        done = conn.execute(update(app_user).where(app_user.c.username == username)
+                            .values(password_hash=hashed))
+        if not done.rowcount:
+            raise ValueError(f"找不到用户：{username}")
+        write_audit(conn, principal.username, "user_passwd", f"user:{username}", None)
+
+
+def has_active_users(engine: Engine) -> bool:
+    """True when sign-in is required (the store has at least one active user)."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(app_user)
+                            .where(app_user.c.active.is_(True))).scalar() > 0
+
+
+def write_audit(conn, username: str, action: str, subject: str | None, detail: str | None,
+                at: datetime | None = None) -> None:
+    """Append one audit row inside the caller's transaction (never put a full ID or phone in it)."""
+    conn.execute(audit_log.insert().values(at=at or datetime.now(), username=username[:64], action=action,
+                                           subject=subject, detail=detail))
+
+
+def locked_until(engine: Engine, username: str, now: datetime | None = None) -> datetime | None:
+    """When the username may try again, or None if it may try now.
+
+    Failures since its last sign-in within FAILURE_WINDOW count: from the second on, each
+    doubles a short wait (1 s, 2 s, 4 s); MAX_FAILURES lock it for LOCKOUT.
+    """
+    now = now or datetime.now()
+    name = username[:64]
+    with engine.connect() as conn:
+        last_ok = conn.execute(select(func.max(audit_log.c.at)).where(and_(
+            audit_log.c.action == "login", audit_log.c.username == name))).scalar()
+        q = (select(audit_log.c.at)
+             .where(and_(audit_log.c.action == "login_failed", audit_log.c.username == name,
+                         audit_log.c.at > now - FAILURE_WINDOW))
+             .order_by(audit_log.c.at.desc()).limit(MAX_FAILURES))
+        if last_ok is not None:
+            q = q.where(audit_log.c.at > last_ok)
+        fails = conn.execute(q).scalars().all()
+    if len(fails) >= MAX_FAILURES:
+        return fails[0] + LOCKOUT
+    if len(fails) >= 2:
+        until = fails[0] + BACKOFF * 2 ** (len(fails) - 2)
+        return until if until > now else None
+    return None
+
+
+def _principal(row) -> Principal:
+    return Principal(username=row.username, role=row.role, unit_id=row.unit_id,
+                     display_name=row.display_name or row.username, unit_name=row.unit_name or "")
+
+
+def _user_row(conn, username: str):
+    return conn.execute(
+        select(app_user, buyer_unit.c.name.label("unit_name"))
+        .select_from(app_user.outerjoin(buyer_unit, buyer_unit.c.id == app_user.c.unit_id))
+        .where(app_user.c.username == username)).first()
+
+
+def authenticate(engine: Engine, username: str, password: str, now: datetime | None = None) -> Principal:
+    """The principal for a correct username and password; LoginFailed / AccountLocked otherwise.
+
+    Every attempt is audited (``login`` / ``login_failed``), never with the password.
+    """
+    username = (username or "").strip()[:64]
+    now = now or datetime.now()
+    until = locked_until(engine, username, now)
+    if until:
+        raise AccountLocked(until, now)
+    with engine.begin() as conn:
+        row = _user_row(conn, username)
+        ok = False
+        if row is not None and row.active:
+            try:
+                ok = _hasher.verify(row.password_hash, password or "")
+            except (VerificationError, InvalidHashError):
+                ok = False
+        else:
+            # Spend the same time as a real check so response time does not reveal who exists.
+            try:
+                _hasher.verify(_dummy_hash(), password or "")
+            except VerificationError:
+                pass
+        if not ok:
+            write_audit(conn, username or "(空)", "login_failed", None, None, at=now)
+        else:
+            if _hasher.check_needs_rehash(row.password_hash):
+                conn.execute(update(app_user).where(app_user.c.id == row.id)
+                             .values(password_hash=_hasher.hash(password)))
+            write_audit(conn, username, "login", None, f"role={row.role}", at=now)
+    if not ok:
+        raise LoginFailed("用户名或密码错误。")
+    return _principal(row)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher.hash("not-a-real-password")
+
+
+def active_principal(engine: Engine, username: str) -> Principal | None:
+    """The principal of an active user as the store has it now (None once disabled or removed)."""
+    with engine.connect() as conn:
+        row = _user_row(conn, username)
+    return _principal(row) if row is not None and row.active else None
+
+
+def record_logout(engine: Engine, principal: Principal) -> None:
+    """Write the sign-out to the audit log."""
+    with engine.begin() as conn:
+        write_audit(conn, principal.username, "logout", None, None)
+
+
+def audit_entries(engine: Engine, principal: Principal, action: str | None = None,
+                  username: str | None = None, limit: int = 500) -> pd.DataFrame:
+    """The newest audit rows (admin only): ``at, username, action, subject, detail``."""
+    require_role(principal, ADMIN_ROLES, "查看审计日志")
+    q = select(audit_log.c.at, audit_log.c.username, audit_log.c.action, audit_log.c.subject,
+               audit_log.c.detail).order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(limit)
+    if action:
+        q = q.where(audit_log.c.action == action)
+    if username:
+        q = q.where(audit_log.c.username == username)
+    with engine.connect() as conn:
+        return frame(conn.execute(q).all(), columns=["at", "username", "action", "subject", "detail"])
