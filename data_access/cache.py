@@ -27,25 +27,33 @@ from data_access.trust.auth import DEMO_PRINCIPAL, Principal, apply_principal
 
 TTL_SECONDS = int(os.environ.get("BANGFU_CACHE_TTL", "300"))
 
+
 class StoreUnavailable(RuntimeError):
     """The store did not answer; ``str()`` is a Chinese message naming the host."""
+
 
 @st.cache_resource(show_spinner=False)
 def _engine(url: str):
     return make_engine(url)
 
+
 def engine():
     """The engine of the configured store, one per URL per process."""
     return _engine(database_url())
 
+
 def _unavailable(exc: Exception) -> StoreUnavailable:
-    return StoreUnavailable(f"无法连接数据库（{describe_url(database_url())}）。请检查数据库服务是否运行，"
-                            f"恢复后刷新页面即可。错误类型：{type(exc).__name__}")
+    return StoreUnavailable(
+        f"无法连接数据库（{describe_url(database_url())}）。请检查数据库服务是否运行，"
+        f"恢复后刷新页面即可。错误类型：{type(exc).__name__}"
+    )
+
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=2000)
 def _cached(url: str, module: str, name: str, args: tuple, kwargs: tuple):
     fn = getattr(importlib.import_module(module), name)
     return fn(_engine(url), *args, **dict(kwargs))
+
 
 def _restricted(value):
     # Every Filters a page passes is narrowed to the signed-in principal (a reporter's own
@@ -54,6 +62,7 @@ def _restricted(value):
     if isinstance(value, Filters):
         return apply_principal(value, principal())
     return value
+
 
 def query(fn, *args, **kwargs):
     """``fn(engine, *args, **kwargs)`` through the result cache; Filters arguments are restricted
@@ -65,6 +74,7 @@ def query(fn, *args, **kwargs):
     except (OperationalError, InterfaceError) as exc:
         raise _unavailable(exc) from exc
 
+
 def run(fn, *args, **kwargs):
     """``fn(engine, *args, **kwargs)`` uncached (writes, and reads that must be fresh); Filters
     arguments are restricted as in ``query``."""
@@ -74,6 +84,7 @@ def run(fn, *args, **kwargs):
         return fn(engine(), *args, **kwargs)
     except (OperationalError, InterfaceError) as exc:
         raise _unavailable(exc) from exc
+
 
 def principal() -> Principal:
     """The principal the router signed in for this session (the demo user when there are no users)."""
@@ -97,9 +108,11 @@ def clear() -> None:
     """Forget cached results (after a write)."""
     _cached.clear()
 
+
 def prepared_store() -> dict:
     """Bring the store up once per process; the default SQLite store gets the demo data."""
     return _prepared_store(database_url())
+
 
 @st.cache_resource(show_spinner="首次启动：正在建库并生成演示数据（约半分钟）…")
 def _prepared_store(url: str) -> dict:

@@ -60,16 +60,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, default=demo.DEFAULT_SCALE, help="采购明细行数")
     p.add_argument("--until", type=_iso_date, default=demo.DEFAULT_UNTIL, help="数据截至日期")
 
-    p = command("warnings", None, "滞销预警：对价格/销量序列CSV计算预警等级；--refresh 对库中序列运行并写入预警",
-                usage="%(prog)s --series IN.csv --out OUT.csv | --refresh [--url URL] [--since DATE]")
+    p = command(
+        "warnings",
+        None,
+        "滞销预警：对价格/销量序列CSV计算预警等级；--refresh 对库中序列运行并写入预警",
+        usage="%(prog)s --series IN.csv --out OUT.csv | --refresh [--url URL] [--since DATE]",
+    )
     p.add_argument("--series", metavar="IN.csv", help="输入：series_id,date,price[,volume]")
     p.add_argument("--out", metavar="OUT.csv", help="输出：series_id,date,level,score,reason")
     p.add_argument("--refresh", action="store_true", help="对库中全部价格序列运行预警引擎并写入预警（可重复执行）")
     p.add_argument("--since", type=_iso_date, help="只保留此日期后仍在预警的事件（默认最新观测前一年）")
     p.set_defaults(func=lambda args, p=p: _warnings(p, args))
 
-    p = command("warnings-quality", _warnings_quality, "滞销预警质量：在带标注的合成序列上对比本引擎与ALPS式基线",
-                url=False)
+    p = command(
+        "warnings-quality", _warnings_quality, "滞销预警质量：在带标注的合成序列上对比本引擎与ALPS式基线", url=False
+    )
     p.add_argument("--seed", type=int, default=20260)
     p.add_argument("--n-series", type=int, default=1000)
 
@@ -80,8 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("import", _import, "导入报送表（名册 / 证明材料 / 采购台账），全部成功或全部不导入")
     p.add_argument("file", help="CSV（UTF-8/GBK）或 XLSX 文件")
-    p.add_argument("--form", required=True, choices=sorted(imports.FORMS),
-                   help="beneficiaries 名册 | proofs 证明材料 | purchases 台账")
+    p.add_argument(
+        "--form",
+        required=True,
+        choices=sorted(imports.FORMS),
+        help="beneficiaries 名册 | proofs 证明材料 | purchases 台账",
+    )
     p.add_argument("--unit", help="报送单位（名称或编号）")
     p.add_argument("--period", help="报送期，如 2024-05 或 2024-Q2（名册必填）")
     p.add_argument("--origin", help="证明材料的默认产地（区县名称或代码）")
@@ -130,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", help="Parquet 缓存目录（默认 $TMPDIR/bangfu-bench）")
     p.add_argument("--no-duckdb", action="store_true", help="不对比 DuckDB")
     p.add_argument("--only", action="append", help="只测名称含该文字的调用（可重复）")
-    p.add_argument("--browser", action="store_true", help="另测无头 Chromium 各页加载到最后一张图的用时与服务进程峰值内存")
+    p.add_argument(
+        "--browser", action="store_true", help="另测无头 Chromium 各页加载到最后一张图的用时与服务进程峰值内存"
+    )
     p.add_argument("--apptest", action="store_true", help="另测 AppTest 各页热重跑（命中缓存）的用时")
     return parser
 
@@ -153,9 +164,11 @@ def _demo(args) -> int:
     engine = make_engine(args.url)
     init_store(engine)
     summary = demo.generate_demo(engine, seed=args.seed, scale=args.scale, until=args.until, progress=print)
-    print(f"完成：采购 {summary.purchases:,} 行，单位 {summary.units}，产品 {summary.products}，网点 {summary.outlets}，"
-          f"价格序列 {summary.series}（{summary.observations:,} 个观测，注入滞销 {summary.episodes} 次），"
-          f"用时 {summary.seconds:.1f} 秒")
+    print(
+        f"完成：采购 {summary.purchases:,} 行，单位 {summary.units}，产品 {summary.products}，网点 {summary.outlets}，"
+        f"价格序列 {summary.series}（{summary.observations:,} 个观测，注入滞销 {summary.episodes} 次），"
+        f"用时 {summary.seconds:.1f} 秒"
+    )
     return 0
 
 
@@ -165,8 +178,10 @@ def _warnings(parser: argparse.ArgumentParser, args) -> int:
             parser.error("--refresh 与 --series/--out 不能同时使用")
         engine = make_engine(args.url)
         c = refresh_warnings(engine, auth.cli_principal(), since=args.since)
-        print(f"{describe_url(str(engine.url))}：{c['series']} 条序列，新增预警 {c['inserted']}，更新 {c['updated']}，"
-              f"未变 {c['unchanged']}（{c['seconds']:.1f} 秒）")
+        print(
+            f"{describe_url(str(engine.url))}：{c['series']} 条序列，新增预警 {c['inserted']}，更新 {c['updated']}，"
+            f"未变 {c['unchanged']}（{c['seconds']:.1f} 秒）"
+        )
         return 0
     if not (args.series and args.out):
         parser.error("需要 --series IN.csv 与 --out OUT.csv（或使用 --refresh）")
@@ -189,9 +204,16 @@ def _warnings_bench(args) -> int:
 def _import(args) -> int:
     engine = make_engine(args.url)
     ensure_store(engine)
-    result, outcome = imports.import_file(engine, args.file, args.form, unit=args.unit, period=args.period,
-                                          principal=auth.cli_principal(args.user), default_origin=args.origin,
-                                          limits=imports.Limits(max_bytes=None))
+    result, outcome = imports.import_file(
+        engine,
+        args.file,
+        args.form,
+        unit=args.unit,
+        period=args.period,
+        principal=auth.cli_principal(args.user),
+        default_origin=args.origin,
+        limits=imports.Limits(max_bytes=None),
+    )
     for note in result.notes:
         print(note)
     if outcome.errors:
@@ -220,8 +242,10 @@ def _import_bench(args) -> int:
         outcome = imports.commit_upload(engine, result, principal=auth.cli_principal("import-bench"))
         t_all = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{engine.dialect.name}: 解析 {t_parse:.1f} 秒，校验并入库 {outcome.seconds:.1f} 秒，合计 {t_all:.1f} 秒；"
-          f"峰值内存 {peak:.0f} MB。{outcome.message}")
+    print(
+        f"{engine.dialect.name}: 解析 {t_parse:.1f} 秒，校验并入库 {outcome.seconds:.1f} 秒，合计 {t_all:.1f} 秒；"
+        f"峰值内存 {peak:.0f} MB。{outcome.message}"
+    )
     for error in outcome.errors[:10]:
         print(error.message)
     return 1 if outcome.errors else 0
@@ -245,8 +269,9 @@ def _read_password(args) -> str:
 def _user_add(args) -> int:
     try:
         password = _read_password(args)
-        auth.add_user(_user_engine(args), auth.cli_principal(), args.username, password, args.role, args.unit,
-                      args.name)
+        auth.add_user(
+            _user_engine(args), auth.cli_principal(), args.username, password, args.role, args.unit, args.name
+        )
     except ValueError as exc:
         print(f"错误：{exc}")
         return 2
@@ -325,8 +350,9 @@ def _rollup(args) -> int:
 def _bench(args) -> int:
     engine = make_engine(args.url)
     bench.ensure_scale(engine, args.scale)
-    timings = bench.run_bench(engine, cache_dir=Path(args.cache) if args.cache else None, duckdb=not args.no_duckdb,
-                              only=args.only)
+    timings = bench.run_bench(
+        engine, cache_dir=Path(args.cache) if args.cache else None, duckdb=not args.no_duckdb, only=args.only
+    )
     report: dict = {"backend": engine.dialect.name, "purchases": bench.purchase_count(engine)}
     print(f"\n{engine.dialect.name}，采购 {report['purchases']:,} 行\n")
     print(bench.table_text(timings))

@@ -14,13 +14,13 @@ from data_access.reference.labels import BUYER_KINDS, CATEGORIES, WARNING_LEVELS
 from data_access.trust.auth import DESK_ROLES, AccessDenied, Principal
 from pages.common import alert_charts, tables, ui
 
-ACTION_INPUTS = (("in_volume", 0.0), ("in_buyer", None), ("in_absorb_note", ""), ("in_close_note", ""),
-                 ("in_note", ""))
+ACTION_INPUTS = (("in_volume", 0.0), ("in_buyer", None), ("in_absorb_note", ""), ("in_close_note", ""), ("in_note", ""))
 """The action forms' inputs and their empty values, reset after an action is saved."""
 
 
 def _level_badge(level: str) -> str:
-    return f":{'red' if level in ('red', 'orange') else 'orange' if level == 'yellow' else 'blue'}-badge[{WARNING_LEVELS[level]}预警]"
+    colour = "red" if level in ("red", "orange") else "orange" if level == "yellow" else "blue"
+    return f":{colour}-badge[{WARNING_LEVELS[level]}预警]"
 
 
 def _act(wid: int, action: str, **fields) -> None:
@@ -68,20 +68,38 @@ def _open_warnings(open_df: pd.DataFrame, by_region: pd.DataFrame, group_names: 
         st.info("所选范围内没有未关闭的滞销预警。")
         return
     region_table = by_region.assign(level=by_region.level.map(WARNING_LEVELS)).rename(
-        columns={"region_code": "地区代码", "region_name": "地区", "level": "等级", "warnings": "预警条数"})
-    tables.chart_and_table(alert_charts.warnings_by_region_bars(by_region), region_table, "滞销预警_按地区",
-                           key="alerts_by_region")
+        columns={"region_code": "地区代码", "region_name": "地区", "level": "等级", "warnings": "预警条数"}
+    )
+    tables.chart_and_table(
+        alert_charts.warnings_by_region_bars(by_region), region_table, "滞销预警_按地区", key="alerts_by_region"
+    )
 
     st.subheader("预警清单")
-    listing = pd.DataFrame({
-        "编号": open_df.id, "等级": open_df.level.map(WARNING_LEVELS), "产品": open_df.product_name,
-        "品类": open_df.category.map(CATEGORIES), "产地": open_df.region_name, "评分": open_df.score,
-        "状态": open_df.status.map(WARNING_STATUSES), "责任专班": open_df.owner_group.map(group_names).fillna("—"),
-        "首次预警": open_df.first_date, "最近预警": open_df.last_date, "已消纳（kg）": open_df.absorbed_volume,
-        "原因": open_df.reason,
-    })
-    picked = st.dataframe(listing, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-                          key="alerts_listing", height=min(420, 38 + 35 * len(listing)))
+    listing = pd.DataFrame(
+        {
+            "编号": open_df.id,
+            "等级": open_df.level.map(WARNING_LEVELS),
+            "产品": open_df.product_name,
+            "品类": open_df.category.map(CATEGORIES),
+            "产地": open_df.region_name,
+            "评分": open_df.score,
+            "状态": open_df.status.map(WARNING_STATUSES),
+            "责任专班": open_df.owner_group.map(group_names).fillna("—"),
+            "首次预警": open_df.first_date,
+            "最近预警": open_df.last_date,
+            "已消纳（kg）": open_df.absorbed_volume,
+            "原因": open_df.reason,
+        }
+    )
+    picked = st.dataframe(
+        listing,
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key="alerts_listing",
+        height=min(420, 38 + 35 * len(listing)),
+    )
     tables.download_buttons(listing, "滞销预警清单", key="alerts_listing_dl")
     rows = picked.selection.rows if picked else []
     if rows and st.session_state.get("alerts_listing_last") != rows[0]:
@@ -98,14 +116,17 @@ def _pick_warning(open_df: pd.DataFrame) -> int | None:
         options = [wanted] + options  # a deep link may name a closed warning
     if not options:
         return None
-    labels = {int(r.id): f"#{r.id} {WARNING_LEVELS[r.level]} {r.product_name}（{r.region_name}）{WARNING_STATUSES[r.status]}"
-              for r in open_df.itertuples()}
+    labels = {
+        int(r.id): f"#{r.id} {WARNING_LEVELS[r.level]} {r.product_name}（{r.region_name}）{WARNING_STATUSES[r.status]}"
+        for r in open_df.itertuples()
+    }
     st.session_state["alerts_pick"] = wanted if wanted is not None else options[0]
     st.query_params["warning"] = str(st.session_state["alerts_pick"])
 
     st.divider()
-    return st.selectbox("查看预警", options, key="alerts_pick", format_func=partial(_warning_label, labels),
-                        on_change=_pick_to_url)
+    return st.selectbox(
+        "查看预警", options, key="alerts_pick", format_func=partial(_warning_label, labels), on_change=_pick_to_url
+    )
 
 
 def _warning_header(wid: int, detail: dict, series: pd.DataFrame) -> None:
@@ -114,31 +135,52 @@ def _warning_header(wid: int, detail: dict, series: pd.DataFrame) -> None:
     msg = st.session_state.pop("warning_msg", None)
     if msg:
         getattr(st, msg[0])(msg[1])
-    st.markdown(f"{_level_badge(detail['level'])} :gray-badge[{WARNING_STATUSES[detail['status']]}] "
-                f"责任专班：**{detail['owner_group_name'] or '未指派'}** ｜ 已消纳 **{detail['absorbed_volume']:,.0f}** "
-                f"{detail['unit']} ｜ 监测点：{detail['market']} ｜ 预警期 {detail['first_date']} 至 {detail['last_date']}"
-                f" ｜ 第 {detail['version']} 版")
+    st.markdown(
+        f"{_level_badge(detail['level'])} :gray-badge[{WARNING_STATUSES[detail['status']]}] "
+        f"责任专班：**{detail['owner_group_name'] or '未指派'}** ｜ 已消纳 **{detail['absorbed_volume']:,.0f}** "
+        f"{detail['unit']} ｜ 监测点：{detail['market']} ｜ 预警期 {detail['first_date']} 至 {detail['last_date']}"
+        f" ｜ 第 {detail['version']} 版"
+    )
     st.markdown(f"**预警原因**（峰值时）：{detail['reason']}")
 
     if len(series):
-        chart_table = series.assign(level=series.level.map({"none": "", **WARNING_LEVELS})).rename(columns={
-            "date": "日期", "price": "价格（元）", "baseline": "季节常态价格", "band_low": "常态下限", "band_high": "常态上限",
-            "volume": "销量", "volume_last_year": "上年同期销量", "level": "预警等级", "score": "评分"})
-        tables.chart_and_table(alert_charts.warning_series_chart(series, detail["first_date"], detail["last_date"],
-                                                                 detail["unit"]),
-                               chart_table, f"预警{wid}_价格销量序列", key="alerts_series")
+        chart_table = series.assign(level=series.level.map({"none": "", **WARNING_LEVELS})).rename(
+            columns={
+                "date": "日期",
+                "price": "价格（元）",
+                "baseline": "季节常态价格",
+                "band_low": "常态下限",
+                "band_high": "常态上限",
+                "volume": "销量",
+                "volume_last_year": "上年同期销量",
+                "level": "预警等级",
+                "score": "评分",
+            }
+        )
+        tables.chart_and_table(
+            alert_charts.warning_series_chart(series, detail["first_date"], detail["last_date"], detail["unit"]),
+            chart_table,
+            f"预警{wid}_价格销量序列",
+            key="alerts_series",
+        )
 
 
 def _acknowledge_and_assign(wid: int, detail: dict, groups: pd.DataFrame, group_names: dict) -> None:
     if detail["status"] == "new":
         st.button("确认预警", type="primary", key="act_ack", on_click=_act, args=(wid, "acknowledge"))
     with st.form("form_assign", border=True):
-        st.selectbox("责任专班", groups.code.tolist(), key="in_owner_group",
-                     index=groups.code.tolist().index(detail["owner_group"]) if detail["owner_group"] in
-                     groups.code.tolist() else 0,
-                     format_func=group_names.get)
-        st.form_submit_button("指派专班", on_click=_act, args=(wid, "assign"),
-                              kwargs=dict(owner_group="in_owner_group"))
+        st.selectbox(
+            "责任专班",
+            groups.code.tolist(),
+            key="in_owner_group",
+            index=groups.code.tolist().index(detail["owner_group"])
+            if detail["owner_group"] in groups.code.tolist()
+            else 0,
+            format_func=group_names.get,
+        )
+        st.form_submit_button(
+            "指派专班", on_click=_act, args=(wid, "assign"), kwargs=dict(owner_group="in_owner_group")
+        )
 
 
 def _absorb_and_close(wid: int, detail: dict, buyers: pd.DataFrame) -> None:
@@ -153,19 +195,29 @@ def _absorb_and_close(wid: int, detail: dict, buyers: pd.DataFrame) -> None:
     unit_names = dict(zip(units.id, units.name, strict=True))
     with st.form("form_absorb", border=True):
         st.number_input(f"本次消纳量（{detail['unit']}）", min_value=0.0, step=100.0, key="in_volume")
-        st.selectbox("消纳单位", unit_options, key="in_buyer", index=None, placeholder="选择采购单位",
-                     format_func=partial(_buyer_label, unit_names, candidate_ids))
+        st.selectbox(
+            "消纳单位",
+            unit_options,
+            key="in_buyer",
+            index=None,
+            placeholder="选择采购单位",
+            format_func=partial(_buyer_label, unit_names, candidate_ids),
+        )
         st.text_input("说明", key="in_absorb_note", placeholder="如：组织结对单位食堂集中采购")
-        st.form_submit_button("记录消纳", on_click=_act, args=(wid, "absorb"),
-                              kwargs=dict(absorbed_volume="in_volume", buyer_unit_id="in_buyer",
-                                          note="in_absorb_note"))
+        st.form_submit_button(
+            "记录消纳",
+            on_click=_act,
+            args=(wid, "absorb"),
+            kwargs=dict(absorbed_volume="in_volume", buyer_unit_id="in_buyer", note="in_absorb_note"),
+        )
     with st.form("form_close", border=True):
         st.text_input("关闭说明", key="in_close_note", placeholder="如：价格回到季节常态，消纳完成")
         st.form_submit_button("关闭预警", on_click=_act, args=(wid, "close"), kwargs=dict(note="in_close_note"))
 
 
-def _actions(wid: int, detail: dict, groups: pd.DataFrame, group_names: dict, buyers: pd.DataFrame,
-             principal: Principal) -> None:
+def _actions(
+    wid: int, detail: dict, groups: pd.DataFrame, group_names: dict, buyers: pd.DataFrame, principal: Principal
+) -> None:
     """The 消纳 lifecycle forms for desks and admins; others read only."""
     st.subheader("处置")
     may_act = principal.role in DESK_ROLES
@@ -187,28 +239,51 @@ def _actions(wid: int, detail: dict, groups: pd.DataFrame, group_names: dict, bu
 
 def _history(wid: int, history: pd.DataFrame) -> None:
     st.markdown("**处置记录**（只追加，不覆盖）")
-    log = pd.DataFrame({
-        "时间": history["at"].dt.strftime("%Y-%m-%d %H:%M"), "操作人": history.actor, "操作": history.action_label,
-        "状态": [WARNING_STATUSES.get(b, "") if pd.isna(a) or a == b else f"{WARNING_STATUSES[a]} → {WARNING_STATUSES[b]}"
-               for a, b in zip(history.from_status, history.to_status, strict=True)],
-        "消纳量": history.absorbed_volume.map(lambda v: "" if pd.isna(v) else f"{v:,.0f}"),
-        "消纳单位": history.buyer_name.fillna(""), "说明": history.note.fillna(""),
-    })
+    log = pd.DataFrame(
+        {
+            "时间": history["at"].dt.strftime("%Y-%m-%d %H:%M"),
+            "操作人": history.actor,
+            "操作": history.action_label,
+            "状态": [
+                WARNING_STATUSES.get(b, "")
+                if pd.isna(a) or a == b
+                else f"{WARNING_STATUSES[a]} → {WARNING_STATUSES[b]}"
+                for a, b in zip(history.from_status, history.to_status, strict=True)
+            ],
+            "消纳量": history.absorbed_volume.map(lambda v: "" if pd.isna(v) else f"{v:,.0f}"),
+            "消纳单位": history.buyer_name.fillna(""),
+            "说明": history.note.fillna(""),
+        }
+    )
     st.table(log, hide_index=True, border="horizontal")
     tables.download_buttons(log, f"预警{wid}_处置记录", key="alerts_history_dl")
 
 
 def _candidate_buyers(buyers: pd.DataFrame) -> None:
     st.subheader("候选消纳单位")
-    st.caption("仍未达到其规则要求的采购单位：与产地有结对关系的在前，再按差额从大到小；距离为单位所在地与产地的直线距离。")
+    st.caption(
+        "仍未达到其规则要求的采购单位：与产地有结对关系的在前，再按差额从大到小；距离为单位所在地与产地的直线距离。"
+    )
     if buyers.empty:
         st.info("所选范围内没有未达标的采购单位。")
         return
-    st.dataframe(pd.DataFrame({
-        "单位": buyers.unit_name, "类型": buyers.unit_kind.map(BUYER_KINDS), "所在地": buyers.unit_region_name,
-        "结对关系": buyers.pairing_kind.fillna("—"), "距离（公里）": buyers.distance_km,
-        "未达标规则": buyers.rule_title, "差额": buyers.gap_yuan.map(money_text), "依据": buyers.clause,
-    }), hide_index=True, width="stretch", key="alerts_buyers")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "单位": buyers.unit_name,
+                "类型": buyers.unit_kind.map(BUYER_KINDS),
+                "所在地": buyers.unit_region_name,
+                "结对关系": buyers.pairing_kind.fillna("—"),
+                "距离（公里）": buyers.distance_km,
+                "未达标规则": buyers.rule_title,
+                "差额": buyers.gap_yuan.map(money_text),
+                "依据": buyers.clause,
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        key="alerts_buyers",
+    )
 
 
 def render() -> None:
@@ -216,8 +291,10 @@ def render() -> None:
     f = ui.current_filters()
     principal = ui.current_principal()
     st.title("滞销预警")
-    ui.freshness("价格监测序列（price_observation）经预警引擎计算（方法与实测质量见 docs/warnings.md），"
-                 "写入预警表（warning）；处置记录取 warning_action")
+    ui.freshness(
+        "价格监测序列（price_observation）经预警引擎计算（方法与实测质量见 docs/warnings.md），"
+        "写入预警表（warning）；处置记录取 warning_action"
+    )
     st.caption(ui.describe_filters(f) + " ｜ 预警按产地筛选，渠道与单位类型不适用")
 
     counts = cache.query(alerts.warning_counts, f)

@@ -31,7 +31,8 @@ def _log(log: pd.DataFrame) -> None:
     c[1].metric("其中查看完整号码", int((log.action == "pii_reveal").sum()))
     c[2].metric("其中登录失败", int((log.action == "login_failed").sum()))
     shown = log.assign(action=log.action.map(_action_name)).rename(
-        columns={"at": "时间", "username": "用户", "action": "操作", "subject": "对象", "detail": "说明"})
+        columns={"at": "时间", "username": "用户", "action": "操作", "subject": "对象", "detail": "说明"}
+    )
     st.dataframe(shown, hide_index=True, width="stretch")
     tables.download_buttons(shown, "审计日志", key="audit")
 

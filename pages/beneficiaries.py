@@ -19,8 +19,13 @@ def _people(f: Filters, principal: Principal) -> pd.DataFrame | None:
     """Search by name or full ID number; the masked list and its count. None when access is refused."""
     c1, c2 = st.columns(2)
     name = c1.text_input("姓名", placeholder="输入姓名中的字", key="ben_name")
-    id_number = c2.text_input("身份证号", placeholder="完整 18 位，按加密摘要精确匹配", key="ben_id", type="password",
-                              help="号码不会显示、不会写入网址或日志，只用于比对")
+    id_number = c2.text_input(
+        "身份证号",
+        placeholder="完整 18 位，按加密摘要精确匹配",
+        key="ben_id",
+        type="password",
+        help="号码不会显示、不会写入网址或日志，只用于比对",
+    )
     region = f.region_code if f.region_side == "origin" else None
     try:
         people, total = cache.query(beneficiary_list, principal, name, id_number, region)
@@ -29,10 +34,20 @@ def _people(f: Filters, principal: Principal) -> pd.DataFrame | None:
         return None
 
     st.metric("符合条件的人员", f"{total:,}", help="最多列出 200 人，按姓名排序；请用姓名或身份证号缩小范围")
-    shown = people.rename(columns={"name": "姓名", "id_masked": "身份证号（脱敏）", "phone_masked": "联系电话（脱敏）",
-                                   "region_name": "所在地区", "benefits": "受益笔数", "benefit_amount": "受益金额（元）",
-                                   "last_period": "最近受益期"})
-    shown = shown[["姓名", "身份证号（脱敏）", "联系电话（脱敏）", "所在地区", "受益笔数", "受益金额（元）", "最近受益期"]]
+    shown = people.rename(
+        columns={
+            "name": "姓名",
+            "id_masked": "身份证号（脱敏）",
+            "phone_masked": "联系电话（脱敏）",
+            "region_name": "所在地区",
+            "benefits": "受益笔数",
+            "benefit_amount": "受益金额（元）",
+            "last_period": "最近受益期",
+        }
+    )
+    shown = shown[
+        ["姓名", "身份证号（脱敏）", "联系电话（脱敏）", "所在地区", "受益笔数", "受益金额（元）", "最近受益期"]
+    ]
     st.dataframe(shown, hide_index=True, width="stretch")
     tables.download_buttons(shown, "带贫人员（脱敏）", key="beneficiaries")
     return people
@@ -45,8 +60,13 @@ def _benefits(people: pd.DataFrame, principal: Principal) -> tuple[int, dict]:
     labels = dict(zip(people.id, people.name + "（" + people.id_masked + "）", strict=True))
     chosen = st.selectbox("人员", options, format_func=labels.get, key="ben_pick")
     benefits = cache.query(beneficiary_benefits, principal, int(chosen))
-    st.dataframe(benefits.rename(columns={"period": "受益期", "unit_name": "帮扶单位", "product_name": "产品",
-                                          "amount": "受益金额（元）"}), hide_index=True, width="stretch")
+    st.dataframe(
+        benefits.rename(
+            columns={"period": "受益期", "unit_name": "帮扶单位", "product_name": "产品", "amount": "受益金额（元）"}
+        ),
+        hide_index=True,
+        width="stretch",
+    )
     return chosen, labels
 
 
@@ -73,9 +93,11 @@ def render() -> None:
     principal = ui.current_principal()
     st.title("带贫人员")
     ui.freshness("带贫人员名册（beneficiary）与受益记录（benefit）")
-    st.caption("身份证号、联系电话仅显示脱敏形式；查看完整号码须说明用途，每次查看记入审计日志。"
-               + (f"仅显示本单位（{principal.unit_name}）带动的人员与受益记录。" if principal.role == "reporter" else "")
-               + ("地区按筛选条件中的产地地区。" if f.region_side == "origin" and f.region_code else ""))
+    st.caption(
+        "身份证号、联系电话仅显示脱敏形式；查看完整号码须说明用途，每次查看记入审计日志。"
+        + (f"仅显示本单位（{principal.unit_name}）带动的人员与受益记录。" if principal.role == "reporter" else "")
+        + ("地区按筛选条件中的产地地区。" if f.region_side == "origin" and f.region_code else "")
+    )
 
     people = _people(f, principal)
     if people is None or people.empty:

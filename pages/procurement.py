@@ -39,8 +39,9 @@ def _badged(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(状态=[[v] if v in STATUS_COLORS else [] for v in df["状态"]])
 
 
-STATUS_COLUMN = st.column_config.MultiselectColumn("状态", options=list(STATUS_COLORS),
-                                                   color=list(STATUS_COLORS.values()), width=48)
+STATUS_COLUMN = st.column_config.MultiselectColumn(
+    "状态", options=list(STATUS_COLORS), color=list(STATUS_COLORS.values()), width=48
+)
 
 
 def _region_names(codes: pd.Series, names: dict) -> pd.Series:
@@ -59,19 +60,34 @@ def _notice_xlsx(behind: pd.DataFrame, region_names: dict, note: str) -> bytes:
 def _kpis(k: dict, summary: dict, n_red: int) -> None:
     """Amount, plan share, rules met, units behind."""
     c = st.columns(4)
-    c[0].metric("累计采购额", money_text(k["amount"], 0),
-                delta=f"{pct_text(k['yoy'], signed=True)} 同比" if k["yoy"] is not None else None,
-                help=f"所选期间采购明细金额合计；上年同期 {money_text(k['amount_last_year'], 1)}")
+    c[0].metric(
+        "累计采购额",
+        money_text(k["amount"], 0),
+        delta=f"{pct_text(k['yoy'], signed=True)} 同比" if k["yoy"] is not None else None,
+        help=f"所选期间采购明细金额合计；上年同期 {money_text(k['amount_last_year'], 1)}",
+    )
     gap = (k["plan_share"] - k["time_progress"]) if k["plan_share"] is not None else None
-    c[1].metric("完成年度计划", pct_text(k["plan_share"]),
-                delta=f"{pct_text(gap, signed=True)} 较时间进度" if gap is not None else None,
-                help=f"年度指导计划 {money_text(k['plan'])}（范围内单位的计划合计）；时间进度 {pct_text(k['time_progress'])}")
-    c[2].metric("规则达标", f"{summary['met']} / {summary['total']}",
-                help=f"政策规则 × 适用对象的评价项中按时间进度达标的项数；{summary['rules']} 条规则中"
-                     f"{summary['rules_all_met']} 条全部达标。红 {summary['by_status']['red']} 项，黄 {summary['by_status']['yellow']} 项")
-    c[3].metric("落后单位", summary["units_behind"], delta=f"其中红色 {n_red} 个" if n_red else None,
-                delta_color="inverse", delta_arrow="off",
-                help="至少一条规则未达时间进度要求的采购单位数（不含产地区县）")
+    c[1].metric(
+        "完成年度计划",
+        pct_text(k["plan_share"]),
+        delta=f"{pct_text(gap, signed=True)} 较时间进度" if gap is not None else None,
+        help=f"年度指导计划 {money_text(k['plan'])}（范围内单位的计划合计）；时间进度 {pct_text(k['time_progress'])}",
+    )
+    c[2].metric(
+        "规则达标",
+        f"{summary['met']} / {summary['total']}",
+        help=f"政策规则 × 适用对象的评价项中按时间进度达标的项数；{summary['rules']} 条规则中"
+        f"{summary['rules_all_met']} 条全部达标。红 {summary['by_status']['red']} "
+        f"项，黄 {summary['by_status']['yellow']} 项",
+    )
+    c[3].metric(
+        "落后单位",
+        summary["units_behind"],
+        delta=f"其中红色 {n_red} 个" if n_red else None,
+        delta_color="inverse",
+        delta_arrow="off",
+        help="至少一条规则未达时间进度要求的采购单位数（不含产地区县）",
+    )
 
 
 def _ranking(f: Filters, k: dict, progress: dict, region_names: dict, n_red: int) -> int | None:
@@ -83,34 +99,56 @@ def _ranking(f: Filters, k: dict, progress: dict, region_names: dict, n_red: int
         st.success("所有适用规则的单位均达到时间进度要求。")
     else:
         top = behind.iloc[0]
-        st.warning(f"**{summary['units_behind']} 个单位未达时间进度要求**（红 {n_red}、黄 {summary['units_behind'] - n_red}），"
-                   f"合计落后 {money_text(behind.gap_yuan.sum())}。落后最多：**{top.unit_name}** 差 {money_text(top.gap_yuan)}，"
-                   f"{top.rule_title}（{top.citation}）。", icon=":material/campaign:")
-    st.caption(f"每个单位取其最落后的一条规则。绿：达到时间进度要求；黄：落后不足年度目标的{rules.YELLOW_BAND:.0%}；"
-               f"红：落后达{rules.YELLOW_BAND:.0%}及以上或未填报/未报送。差额为按时间进度应达与实际之差。点选一行查看该单位的采购明细和预算。")
-    shown = pd.DataFrame({
-        "排名": ranking["rank"],
-        "状态": ranking.status_label,
-        "单位": ranking.unit_name,
-        "差额（万元）": _wan(ranking.gap_yuan),
-        "最落后的规则": ranking.rule_title,
-        "当前": ranking.value_text,
-        "依据条款": ranking.citation,
-        "要求": ranking.requirement_text,
-        "达标规则": ranking.rules_met.astype(str) + "/" + ranking.rules.astype(str),
-        "类型": ranking.unit_kind.map(BUYER_KINDS),
-        "辖区": _region_names(ranking.jurisdiction_code, region_names),
-    })
+        st.warning(
+            f"**{summary['units_behind']} 个单位未达时间进度要求**（红 "
+            f"{n_red}、黄 {summary['units_behind'] - n_red}），"
+            f"合计落后 {money_text(behind.gap_yuan.sum())}。落后最多：**{top.unit_name}** "
+            f"差 {money_text(top.gap_yuan)}，"
+            f"{top.rule_title}（{top.citation}）。",
+            icon=":material/campaign:",
+        )
+    st.caption(
+        f"每个单位取其最落后的一条规则。绿：达到时间进度要求；黄：落后不足年度目标的{rules.YELLOW_BAND:.0%}；"
+        f"红：落后达{rules.YELLOW_BAND:.0%}及以上或未填报/未报送。差额为按时间进度应达与实际之差。点选一行查看该单位的采购明细和预算。"
+    )
+    shown = pd.DataFrame(
+        {
+            "排名": ranking["rank"],
+            "状态": ranking.status_label,
+            "单位": ranking.unit_name,
+            "差额（万元）": _wan(ranking.gap_yuan),
+            "最落后的规则": ranking.rule_title,
+            "当前": ranking.value_text,
+            "依据条款": ranking.citation,
+            "要求": ranking.requirement_text,
+            "达标规则": ranking.rules_met.astype(str) + "/" + ranking.rules.astype(str),
+            "类型": ranking.unit_kind.map(BUYER_KINDS),
+            "辖区": _region_names(ranking.jurisdiction_code, region_names),
+        }
+    )
     url_unit = st.query_params.get("unit")
     preselect = ranking.index[ranking.unit_id.astype(str) == url_unit].tolist()[:1]
     event = st.dataframe(
         _badged(shown),
-        hide_index=True, width="stretch", height=420, key="proc_rank", on_select="rerun",
-        selection_mode="single-row", selection_default={"selection": {"rows": preselect}} if preselect else None,
-        column_config={"排名": st.column_config.NumberColumn(width=40), "状态": STATUS_COLUMN,
-                       "单位": st.column_config.TextColumn(width=150), "差额（万元）": st.column_config.TextColumn(width=90, alignment="right", help="按时间进度应达与实际之差；报送类规则无金额，记为「—」"),
-                       "最落后的规则": st.column_config.TextColumn(width=300), "当前": st.column_config.TextColumn(width=160),
-                       "依据条款": st.column_config.TextColumn(width=330)})
+        hide_index=True,
+        width="stretch",
+        height=420,
+        key="proc_rank",
+        on_select="rerun",
+        selection_mode="single-row",
+        selection_default={"selection": {"rows": preselect}} if preselect else None,
+        column_config={
+            "排名": st.column_config.NumberColumn(width=40),
+            "状态": STATUS_COLUMN,
+            "单位": st.column_config.TextColumn(width=150),
+            "差额（万元）": st.column_config.TextColumn(
+                width=90, alignment="right", help="按时间进度应达与实际之差；报送类规则无金额，记为「—」"
+            ),
+            "最落后的规则": st.column_config.TextColumn(width=300),
+            "当前": st.column_config.TextColumn(width=160),
+            "依据条款": st.column_config.TextColumn(width=330),
+        },
+    )
     rows = event.selection.rows
     unit_id = int(ranking.unit_id.iloc[rows[0]]) if rows else None
     if unit_id is None and "unit" in st.query_params:
@@ -123,14 +161,31 @@ def _ranking(f: Filters, k: dict, progress: dict, region_names: dict, n_red: int
 
 def _downloads(f: Filters, k: dict, behind: pd.DataFrame, shown: pd.DataFrame, region_names: dict) -> None:
     """The notice list (XLSX, with the rule and clause of each unit) and the ranking as shown (CSV)."""
-    note = (f"消费帮扶采购进度通报（截至{f.end:%Y年%m月%d日}，时间进度{pct_text(k['time_progress'])}）："
-            f"{len(behind)}个单位未达时间进度要求，先红后黄、按落后金额排序（序号即页面排名）；每行注明最落后的规则及其政策依据。")
+    note = (
+        f"消费帮扶采购进度通报（截至{f.end:%Y年%m月%d日}，时间进度{pct_text(k['time_progress'])}）："
+        f"{len(behind)}个单位未达时间进度要求，先红后黄、按落后金额排序（序号即页面排名）；每行注明最落后的规则及其政策依据。"
+    )
     d1, d2, _ = st.columns([1, 1, 2])
-    d1.download_button("下载通报名单（XLSX）", partial(_notice_xlsx, behind, region_names, note),
-                       file_name=f"采购进度通报_{f.end:%Y%m%d}.xlsx", mime=XLSX_MIME, key="proc_notice", width="stretch",
-                       type="primary", disabled=behind.empty, on_click="ignore")
-    d2.download_button("下载单位排名（CSV）", partial(csv_bytes, shown), file_name=f"单位排名_{f.end:%Y%m%d}.csv",
-                       mime=CSV_MIME, key="proc_rank_csv", width="stretch", on_click="ignore")
+    d1.download_button(
+        "下载通报名单（XLSX）",
+        partial(_notice_xlsx, behind, region_names, note),
+        file_name=f"采购进度通报_{f.end:%Y%m%d}.xlsx",
+        mime=XLSX_MIME,
+        key="proc_notice",
+        width="stretch",
+        type="primary",
+        disabled=behind.empty,
+        on_click="ignore",
+    )
+    d2.download_button(
+        "下载单位排名（CSV）",
+        partial(csv_bytes, shown),
+        file_name=f"单位排名_{f.end:%Y%m%d}.csv",
+        mime=CSV_MIME,
+        key="proc_rank_csv",
+        width="stretch",
+        on_click="ignore",
+    )
 
 
 def _unit_detail(f: Filters, unit_id: int, evaluated: pd.DataFrame, regions: pd.DataFrame) -> None:
@@ -139,17 +194,26 @@ def _unit_detail(f: Filters, unit_id: int, evaluated: pd.DataFrame, regions: pd.
     unit_rows = cache.query(unit_purchases, f, unit_id)
     totals = cache.query(unit_purchase_totals, f, unit_id)
     with st.container(border=True):
-        st.subheader(f"{profile['name']}（{BUYER_KINDS.get(profile['kind'], profile['kind'])}，"
-                     f"{region_name(regions, profile['region_code'])}）")
+        st.subheader(
+            f"{profile['name']}（{BUYER_KINDS.get(profile['kind'], profile['kind'])}，"
+            f"{region_name(regions, profile['region_code'])}）"
+        )
         budget = [("年度计划", money_text(profile["plan_amount"], 1))]
         if profile["canteen_food_budget"] is not None:
-            budget += [("食堂食材采购预算", money_text(profile["canteen_food_budget"], 1)),
-                       ("预留份额", pct_text(profile["reserved_share"]) if profile["reserved_share"] is not None else "未填报"),
-                       ("预留金额", money_text(profile["reserved_amount"], 1))]
+            budget += [
+                ("食堂食材采购预算", money_text(profile["canteen_food_budget"], 1)),
+                (
+                    "预留份额",
+                    pct_text(profile["reserved_share"]) if profile["reserved_share"] is not None else "未填报",
+                ),
+                ("预留金额", money_text(profile["reserved_amount"], 1)),
+            ]
         if profile["union_members"] is not None:
-            budget += [("工会会员", f"{profile['union_members']:,}人"),
-                       ("节日慰问品经费", money_text(profile["gift_budget"], 1)),
-                       ("集体福利额度", money_text(profile["welfare_budget"], 1))]
+            budget += [
+                ("工会会员", f"{profile['union_members']:,}人"),
+                ("节日慰问品经费", money_text(profile["gift_budget"], 1)),
+                ("集体福利额度", money_text(profile["welfare_budget"], 1)),
+            ]
         budget.append((f"本期采购（{totals['purchases']:,}笔）", money_text(totals["amount"], 1)))
         cols = st.columns(len(budget))
         for col, (label, value) in zip(cols, budget, strict=True):
@@ -157,43 +221,89 @@ def _unit_detail(f: Filters, unit_id: int, evaluated: pd.DataFrame, regions: pd.
         mine = evaluated[evaluated.unit_id == unit_id]
         st.markdown("**适用规则**")
         # Who is behind, by how much, under which clause first; the arithmetic after.
-        st.dataframe(_badged(pd.DataFrame({
-            "状态": mine.status.map(rules.STATUS_LABELS), "规则": mine.rule_title,
-            "差额（万元）": _wan(mine.gap_yuan), "当前": mine.value_text, "要求": mine.requirement_text,
-            "政策依据": mine.clause, "实际（万元）": _wan(mine.actual_yuan),
-            "按进度应达（万元）": _wan(mine.expected_yuan), "全年目标（万元）": _wan(mine.target_yuan),
-        })), hide_index=True, width="stretch", column_config={"状态": STATUS_COLUMN})
-        st.markdown(f"**采购明细**（本期 {totals['purchases']:,} 笔"
-                    + (f"，显示最近 {len(unit_rows)} 笔" if len(unit_rows) < totals["purchases"] else "") + "）")
-        detail = pd.DataFrame({
-            "日期": unit_rows.purchase_date, "产品": unit_rows["product"],
-            "品类": unit_rows.category.map(CATEGORIES), "产地": unit_rows.origin,
-            "渠道": unit_rows.channel.map(CHANNELS), "用途": unit_rows.purpose.map(PURPOSES),
-            "数量（kg）": unit_rows.quantity, "金额（元）": unit_rows.amount, "凭证号": unit_rows.voucher_no,
-        })
-        st.dataframe(detail, hide_index=True, width="stretch", height=300, key="proc_unit_rows",
-                     column_config={"金额（元）": st.column_config.NumberColumn(format="%.2f")})
+        st.dataframe(
+            _badged(
+                pd.DataFrame(
+                    {
+                        "状态": mine.status.map(rules.STATUS_LABELS),
+                        "规则": mine.rule_title,
+                        "差额（万元）": _wan(mine.gap_yuan),
+                        "当前": mine.value_text,
+                        "要求": mine.requirement_text,
+                        "政策依据": mine.clause,
+                        "实际（万元）": _wan(mine.actual_yuan),
+                        "按进度应达（万元）": _wan(mine.expected_yuan),
+                        "全年目标（万元）": _wan(mine.target_yuan),
+                    }
+                )
+            ),
+            hide_index=True,
+            width="stretch",
+            column_config={"状态": STATUS_COLUMN},
+        )
+        st.markdown(
+            f"**采购明细**（本期 {totals['purchases']:,} 笔"
+            + (f"，显示最近 {len(unit_rows)} 笔" if len(unit_rows) < totals["purchases"] else "")
+            + "）"
+        )
+        detail = pd.DataFrame(
+            {
+                "日期": unit_rows.purchase_date,
+                "产品": unit_rows["product"],
+                "品类": unit_rows.category.map(CATEGORIES),
+                "产地": unit_rows.origin,
+                "渠道": unit_rows.channel.map(CHANNELS),
+                "用途": unit_rows.purpose.map(PURPOSES),
+                "数量（kg）": unit_rows.quantity,
+                "金额（元）": unit_rows.amount,
+                "凭证号": unit_rows.voucher_no,
+            }
+        )
+        st.dataframe(
+            detail,
+            hide_index=True,
+            width="stretch",
+            height=300,
+            key="proc_unit_rows",
+            column_config={"金额（元）": st.column_config.NumberColumn(format="%.2f")},
+        )
         tables.download_buttons(detail, f"{profile['name']}_采购明细", key="proc_unit_dl")
 
 
 def _by_rule(f: Filters, progress: dict, region_names: dict) -> None:
     st.subheader("按规则")
     overview = progress["overview"]
-    rule_table = pd.DataFrame({
-        "规则": overview.rule_title, "辖区": _region_names(overview.jurisdiction_code, region_names),
-        "评价对象": overview.subjects, "绿": overview.green, "黄": overview.yellow, "红": overview.red,
-        "落后合计（元）": overview.gap_yuan, "政策依据": overview.clause,
-    })
-    tables.chart_and_table(progress_charts.rule_status_bars(overview), rule_table, f"{f.year}年规则达标情况",
-                           key="proc_rules")
+    rule_table = pd.DataFrame(
+        {
+            "规则": overview.rule_title,
+            "辖区": _region_names(overview.jurisdiction_code, region_names),
+            "评价对象": overview.subjects,
+            "绿": overview.green,
+            "黄": overview.yellow,
+            "红": overview.red,
+            "落后合计（元）": overview.gap_yuan,
+            "政策依据": overview.clause,
+        }
+    )
+    tables.chart_and_table(
+        progress_charts.rule_status_bars(overview), rule_table, f"{f.year}年规则达标情况", key="proc_rules"
+    )
 
 
 def _monthly(f: Filters, k: dict, monthly: pd.DataFrame) -> None:
     st.subheader("累计采购额与时间进度")
-    table = monthly.rename(columns={"month": "月份", "amount": "当月（元）", "amount_last_year": "上年当月（元）",
-                                    "cumulative": "累计（元）", "cumulative_last_year": "上年累计（元）"})
-    tables.chart_and_table(charts.cumulative_vs_progress(monthly, k["plan"], f.year), table,
-                           f"{f.year}年月度采购额", key="proc_monthly")
+    table = monthly.rename(
+        columns={
+            "month": "月份",
+            "amount": "当月（元）",
+            "amount_last_year": "上年当月（元）",
+            "cumulative": "累计（元）",
+            "cumulative_last_year": "上年累计（元）",
+        }
+    )
+    tables.chart_and_table(
+        charts.cumulative_vs_progress(monthly, k["plan"], f.year), table, f"{f.year}年月度采购额", key="proc_monthly"
+    )
 
 
 def _composition(f: Filters) -> None:
@@ -201,29 +311,46 @@ def _composition(f: Filters) -> None:
     st.subheader("采购构成")
     origin_title = {"province": "产地（省）", "city": "产地（市）", "county": "产地（县）"}[origin_group_level(f)]
     parts = st.columns(3)
-    for col, (dimension, title) in zip(parts, (("channel", "渠道"), ("buyer_kind", "单位类型"), ("origin", origin_title)),
-                                       strict=True):
+    for col, (dimension, title) in zip(
+        parts, (("channel", "渠道"), ("buyer_kind", "单位类型"), ("origin", origin_title)), strict=True
+    ):
         with col:
             st.markdown(f"**按{title}**")
             df = cache.query(amount_by, f, dimension)
-            table = pd.DataFrame({title: df.label, "金额（元）": df.amount, "上年同期（元）": df.amount_last_year,
-                                  "笔数": df.purchases, "占比": df.share.round(4)})
-            tables.chart_and_table(progress_charts.amount_vs_last_year(df, "label", f.year), table,
-                                   f"{f.year}年按{title}采购额", key=f"proc_by_{dimension}")
+            table = pd.DataFrame(
+                {
+                    title: df.label,
+                    "金额（元）": df.amount,
+                    "上年同期（元）": df.amount_last_year,
+                    "笔数": df.purchases,
+                    "占比": df.share.round(4),
+                }
+            )
+            tables.chart_and_table(
+                progress_charts.amount_vs_last_year(df, "label", f.year),
+                table,
+                f"{f.year}年按{title}采购额",
+                key=f"proc_by_{dimension}",
+            )
 
 
 def render() -> None:
     """采购进度: KPIs, unit ranking and the picked unit, by rule, by month, composition."""
     f = ui.current_filters()
     st.title("采购进度")
-    ui.freshness("采购明细（purchase）汇总；目标取单位年度预算（unit_budget）与政策规则表（policy_rule），每条规则注明文件与条款")
+    ui.freshness(
+        "采购明细（purchase）汇总；目标取单位年度预算（unit_budget）与政策规则表（policy_rule），每条规则注明文件与条款"
+    )
 
     k = cache.query(procurement_kpis, f)
     progress = cache.query(rule_progress, f)
     monthly = cache.query(monthly_amounts, f)
     regions = cache.query(region_table)
 
-    st.caption(f"{ui.describe_filters(f)} ｜ 规则按自然年累计至 {f.end:%Y年%m月%d日} 评价，时间进度 {pct_text(k['time_progress'])}")
+    st.caption(
+        f"{ui.describe_filters(f)} ｜ 规则按自然年累计至 {f.end:%Y年%m月%d日} "
+        f"评价，时间进度 {pct_text(k['time_progress'])}"
+    )
     region_names = dict(zip(regions.code, regions.name, strict=True))
     n_red = int((progress["behind"].status == "red").sum())
 

@@ -66,10 +66,13 @@ def streamlit_pages(principal: Principal) -> list:
     specs = allowed(principal)
     # A page's identity is its url_path: the default page is declared with "" (Streamlit serves it
     # at /), its hidden twin with its own address.
-    pages = [st.Page(p.file, title=p.title, icon=p.icon, url_path="" if i == 0 else p.url_path, default=i == 0)
-             for i, p in enumerate(specs)]
+    pages = [
+        st.Page(p.file, title=p.title, icon=p.icon, url_path="" if i == 0 else p.url_path, default=i == 0)
+        for i, p in enumerate(specs)
+    ]
     if specs:
         first = specs[0]
-        pages.append(st.Page(first.file, title=first.title, icon=first.icon, url_path=first.url_path,
-                             visibility="hidden"))
+        pages.append(
+            st.Page(first.file, title=first.title, icon=first.icon, url_path=first.url_path, visibility="hidden")
+        )
     return pages

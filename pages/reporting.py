@@ -25,7 +25,8 @@ from pages.common import ui
 HINTS = {
     "beneficiaries": "附件1：姓名、身份证、联系方式、受益金额。身份证号校验后只以加密和脱敏形式保存。",
     "proofs": "附件2：序号、产品名称、卖方、买方、数量、金额、交易时间、备注。买方须为单位名录中的单位。",
-    "purchases": "采购台账：交易日期、采购单位、供应商、产品名称、产地（区县名称或代码）、渠道、用途、数量、金额、凭证号。",
+    "purchases": "采购台账：交易日期、采购单位、供应商、产品名称、"
+    "产地（区县名称或代码）、渠道、用途、数量、金额、凭证号。",
 }
 
 
@@ -41,17 +42,37 @@ def _form_choice() -> str:
     """The form to submit (kept in the URL), its hint and its templates."""
     forms = list(FORMS)
     wanted = st.query_params.get("form")
-    form = st.radio("报送表", forms, index=forms.index(wanted) if wanted in forms else 0, format_func=FORM_LABELS.get,
-                    horizontal=True, key="rep_form")
+    form = st.radio(
+        "报送表",
+        forms,
+        index=forms.index(wanted) if wanted in forms else 0,
+        format_func=FORM_LABELS.get,
+        horizontal=True,
+        key="rep_form",
+    )
     if st.query_params.get("form") != form:
         st.query_params["form"] = form
     st.caption(HINTS[form])
 
     c1, c2, _ = st.columns([1, 1, 2])
-    c1.download_button("下载模板（XLSX）", partial(template_bytes, form, "xlsx"), file_name=f"{FORMS[form].title}模板.xlsx",
-                       mime=XLSX_MIME, key=f"tpl_xlsx_{form}", width="stretch", on_click="ignore")
-    c2.download_button("下载模板（CSV）", partial(template_bytes, form, "csv"), file_name=f"{FORMS[form].title}模板.csv",
-                       mime=CSV_MIME, key=f"tpl_csv_{form}", width="stretch", on_click="ignore")
+    c1.download_button(
+        "下载模板（XLSX）",
+        partial(template_bytes, form, "xlsx"),
+        file_name=f"{FORMS[form].title}模板.xlsx",
+        mime=XLSX_MIME,
+        key=f"tpl_xlsx_{form}",
+        width="stretch",
+        on_click="ignore",
+    )
+    c2.download_button(
+        "下载模板（CSV）",
+        partial(template_bytes, form, "csv"),
+        file_name=f"{FORMS[form].title}模板.csv",
+        mime=CSV_MIME,
+        key=f"tpl_csv_{form}",
+        width="stretch",
+        on_click="ignore",
+    )
     return form
 
 
@@ -62,15 +83,31 @@ def _submission(form: str, principal: Principal) -> dict:
     c1, c2, c3 = st.columns(3)
     unit_ids = [None] + units.id.tolist() if principal.role != "reporter" else units.id.tolist()
     names = dict(zip(units.id, units.name, strict=True))
-    unit = c1.selectbox("报送单位", unit_ids, format_func=partial(_unit_label, names),
-                        disabled=principal.role == "reporter", key="rep_unit")
-    period = c2.text_input("报送期", value=last_month if form == "beneficiaries" else "",
-                           placeholder="如 2024-05 或 2024-Q2；留空按交易日期", key=f"rep_period_{form}",
-                           help="名册必填（受益期）；证明材料和台账留空时按交易日期取月份或季度")
+    unit = c1.selectbox(
+        "报送单位",
+        unit_ids,
+        format_func=partial(_unit_label, names),
+        disabled=principal.role == "reporter",
+        key="rep_unit",
+    )
+    period = c2.text_input(
+        "报送期",
+        value=last_month if form == "beneficiaries" else "",
+        placeholder="如 2024-05 或 2024-Q2；留空按交易日期",
+        key=f"rep_period_{form}",
+        help="名册必填（受益期）；证明材料和台账留空时按交易日期取月份或季度",
+    )
     origin = None
     if form == "proofs":
-        origin = c3.text_input("默认产地", placeholder="如 大通湖区 或 433127", key="rep_origin",
-                               help="卖方不在供应商名录、产品也无唯一产地时，用这里的区县作产地") or None
+        origin = (
+            c3.text_input(
+                "默认产地",
+                placeholder="如 大通湖区 或 433127",
+                key="rep_origin",
+                help="卖方不在供应商名录、产品也无唯一产地时，用这里的区县作产地",
+            )
+            or None
+        )
     return dict(unit=unit, period=period.strip() or None, principal=principal, default_origin=origin)
 
 
@@ -118,12 +155,19 @@ def _batches(principal: Principal) -> None:
     if listed.empty:
         st.caption("暂无报送批次。")
         return
-    shown = pd.DataFrame({
-        "批次": listed["id"], "报送表": listed["form_label"], "报送单位": listed["unit_name"].fillna("（多个单位）"),
-        "报送期": listed["period"].fillna("—"), "报送人": listed["submitted_by"],
-        "报送时间": pd.to_datetime(listed["submitted_at"]).dt.strftime("%Y-%m-%d %H:%M"),
-        "行数": listed["row_count"], "文件名": listed["file_name"], "文件哈希（SHA-256）": listed["file_hash"].str[:16] + "…",
-    })
+    shown = pd.DataFrame(
+        {
+            "批次": listed["id"],
+            "报送表": listed["form_label"],
+            "报送单位": listed["unit_name"].fillna("（多个单位）"),
+            "报送期": listed["period"].fillna("—"),
+            "报送人": listed["submitted_by"],
+            "报送时间": pd.to_datetime(listed["submitted_at"]).dt.strftime("%Y-%m-%d %H:%M"),
+            "行数": listed["row_count"],
+            "文件名": listed["file_name"],
+            "文件哈希（SHA-256）": listed["file_hash"].str[:16] + "…",
+        }
+    )
     st.dataframe(shown, hide_index=True, width="stretch")
 
 
@@ -132,13 +176,19 @@ def render() -> None:
     ui.current_filters()  # a deep link as the first request must still go through the router
     principal = ui.current_principal()
     st.title("数据报送")
-    st.caption("上传附件1《带贫人员名册》、附件2《消费扶贫证明材料》或采购台账（CSV：UTF-8/GBK；XLSX）。"
-               "逐行校验，全部通过才导入，任何一处错误整个文件都不导入；同一文件重复上传不会重复导入。")
+    st.caption(
+        "上传附件1《带贫人员名册》、附件2《消费扶贫证明材料》或采购台账（CSV：UTF-8/GBK；XLSX）。"
+        "逐行校验，全部通过才导入，任何一处错误整个文件都不导入；同一文件重复上传不会重复导入。"
+    )
 
     form = _form_choice()
     args = _submission(form, principal)
-    upload = st.file_uploader("上传文件", type=["csv", "xlsx", "txt"], key=f"rep_upload_{form}",
-                              help="单个文件不超过 50 MB；更大的台账请拆分，或用命令 python -m data_access import")
+    upload = st.file_uploader(
+        "上传文件",
+        type=["csv", "xlsx", "txt"],
+        key=f"rep_upload_{form}",
+        help="单个文件不超过 50 MB；更大的台账请拆分，或用命令 python -m data_access import",
+    )
     if upload is not None:
         _check_and_commit(upload, form, args)
     _batches(principal)

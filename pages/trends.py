@@ -18,8 +18,14 @@ from pages.common.trend_charts import CHART_TYPES, trend_figure
 
 TOP_CHOICES = [3, 5, 10, 20, 50]
 DEFAULTS = {"measure": "amount", "dim": "channel", "grain": "month", "chart": "line", "top": "10", "yoy": "1"}
-ALLOWED = {"measure": list(MEASURES), "dim": list(DIMENSIONS), "grain": list(GRAINS),
-           "chart": list(CHART_TYPES), "top": [str(n) for n in TOP_CHOICES], "yoy": ["0", "1"]}
+ALLOWED = {
+    "measure": list(MEASURES),
+    "dim": list(DIMENSIONS),
+    "grain": list(GRAINS),
+    "chart": list(CHART_TYPES),
+    "top": [str(n) for n in TOP_CHOICES],
+    "yoy": ["0", "1"],
+}
 
 
 def _from_url() -> dict:
@@ -62,9 +68,12 @@ def _controls() -> dict:
     dimension = c[1].selectbox("维度", dims, format_func=_dimension_label, key="trend_dim")
     grain = c[2].segmented_control("时间粒度", list(GRAINS), format_func=GRAINS.get, key="trend_grain") or "month"
     c = st.columns([3, 3, 2])
-    chart = c[0].segmented_control("图表类型", list(CHART_TYPES), format_func=CHART_TYPES.get, key="trend_chart") or "line"
-    top = c[1].select_slider("显示前 N 项", [str(n) for n in TOP_CHOICES], key="trend_top",
-                             disabled=dimension == "total")
+    chart = (
+        c[0].segmented_control("图表类型", list(CHART_TYPES), format_func=CHART_TYPES.get, key="trend_chart") or "line"
+    )
+    top = c[1].select_slider(
+        "显示前 N 项", [str(n) for n in TOP_CHOICES], key="trend_top", disabled=dimension == "total"
+    )
     compare = c[2].toggle("对比上年同期", value=st.session_state["trend_yoy"] == "1", key="trend_yoy_toggle")
     state = dict(measure=measure, dim=dimension, grain=grain, chart=chart, top=top, yoy="1" if compare else "0")
     st.session_state["trend_yoy"] = state["yoy"]
@@ -88,12 +97,19 @@ def _trend(f: Filters, state: dict) -> None:
 
     is_share = m.kind == "share"
     scale, unit = (0.01, "%") if is_share else (1e4, "万元") if m.unit == "元" else (1.0, m.unit)
-    fig = trend_figure(result.table, chart, m.label, unit, scale=scale,
-                       stackable=m.kind in ("sum", "count"), compare=compare)
+    fig = trend_figure(
+        result.table, chart, m.label, unit, scale=scale, stackable=m.kind in ("sum", "count"), compare=compare
+    )
     title = f"{m.label}_按{DIMENSIONS[dimension].label}_{GRAINS[grain]}_{f.start:%Y%m%d}-{f.end:%Y%m%d}"
     as_of = cache.query(data_as_of)
-    note = "；".join([f"{m.label}（口径：{m.help}）", ui.describe_filters(f), *result.notes,
-                     *([f"数据截至 {as_of:%Y-%m-%d}"] if as_of else [])])
+    note = "；".join(
+        [
+            f"{m.label}（口径：{m.help}）",
+            ui.describe_filters(f),
+            *result.notes,
+            *([f"数据截至 {as_of:%Y-%m-%d}"] if as_of else []),
+        ]
+    )
     tables.chart_and_table(fig, display_table(result), title, key="trends", note=note)
 
 
@@ -101,7 +117,10 @@ def render() -> None:
     """趋势分析: the controls (kept in the URL), then the chart and its table."""
     f = ui.current_filters()
     st.title("趋势分析")
-    ui.freshness("采购明细（purchase）、单位年度预算（unit_budget）、带贫受益记录（benefit）；指标与维度由 data_access.figures.semantic 定义")
+    ui.freshness(
+        "采购明细（purchase）、单位年度预算（unit_budget）、带贫受益记录（benefit）；"
+        "指标与维度由 data_access.figures.semantic 定义"
+    )
     st.caption(ui.describe_filters(f))
     state = _controls()
     _trend(f, state)

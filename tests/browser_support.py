@@ -20,9 +20,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("BANGFU_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-               "--disable-background-networking", "--disable-component-update", "--no-first-run",
-               "--disable-sync", "--disable-quic"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
 ARTIFACTS = ROOT / "artifacts"
 
 
@@ -61,12 +68,30 @@ def _free_port() -> int:
 def streamlit_server(database_url: str, extra_env: dict | None = None):
     """Start the dashboard on a free port against ``database_url``; yields the base URL."""
     port = _free_port()
-    env = dict(os.environ, BANGFU_DATABASE_URL=database_url, BANGFU_DEMO="1",
-               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", **(extra_env or {}))
+    env = dict(
+        os.environ,
+        BANGFU_DATABASE_URL=database_url,
+        BANGFU_DEMO="1",
+        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+        **(extra_env or {}),
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless=true",
-         f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "dashboard.py",
+            "--server.headless=true",
+            f"--server.port={port}",
+            "--server.address=127.0.0.1",
+            "--browser.gatherUsageStats=false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 90
@@ -97,8 +122,9 @@ def browser_page(width: int = 1400, height: int = 1000):
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN",
-                                      accept_downloads=True)
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, locale="zh-CN", accept_downloads=True
+        )
         page = context.new_page()
         page.blocked = []
 

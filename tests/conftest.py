@@ -125,7 +125,8 @@ def writable_demo_engine(databases):
 def pytest_sessionfinish(session, exitstatus):
     if REQUIRE_PG and _pg_tests_run == 0 and session.testscollected:
         session.config.pluginmanager.get_plugin("terminalreporter").write_line(
-            f"FAILED: BANGFU_REQUIRE_PG=1 but no PostgreSQL test ran ({_pg_error or 'none selected'})", red=True)
+            f"FAILED: BANGFU_REQUIRE_PG=1 but no PostgreSQL test ran ({_pg_error or 'none selected'})", red=True
+        )
         session.exitstatus = 1
 
 

@@ -39,9 +39,19 @@ WARM_RERUNS = 5
 
 
 def _item(kind: str, title: str, seconds: float, rows: int = 0, **extra) -> dict:
-    return dict(call=f"{kind}:{title}", page=title, filters="默认（本年累计）", rows=rows, seconds=seconds,
-                warm_seconds=None, floor_seconds=None, duckdb_seconds=None, ratio=None, duckdb_ratio=None,
-                extra=extra)
+    return dict(
+        call=f"{kind}:{title}",
+        page=title,
+        filters="默认（本年累计）",
+        rows=rows,
+        seconds=seconds,
+        warm_seconds=None,
+        floor_seconds=None,
+        duckdb_seconds=None,
+        ratio=None,
+        duckdb_ratio=None,
+        extra=extra,
+    )
 
 
 def peak_memory_mb(pid: int) -> float | None:
@@ -64,9 +74,22 @@ def _start_server(url: str, script: str = "dashboard.py"):
     port = _free_port()
     env = dict(os.environ, BANGFU_DATABASE_URL=url, BANGFU_DEMO="1", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", script, "--server.headless=true",
-         f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            script,
+            "--server.headless=true",
+            f"--server.port={port}",
+            "--server.address=127.0.0.1",
+            "--browser.gatherUsageStats=false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -108,8 +131,9 @@ def browser_loads(url: str, progress=print) -> list[dict]:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
             context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-            context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(
-                (base, "data:", "blob:")) else r.abort())
+            context.route(
+                "**/*", lambda r: r.continue_() if r.request.url.startswith((base, "data:", "blob:")) else r.abort()
+            )
             page = context.new_page()
             for title, path, _ in PAGES:
                 cold, charts = _load(page, f"{base}/{path}")
@@ -183,7 +207,10 @@ def apptest_reruns(url: str, progress=print) -> list[dict]:
         item = _item("apptest", title, cold, errors=errors, warm_reruns=reruns)
         item["warm_seconds"] = warm
         out.append(item)
-        progress(f"AppTest {title}：首次 {cold:.2f} 秒，热重跑中位数 {warm * 1000:.0f} ms" + (f"（异常 {errors}）" if errors else ""))
+        progress(
+            f"AppTest {title}：首次 {cold:.2f} 秒，热重跑中位数 {warm * 1000:.0f} ms"
+            + (f"（异常 {errors}）" if errors else "")
+        )
     return out
 
 
@@ -197,6 +224,8 @@ def table_text(items: list[dict]) -> str:
             continue
         warm = i.get("warm_seconds")
         note = f"图表 {i['rows']} 个" if kind == "browser" else ("异常" if i["extra"].get("errors") else "")
-        lines.append(f"| {'浏览器' if kind == 'browser' else 'AppTest'} | {i['page']} | {i['seconds']:.2f} | "
-                     f"{(warm or 0) * 1000:,.0f} | {note} |")
+        lines.append(
+            f"| {'浏览器' if kind == 'browser' else 'AppTest'} | {i['page']} | {i['seconds']:.2f} | "
+            f"{(warm or 0) * 1000:,.0f} | {note} |"
+        )
     return "\n".join(lines)

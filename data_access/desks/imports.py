@@ -77,6 +77,7 @@ _CATEGORY_WORDS = [
 ]
 _PURPOSE_WORDS = {"食堂": "canteen", "慰问": "holiday_gift", "福利": "welfare"}
 
+
 @dataclass
 class ImportOutcome:
     """What a check or commit found: the batch (new or earlier), rows written, every error."""
@@ -114,43 +115,73 @@ class ImportOutcome:
             return f"已导入「{title}」{self.rows:,} 行（批次 {self.batch_id}）{new}。"
         return f"「{title}」{self.rows:,} 行可以导入{new}。"
 
+
 _CREATED_LABELS = {"supplier": "供应商", "product": "产品（品类按名称推断，未认定）", "beneficiary": "带贫人员"}
+
 
 class _Refused(Exception):
     def __init__(self, errors: list[RowError], count: int):
         super().__init__(errors[0].message if errors else "")
         self.errors, self.count = errors, count
 
+
 _SPACES = re.compile(r"\s+")
+
 
 def _norm(text) -> str:
     """Names compared as ingest cleans them: NFKC, spaces squeezed."""
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", str(text))).strip()
 
+
 def _label(form: str, key: str) -> str:
     return FORMS[form].field(key).label
 
-def import_file(engine: Engine, path: str | Path, form: str, *, unit: int | str | None = None,
-                period: str | None = None, principal: Principal,
-                default_origin: str | None = None, today: date | None = None,
-                limits: Limits | None = None, progress=None) -> tuple[ParseResult, ImportOutcome]:
+
+def import_file(
+    engine: Engine,
+    path: str | Path,
+    form: str,
+    *,
+    unit: int | str | None = None,
+    period: str | None = None,
+    principal: Principal,
+    default_origin: str | None = None,
+    today: date | None = None,
+    limits: Limits | None = None,
+    progress=None,
+) -> tuple[ParseResult, ImportOutcome]:
     """Parse ``path`` and, if it is clean, commit it: the parse and the outcome (what the CLI prints)."""
     result = parse_upload(Path(path), form, None, today, limits=limits, progress=progress)
     if not result.ok:
         errors = list(result.errors) or [RowError(None, None, None, result.message)]
         return result, ImportOutcome(form=form, errors=errors, error_count=max(result.error_count, len(errors)))
-    return result, commit_upload(engine, result, unit=unit, period=period, principal=principal,
-                                 default_origin=default_origin)
+    return result, commit_upload(
+        engine, result, unit=unit, period=period, principal=principal, default_origin=default_origin
+    )
 
-def check_upload(engine: Engine, result: ParseResult, *, principal: Principal, unit: int | str | None = None,
-                 period: str | None = None,
-                 default_origin: str | None = None) -> ImportOutcome:
+
+def check_upload(
+    engine: Engine,
+    result: ParseResult,
+    *,
+    principal: Principal,
+    unit: int | str | None = None,
+    period: str | None = None,
+    default_origin: str | None = None,
+) -> ImportOutcome:
     """Everything ``commit_upload`` would check, without writing: for the preview."""
     return _run(engine, result, unit, period, principal, default_origin, write=False)
 
-def commit_upload(engine: Engine, result: ParseResult, *, principal: Principal, unit: int | str | None = None,
-                  period: str | None = None,
-                  default_origin: str | None = None) -> ImportOutcome:
+
+def commit_upload(
+    engine: Engine,
+    result: ParseResult,
+    *,
+    principal: Principal,
+    unit: int | str | None = None,
+    period: str | None = None,
+    default_origin: str | None = None,
+) -> ImportOutcome:
     """Write a clean parse as one batch in one transaction; on any error the store is unchanged.
 
     ``unit``: the reporting unit (id or name; a reporter's own unit is forced); ``period``:
@@ -159,6 +190,7 @@ def commit_upload(engine: Engine, result: ParseResult, *, principal: Principal, 
     audit row are written in the same transaction.
     """
     return _run(engine, result, unit, period, principal, default_origin, write=True)
+
 
 def _run(engine, result, unit, period, principal, default_origin, write: bool) -> ImportOutcome:
     t0 = time.perf_counter()
@@ -171,7 +203,7 @@ def _run(engine, result, unit, period, principal, default_origin, write: bool) -
     try:
         # A check only reads; a commit reads and writes in one transaction, so a refusal or a
         # failure anywhere leaves the store as it was.
-        with (engine.begin() if write else engine.connect()) as conn:
+        with engine.begin() if write else engine.connect() as conn:
             earlier = _earlier_batch(conn, result)
             if earlier is not None:
                 outcome.batch_id, outcome.already = earlier, True
@@ -194,19 +226,23 @@ def _run(engine, result, unit, period, principal, default_origin, write: bool) -
             outcome.batch_id, outcome.already = earlier, True
     except DataError as exc:
         outcome.committed, outcome.batch_id = False, None
-        outcome.errors = [RowError(None, None, None, f"数据库拒绝了写入（{type(exc.orig).__name__}），"
-                                                     "整个文件未导入；请联系管理员")]
+        outcome.errors = [
+            RowError(None, None, None, f"数据库拒绝了写入（{type(exc.orig).__name__}），整个文件未导入；请联系管理员")
+        ]
     outcome.seconds = time.perf_counter() - t0
     return outcome
+
 
 def _earlier_batch(conn, result: ParseResult) -> int | None:
     b = s.report_batch
     return conn.execute(select(b.c.id).where(b.c.form == result.form, b.c.file_hash == result.file_hash)).scalar()
 
+
 def _map_unique(series: pd.Series, fn) -> pd.Series:
     """``series.map(fn)`` calling ``fn`` once per distinct value (a million rows, a few hundred names)."""
     values = series.dropna().unique()
     return series.map(dict(zip(values, map(fn, values), strict=True)))
+
 
 class _Plan:
     """Resolution of one parse against the store, then its writes, on one connection."""
@@ -222,7 +258,9 @@ class _Plan:
         self.count += 1
         if len(self.errors) >= MAX_ERRORS:
             return
-        self.errors.append((row or 0, order, RowError(row, field_label, None if value is None else str(value)[:60], reason)))
+        self.errors.append(
+            (row or 0, order, RowError(row, field_label, None if value is None else str(value)[:60], reason))
+        )
 
     def raise_if_refused(self) -> None:
         if self.errors:
@@ -280,8 +318,10 @@ class _Plan:
     def _resolve_purchases(self, rows: pd.DataFrame, default_origin: str | None) -> None:
         conn, form = self.conn, self.form
         units = {_norm(n): i for i, n in conn.execute(select(s.buyer_unit.c.id, s.buyer_unit.c.name))}
-        suppliers = {_norm(n): (i, r) for i, n, r in conn.execute(
-            select(s.supplier.c.id, s.supplier.c.name, s.supplier.c.region_code))}
+        suppliers = {
+            _norm(n): (i, r)
+            for i, n, r in conn.execute(select(s.supplier.c.id, s.supplier.c.name, s.supplier.c.region_code))
+        }
         products: dict[tuple[str, str], int] = {}
         origins_of: dict[str, set[str]] = {}
         for i, n, o in conn.execute(select(s.product.c.id, s.product.c.name, s.product.c.origin_code)):
@@ -292,7 +332,9 @@ class _Plan:
         orders = {f.key: i for i, f in enumerate(FORMS[form].fields)}
 
         out = pd.DataFrame({"source_row": rows["source_row"].astype("int64")})
-        limits = [("buyer", 128), (seller_key, 128), ("product", 128)] + ([("voucher", 64)] if form == "purchases" else [])
+        limits = [("buyer", 128), (seller_key, 128), ("product", 128)] + (
+            [("voucher", 64)] if form == "purchases" else []
+        )
         for key, width in limits:
             long = rows[key].str.len() > width
             for row, text in zip(rows["source_row"][long], rows[key][long], strict=True):
@@ -300,13 +342,19 @@ class _Plan:
         buyer = _map_unique(rows["buyer"], _norm)
         buyer_ids = buyer.map(units)
         for row, name in zip(rows["source_row"][buyer_ids.isna()], rows["buyer"][buyer_ids.isna()], strict=True):
-            self.refuse(int(row), orders["buyer"], _label(form, "buyer"), name,
-                        f"「{name}」不在单位名录中；采购单位须先由管理员登记，或核对名称是否与名录一致")
+            self.refuse(
+                int(row),
+                orders["buyer"],
+                _label(form, "buyer"),
+                name,
+                f"「{name}」不在单位名录中；采购单位须先由管理员登记，或核对名称是否与名录一致",
+            )
         if self.principal.role == "reporter":
             other = buyer_ids.notna() & (buyer_ids != self.unit)
             for row, name in zip(rows["source_row"][other], rows["buyer"][other], strict=True):
-                self.refuse(int(row), orders["buyer"], _label(form, "buyer"), name,
-                            "不是本单位；报送人员只能报送本单位的采购")
+                self.refuse(
+                    int(row), orders["buyer"], _label(form, "buyer"), name, "不是本单位；报送人员只能报送本单位的采购"
+                )
         out["buyer_unit_id"] = buyer_ids
 
         seller = _map_unique(rows[seller_key], _norm)
@@ -328,15 +376,21 @@ class _Plan:
                 origin = origin.fillna(code) if code else origin
             bad = origin.isna()
             for row, name in zip(rows["source_row"][bad], rows[seller_key][bad], strict=True):
-                self.refuse(int(row), orders["seller"], _label(form, "seller"), name,
-                            f"「{name}」不在供应商名录中，产品也无法确定唯一产地；请先报送含产地的采购台账，"
-                            "或导入时选择默认产地")
+                self.refuse(
+                    int(row),
+                    orders["seller"],
+                    _label(form, "seller"),
+                    name,
+                    f"「{name}」不在供应商名录中，产品也无法确定唯一产地；请先报送含产地的采购台账，"
+                    "或导入时选择默认产地",
+                )
         out["origin_code"] = origin
         self.raise_if_refused()
 
         fresh = seller_ids.isna()
-        new_sellers = pd.DataFrame({"name": seller[fresh], "region_code": origin[fresh],
-                                    "display": rows[seller_key][fresh]}).drop_duplicates("name")
+        new_sellers = pd.DataFrame(
+            {"name": seller[fresh], "region_code": origin[fresh], "display": rows[seller_key][fresh]}
+        ).drop_duplicates("name")
         new_sellers["kind"] = new_sellers["name"].map(_supplier_kind)
         self.new_suppliers = new_sellers
         out["supplier_name"] = seller
@@ -345,9 +399,15 @@ class _Plan:
         keys = product + "\x1f" + origin
         product_ids = keys.map({f"{n}\x1f{o}": i for (n, o), i in products.items()})
         fresh = product_ids.isna()
-        self.new_products = pd.DataFrame({"key": keys[fresh], "name": product[fresh], "origin_code": origin[fresh],
-                                          "supplier_name": seller[fresh],
-                                          "display": rows["product"][fresh]}).drop_duplicates("key")
+        self.new_products = pd.DataFrame(
+            {
+                "key": keys[fresh],
+                "name": product[fresh],
+                "origin_code": origin[fresh],
+                "supplier_name": seller[fresh],
+                "display": rows["product"][fresh],
+            }
+        ).drop_duplicates("key")
         out["product_key"] = keys
         out["product_id"] = product_ids
 
@@ -375,19 +435,34 @@ class _Plan:
         hashes = rows["id_hash"].tolist()
         known: dict[str, int] = {}
         for start in range(0, len(hashes), BENEFICIARY_CHUNK):
-            part = hashes[start:start + BENEFICIARY_CHUNK]
-            known.update({h: i for i, h in self.conn.execute(
-                select(s.beneficiary.c.id, s.beneficiary.c.id_hash).where(s.beneficiary.c.id_hash.in_(part)))})
+            part = hashes[start : start + BENEFICIARY_CHUNK]
+            known.update(
+                {
+                    h: i
+                    for i, h in self.conn.execute(
+                        select(s.beneficiary.c.id, s.beneficiary.c.id_hash).where(s.beneficiary.c.id_hash.in_(part))
+                    )
+                }
+            )
         self.known_people = known
         self.frame = rows
         self.outcome.created = {"beneficiary": int((~rows["id_hash"].isin(known)).sum())}
 
     def write(self) -> None:
         conn, result = self.conn, self.result
-        batch_id = conn.execute(s.report_batch.insert().values(
-            form=self.form, unit_id=self.unit, period=self.period, submitted_at=datetime.now().replace(microsecond=0),
-            submitted_by=self.principal.username[:64], file_name=(result.filename or "")[:256],
-            file_hash=result.file_hash, row_count=len(result.rows), status="committed")).inserted_primary_key[0]
+        batch_id = conn.execute(
+            s.report_batch.insert().values(
+                form=self.form,
+                unit_id=self.unit,
+                period=self.period,
+                submitted_at=datetime.now().replace(microsecond=0),
+                submitted_by=self.principal.username[:64],
+                file_name=(result.filename or "")[:256],
+                file_hash=result.file_hash,
+                row_count=len(result.rows),
+                status="committed",
+            )
+        ).inserted_primary_key[0]
         self.outcome.batch_id = batch_id
         if self.form == "beneficiaries":
             self._write_beneficiaries(batch_id)
@@ -395,25 +470,48 @@ class _Plan:
             self._write_purchases(batch_id)
         # The monthly rollups stay current inside the same transaction.
         rollup.add_batch(conn, batch_id)
-        write_audit(conn, self.principal.username, "report_commit", f"批次 #{batch_id}",
-                    f"{FORM_LABELS[self.form]} {len(result.rows)} 行，文件 {(result.filename or '')[:80]}")
+        write_audit(
+            conn,
+            self.principal.username,
+            "report_commit",
+            f"批次 #{batch_id}",
+            f"{FORM_LABELS[self.form]} {len(result.rows)} 行，文件 {(result.filename or '')[:80]}",
+        )
 
     def _write_purchases(self, batch_id: int) -> None:
         conn, out = self.conn, self.frame
         if len(self.new_suppliers):
-            conn.execute(s.supplier.insert(), self.new_suppliers[["display", "region_code", "kind"]]
-                         .rename(columns={"display": "name"}).to_dict("records"))
+            conn.execute(
+                s.supplier.insert(),
+                self.new_suppliers[["display", "region_code", "kind"]]
+                .rename(columns={"display": "name"})
+                .to_dict("records"),
+            )
         suppliers = {_norm(n): i for i, n in conn.execute(select(s.supplier.c.id, s.supplier.c.name))}
         out["supplier_id"] = out["supplier_name"].map(suppliers)
         if len(self.new_products):
             new = self.new_products
-            conn.execute(s.product.insert(), [
-                dict(name=d, category=_category(n), origin_code=o, supplier_id=suppliers.get(sn), unit="kg",
-                     certified=False, status="listed")
-                for n, o, sn, d in zip(new["name"], new["origin_code"], new["supplier_name"], new["display"],
-                                       strict=True)])
-            products = {f"{_norm(n)}\x1f{o}": i for i, n, o in conn.execute(
-                select(s.product.c.id, s.product.c.name, s.product.c.origin_code))}
+            conn.execute(
+                s.product.insert(),
+                [
+                    dict(
+                        name=d,
+                        category=_category(n),
+                        origin_code=o,
+                        supplier_id=suppliers.get(sn),
+                        unit="kg",
+                        certified=False,
+                        status="listed",
+                    )
+                    for n, o, sn, d in zip(
+                        new["name"], new["origin_code"], new["supplier_name"], new["display"], strict=True
+                    )
+                ],
+            )
+            products = {
+                f"{_norm(n)}\x1f{o}": i
+                for i, n, o in conn.execute(select(s.product.c.id, s.product.c.name, s.product.c.origin_code))
+            }
             out["product_id"] = out["product_key"].map(products)
         out["batch_id"] = batch_id
         bulk_insert(conn, s.purchase, out)
@@ -422,18 +520,39 @@ class _Plan:
         conn, rows = self.conn, self.frame
         fresh = rows[~rows["id_hash"].isin(self.known_people)]
         if len(fresh):
-            people = pd.DataFrame({
-                "name": fresh["name"], "id_hash": fresh["id_hash"], "id_masked": fresh["id_masked"],
-                "id_encrypted": fresh["id_cipher"], "phone_masked": fresh["phone_masked"],
-                "phone_encrypted": fresh["phone_cipher"], "batch_id": batch_id})
+            people = pd.DataFrame(
+                {
+                    "name": fresh["name"],
+                    "id_hash": fresh["id_hash"],
+                    "id_masked": fresh["id_masked"],
+                    "id_encrypted": fresh["id_cipher"],
+                    "phone_masked": fresh["phone_masked"],
+                    "phone_encrypted": fresh["phone_cipher"],
+                    "batch_id": batch_id,
+                }
+            )
             bulk_insert(conn, s.beneficiary, people)
         ids = dict(self.known_people)
-        ids.update({h: i for i, h in conn.execute(
-            select(s.beneficiary.c.id, s.beneficiary.c.id_hash).where(s.beneficiary.c.batch_id == batch_id))})
-        benefits = pd.DataFrame({"beneficiary_id": rows["id_hash"].map(ids), "unit_id": self.unit,
-                                 "period": self.period, "amount": rows["benefit_yuan"], "batch_id": batch_id})
+        ids.update(
+            {
+                h: i
+                for i, h in conn.execute(
+                    select(s.beneficiary.c.id, s.beneficiary.c.id_hash).where(s.beneficiary.c.batch_id == batch_id)
+                )
+            }
+        )
+        benefits = pd.DataFrame(
+            {
+                "beneficiary_id": rows["id_hash"].map(ids),
+                "unit_id": self.unit,
+                "period": self.period,
+                "amount": rows["benefit_yuan"],
+                "batch_id": batch_id,
+            }
+        )
         benefits["unit_id"] = benefits["unit_id"].astype("Int64")
         bulk_insert(conn, s.benefit, benefits)
+
 
 class _Regions:
     """产地 text → region code, by code, by name, or by name with its province/city in front."""
@@ -477,6 +596,7 @@ class _Regions:
         parent = self.by_code.get(r.parent_code)
         return (parent.name if parent is not None else "") + r.name
 
+
 def _supplier_kind(name: str) -> str | None:
     if "合作社" in name:
         return "cooperative"
@@ -486,19 +606,23 @@ def _supplier_kind(name: str) -> str | None:
         return "firm"
     return None
 
+
 def _category(name: str) -> str:
     for category, words in _CATEGORY_WORDS:
         if any(w in name for w in words):
             return category
     return "specialty"
 
+
 def _purpose_of_remark(remark) -> str:
     if not isinstance(remark, str):
         return "other"
     return next((code for word, code in _PURPOSE_WORDS.items() if word in remark), "other")
 
+
 _PERIOD_MONTH = re.compile(r"^(\d{4})\s*[-年/.]?\s*(\d{1,2})\s*月?$")
 _PERIOD_QUARTER = re.compile(r"^(\d{4})\s*[-年]?\s*(?:[Qq]|第)\s*([1-4一二三四])\s*(?:季度)?$")
+
 
 def _period(text: str | None) -> str | None:
     """``2024-05`` / ``2024-Q2`` from what a user types (``2024年5月``, ``2024Q2``…); None if unreadable."""
@@ -512,6 +636,7 @@ def _period(text: str | None) -> str | None:
         return f"{m.group(1)}-Q{q}"
     return None
 
+
 def _period_of_dates(dates: pd.Series) -> str | None:
     """The month, else the quarter, that holds every date; None when they spread wider."""
     lo, hi = dates.min(), dates.max()
@@ -523,14 +648,21 @@ def _period_of_dates(dates: pd.Series) -> str | None:
         return f"{lo.year}-Q{(lo.month - 1) // 3 + 1}"
     return None
 
+
 def preview_frame(result: ParseResult, limit: int = 200) -> pd.DataFrame:
     """The first ``limit`` parsed rows under Chinese headers; ID and phone numbers only masked."""
     spec = FORMS[result.form]
     rows = result.rows.head(limit)
     columns = {"source_row": "行号"}
     if result.form == "beneficiaries":
-        columns.update({"name": "姓名", "id_masked": "身份证（脱敏）", "phone_masked": "联系方式（脱敏）",
-                        "benefit_yuan": "受益金额（元）"})
+        columns.update(
+            {
+                "name": "姓名",
+                "id_masked": "身份证（脱敏）",
+                "phone_masked": "联系方式（脱敏）",
+                "benefit_yuan": "受益金额（元）",
+            }
+        )
     else:
         for f in spec.fields:
             if f.key in rows:
@@ -548,14 +680,18 @@ def preview_frame(result: ParseResult, limit: int = 200) -> pd.DataFrame:
         out["用途"] = out["用途"].map(PURPOSE_LABELS)
     return out
 
+
 def errors_frame(errors: list[RowError]) -> pd.DataFrame:
     """Errors as a table: 行, 字段, 内容, 问题 (rows empty for whole-file problems)."""
-    return pd.DataFrame({
-        "行": pd.array([e.row for e in errors], dtype="Int64"),
-        "字段": [e.field or "整个文件" for e in errors],
-        "内容": [e.value or "" for e in errors],
-        "问题": [e.reason for e in errors],
-    })
+    return pd.DataFrame(
+        {
+            "行": pd.array([e.row for e in errors], dtype="Int64"),
+            "字段": [e.field or "整个文件" for e in errors],
+            "内容": [e.value or "" for e in errors],
+            "问题": [e.reason for e in errors],
+        }
+    )
+
 
 def batches(engine: Engine, principal: Principal | None = None, limit: int = 100) -> pd.DataFrame:
     """The latest report batches, newest first: id, form, unit, period, who, when, rows, file, hash.
@@ -563,18 +699,44 @@ def batches(engine: Engine, principal: Principal | None = None, limit: int = 100
     A reporter sees only its own unit's batches.
     """
     b, u = s.report_batch, s.buyer_unit
-    q = (select(b.c.id, b.c.form, u.c.name.label("unit_name"), b.c.period, b.c.submitted_by, b.c.submitted_at,
-                b.c.row_count, b.c.file_name, b.c.file_hash, b.c.status)
-         .select_from(b.outerjoin(u, u.c.id == b.c.unit_id))
-         .order_by(b.c.submitted_at.desc(), b.c.id.desc()).limit(limit))
+    q = (
+        select(
+            b.c.id,
+            b.c.form,
+            u.c.name.label("unit_name"),
+            b.c.period,
+            b.c.submitted_by,
+            b.c.submitted_at,
+            b.c.row_count,
+            b.c.file_name,
+            b.c.file_hash,
+            b.c.status,
+        )
+        .select_from(b.outerjoin(u, u.c.id == b.c.unit_id))
+        .order_by(b.c.submitted_at.desc(), b.c.id.desc())
+        .limit(limit)
+    )
     if principal is not None and principal.role == "reporter":
         q = q.where(b.c.unit_id == principal.unit_id)
     with engine.connect() as conn:
-        df = frame(conn.execute(q).all(), columns=["id", "form", "unit_name", "period", "submitted_by",
-                                                   "submitted_at", "row_count", "file_name", "file_hash",
-                                                   "status"])
+        df = frame(
+            conn.execute(q).all(),
+            columns=[
+                "id",
+                "form",
+                "unit_name",
+                "period",
+                "submitted_by",
+                "submitted_at",
+                "row_count",
+                "file_name",
+                "file_hash",
+                "status",
+            ],
+        )
     df["form_label"] = df["form"].map(FORM_LABELS).fillna(df["form"])
     return df
+
 
 def unit_choices(engine: Engine, principal: Principal | None = None) -> pd.DataFrame:
     """Units a batch can be reported for (``id, name``), by name; a reporter gets only its own."""
@@ -585,8 +747,10 @@ def unit_choices(engine: Engine, principal: Principal | None = None) -> pd.DataF
     with engine.connect() as conn:
         return frame(conn.execute(q).all(), columns=["id", "name"])
 
+
 def store_counts(engine: Engine) -> dict[str, int]:
     """Row count of every table of the store (to show that a refused import changed nothing)."""
     with engine.connect() as conn:
-        return {name: conn.execute(select(func.count()).select_from(t)).scalar()
-                for name, t in s.metadata.tables.items()}
+        return {
+            name: conn.execute(select(func.count()).select_from(t)).scalar() for name, t in s.metadata.tables.items()
+        }

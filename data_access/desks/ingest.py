@@ -58,8 +58,6 @@ HEADER_SCAN_ROWS = 30
 SAMPLE_BYTES = 64 * 1024
 
 
-
-
 @dataclass(frozen=True)
 class Field:
     """One column of a form: English key in ``rows``, the template header, how to read it."""
@@ -88,7 +86,18 @@ class FormSpec:
         return next(f for f in self.fields if f.key == key)
 
 
-_DATE_SYNONYMS = ("交易日期", "交易时间", "日期", "采购日期", "采购时间", "购买日期", "购买时间", "时间", "销售日期", "发生日期")
+_DATE_SYNONYMS = (
+    "交易日期",
+    "交易时间",
+    "日期",
+    "采购日期",
+    "采购时间",
+    "购买日期",
+    "购买时间",
+    "时间",
+    "销售日期",
+    "发生日期",
+)
 _AMOUNT_SYNONYMS = ("金额", "交易金额", "采购金额", "购买金额", "销售金额", "总金额", "价款", "合计金额")
 _QUANTITY_SYNONYMS = ("数量", "采购数量", "购买数量", "销售数量", "重量", "数量重量")
 _PRODUCT_SYNONYMS = ("产品名称", "产品", "品名", "商品名称", "商品", "扶贫产品名称", "帮扶产品名称", "产品品名")
@@ -101,10 +110,31 @@ FORMS: dict[str, FormSpec] = {
         title="带贫人员名册",
         attachment="附件1",
         fields=(
-            Field("name", "姓名", "text", ("姓名", "受益人", "受益人姓名", "带贫人员", "带贫人员姓名", "户主姓名", "帮扶对象")),
-            Field("id_number", "身份证", "id_number", ("身份证", "身份证号", "身份证号码", "公民身份号码", "身份证件号码", "证件号码", "证件号")),
-            Field("phone", "联系方式", "phone", ("联系方式", "联系电话", "电话", "电话号码", "手机", "手机号", "手机号码"), value_required=False),
-            Field("benefit_yuan", "受益金额", "amount", ("受益金额", "收益金额", "带贫收益", "增收金额", "受益金额数", "金额")),
+            Field(
+                "name",
+                "姓名",
+                "text",
+                ("姓名", "受益人", "受益人姓名", "带贫人员", "带贫人员姓名", "户主姓名", "帮扶对象"),
+            ),
+            Field(
+                "id_number",
+                "身份证",
+                "id_number",
+                ("身份证", "身份证号", "身份证号码", "公民身份号码", "身份证件号码", "证件号码", "证件号"),
+            ),
+            Field(
+                "phone",
+                "联系方式",
+                "phone",
+                ("联系方式", "联系电话", "电话", "电话号码", "手机", "手机号", "手机号码"),
+                value_required=False,
+            ),
+            Field(
+                "benefit_yuan",
+                "受益金额",
+                "amount",
+                ("受益金额", "收益金额", "带贫收益", "增收金额", "受益金额数", "金额"),
+            ),
         ),
         example=("示例：张三", "430921199001011230", "13800138000", "1200"),
         max_rows=100_000,
@@ -124,7 +154,16 @@ FORMS: dict[str, FormSpec] = {
             Field("date", "交易时间", "date", _DATE_SYNONYMS),
             Field("remark", "备注", "text", ("备注", "说明", "备注说明"), header_required=False, value_required=False),
         ),
-        example=("示例", "大通湖大闸蟹", "大通湖区某某水产合作社", "区直机关工会", "50公斤", "6000", "2024-09-20", "节日慰问品"),
+        example=(
+            "示例",
+            "大通湖大闸蟹",
+            "大通湖区某某水产合作社",
+            "区直机关工会",
+            "50公斤",
+            "6000",
+            "2024-09-20",
+            "节日慰问品",
+        ),
         max_rows=200_000,
         max_amount_yuan=100_000_000,
     ),
@@ -137,14 +176,61 @@ FORMS: dict[str, FormSpec] = {
             Field("buyer", "采购单位", "text", _BUYER_SYNONYMS),
             Field("supplier", "供应商", "text", _SELLER_SYNONYMS),
             Field("product", "产品名称", "text", _PRODUCT_SYNONYMS),
-            Field("origin", "产地", "region", ("产地", "原产地", "产地县", "产地县区", "产地区县", "产品产地", "来源地", "产地代码", "产地县区名称或代码")),
-            Field("channel", "渠道", "channel", ("渠道", "采购渠道", "销售渠道", "购买渠道", "购买方式", "采购方式"), header_required=False, value_required=False),
-            Field("purpose", "用途", "purpose", ("用途", "采购用途", "消费类型", "采购类型"), header_required=False, value_required=False),
+            Field(
+                "origin",
+                "产地",
+                "region",
+                (
+                    "产地",
+                    "原产地",
+                    "产地县",
+                    "产地县区",
+                    "产地区县",
+                    "产品产地",
+                    "来源地",
+                    "产地代码",
+                    "产地县区名称或代码",
+                ),
+            ),
+            Field(
+                "channel",
+                "渠道",
+                "channel",
+                ("渠道", "采购渠道", "销售渠道", "购买渠道", "购买方式", "采购方式"),
+                header_required=False,
+                value_required=False,
+            ),
+            Field(
+                "purpose",
+                "用途",
+                "purpose",
+                ("用途", "采购用途", "消费类型", "采购类型"),
+                header_required=False,
+                value_required=False,
+            ),
             Field("quantity", "数量", "quantity", _QUANTITY_SYNONYMS, header_required=False, value_required=False),
             Field("amount_yuan", "金额（元）", "amount", _AMOUNT_SYNONYMS),
-            Field("voucher", "凭证号", "text", ("凭证号", "凭证编号", "发票号", "发票号码", "单据号", "订单号", "凭证号码"), header_required=False, value_required=False),
+            Field(
+                "voucher",
+                "凭证号",
+                "text",
+                ("凭证号", "凭证编号", "发票号", "发票号码", "单据号", "订单号", "凭证号码"),
+                header_required=False,
+                value_required=False,
+            ),
         ),
-        example=("示例：2024-03-15", "珠海市第一中学", "某某县农产品专业合作社", "高原红米", "433127", "832平台", "食堂食材", "500kg", "3250.00", "FP20240315001"),
+        example=(
+            "示例：2024-03-15",
+            "珠海市第一中学",
+            "某某县农产品专业合作社",
+            "高原红米",
+            "433127",
+            "832平台",
+            "食堂食材",
+            "500kg",
+            "3250.00",
+            "FP20240315001",
+        ),
         max_rows=2_000_000,
         max_amount_yuan=100_000_000,
     ),
@@ -155,15 +241,36 @@ FORMS: dict[str, FormSpec] = {
 # canteen count as 其他; the voucher and remark keep the detail.
 CHANNEL_LABELS: dict[str, str] = dict(labels.CHANNELS)
 _CHANNEL_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "p832": ("832", "832平台", "扶贫832平台", "832扶贫平台", "脱贫地区农副产品网络销售平台", "贫困地区农副产品网络销售平台", "832网络销售平台"),
+    "p832": (
+        "832",
+        "832平台",
+        "扶贫832平台",
+        "832扶贫平台",
+        "脱贫地区农副产品网络销售平台",
+        "贫困地区农副产品网络销售平台",
+        "832网络销售平台",
+    ),
     "counter": ("专柜", "消费帮扶专柜", "消费扶贫专柜", "扶贫专柜", "智能专柜", "帮扶专柜"),
     "hall": ("专馆", "消费帮扶专馆", "消费扶贫专馆", "扶贫馆", "帮扶馆"),
     "zone": ("专区", "消费帮扶专区", "消费扶贫专区", "扶贫专区", "帮扶专区"),
     "canteen": ("食堂直供", "食堂直采", "食堂直购", "食堂采购", "直供食堂", "定向采购", "订单采购"),
     "fair": ("展销会", "展会", "博览会", "农博会", "产销对接会", "推介会", "展销活动"),
     "ecommerce": ("电商", "电商平台", "网购", "网上商城", "直播带货", "线上", "网络销售"),
-    "other": ("其他", "其它", "专列", "消费帮扶专列", "专站", "消费帮扶专站", "示范点", "消费帮扶示范点",
-              "直接采购", "直采", "农户直购", "直购", "以购代捐"),
+    "other": (
+        "其他",
+        "其它",
+        "专列",
+        "消费帮扶专列",
+        "专站",
+        "消费帮扶专站",
+        "示范点",
+        "消费帮扶示范点",
+        "直接采购",
+        "直采",
+        "农户直购",
+        "直购",
+        "以购代捐",
+    ),
 }
 PURPOSE_LABELS: dict[str, str] = dict(labels.PURPOSES)
 _PURPOSE_SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -235,15 +342,14 @@ class ParseResult:
             rows_hit = len({e.row for e in self.errors if e.row is not None})
             shown = "" if len(self.errors) == self.error_count else f"（列出前 {len(self.errors)} 处）"
             per_row = f"，涉及 {rows_hit} 行" if rows_hit else ""
-            text = (f"「{title}」发现 {self.error_count} 处错误{per_row}{shown}，整个文件未导入；"
-                    "请按提示修改后重新上传。")
+            text = (
+                f"「{title}」发现 {self.error_count} 处错误{per_row}{shown}，整个文件未导入；请按提示修改后重新上传。"
+            )
         return text + "".join(f"\n{n}" for n in self.notes)
 
 
 class _FileError(Exception):
     """A problem with the file as a whole; becomes one RowError without a row."""
-
-
 
 
 def _is_bytes(data: Any) -> bool:
@@ -285,8 +391,9 @@ def _detect_encoding(sample: bytes, complete: bool) -> str:
         except UnicodeDecodeError:
             continue
         return encoding
-    raise _FileError("无法识别文件编码（既不是 UTF-8 也不是 GBK）；请在 Excel/WPS 中另存为 "
-                     "“CSV UTF-8” 或 .xlsx 后重新上传")
+    raise _FileError(
+        "无法识别文件编码（既不是 UTF-8 也不是 GBK）；请在 Excel/WPS 中另存为 “CSV UTF-8” 或 .xlsx 后重新上传"
+    )
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -308,8 +415,10 @@ def _csv_rows(data: Any, encoding: str, sample: bytes) -> Iterator[tuple[int, li
             for rownum, cells in enumerate(reader, start=1):  # noqa: B007
                 yield rownum, cells
         except UnicodeDecodeError as exc:
-            raise _FileError(f"文件第{rownum + 1}行附近有无法按 {_encoding_label(encoding)} 解码的字节；"
-                             "文件可能混用了编码，请另存为 “CSV UTF-8” 后重新上传") from exc
+            raise _FileError(
+                f"文件第{rownum + 1}行附近有无法按 {_encoding_label(encoding)} 解码的字节；"
+                "文件可能混用了编码，请另存为 “CSV UTF-8” 后重新上传"
+            ) from exc
         except csv.Error as exc:
             raise _FileError(f"文件第{rownum + 1}行附近不是有效的 CSV（{exc}）") from exc
     finally:
@@ -341,8 +450,7 @@ def _xlsx_open(data: Any):
     import openpyxl
 
     try:
-        return openpyxl.load_workbook(io.BytesIO(data) if _is_bytes(data) else data,
-                                      read_only=True, data_only=True)
+        return openpyxl.load_workbook(io.BytesIO(data) if _is_bytes(data) else data, read_only=True, data_only=True)
     except zipfile.BadZipFile as exc:
         raise _FileError("XLSX 文件已损坏或不完整（无法解压），请在 Excel/WPS 中打开并重新保存后上传") from exc
     except Exception as exc:  # openpyxl raises many types (KeyError, ValueError…) on foreign zips
@@ -359,10 +467,14 @@ def _xlsx_rows(sheet) -> Iterator[tuple[int, list[str | None]]]:
 
 
 def _encoding_label(encoding: str | None) -> str:
-    return {"utf-8": "UTF-8", "utf-8-sig": "UTF-8（带BOM）", "gb18030": "GBK/GB18030",
-            "utf-16": "UTF-16", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16"}.get(encoding or "", encoding or "")
-
-
+    return {
+        "utf-8": "UTF-8",
+        "utf-8-sig": "UTF-8（带BOM）",
+        "gb18030": "GBK/GB18030",
+        "utf-16": "UTF-16",
+        "utf-16-le": "UTF-16",
+        "utf-16-be": "UTF-16",
+    }.get(encoding or "", encoding or "")
 
 
 _UNIT_SUFFIXES = ("万元", "亿元", "千元", "元", "公斤", "千克", "kg", "吨", "斤", "克", "g", "t")
@@ -463,8 +575,6 @@ def _find_header(spec: FormSpec, rows: Iterator) -> tuple[int, dict, list]:
     raise _FileError(_header_error(spec, best, non_blank))
 
 
-
-
 _PLACEHOLDER = r"[-—/\\.。]*|无|空|null|none|nan"
 
 
@@ -490,8 +600,7 @@ class _Errors:
     def add(self, order: int, row: int, label: str, value: str | None, reason: str) -> None:
         self._chunk.append((row, order, RowError(row, label, value, reason)))
 
-    def add_series(self, order: int, label: str, rows: pd.Series, shown: pd.Series,
-                   reasons: pd.Series) -> None:
+    def add_series(self, order: int, label: str, rows: pd.Series, shown: pd.Series, reasons: pd.Series) -> None:
         hit = reasons.notna()
         if hit.any():
             for row, value, reason in zip(rows[hit], shown[hit], reasons[hit], strict=True):
@@ -520,8 +629,10 @@ def _yuan_text(yuan: float) -> str:
     return f"{yuan / 1e8:g}亿元" if yuan >= 1e8 else f"{yuan / 1e4:g}万元" if yuan >= 1e4 else f"{yuan:g}元"
 
 
-_AMOUNT_RE = (r"^(?P<open>\()?(?P<sign>[+-])?(?P<num>\d+(?:\.\d*)?|\.\d+)"
-              r"(?P<unit>亿元|亿|万元|万|千元|元)?(?P<close>\))?$")
+_AMOUNT_RE = (
+    r"^(?P<open>\()?(?P<sign>[+-])?(?P<num>\d+(?:\.\d*)?|\.\d+)"
+    r"(?P<unit>亿元|亿|万元|万|千元|元)?(?P<close>\))?$"
+)
 _AMOUNT_FACTORS = {"亿元": 1e8, "亿": 1e8, "万元": 1e4, "万": 1e4, "千元": 1e3, "元": 1.0}
 
 
@@ -542,8 +653,10 @@ def _amount(s: pd.Series, header_unit: str | None, cap: float) -> tuple[pd.Serie
     return value.where(reasons.isna()), reasons
 
 
-_DATE_RE = (r"^(?P<y>\d{4})\s*[年./-]\s*(?P<m>\d{1,2})\s*[月./-]\s*(?P<d>\d{1,2})\s*日?"
-            r"(?:\s*T?\s*\d{1,2}[:时]\d{1,2}(?:[:分]\d{1,2}(?:\.\d+)?秒?)?)?$")
+_DATE_RE = (
+    r"^(?P<y>\d{4})\s*[年./-]\s*(?P<m>\d{1,2})\s*[月./-]\s*(?P<d>\d{1,2})\s*日?"
+    r"(?:\s*T?\s*\d{1,2}[:时]\d{1,2}(?:[:分]\d{1,2}(?:\.\d+)?秒?)?)?$"
+)
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")  # Excel's day 0, allowing for its 1900 leap-year bug
 
 
@@ -554,23 +667,32 @@ def _dates(s: pd.Series, today: date) -> tuple[pd.Series, pd.Series]:
     parts = parts.fillna(compact)
     ymd = parts.apply(pd.to_numeric, errors="coerce")
     has_parts = ymd["y"].notna()
-    value = pd.to_datetime(
-        pd.DataFrame({"year": ymd["y"], "month": ymd["m"], "day": ymd["d"]}), errors="coerce"
-    )
+    value = pd.to_datetime(pd.DataFrame({"year": ymd["y"], "month": ymd["m"], "day": ymd["d"]}), errors="coerce")
     serial = pd.to_numeric(s.where(s.str.fullmatch(r"\d{5}(?:\.\d+)?", na=False)), errors="coerce")
     from_serial = _EXCEL_EPOCH + pd.to_timedelta(serial.floordiv(1), unit="D")
     value = value.fillna(from_serial).dt.normalize()
-    _set(reasons, has_parts & value.isna(),
-         "日期不存在（" + parts["y"].fillna("") + "年" + parts["m"].fillna("") + "月"
-         + parts["d"].fillna("") + "日）")
+    _set(
+        reasons,
+        has_parts & value.isna(),
+        "日期不存在（" + parts["y"].fillna("") + "年" + parts["m"].fillna("") + "月" + parts["d"].fillna("") + "日）",
+    )
     _set(reasons, s.notna() & value.isna(), "无法识别为日期，请写成 2021-08-20 或 2021年8月20日")
     _set(reasons, value < pd.Timestamp(EARLIEST_DATE), "日期早于2015年1月1日，请核对")
     _set(reasons, value > pd.Timestamp(today), f"日期晚于今天（{today.isoformat()}）")
     return value.where(reasons.isna()), reasons
 
 
-_WEIGHT_KG = {"kg": 1.0, "千克": 1.0, "公斤": 1.0, "斤": 0.5, "市斤": 0.5, "g": 0.001, "克": 0.001,
-              "t": 1000.0, "吨": 1000.0}
+_WEIGHT_KG = {
+    "kg": 1.0,
+    "千克": 1.0,
+    "公斤": 1.0,
+    "斤": 0.5,
+    "市斤": 0.5,
+    "g": 0.001,
+    "克": 0.001,
+    "t": 1000.0,
+    "吨": 1000.0,
+}
 
 
 def _quantity(s: pd.Series, header_unit: str | None) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -598,8 +720,9 @@ def _text(s: pd.Series) -> pd.Series:
     return reasons
 
 
-def _vocabulary(s: pd.Series, synonyms: dict[str, tuple[str, ...]], labels: dict[str, str],
-                what: str) -> tuple[pd.Series, pd.Series]:
+def _vocabulary(
+    s: pd.Series, synonyms: dict[str, tuple[str, ...]], labels: dict[str, str], what: str
+) -> tuple[pd.Series, pd.Series]:
     table = {_squash(name): code for code, names in synonyms.items() for name in names}
     code = s.map(lambda v: table.get(_squash(v)) if isinstance(v, str) else None)
     reasons = _reasons(s.index)
@@ -617,8 +740,6 @@ def _phone_digits(value: str) -> str | None:
     digits = re.sub(r"^(\+86|0086)", "", digits)
     digits = re.sub(r"(转|ext\.?|#)\d{1,6}$", "", digits)
     return digits if _MOBILE.fullmatch(digits) or _LANDLINE.fullmatch(digits) else None
-
-
 
 
 @dataclass
@@ -704,22 +825,35 @@ def _check_duplicates(df: pd.DataFrame, spec: FormSpec, errors: _Errors) -> None
         same_id = df["id_hash"].notna() & df.duplicated(subset=["id_hash"], keep="first") & ~dup
         if same_id.any():
             first = df.groupby("id_hash", sort=False)["source_row"].transform("min")
-            for row, masked, first_row in zip(df.loc[same_id, "source_row"], df.loc[same_id, "id_masked"],
-                                              first[same_id], strict=True):
-                errors.add(1, int(row), spec.field("id_number").label, masked,
-                           f"与第{int(first_row)}行是同一身份证号，同一人在名册中只应出现一次")
+            for row, masked, first_row in zip(
+                df.loc[same_id, "source_row"], df.loc[same_id, "id_masked"], first[same_id], strict=True
+            ):
+                errors.add(
+                    1,
+                    int(row),
+                    spec.field("id_number").label,
+                    masked,
+                    f"与第{int(first_row)}行是同一身份证号，同一人在名册中只应出现一次",
+                )
     errors.flush()
 
 
+_SKIP_RE = re.compile(
+    r"^\s*(?:(?P<example>[(\[（【]?\s*示\s*例)|(?P<total>[合总小]\s*计)\s*$"
+    r"|(?P<footer>(?:填表人|填报人|制表人|审核人|负责人|联系人|注|说明|备注|单位负责人)\s*[:：]))"
+)
 
 
-_SKIP_RE = re.compile(r"^\s*(?:(?P<example>[(\[（【]?\s*示\s*例)|(?P<total>[合总小]\s*计)\s*$"
-                      r"|(?P<footer>(?:填表人|填报人|制表人|审核人|负责人|联系人|注|说明|备注|单位负责人)\s*[:：]))")
-
-
-def parse_upload(data: bytes | str | os.PathLike, form: str, filename: str | None = None,
-                 today: date | None = None, *, limits: Limits | None = None,
-                 pii_key: bytes | None = None, progress: Callable[[int], None] | None = None) -> ParseResult:
+def parse_upload(
+    data: bytes | str | os.PathLike,
+    form: str,
+    filename: str | None = None,
+    today: date | None = None,
+    *,
+    limits: Limits | None = None,
+    pii_key: bytes | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ParseResult:
     """Read one uploaded form (CSV or XLSX) into normalised rows and a list of every error.
 
     ``rows`` has English columns (amounts in yuan, quantities in kg where a weight unit was
@@ -746,19 +880,35 @@ def parse_upload(data: bytes | str | os.PathLike, form: str, filename: str | Non
 def _empty_rows(spec: FormSpec) -> pd.DataFrame:
     columns = ["source_row"] + [f.key for f in spec.fields]
     if spec.key == "beneficiaries":
-        columns = ["source_row", "name", "id_hash", "id_masked", "id_cipher", "phone_masked", "phone_cipher", "benefit_yuan"]
+        columns = [
+            "source_row",
+            "name",
+            "id_hash",
+            "id_masked",
+            "id_cipher",
+            "phone_masked",
+            "phone_cipher",
+            "benefit_yuan",
+        ]
     return pd.DataFrame(columns=columns)
 
 
-def _parse_into(result: ParseResult, data: Any, spec: FormSpec, limits: Limits, today: date,
-                errors: _Errors, pii_key: bytes | None, progress: Callable[[int], None] | None) -> None:
+def _parse_into(
+    result: ParseResult,
+    data: Any,
+    spec: FormSpec,
+    limits: Limits,
+    today: date,
+    errors: _Errors,
+    pii_key: bytes | None,
+    progress: Callable[[int], None] | None,
+) -> None:
     try:
         size = len(data) if _is_bytes(data) else os.stat(data).st_size
     except OSError as exc:
         raise _FileError(f"无法读取文件（{exc.strerror}）") from exc
     if limits.max_bytes is not None and size > limits.max_bytes:
-        raise _FileError(f"文件大小 {_size_text(size)}，超过上限 {_size_text(limits.max_bytes)}；"
-                         "请拆分后分批上传")
+        raise _FileError(f"文件大小 {_size_text(size)}，超过上限 {_size_text(limits.max_bytes)}；请拆分后分批上传")
     if size == 0:
         raise _FileError("文件为空（0 字节）")
     try:
@@ -781,8 +931,10 @@ def _parse_into(result: ParseResult, data: Any, spec: FormSpec, limits: Limits, 
         result.file_kind = "csv"
         result.encoding = _detect_encoding(head, complete=size <= SAMPLE_BYTES)
         if _ext(result.filename) in {".xlsx", ".xlsm", ".xls"}:
-            result.notes.append(f"文件扩展名为 {_ext(result.filename)}，内容实为 CSV 文本"
-                                f"（{_encoding_label(result.encoding)}），已按 CSV 读取。")
+            result.notes.append(
+                f"文件扩展名为 {_ext(result.filename)}，内容实为 CSV 文本"
+                f"（{_encoding_label(result.encoding)}），已按 CSV 读取。"
+            )
 
     try:
         if workbook is not None:
@@ -792,8 +944,13 @@ def _parse_into(result: ParseResult, data: Any, spec: FormSpec, limits: Limits, 
             header_row, mapping, buffered = _find_header(spec, rows)
             rows = _chain(buffered, rows)
         result.header_row = header_row
-        ctx = _Context(spec, {k: unit for k, (_, unit) in mapping.items()}, today,
-                       limits.max_amount_yuan or spec.max_amount_yuan, errors)
+        ctx = _Context(
+            spec,
+            {k: unit for k, (_, unit) in mapping.items()},
+            today,
+            limits.max_amount_yuan or spec.max_amount_yuan,
+            errors,
+        )
         if spec.key == "beneficiaries":
             key = pii_key or personal.pii_key()
             ctx.keys = (key, personal.pii_hash_key(key))
@@ -838,8 +995,16 @@ def _pick_sheet(workbook, spec: FormSpec, result: ParseResult) -> tuple[int, dic
     raise first_error or _FileError("工作簿中没有工作表")
 
 
-def _read_data_rows(rows: Iterator, header_row: int, mapping: dict, spec: FormSpec, limits: Limits,
-                    ctx: _Context, result: ParseResult, progress: Callable[[int], None] | None) -> list[pd.DataFrame]:
+def _read_data_rows(
+    rows: Iterator,
+    header_row: int,
+    mapping: dict,
+    spec: FormSpec,
+    limits: Limits,
+    ctx: _Context,
+    result: ParseResult,
+    progress: Callable[[int], None] | None,
+) -> list[pd.DataFrame]:
     keys = list(mapping)
     cols = [mapping[k][0] for k in keys]
     width = max(cols) + 1
@@ -880,8 +1045,6 @@ def _read_data_rows(rows: Iterator, header_row: int, mapping: dict, spec: FormSp
             rows_text = "、".join(str(r) for r in skipped[kind][:10]) + ("等" if len(skipped[kind]) > 10 else "")
             result.notes.append(f"已跳过{label}：第{rows_text}行。")
     return frames
-
-
 
 
 def template_bytes(form: str, kind: str = "xlsx") -> bytes:

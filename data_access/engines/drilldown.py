@@ -58,8 +58,7 @@ def state_from_params(params, regions: pd.DataFrame) -> DrillState:
     """Read a state from URL parameters; an unknown side or region falls back to origin / 全国."""
     side = str(params.get("side", "origin"))
     code = str(params.get("region", "") or "")
-    return DrillState(side=side if side in REGION_SIDES else "origin",
-                      code=code if code in set(regions.code) else None)
+    return DrillState(side=side if side in REGION_SIDES else "origin", code=code if code in set(regions.code) else None)
 
 
 def children(regions: pd.DataFrame, code: str | None) -> pd.DataFrame:

@@ -54,13 +54,42 @@ STATUS_LABELS = {"red": "红", "yellow": "黄", "green": "绿"}
 OUTLET_HALL_ZONE = ("hall", "zone")
 
 COLUMNS = [
-    "rule_code", "rule_title", "jurisdiction_code", "subject_kind", "unit_id", "unit_name", "unit_kind",
-    "region_code", "metric", "value", "threshold", "base_yuan", "actual_yuan", "target_yuan", "expected_yuan",
-    "gap_yuan", "status", "met", "clause",
-    "remaining_yuan", "time_progress", "value_text", "requirement_text", "citation",
+    "rule_code",
+    "rule_title",
+    "jurisdiction_code",
+    "subject_kind",
+    "unit_id",
+    "unit_name",
+    "unit_kind",
+    "region_code",
+    "metric",
+    "value",
+    "threshold",
+    "base_yuan",
+    "actual_yuan",
+    "target_yuan",
+    "expected_yuan",
+    "gap_yuan",
+    "status",
+    "met",
+    "clause",
+    "remaining_yuan",
+    "time_progress",
+    "value_text",
+    "requirement_text",
+    "citation",
 ]
-NUMERIC = ["value", "threshold", "base_yuan", "actual_yuan", "target_yuan", "expected_yuan", "gap_yuan",
-           "remaining_yuan", "time_progress"]
+NUMERIC = [
+    "value",
+    "threshold",
+    "base_yuan",
+    "actual_yuan",
+    "target_yuan",
+    "expected_yuan",
+    "gap_yuan",
+    "remaining_yuan",
+    "time_progress",
+]
 
 METRICS = {
     "reserved_share": "预留份额比例（填报）= 预留金额 ÷ 年度食堂食材采购预算",
@@ -81,8 +110,10 @@ class UnknownMetric(ValueError):
     """A policy rule whose metric the engine cannot evaluate; ``str()`` names the rule and the metric."""
 
     def __init__(self, rule: dict):
-        super().__init__(f"政策规则 {rule['code']}（{rule['title']}）的指标 {rule['metric']} 无法计算："
-                         f"可用指标为 {'、'.join(sorted(_HANDLERS))}。请修正该规则。")
+        super().__init__(
+            f"政策规则 {rule['code']}（{rule['title']}）的指标 {rule['metric']} 无法计算："
+            f"可用指标为 {'、'.join(sorted(_HANDLERS))}。请修正该规则。"
+        )
         self.rule = rule
 
 
@@ -110,10 +141,16 @@ def evaluate(engine: Engine, f: Filters, as_of: date | None = None) -> pd.DataFr
     year = as_of.year
     ctx = _Context(f=f, as_of=as_of, progress=time_progress(as_of))
     with engine.connect() as conn:
-        rules = [dict(r._mapping) for r in conn.execute(
-            select(policy_rule).where(policy_rule.c.year_from <= year,
-                                      or_(policy_rule.c.year_to.is_(None), policy_rule.c.year_to >= year))
-            .order_by(policy_rule.c.id))]
+        rules = [
+            dict(r._mapping)
+            for r in conn.execute(
+                select(policy_rule)
+                .where(
+                    policy_rule.c.year_from <= year, or_(policy_rule.c.year_to.is_(None), policy_rule.c.year_to >= year)
+                )
+                .order_by(policy_rule.c.id)
+            )
+        ]
         ew_codes = _eastwest_areas(conn, rules)
         counties = _origin_subjects(conn, f, rules)
     unit_rules = [r for r in rules if r["subject_kind"] != "origin_county"]
@@ -121,11 +158,17 @@ def evaluate(engine: Engine, f: Filters, as_of: date | None = None) -> pd.DataFr
     # other: asked side by side.
     facts = _unit_fact_reads(ctx, ew_codes, any(r["metric"] == "yoy_ratio" for r in unit_rules))
     # Heaviest first: read_concurrently deals them out in turn.
-    got = read_concurrently(engine, {
-        **{key: read for key, (_names, read) in facts.items()},
-        "units": lambda conn: _subject_units(conn, f, year),
-        "reports": lambda conn: _report_periods(conn, f, [r for r in unit_rules if r["metric"] in _REPORTING], as_of),
-        "origin": lambda conn: _origin_facts(conn, ctx, counties)})
+    got = read_concurrently(
+        engine,
+        {
+            **{key: read for key, (_names, read) in facts.items()},
+            "units": lambda conn: _subject_units(conn, f, year),
+            "reports": lambda conn: _report_periods(
+                conn, f, [r for r in unit_rules if r["metric"] in _REPORTING], as_of
+            ),
+            "origin": lambda conn: _origin_facts(conn, ctx, counties),
+        },
+    )
     units = got["units"]
     reports = _Filings(units, got["reports"], year)
     for key, (names, _read) in facts.items():
@@ -153,6 +196,7 @@ def _frame(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
     """The rules' arrays as one ``COLUMNS`` frame: yuan and ratios as floats, ``unit_id`` as a
     nullable integer, ``met`` as bool and text as plain object columns (pandas' Arrow-backed
     strings cost ~2× to build and ~4× to take rows from, which every page does with this frame)."""
+
     def joined(c):
         return np.concatenate([p[c] for p in parts]) if parts else np.array([], dtype=object)
 
@@ -252,11 +296,15 @@ def summarise(evaluated: pd.DataFrame, progress: float) -> dict:
     """``rules_summary`` from an ``evaluate`` frame (no new query)."""
     behind = evaluated[evaluated.unit_id.notna() & (evaluated.status != "green")]
     per_rule = evaluated.groupby("rule_code").met.all()
-    return dict(met=int(evaluated.met.sum()), total=len(evaluated),
-                units_behind=int(behind.unit_id.nunique()),
-                rules=int(len(per_rule)), rules_all_met=int(per_rule.sum()),
-                by_status={s: int((evaluated.status == s).sum()) for s in ("green", "yellow", "red")},
-                time_progress=progress)
+    return dict(
+        met=int(evaluated.met.sum()),
+        total=len(evaluated),
+        units_behind=int(behind.unit_id.nunique()),
+        rules=int(len(per_rule)),
+        rules_all_met=int(per_rule.sum()),
+        by_status={s: int((evaluated.status == s).sum()) for s in ("green", "yellow", "red")},
+        time_progress=progress,
+    )
 
 
 class _Context:
@@ -280,17 +328,35 @@ def _columns(rows: list, names: list[str], numeric: tuple[str, ...] = ()) -> dic
     return out
 
 
-_BUDGET_COLUMNS = ("canteen_food_budget", "reserved_share", "reserved_amount", "union_members", "gift_budget",
-                   "welfare_budget")
+_BUDGET_COLUMNS = (
+    "canteen_food_budget",
+    "reserved_share",
+    "reserved_amount",
+    "union_members",
+    "gift_budget",
+    "welfare_budget",
+)
 
 
 def _subject_units(conn, f: Filters, year: int) -> dict[str, np.ndarray]:
     """The buyer units under ``f`` with this year's budget, as arrays in unit-id order."""
-    q = (select(buyer_unit.c.id.label("unit_id"), buyer_unit.c.name, buyer_unit.c.kind, buyer_unit.c.region_code,
-                buyer_unit.c.jurisdiction_code, *[cast(unit_budget.c[c], Float).label(c) for c in _BUDGET_COLUMNS])
-         .select_from(buyer_unit.outerjoin(unit_budget, and_(unit_budget.c.unit_id == buyer_unit.c.id,
-                                                             unit_budget.c.year == year)))
-         .where(and_(True, *unit_scope_conditions(f))).order_by(buyer_unit.c.id))
+    q = (
+        select(
+            buyer_unit.c.id.label("unit_id"),
+            buyer_unit.c.name,
+            buyer_unit.c.kind,
+            buyer_unit.c.region_code,
+            buyer_unit.c.jurisdiction_code,
+            *[cast(unit_budget.c[c], Float).label(c) for c in _BUDGET_COLUMNS],
+        )
+        .select_from(
+            buyer_unit.outerjoin(
+                unit_budget, and_(unit_budget.c.unit_id == buyer_unit.c.id, unit_budget.c.year == year)
+            )
+        )
+        .where(and_(True, *unit_scope_conditions(f)))
+        .order_by(buyer_unit.c.id)
+    )
     return _columns(conn.execute(q).all(), list(q.selected_columns.keys()), _BUDGET_COLUMNS)
 
 
@@ -299,9 +365,13 @@ def _eastwest_areas(conn, rules: list[dict]) -> dict[str, list[str]]:
     out = {}
     for r in rules:
         if r["metric"] == "gift_eastwest_share":
-            out[r["code"]] = list(conn.execute(
-                select(pairing.c.helped_code).where(pairing.c.helper_code == r["jurisdiction_code"],
-                                                    pairing.c.kind == "east_west")).scalars())
+            out[r["code"]] = list(
+                conn.execute(
+                    select(pairing.c.helped_code).where(
+                        pairing.c.helper_code == r["jurisdiction_code"], pairing.c.kind == "east_west"
+                    )
+                ).scalars()
+            )
     return out
 
 
@@ -331,8 +401,11 @@ def _partial_month(conn, f: Filters, days: tuple[date, date] | None, key, *where
     """(key, amount) rows over the days of last year's partial month (none when there is none)."""
     if days is None:
         return []
-    q = (scoped_select(replace(f, start=days[0], end=days[1]), key, func.sum(purchase.c.amount))
-         .where(*where).group_by(key))
+    q = (
+        scoped_select(replace(f, start=days[0], end=days[1]), key, func.sum(purchase.c.amount))
+        .where(*where)
+        .group_by(key)
+    )
     return conn.execute(q).all()
 
 
@@ -387,8 +460,9 @@ def _unit_fact_reads(ctx: _Context, ew_codes: dict[str, list[str]], last_year: b
 
     def statement(f: Filters, columns: dict, *where):
         # As floats from the database: decoding thousands of Decimals costs more than the query.
-        return (scoped_select(f, unit, *[cast(m, Float).label(k) for k, m in columns.items()])
-                .where(*where).group_by(unit))
+        return (
+            scoped_select(f, unit, *[cast(m, Float).label(k) for k, m in columns.items()]).where(*where).group_by(unit)
+        )
 
     def sums(f: Filters, columns: dict, *where):
         q = statement(f, columns, *where)
@@ -397,14 +471,16 @@ def _unit_fact_reads(ctx: _Context, ew_codes: dict[str, list[str]], last_year: b
     reads = {"this_year": sums(this_year, measures)}
     if last_year:
         start = date(year - 1, 1, 1)
-        reads["last_ytd"] = sums(replace(ctx.f, start=start, end=_same_day_last_year(ctx.as_of)),
-                                 {"amount_ly_ytd": _sum()})
+        reads["last_ytd"] = sums(
+            replace(ctx.f, start=start, end=_same_day_last_year(ctx.as_of)), {"amount_ly_ytd": _sum()}
+        )
         reads["last_year"] = sums(replace(ctx.f, start=start, end=date(year - 1, 12, 31)), {"amount_ly": _sum()})
     # East-west gift shares need the origin: asked apart (gifts this year only), so that each
     # statement is answered by a small rollup — unless both would read the same one anyway (an
     # origin drilled below a province), where one pass over its rows does for both.
-    areas_of = {code: or_(False, *[in_region(purchase.c.origin_code, a) for a in areas])
-                for code, areas in ew_codes.items()}
+    areas_of = {
+        code: or_(False, *[in_region(purchase.c.origin_code, a) for a in areas]) for code, areas in ew_codes.items()
+    }
     if areas_of:
         ew = {f"ew_{code}": _total(within) for code, within in areas_of.items()}
         apart = statement(this_year, ew, gift)
@@ -423,9 +499,12 @@ def _origin_subjects(conn, f: Filters, rules: list[dict]) -> dict[str, np.ndarra
     for r in rules:
         if r["subject_kind"] != "origin_county":
             continue
-        q = (select(region.c.code, region.c.name).distinct()
-             .select_from(pairing.join(region, region.c.code == pairing.c.helped_code))
-             .where(region.c.level == "county", in_region(pairing.c.helped_code, r["jurisdiction_code"])))
+        q = (
+            select(region.c.code, region.c.name)
+            .distinct()
+            .select_from(pairing.join(region, region.c.code == pairing.c.helped_code))
+            .where(region.c.level == "county", in_region(pairing.c.helped_code, r["jurisdiction_code"]))
+        )
         if f.region_code and f.region_side == "origin":
             q = q.where(in_region(region.c.code, f.region_code))
         for code, name in conn.execute(q.order_by(region.c.code)).all():
@@ -445,10 +524,14 @@ def _origin_facts(conn, ctx: _Context, counties: dict[str, np.ndarray]) -> tuple
     last_ytd = and_(~this_year, last_ytd)
     codes = sorted(set(counties["code"].tolist()))
     span = replace(ctx.f, start=date(year - 1, 1, 1), end=ctx.as_of)
-    q = (scoped_select(span, purchase.c.origin_code, _total(this_year), _total(last_ytd), _total(~this_year))
-         .where(purchase.c.origin_code.in_(codes)).group_by(purchase.c.origin_code))
-    return conn.execute(q).all(), _partial_month(conn, ctx.f, partial, purchase.c.origin_code,
-                                                 purchase.c.origin_code.in_(codes))
+    q = (
+        scoped_select(span, purchase.c.origin_code, _total(this_year), _total(last_ytd), _total(~this_year))
+        .where(purchase.c.origin_code.in_(codes))
+        .group_by(purchase.c.origin_code)
+    )
+    return conn.execute(q).all(), _partial_month(
+        conn, ctx.f, partial, purchase.c.origin_code, purchase.c.origin_code.in_(codes)
+    )
 
 
 _REPORTING = ("report_monthly_by_day", "report_quarterly")
@@ -459,15 +542,25 @@ def _report_periods(conn, f: Filters, rules: list[dict], as_of: date) -> list:
     units under ``f`` that the reporting ``rules`` cover."""
     if not rules:
         return []
-    covered = [and_(in_region(buyer_unit.c.jurisdiction_code, r["jurisdiction_code"]),
-                    True if r["subject_kind"] == "any_unit" else buyer_unit.c.kind == r["subject_kind"])
-               for r in rules]
-    q = (select(report_batch.c.unit_id, report_batch.c.period, func.min(report_batch.c.submitted_at))
-         .select_from(report_batch.join(buyer_unit, buyer_unit.c.id == report_batch.c.unit_id))
-         .where(report_batch.c.status == "committed", or_(*covered), *unit_scope_conditions(f),
-                report_batch.c.submitted_at < datetime.combine(as_of + timedelta(days=1), datetime.min.time()),
-                report_batch.c.period.in_(_periods_of(as_of.year)))
-         .group_by(report_batch.c.unit_id, report_batch.c.period))
+    covered = [
+        and_(
+            in_region(buyer_unit.c.jurisdiction_code, r["jurisdiction_code"]),
+            True if r["subject_kind"] == "any_unit" else buyer_unit.c.kind == r["subject_kind"],
+        )
+        for r in rules
+    ]
+    q = (
+        select(report_batch.c.unit_id, report_batch.c.period, func.min(report_batch.c.submitted_at))
+        .select_from(report_batch.join(buyer_unit, buyer_unit.c.id == report_batch.c.unit_id))
+        .where(
+            report_batch.c.status == "committed",
+            or_(*covered),
+            *unit_scope_conditions(f),
+            report_batch.c.submitted_at < datetime.combine(as_of + timedelta(days=1), datetime.min.time()),
+            report_batch.c.period.in_(_periods_of(as_of.year)),
+        )
+        .group_by(report_batch.c.unit_id, report_batch.c.period)
+    )
     return conn.execute(q).all()
 
 
@@ -502,8 +595,7 @@ class _Filings:
 # Each handler takes the rule's subjects (their positions ``rows`` in the subject arrays) and
 # returns, for the subjects the rule bites on, ``PART`` arrays and their positions (``_rows``);
 # ``_finish`` adds who and which rule.
-PART = ["value", "base_yuan", "actual_yuan", "target_yuan", "expected_yuan", "value_text", "requirement_text",
-        "status"]
+PART = ["value", "base_yuan", "actual_yuan", "target_yuan", "expected_yuan", "value_text", "requirement_text", "status"]
 NUMERIC_PART = ("value", "base_yuan", "actual_yuan", "target_yuan", "expected_yuan")
 
 
@@ -548,11 +640,16 @@ def _finish(ctx: _Context, subjects: dict[str, np.ndarray], part: dict[str, np.n
         out["gap_yuan"] = np.where(yuan, np.maximum(expected - actual, 0.0), np.nan)
         out["remaining_yuan"] = np.where(yuan, np.maximum(target - actual, 0.0), np.nan)
     constants = dict(
-        rule_code=rule["code"], rule_title=rule["title"], jurisdiction_code=rule["jurisdiction_code"],
-        subject_kind=rule["subject_kind"], metric=rule["metric"], threshold=rule["threshold"],
+        rule_code=rule["code"],
+        rule_title=rule["title"],
+        jurisdiction_code=rule["jurisdiction_code"],
+        subject_kind=rule["subject_kind"],
+        metric=rule["metric"],
+        threshold=rule["threshold"],
         time_progress=ctx.progress,
         clause=clause_text(rule["source_doc"], rule["source_doc_no"], rule["source_clause"]),
-        citation=citation_text(rule["source_doc"], rule["source_doc_no"], rule["source_clause"]))
+        citation=citation_text(rule["source_doc"], rule["source_doc_no"], rule["source_clause"]),
+    )
     for name, value in constants.items():
         out[name] = np.full(n, value, dtype=object)
     out["unit_id"] = subjects["unit_id"][rows].astype(object) if is_unit else np.full(n, None, dtype=object)
@@ -580,9 +677,16 @@ def _share_of_budget(budget_col: str, actual_col: str):
         threshold = ctx.rule["threshold"]
         target = base * threshold
         value = actual / base
-        return _part(rows, value=value, base_yuan=base, actual_yuan=actual, target_yuan=target,
-                     expected_yuan=target * ctx.progress, value_text=_pcts(value),
-                     requirement_text=f"≥{pct_text(threshold)}（时间进度应达{pct_text(threshold * ctx.progress)}）")
+        return _part(
+            rows,
+            value=value,
+            base_yuan=base,
+            actual_yuan=actual,
+            target_yuan=target,
+            expected_yuan=target * ctx.progress,
+            value_text=_pcts(value),
+            requirement_text=f"≥{pct_text(threshold)}（时间进度应达{pct_text(threshold * ctx.progress)}）",
+        )
 
     return handler
 
@@ -595,10 +699,17 @@ def _reserved_share(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, _
     amount = s["reserved_amount"][rows]
     actual = np.where(filed & ~np.isnan(amount), amount, 0.0)
     value = np.where(filed, actual / base, np.nan)
-    return _part(rows, value=value, base_yuan=base, actual_yuan=actual, target_yuan=target, expected_yuan=target,
-                 value_text=[pct_text(v) if ok else "未填报" for v, ok in zip(value.tolist(), filed.tolist(), strict=True)],
-                 requirement_text=f"≥{pct_text(ctx.rule['threshold'])}",
-                 status=np.where(filed, None, "red").astype(object))
+    return _part(
+        rows,
+        value=value,
+        base_yuan=base,
+        actual_yuan=actual,
+        target_yuan=target,
+        expected_yuan=target,
+        value_text=[pct_text(v) if ok else "未填报" for v, ok in zip(value.tolist(), filed.tolist(), strict=True)],
+        requirement_text=f"≥{pct_text(ctx.rule['threshold'])}",
+        status=np.where(filed, None, "red").astype(object),
+    )
 
 
 def _gift_eastwest(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, _reports) -> dict[str, np.ndarray]:
@@ -606,8 +717,16 @@ def _gift_eastwest(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, _r
     base, actual = s["gift"][rows], s[f"ew_{ctx.rule['code']}"][rows]
     target = base * ctx.rule["threshold"]
     value = actual / base
-    return _part(rows, value=value, base_yuan=base, actual_yuan=actual, target_yuan=target, expected_yuan=target,
-                 value_text=_pcts(value), requirement_text=f"≥{pct_text(ctx.rule['threshold'])}")
+    return _part(
+        rows,
+        value=value,
+        base_yuan=base,
+        actual_yuan=actual,
+        target_yuan=target,
+        expected_yuan=target,
+        value_text=_pcts(value),
+        requirement_text=f"≥{pct_text(ctx.rule['threshold'])}",
+    )
 
 
 def _gift_per_member(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, _reports) -> dict[str, np.ndarray]:
@@ -616,10 +735,16 @@ def _gift_per_member(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, 
     threshold = ctx.rule["threshold"]
     target = members * threshold
     per = actual / members
-    return _part(rows, value=per, base_yuan=None, actual_yuan=actual, target_yuan=target,
-                 expected_yuan=target * ctx.progress,
-                 value_text=[f"{p:,.0f}元/人（{int(m)}人）" for p, m in zip(per.tolist(), members.tolist(), strict=True)],
-                 requirement_text=f"≥{threshold:,.0f}元/人（时间进度应达{threshold * ctx.progress:,.0f}元/人）")
+    return _part(
+        rows,
+        value=per,
+        base_yuan=None,
+        actual_yuan=actual,
+        target_yuan=target,
+        expected_yuan=target * ctx.progress,
+        value_text=[f"{p:,.0f}元/人（{int(m)}人）" for p, m in zip(per.tolist(), members.tolist(), strict=True)],
+        requirement_text=f"≥{threshold:,.0f}元/人（时间进度应达{threshold * ctx.progress:,.0f}元/人）",
+    )
 
 
 def _yoy(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, _reports=None) -> dict[str, np.ndarray]:
@@ -628,20 +753,31 @@ def _yoy(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, _reports=Non
     rows = _positive(s, rows, "amount_ly_ytd")
     last_ytd, actual = s["amount_ly_ytd"][rows], s["amount"][rows]
     value = actual / last_ytd
-    return _part(rows, value=value, base_yuan=last_ytd, actual_yuan=actual,
-                 target_yuan=s["amount_ly"][rows] * ctx.rule["threshold"],
-                 expected_yuan=last_ytd * ctx.rule["threshold"],
-                 value_text=[f"上年同期的{pct_text(v)}" for v in value.tolist()],
-                 requirement_text="不低于上年同期")
+    return _part(
+        rows,
+        value=value,
+        base_yuan=last_ytd,
+        actual_yuan=actual,
+        target_yuan=s["amount_ly"][rows] * ctx.rule["threshold"],
+        expected_yuan=last_ytd * ctx.rule["threshold"],
+        value_text=[f"上年同期的{pct_text(v)}" for v in value.tolist()],
+        requirement_text="不低于上年同期",
+    )
 
 
 def _reserved_filed(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, _reports) -> dict[str, np.ndarray]:
     filed = ~np.isnan(s["reserved_share"][rows])
-    return _part(rows, value=filed.astype(float), base_yuan=s["canteen_food_budget"][rows],
-                 actual_yuan=s["reserved_amount"][rows], target_yuan=None, expected_yuan=None,
-                 value_text=np.where(filed, "已填报", "未填报").astype(object),
-                 requirement_text="填报年度预留份额",
-                 status=np.where(filed, "green", "red").astype(object))
+    return _part(
+        rows,
+        value=filed.astype(float),
+        base_yuan=s["canteen_food_budget"][rows],
+        actual_yuan=s["reserved_amount"][rows],
+        target_yuan=None,
+        expected_yuan=None,
+        value_text=np.where(filed, "已填报", "未填报").astype(object),
+        requirement_text="填报年度预留份额",
+        status=np.where(filed, "green", "red").astype(object),
+    )
 
 
 def _due_months(as_of: date, day: int) -> list[tuple[str, date]]:
@@ -674,22 +810,33 @@ def _report_monthly(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, r
     on_time = reported & (first <= np.array([d for _, d in due], dtype="datetime64[D]"))
     late = reported & ~on_time
     n = len(due)
-    texts = [f"按时{t}/{n}个月" + (f"，逾期{lt}" if lt else "") + (f"，未报{n - t - lt}" if n - t - lt else "")
-             for t, lt in zip(on_time.sum(axis=1).tolist(), late.sum(axis=1).tolist(), strict=True)]
-    return _part(rows, value=on_time.sum(axis=1) / n, value_text=texts, requirement_text=f"每月{day}日前报送",
-                 status=_report_statuses(reported, late))
+    texts = [
+        f"按时{t}/{n}个月" + (f"，逾期{lt}" if lt else "") + (f"，未报{n - t - lt}" if n - t - lt else "")
+        for t, lt in zip(on_time.sum(axis=1).tolist(), late.sum(axis=1).tolist(), strict=True)
+    ]
+    return _part(
+        rows,
+        value=on_time.sum(axis=1) / n,
+        value_text=texts,
+        requirement_text=f"每月{day}日前报送",
+        status=_report_statuses(reported, late),
+    )
 
 
 def _report_quarterly(ctx: _Context, s: dict[str, np.ndarray], rows: np.ndarray, reports: _Filings):
     year = ctx.as_of.year
-    due = [f"{year}-Q{q}" for q in range(1, 5)
-           if date(year, 3 * q, calendar.monthrange(year, 3 * q)[1]) < ctx.as_of]
+    due = [f"{year}-Q{q}" for q in range(1, 5) if date(year, 3 * q, calendar.monthrange(year, 3 * q)[1]) < ctx.as_of]
     if not due:
         return _part(rows[:0])
     reported = ~np.isnat(reports.of(rows, due))
     done = reported.sum(axis=1)
-    return _part(rows, value=done / len(due), value_text=[f"已报{d}/{len(due)}个季度" for d in done.tolist()],
-                 requirement_text="每季度报送", status=_report_statuses(reported, np.zeros_like(reported)))
+    return _part(
+        rows,
+        value=done / len(due),
+        value_text=[f"已报{d}/{len(due)}个季度" for d in done.tolist()],
+        requirement_text="每季度报送",
+        status=_report_statuses(reported, np.zeros_like(reported)),
+    )
 
 
 _HANDLERS = {

@@ -75,9 +75,7 @@ class SeriesInputError(ValueError):
     """Bad series input; the message names the row and the field, in Chinese."""
 
 
-def score_series(
-    obs: pd.DataFrame, season_months: dict[str, set[int]] | None = None
-) -> pd.DataFrame:
+def score_series(obs: pd.DataFrame, season_months: dict[str, set[int]] | None = None) -> pd.DataFrame:
     """Score each observation (one row per input row, input order) for 滞销 risk.
 
     ``obs``: ``series_id, date, price`` (yuan per unit) and optional ``volume`` (units sold),
@@ -168,9 +166,7 @@ def _clean(obs: pd.DataFrame, row_labels=None) -> pd.DataFrame:
     columns = {str(c).strip().lower(): c for c in obs.columns}
     missing = [c for c in ("series_id", "date", "price") if c not in columns]
     if missing:
-        raise SeriesInputError(
-            f"缺少必需的列：{', '.join(missing)}（需要 series_id, date, price，可选 volume）"
-        )
+        raise SeriesInputError(f"缺少必需的列：{', '.join(missing)}（需要 series_id, date, price，可选 volume）")
     n = len(obs)
     errors: list[str] = []
 
@@ -288,9 +284,7 @@ def _score_clean(clean: pd.DataFrame, season_months: dict) -> pd.DataFrame:
     for key in ("baseline", "band_low", "band_high"):
         out[key] = cols[key]
     out["since"] = cols["since"]
-    out["in_season"] = pd.array(
-        np.where(cols["in_season"] < 0, None, cols["in_season"] == 1), dtype="boolean"
-    )
+    out["in_season"] = pd.array(np.where(cols["in_season"] < 0, None, cols["in_season"] == 1), dtype="boolean")
     out.index = clean.index
     return out
 
@@ -419,9 +413,7 @@ def _anomaly(y: np.ndarray, grain: _Grain, floor: float) -> dict:
     deseason = y - seasonal
     level_s = _shift(_rolling(deseason, grain.level, grain.level_min, "median"))
     # Without a year of history a short trailing level follows the season as well as it can.
-    level_0 = _shift(
-        _rolling(y, max(grain.level // 3, grain.level_min + 1), grain.level_min, "median")
-    )
+    level_0 = _shift(_rolling(y, max(grain.level // 3, grain.level_min + 1), grain.level_min, "median"))
     use_season = ~np.isnan(seasonal) & ~np.isnan(level_s)
     baseline = np.where(use_season, np.nan_to_num(seasonal) + level_s, level_0)
 
@@ -449,9 +441,7 @@ def _anomaly(y: np.ndarray, grain: _Grain, floor: float) -> dict:
     }
 
 
-def _rolling(
-    a: np.ndarray, window: int, min_periods: int, how: str, center: bool = False
-) -> np.ndarray:
+def _rolling(a: np.ndarray, window: int, min_periods: int, how: str, center: bool = False) -> np.ndarray:
     # Rows laid end to end with NaN padding between them: one Cython pass over all series.
     n, width = a.shape
     pad = window
@@ -469,9 +459,7 @@ def _ewma(z: np.ndarray, alpha: float) -> np.ndarray:
     for j in range(z.shape[1]):  # one step over all series at once
         col = z[:, j]
         ok = ~np.isnan(col)
-        state = np.where(
-            ok, np.where(np.isnan(state), col, (1 - alpha) * state + alpha * col), state
-        )
+        state = np.where(ok, np.where(np.isnan(state), col, (1 - alpha) * state + alpha * col), state)
         out[:, j] = np.where(ok, state, np.nan)
     return out
 
@@ -527,9 +515,7 @@ def _reasons(out: pd.DataFrame, cols: dict, monthly: np.ndarray) -> np.ndarray:
     )
     unit = np.where(monthly[idx], "个月", "周")
     since = pd.Series(cols["since"][idx]).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
-    duration = (
-        "，已持续" + pd.Series(cols["periods"][idx]).astype(str) + unit + "，自" + since + "起"
-    )
+    duration = "，已持续" + pd.Series(cols["periods"][idx]).astype(str) + unit + "，自" + since + "起"
     season = np.select(
         [cols["in_season"][idx] == 1, cols["in_season"][idx] == 0],
         ["；处于上市季", "；非上市季"],

@@ -59,8 +59,7 @@ def synthetic_panel(
     harvest_month = ((harvest * 7) // 30.5).astype(int) % 12
     span = rng.integers(3, 7, n)
     season = {
-        f"S{i:05d}": {int((harvest_month[i] + k - span[i] // 2) % 12) + 1 for k in range(span[i])}
-        for i in range(n)
+        f"S{i:05d}": {int((harvest_month[i] + k - span[i] // 2) % 12) + 1 for k in range(span[i])} for i in range(n)
     }
 
     kind = np.where(rng.random(n) < quiet_share, "quiet", rng.choice(EPISODE_KINDS, n))
@@ -111,12 +110,8 @@ def synthetic_panel(
         {
             "series_id": ids,
             "kind": kind,
-            "onset_date": pd.to_datetime(
-                np.where(episode, dates[np.clip(onset, 0, T - 1)], np.datetime64("NaT"))
-            ),
-            "worst_date": pd.to_datetime(
-                np.where(episode, dates[np.clip(worst, 0, T - 1)], np.datetime64("NaT"))
-            ),
+            "onset_date": pd.to_datetime(np.where(episode, dates[np.clip(onset, 0, T - 1)], np.datetime64("NaT"))),
+            "worst_date": pd.to_datetime(np.where(episode, dates[np.clip(worst, 0, T - 1)], np.datetime64("NaT"))),
             "upward_spike": spike,
             "typo": typo,
             "missing_weeks": gaps,
@@ -155,9 +150,7 @@ def _episode_profile(rng, kind: str, m: int, T: int, onset: np.ndarray):
         to_worst = rng.integers(4, 9, m)
         depth = rng.uniform(0.30, 0.50, m)
         # Half the fall in the first week, three quarters by the second, the rest by the worst week.
-        ramp = np.where(
-            k == 0, 0.5, np.where(k == 1, 0.75, 0.75 + 0.25 * (k - 1) / (to_worst[:, None] - 1))
-        )
+        ramp = np.where(k == 0, 0.5, np.where(k == 1, 0.75, 0.75 + 0.25 * (k - 1) / (to_worst[:, None] - 1)))
         price_depth, volume_depth = (
             depth,
             np.where(rng.random(m) < 0.7, rng.uniform(0.2, 0.5, m), 0),
@@ -172,9 +165,7 @@ def _episode_profile(rng, kind: str, m: int, T: int, onset: np.ndarray):
         )
     else:
         to_worst = rng.integers(4, 11, m)
-        ramp = np.where(
-            k <= 2, (k + 1) / 3 * 0.6, 0.6 + 0.4 * (k - 2) / np.maximum(to_worst[:, None] - 2, 1)
-        )
+        ramp = np.where(k <= 2, (k + 1) / 3 * 0.6, 0.6 + 0.4 * (k - 2) / np.maximum(to_worst[:, None] - 2, 1))
         price_depth, volume_depth = rng.uniform(0.0, 0.05, m), rng.uniform(0.5, 0.8, m)
     tw = to_worst[:, None]
     after = k - tw - hold
@@ -294,9 +285,7 @@ def quality_table(seed: int, n_series: int) -> pd.DataFrame:
     rows = {
         "本引擎（季节基线+销量+持续性）": evaluate(score_series(obs, season), labels),
         "ALPS式基线（原阈值 0.25/1/1.5）": evaluate(alps_baseline(obs), labels),
-        "ALPS式基线（收紧阈值 2.5/3.5/5）": evaluate(
-            alps_baseline(obs, (2.5, 3.5, 5.0, np.inf)), labels
-        ),
+        "ALPS式基线（收紧阈值 2.5/3.5/5）": evaluate(alps_baseline(obs, (2.5, 3.5, 5.0, np.inf)), labels),
     }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "detector"

@@ -35,9 +35,26 @@ SORT_KEYS = {
     "name": "产品名称",
 }
 CATALOGUE_COLUMNS = [
-    "id", "name", "category", "origin_code", "origin_name", "province_name", "supplier_name", "unit",
-    "reference_price", "latest_price", "latest_price_date", "supply_volume", "season_months", "season",
-    "beneficiaries", "certified", "certified_on", "status", "open_warnings", "amount",
+    "id",
+    "name",
+    "category",
+    "origin_code",
+    "origin_name",
+    "province_name",
+    "supplier_name",
+    "unit",
+    "reference_price",
+    "latest_price",
+    "latest_price_date",
+    "supply_volume",
+    "season_months",
+    "season",
+    "beneficiaries",
+    "certified",
+    "certified_on",
+    "status",
+    "open_warnings",
+    "amount",
 ]
 
 
@@ -63,9 +80,16 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-def product_catalogue(engine: Engine, f: Filters, search: str = "", statuses: tuple[str, ...] = (),
-                      certified: bool | None = None, in_season: int | None = None,
-                      sort: str = "amount", limit: int = CATALOGUE_LIMIT) -> pd.DataFrame:
+def product_catalogue(
+    engine: Engine,
+    f: Filters,
+    search: str = "",
+    statuses: tuple[str, ...] = (),
+    certified: bool | None = None,
+    in_season: int | None = None,
+    sort: str = "amount",
+    limit: int = CATALOGUE_LIMIT,
+) -> pd.DataFrame:
     """One row per product matching the filters (columns ``CATALOGUE_COLUMNS``), sorted by ``sort``.
 
     ``f`` contributes product categories and, on the origin side, the region; ``amount`` is the
@@ -74,11 +98,16 @@ def product_catalogue(engine: Engine, f: Filters, search: str = "", statuses: tu
     """
     origin = region.alias("origin")
     province = region.alias("province")
-    open_w = (select(warning.c.product_id, func.count().label("n")).where(warning.c.status != "closed")
-              .group_by(warning.c.product_id).subquery())
+    open_w = (
+        select(warning.c.product_id, func.count().label("n"))
+        .where(warning.c.status != "closed")
+        .group_by(warning.c.product_id)
+        .subquery()
+    )
     # Run on its own, so the rollup router can answer it (a subquery inside another statement is not routed).
-    spent_q = (scoped_select(f, purchase.c.product_id, func.sum(purchase.c.amount), with_product=True)
-               .group_by(purchase.c.product_id))
+    spent_q = scoped_select(f, purchase.c.product_id, func.sum(purchase.c.amount), with_product=True).group_by(
+        purchase.c.product_id
+    )
     conds = []
     if f.categories:
         conds.append(product.c.category.in_(f.categories))
@@ -91,19 +120,40 @@ def product_catalogue(engine: Engine, f: Filters, search: str = "", statuses: tu
     term = (search or "").strip()
     if term:
         pat = _like(term)
-        conds.append(or_(product.c.name.like(pat, escape="\\"), origin.c.name.like(pat, escape="\\"),
-                         supplier.c.name.like(pat, escape="\\")))
-    q = (select(product.c.id, product.c.name, product.c.category, product.c.origin_code,
-                origin.c.name.label("origin_name"), province.c.name.label("province_name"),
-                supplier.c.name.label("supplier_name"), product.c.unit, product.c.reference_price,
-                product.c.supply_volume, product.c.season_months, product.c.beneficiaries, product.c.certified,
-                product.c.certified_on, product.c.status,
-                func.coalesce(open_w.c.n, 0).label("open_warnings"))
-         .select_from(product.join(origin, origin.c.code == product.c.origin_code)
-                      .outerjoin(province, province.c.code == origin.c.province_code)
-                      .outerjoin(supplier, supplier.c.id == product.c.supplier_id)
-                      .outerjoin(open_w, open_w.c.product_id == product.c.id))
-         .where(and_(True, *conds)))
+        conds.append(
+            or_(
+                product.c.name.like(pat, escape="\\"),
+                origin.c.name.like(pat, escape="\\"),
+                supplier.c.name.like(pat, escape="\\"),
+            )
+        )
+    q = (
+        select(
+            product.c.id,
+            product.c.name,
+            product.c.category,
+            product.c.origin_code,
+            origin.c.name.label("origin_name"),
+            province.c.name.label("province_name"),
+            supplier.c.name.label("supplier_name"),
+            product.c.unit,
+            product.c.reference_price,
+            product.c.supply_volume,
+            product.c.season_months,
+            product.c.beneficiaries,
+            product.c.certified,
+            product.c.certified_on,
+            product.c.status,
+            func.coalesce(open_w.c.n, 0).label("open_warnings"),
+        )
+        .select_from(
+            product.join(origin, origin.c.code == product.c.origin_code)
+            .outerjoin(province, province.c.code == origin.c.province_code)
+            .outerjoin(supplier, supplier.c.id == product.c.supplier_id)
+            .outerjoin(open_w, open_w.c.product_id == product.c.id)
+        )
+        .where(and_(True, *conds))
+    )
     with engine.connect() as conn:
         result = conn.execute(q)
         df = frame(result.all(), columns=list(result.keys()))
@@ -128,16 +178,27 @@ def latest_prices(engine: Engine, product_ids: list[int]) -> pd.DataFrame:
     (the average over its monitoring points on that date)."""
     # Each series' newest date is one step down its (series_id, obs_date) key, not a scan of every
     # observation: a correlated subquery per series, then the product's newest date over its series.
-    newest = (select(func.max(price_observation.c.obs_date)).where(price_observation.c.series_id == price_series.c.id)
-              .scalar_subquery())
+    newest = (
+        select(func.max(price_observation.c.obs_date))
+        .where(price_observation.c.series_id == price_series.c.id)
+        .scalar_subquery()
+    )
     series_last = select(price_series.c.id, price_series.c.product_id, newest.label("d")).subquery()
-    last = (select(series_last.c.product_id, func.max(series_last.c.d).label("d"))
-            .group_by(series_last.c.product_id).subquery())
-    q = (select(price_series.c.product_id, func.avg(price_observation.c.price), last.c.d)
-         .select_from(last.join(price_series, price_series.c.product_id == last.c.product_id)
-                      .join(price_observation, and_(price_observation.c.series_id == price_series.c.id,
-                                                    price_observation.c.obs_date == last.c.d)))
-         .group_by(price_series.c.product_id, last.c.d))
+    last = (
+        select(series_last.c.product_id, func.max(series_last.c.d).label("d"))
+        .group_by(series_last.c.product_id)
+        .subquery()
+    )
+    q = (
+        select(price_series.c.product_id, func.avg(price_observation.c.price), last.c.d)
+        .select_from(
+            last.join(price_series, price_series.c.product_id == last.c.product_id).join(
+                price_observation,
+                and_(price_observation.c.series_id == price_series.c.id, price_observation.c.obs_date == last.c.d),
+            )
+        )
+        .group_by(price_series.c.product_id, last.c.d)
+    )
     with engine.connect() as conn:
         rows = conn.execute(q).all()
     df = frame(rows, columns=["product_id", "latest_price", "latest_price_date"])
@@ -149,11 +210,15 @@ def latest_prices(engine: Engine, product_ids: list[int]) -> pd.DataFrame:
 
 def season_by_category(catalogue: pd.DataFrame) -> pd.DataFrame:
     """Products in season per ``category`` and ``month`` (1–12) of a catalogue frame: ``products`` count."""
-    rows = [(cat, m) for cat, text in zip(catalogue.category, catalogue.season_months, strict=True)
-            for m in season_list(text)]
+    rows = [
+        (cat, m)
+        for cat, text in zip(catalogue.category, catalogue.season_months, strict=True)
+        for m in season_list(text)
+    ]
     counts = pd.DataFrame(rows, columns=["category", "month"]).value_counts().rename("products").reset_index()
-    grid = pd.MultiIndex.from_product([sorted(catalogue.category.unique()), range(1, 13)],
-                                      names=["category", "month"]).to_frame(index=False)
+    grid = pd.MultiIndex.from_product(
+        [sorted(catalogue.category.unique()), range(1, 13)], names=["category", "month"]
+    ).to_frame(index=False)
     out = grid.merge(counts, how="left", on=["category", "month"])
     out["products"] = out.products.fillna(0).astype(int)
     return out
@@ -162,10 +227,15 @@ def season_by_category(catalogue: pd.DataFrame) -> pd.DataFrame:
 def product_detail(engine: Engine, product_id: int) -> dict | None:
     """One product's catalogue entry with origin and supplier names (None when it does not exist)."""
     origin = region.alias("origin")
-    q = (select(product, origin.c.name.label("origin_name"), supplier.c.name.label("supplier_name"))
-         .select_from(product.join(origin, origin.c.code == product.c.origin_code)
-                      .outerjoin(supplier, supplier.c.id == product.c.supplier_id))
-         .where(product.c.id == product_id))
+    q = (
+        select(product, origin.c.name.label("origin_name"), supplier.c.name.label("supplier_name"))
+        .select_from(
+            product.join(origin, origin.c.code == product.c.origin_code).outerjoin(
+                supplier, supplier.c.id == product.c.supplier_id
+            )
+        )
+        .where(product.c.id == product_id)
+    )
     with engine.connect() as conn:
         row = conn.execute(q).mappings().first()
     if row is None:
@@ -178,11 +248,18 @@ def product_detail(engine: Engine, product_id: int) -> dict | None:
 def product_series(engine: Engine, product_id: int, since: date | None = None) -> pd.DataFrame:
     """Price and volume observations of a product: ``obs_date, market, price`` (元/kg),
     ``volume``, ``stock`` (kg), oldest first; from ``since`` when given."""
-    q = (select(price_observation.c.obs_date, price_series.c.market, price_observation.c.price,
-                price_observation.c.volume, price_observation.c.stock)
-         .select_from(price_observation.join(price_series, price_series.c.id == price_observation.c.series_id))
-         .where(price_series.c.product_id == product_id)
-         .order_by(price_observation.c.obs_date, price_series.c.market))
+    q = (
+        select(
+            price_observation.c.obs_date,
+            price_series.c.market,
+            price_observation.c.price,
+            price_observation.c.volume,
+            price_observation.c.stock,
+        )
+        .select_from(price_observation.join(price_series, price_series.c.id == price_observation.c.series_id))
+        .where(price_series.c.product_id == product_id)
+        .order_by(price_observation.c.obs_date, price_series.c.market)
+    )
     if since:
         q = q.where(price_observation.c.obs_date >= since)
     with engine.connect() as conn:
@@ -194,18 +271,34 @@ def product_series(engine: Engine, product_id: int, since: date | None = None) -
 def product_warnings(engine: Engine, product_id: int) -> pd.DataFrame:
     """Every 滞销 warning of a product, newest first: ``id, first_date, last_date, level, score,
     reason, status, owner_group, absorbed_volume`` (kg)."""
-    cols = [warning.c.id, warning.c.first_date, warning.c.last_date, warning.c.level, warning.c.score,
-            warning.c.reason, warning.c.status, warning.c.owner_group, warning.c.absorbed_volume]
-    q = select(*cols).where(warning.c.product_id == product_id).order_by(warning.c.first_date.desc(),
-                                                                          warning.c.id.desc())
+    cols = [
+        warning.c.id,
+        warning.c.first_date,
+        warning.c.last_date,
+        warning.c.level,
+        warning.c.score,
+        warning.c.reason,
+        warning.c.status,
+        warning.c.owner_group,
+        warning.c.absorbed_volume,
+    ]
+    q = (
+        select(*cols)
+        .where(warning.c.product_id == product_id)
+        .order_by(warning.c.first_date.desc(), warning.c.id.desc())
+    )
     with engine.connect() as conn:
         return frame(conn.execute(q).all(), columns=[c.name for c in cols])
 
 
 def product_monthly_amounts(engine: Engine, f: Filters, product_id: int) -> pd.DataFrame:
     """``month`` (yyyymm), ``amount`` (yuan), ``quantity`` (kg) of one product's purchases under ``f``."""
-    q = (scoped_select(f, purchase.c.month, func.sum(purchase.c.amount), func.sum(purchase.c.quantity))
-         .where(purchase.c.product_id == product_id).group_by(purchase.c.month).order_by(purchase.c.month))
+    q = (
+        scoped_select(f, purchase.c.month, func.sum(purchase.c.amount), func.sum(purchase.c.quantity))
+        .where(purchase.c.product_id == product_id)
+        .group_by(purchase.c.month)
+        .order_by(purchase.c.month)
+    )
     with engine.connect() as conn:
         df = frame(conn.execute(q).all(), columns=["month", "amount", "quantity"])
     df["amount"] = df.amount.astype(float)

@@ -20,9 +20,17 @@ from data_access.query.periods import as_date
 from data_access.store.db import frame
 from data_access.store.schema import buyer_unit, policy_rule, region, report_batch
 
-__all__ = ["COMPLIANCE_STATUSES", "QUARTERLY_DUE_DAY", "REPORT_METRICS", "compliance", "compliance_matrix", "compliance_summary",
-           "compliance_view",
-           "due_periods", "reporting_rules"]
+__all__ = [
+    "COMPLIANCE_STATUSES",
+    "QUARTERLY_DUE_DAY",
+    "REPORT_METRICS",
+    "compliance",
+    "compliance_matrix",
+    "compliance_summary",
+    "compliance_view",
+    "due_periods",
+    "reporting_rules",
+]
 
 REPORT_METRICS = ("report_monthly_by_day", "report_quarterly")
 QUARTERLY_DUE_DAY = 15
@@ -32,17 +40,44 @@ COMPLIANCE_STATUSES = {"on_time": "按时", "late": "逾期补报", "missing": "
 def reporting_rules(engine: Engine) -> pd.DataFrame:
     """The reporting schedules in force: ``rule_code, jurisdiction_code, jurisdiction_name, metric,
     due_day, year_from, year_to, title, clause`` (document and clause)."""
-    q = (select(policy_rule.c.code, policy_rule.c.jurisdiction_code, region.c.name, policy_rule.c.metric,
-                policy_rule.c.threshold, policy_rule.c.year_from, policy_rule.c.year_to, policy_rule.c.title,
-                policy_rule.c.source_doc, policy_rule.c.source_clause)
-         .select_from(policy_rule.join(region, region.c.code == policy_rule.c.jurisdiction_code))
-         .where(policy_rule.c.metric.in_(REPORT_METRICS)).order_by(policy_rule.c.code))
+    q = (
+        select(
+            policy_rule.c.code,
+            policy_rule.c.jurisdiction_code,
+            region.c.name,
+            policy_rule.c.metric,
+            policy_rule.c.threshold,
+            policy_rule.c.year_from,
+            policy_rule.c.year_to,
+            policy_rule.c.title,
+            policy_rule.c.source_doc,
+            policy_rule.c.source_clause,
+        )
+        .select_from(policy_rule.join(region, region.c.code == policy_rule.c.jurisdiction_code))
+        .where(policy_rule.c.metric.in_(REPORT_METRICS))
+        .order_by(policy_rule.c.code)
+    )
     with engine.connect() as conn:
         rows = conn.execute(q).all()
-    df = frame(rows, columns=["rule_code", "jurisdiction_code", "jurisdiction_name", "metric", "threshold",
-                              "year_from", "year_to", "title", "source_doc", "source_clause"])
-    df["due_day"] = [int(t) if m == "report_monthly_by_day" else QUARTERLY_DUE_DAY
-                     for m, t in zip(df.metric, df.threshold, strict=True)]
+    df = frame(
+        rows,
+        columns=[
+            "rule_code",
+            "jurisdiction_code",
+            "jurisdiction_name",
+            "metric",
+            "threshold",
+            "year_from",
+            "year_to",
+            "title",
+            "source_doc",
+            "source_clause",
+        ],
+    )
+    df["due_day"] = [
+        int(t) if m == "report_monthly_by_day" else QUARTERLY_DUE_DAY
+        for m, t in zip(df.metric, df.threshold, strict=True)
+    ]
     df["clause"] = df.source_doc + df.source_clause
     return df.drop(columns=["threshold", "source_doc", "source_clause"])
 
@@ -84,17 +119,23 @@ def compliance(engine: Engine, f: Filters, as_of: date) -> pd.DataFrame:
                 continue
             units = conn.execute(
                 select(buyer_unit.c.id, buyer_unit.c.name, buyer_unit.c.kind)
-                .where(and_(in_region(buyer_unit.c.jurisdiction_code, r.jurisdiction_code),
-                            *unit_scope_conditions(f)))
-                .order_by(buyer_unit.c.id)).all()
+                .where(and_(in_region(buyer_unit.c.jurisdiction_code, r.jurisdiction_code), *unit_scope_conditions(f)))
+                .order_by(buyer_unit.c.id)
+            ).all()
             if not units:
                 continue
-            sub = dict(((u, p), as_date(at)) for u, p, at in conn.execute(
-                select(report_batch.c.unit_id, report_batch.c.period, func.min(report_batch.c.submitted_at))
-                .where(report_batch.c.status == "committed",
-                       report_batch.c.unit_id.in_([u.id for u in units]),
-                       or_(*[report_batch.c.period == p for p, _ in periods]))
-                .group_by(report_batch.c.unit_id, report_batch.c.period)).all())
+            sub = dict(
+                ((u, p), as_date(at))
+                for u, p, at in conn.execute(
+                    select(report_batch.c.unit_id, report_batch.c.period, func.min(report_batch.c.submitted_at))
+                    .where(
+                        report_batch.c.status == "committed",
+                        report_batch.c.unit_id.in_([u.id for u in units]),
+                        or_(*[report_batch.c.period == p for p, _ in periods]),
+                    )
+                    .group_by(report_batch.c.unit_id, report_batch.c.period)
+                ).all()
+            )
             rows = []
             for u in units:
                 for period, due in periods:
@@ -106,15 +147,58 @@ def compliance(engine: Engine, f: Filters, as_of: date) -> pd.DataFrame:
                     else:
                         status = "missing" if due < as_of else "not_due"
                     late = (got - due).days if status == "late" else (as_of - due).days if status == "missing" else 0
-                    rows.append((u.id, u.name, u.kind, r.jurisdiction_code, r.jurisdiction_name, r.rule_code,
-                                 r.clause, period, due, got, status, late))
-            frames.append(pd.DataFrame(rows, columns=[
-                "unit_id", "unit_name", "unit_kind", "jurisdiction_code", "jurisdiction_name", "rule_code",
-                "clause", "period", "due_date", "submitted_on", "status", "days_late"]))
+                    rows.append(
+                        (
+                            u.id,
+                            u.name,
+                            u.kind,
+                            r.jurisdiction_code,
+                            r.jurisdiction_name,
+                            r.rule_code,
+                            r.clause,
+                            period,
+                            due,
+                            got,
+                            status,
+                            late,
+                        )
+                    )
+            frames.append(
+                pd.DataFrame(
+                    rows,
+                    columns=[
+                        "unit_id",
+                        "unit_name",
+                        "unit_kind",
+                        "jurisdiction_code",
+                        "jurisdiction_name",
+                        "rule_code",
+                        "clause",
+                        "period",
+                        "due_date",
+                        "submitted_on",
+                        "status",
+                        "days_late",
+                    ],
+                )
+            )
     if not frames:
-        return pd.DataFrame(columns=["unit_id", "unit_name", "unit_kind", "jurisdiction_code", "jurisdiction_name",
-                                     "rule_code", "clause", "period", "due_date", "submitted_on", "status",
-                                     "days_late"])
+        return pd.DataFrame(
+            columns=[
+                "unit_id",
+                "unit_name",
+                "unit_kind",
+                "jurisdiction_code",
+                "jurisdiction_name",
+                "rule_code",
+                "clause",
+                "period",
+                "due_date",
+                "submitted_on",
+                "status",
+                "days_late",
+            ]
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -123,9 +207,17 @@ def compliance_summary(df: pd.DataFrame) -> pd.DataFrame:
     ``on_time, late, missing, not_due``, plus ``on_time_rate`` (on time ÷ due)."""
     if df.empty:
         return pd.DataFrame(columns=["jurisdiction_name", "period", "due_date", *COMPLIANCE_STATUSES, "on_time_rate"])
-    counts = (df.pivot_table(index=["jurisdiction_name", "period", "due_date"], columns="status",
-                             values="unit_id", aggfunc="count", fill_value=0)
-              .reindex(columns=list(COMPLIANCE_STATUSES), fill_value=0).reset_index())
+    counts = (
+        df.pivot_table(
+            index=["jurisdiction_name", "period", "due_date"],
+            columns="status",
+            values="unit_id",
+            aggfunc="count",
+            fill_value=0,
+        )
+        .reindex(columns=list(COMPLIANCE_STATUSES), fill_value=0)
+        .reset_index()
+    )
     counts.columns.name = None
     due = counts.on_time + counts.late + counts.missing
     counts["on_time_rate"] = (counts.on_time / due.where(due > 0)).astype(float)
@@ -137,9 +229,12 @@ def compliance_matrix(df: pd.DataFrame) -> pd.DataFrame:
     unit's status in Chinese (按时报送 …); empty when there are no rows."""
     if df.empty:
         return pd.DataFrame(columns=["辖区", "单位"])
-    matrix = (df.assign(s=df.status.map(COMPLIANCE_STATUSES))
-              .pivot_table(index=["jurisdiction_name", "unit_name"], columns="period", values="s", aggfunc="first")
-              .reset_index().rename(columns={"jurisdiction_name": "辖区", "unit_name": "单位"}))
+    matrix = (
+        df.assign(s=df.status.map(COMPLIANCE_STATUSES))
+        .pivot_table(index=["jurisdiction_name", "unit_name"], columns="period", values="s", aggfunc="first")
+        .reset_index()
+        .rename(columns={"jurisdiction_name": "辖区", "unit_name": "单位"})
+    )
     matrix.columns.name = None
     return matrix
 

@@ -40,9 +40,22 @@ from data_access.store.schema import (
 )
 
 __all__ = [
-    "CLOSED_REASONS", "DUE_DAYS", "ITEM_KINDS", "ITEM_STATUSES", "SEVERITIES", "group_summary", "group_table", "item_history",
-    "ledger_candidates", "ledger_items", "ledger_table", "ledger_view", "meetings", "since_meeting",
-    "since_meeting_view", ]
+    "CLOSED_REASONS",
+    "DUE_DAYS",
+    "ITEM_KINDS",
+    "ITEM_STATUSES",
+    "SEVERITIES",
+    "group_summary",
+    "group_table",
+    "item_history",
+    "ledger_candidates",
+    "ledger_items",
+    "ledger_table",
+    "ledger_view",
+    "meetings",
+    "since_meeting",
+    "since_meeting_view",
+]
 
 ITEM_KINDS = {"warning": "滞销预警", "rule": "规则落后", "outlet": "网点拟退出", "report": "逾期未报"}
 ITEM_STATUSES = {"open": "待办", "in_progress": "推进中", "closed": "已办结"}
@@ -59,8 +72,16 @@ DUE_DAYS = {
 DEFAULT_OWNER = {"warning": "distribution", "outlet": "certification_price"}
 UNIT_OWNER = {"budget_unit": "procurement", "union": "procurement"}
 SYNC_ACTOR = "台账同步"
-ACTION_LABELS = {"opened": "列入台账", "reopened": "重新列入", "updated": "来源更新", "resolved": "来源消除自动销号",
-                 "status": "状态变更", "note": "督办备注", "assign": "调整专班", "due": "调整时限"}
+ACTION_LABELS = {
+    "opened": "列入台账",
+    "reopened": "重新列入",
+    "updated": "来源更新",
+    "resolved": "来源消除自动销号",
+    "status": "状态变更",
+    "note": "督办备注",
+    "assign": "调整专班",
+    "due": "调整时限",
+}
 
 
 @dataclass(frozen=True)
@@ -77,9 +98,18 @@ def _warnings(engine: Engine, as_of: date) -> _Source:
     for r in df.itertuples():
         # pandas gives NaN, not None, for a warning no desk has assigned yet
         owner = r.owner_group if isinstance(r.owner_group, str) and r.owner_group else None
-        items.append(dict(source_key=str(r.id), title=f"{r.product_name}（{r.region_name}）{WARNING_LEVELS[r.level]}滞销预警",
-                          detail=r.reason, severity=r.level, region_code=r.region_code, unit_id=None,
-                          owner_group=owner or DEFAULT_OWNER["warning"], owner_from_source=owner is not None))
+        items.append(
+            dict(
+                source_key=str(r.id),
+                title=f"{r.product_name}（{r.region_name}）{WARNING_LEVELS[r.level]}滞销预警",
+                detail=r.reason,
+                severity=r.level,
+                region_code=r.region_code,
+                unit_id=None,
+                owner_group=owner or DEFAULT_OWNER["warning"],
+                owner_from_source=owner is not None,
+            )
+        )
     return _Source(items, lambda key: True)
 
 
@@ -90,19 +120,36 @@ def _rules(engine: Engine, as_of: date) -> _Source:
     for r in df.itertuples():
         unit = None if pd.isna(r.unit_id) else int(r.unit_id)
         gap = f"，差额 {r.gap_yuan / 1e4:,.1f} 万元" if pd.notna(r.gap_yuan) and r.gap_yuan > 0 else ""
-        items.append(dict(source_key=f"{unit if unit is not None else r.region_code}:{r.rule_code}",
-                          title=f"{r.unit_name}：{r.rule_title}", detail=f"{r.clause}{gap}",
-                          severity=r.status, region_code=r.region_code, unit_id=unit,
-                          owner_group=UNIT_OWNER.get(r.subject_kind, "cooperation"), owner_from_source=False))
+        items.append(
+            dict(
+                source_key=f"{unit if unit is not None else r.region_code}:{r.rule_code}",
+                title=f"{r.unit_name}：{r.rule_title}",
+                detail=f"{r.clause}{gap}",
+                severity=r.status,
+                region_code=r.region_code,
+                unit_id=unit,
+                owner_group=UNIT_OWNER.get(r.subject_kind, "cooperation"),
+                owner_from_source=False,
+            )
+        )
     return _Source(items, lambda key: True)
 
 
 def _outlets(engine: Engine, as_of: date) -> _Source:
     df = exit_candidates(engine, Filters(start=date(as_of.year, 1, 1), end=as_of), as_of)
-    items = [dict(source_key=str(r.id), title=f"{r.name}：拟动态退出", detail=r.reason, severity="orange",
-                  region_code=r.region_code, unit_id=None, owner_group=DEFAULT_OWNER["outlet"],
-                  owner_from_source=False)
-             for r in df.itertuples()]
+    items = [
+        dict(
+            source_key=str(r.id),
+            title=f"{r.name}：拟动态退出",
+            detail=r.reason,
+            severity="orange",
+            region_code=r.region_code,
+            unit_id=None,
+            owner_group=DEFAULT_OWNER["outlet"],
+            owner_from_source=False,
+        )
+        for r in df.itertuples()
+    ]
     return _Source(items, lambda key: True)
 
 
@@ -110,19 +157,32 @@ def _reports(engine: Engine, as_of: date) -> _Source:
     window = Filters(start=date(as_of.year, 1, 1), end=as_of)
     df = compliance(engine, window, as_of)
     df = df[df.status == "missing"]
-    items = [dict(source_key=f"{r.unit_id}:{r.period}", title=f"{r.unit_name}：{r.period} 逾期未报",
-                  detail=f"应于 {r.due_date:%Y-%m-%d} 前报送；{r.clause}",
-                  severity="orange" if r.days_late > 30 else "yellow", region_code=r.jurisdiction_code,
-                  unit_id=int(r.unit_id), owner_group=UNIT_OWNER.get(r.unit_kind, "cooperation"),
-                  owner_from_source=False)
-             for r in df.itertuples()]
-    periods = {p for rule in reporting_rules(engine).itertuples()
-               for p, _ in due_periods(rule.metric, rule.due_day, window.start, window.end)}
+    items = [
+        dict(
+            source_key=f"{r.unit_id}:{r.period}",
+            title=f"{r.unit_name}：{r.period} 逾期未报",
+            detail=f"应于 {r.due_date:%Y-%m-%d} 前报送；{r.clause}",
+            severity="orange" if r.days_late > 30 else "yellow",
+            region_code=r.jurisdiction_code,
+            unit_id=int(r.unit_id),
+            owner_group=UNIT_OWNER.get(r.unit_kind, "cooperation"),
+            owner_from_source=False,
+        )
+        for r in df.itertuples()
+    ]
+    periods = {
+        p
+        for rule in reporting_rules(engine).itertuples()
+        for p, _ in due_periods(rule.metric, rule.due_day, window.start, window.end)
+    }
     return _Source(items, lambda key: key.split(":", 1)[1] in periods)
 
 
 SOURCES: dict[str, Callable[[Engine, date], _Source]] = {
-    "warning": _warnings, "rule": _rules, "outlet": _outlets, "report": _reports,
+    "warning": _warnings,
+    "rule": _rules,
+    "outlet": _outlets,
+    "report": _reports,
 }
 
 
@@ -136,16 +196,26 @@ def ledger_candidates(engine: Engine, as_of: date) -> pd.DataFrame:
 
 def _item_select():
     """Items with their 专班 and region names and their latest event (``last_*``)."""
-    latest = (select(supervision_event.c.item_id, func.max(supervision_event.c.id).label("event_id"))
-              .group_by(supervision_event.c.item_id).subquery("latest_event"))
+    latest = (
+        select(supervision_event.c.item_id, func.max(supervision_event.c.id).label("event_id"))
+        .group_by(supervision_event.c.item_id)
+        .subquery("latest_event")
+    )
     last = supervision_event.alias("last_event")
-    return (select(supervision_item, task_group.c.name.label("owner_name"), region.c.name.label("region_name"),
-                   last.c.on_date.label("last_on"), last.c.actor.label("last_actor"),
-                   last.c.action.label("last_action"), last.c.note.label("last_note"))
-            .select_from(supervision_item.join(task_group, task_group.c.code == supervision_item.c.owner_group)
-                         .outerjoin(region, region.c.code == supervision_item.c.region_code)
-                         .outerjoin(latest, latest.c.item_id == supervision_item.c.id)
-                         .outerjoin(last, last.c.id == latest.c.event_id)))
+    return select(
+        supervision_item,
+        task_group.c.name.label("owner_name"),
+        region.c.name.label("region_name"),
+        last.c.on_date.label("last_on"),
+        last.c.actor.label("last_actor"),
+        last.c.action.label("last_action"),
+        last.c.note.label("last_note"),
+    ).select_from(
+        supervision_item.join(task_group, task_group.c.code == supervision_item.c.owner_group)
+        .outerjoin(region, region.c.code == supervision_item.c.region_code)
+        .outerjoin(latest, latest.c.item_id == supervision_item.c.id)
+        .outerjoin(last, last.c.id == latest.c.event_id)
+    )
 
 
 def _items_frame(conn, q, as_of: date) -> pd.DataFrame:
@@ -158,12 +228,20 @@ def _items_frame(conn, q, as_of: date) -> pd.DataFrame:
     df["kind_label"] = df.source_kind.map(ITEM_KINDS)
     df["status_label"] = df.status.map(ITEM_STATUSES)
     df["_rank"] = df.severity.map(_SEVERITY_RANK)
-    return (df.sort_values(["overdue", "_rank", "due_date", "id"], ascending=[False, True, True, True])
-            .drop(columns="_rank").reset_index(drop=True))
+    return (
+        df.sort_values(["overdue", "_rank", "due_date", "id"], ascending=[False, True, True, True])
+        .drop(columns="_rank")
+        .reset_index(drop=True)
+    )
 
 
-def ledger_items(engine: Engine, as_of: date, owner_group: str | None = None, kinds: tuple[str, ...] = (),
-                 include_closed: bool = False) -> pd.DataFrame:
+def ledger_items(
+    engine: Engine,
+    as_of: date,
+    owner_group: str | None = None,
+    kinds: tuple[str, ...] = (),
+    include_closed: bool = False,
+) -> pd.DataFrame:
     """Ledger items: every column of supervision_item plus ``owner_name, region_name, overdue,
     days_overdue`` (as seen on ``as_of``) ``, kind_label, status_label``; overdue first, then
     severity and due date."""
@@ -181,10 +259,19 @@ def ledger_items(engine: Engine, as_of: date, owner_group: str | None = None, ki
 def item_history(engine: Engine, item_id: int) -> pd.DataFrame:
     """One item's events, oldest first: ``at, on_date, actor, action, action_label, from_status,
     to_status, note``."""
-    q = (select(supervision_event.c.at, supervision_event.c.on_date, supervision_event.c.actor,
-                supervision_event.c.action, supervision_event.c.from_status, supervision_event.c.to_status,
-                supervision_event.c.note)
-         .where(supervision_event.c.item_id == item_id).order_by(supervision_event.c.id))
+    q = (
+        select(
+            supervision_event.c.at,
+            supervision_event.c.on_date,
+            supervision_event.c.actor,
+            supervision_event.c.action,
+            supervision_event.c.from_status,
+            supervision_event.c.to_status,
+            supervision_event.c.note,
+        )
+        .where(supervision_event.c.item_id == item_id)
+        .order_by(supervision_event.c.id)
+    )
     with engine.connect() as conn:
         result = conn.execute(q)
         df = pd.DataFrame(result.all(), columns=list(result.keys()))
@@ -196,34 +283,47 @@ def item_history(engine: Engine, item_id: int) -> pd.DataFrame:
 def meetings(engine: Engine) -> pd.DataFrame:
     """Joint meetings, latest first: ``id, held_on, title, note``."""
     with engine.connect() as conn:
-        rows = conn.execute(select(meeting.c.id, meeting.c.held_on, meeting.c.title, meeting.c.note)
-                            .order_by(meeting.c.held_on.desc())).all()
+        rows = conn.execute(
+            select(meeting.c.id, meeting.c.held_on, meeting.c.title, meeting.c.note).order_by(meeting.c.held_on.desc())
+        ).all()
     df = frame(rows, columns=["id", "held_on", "title", "note"])
     df["held_on"] = [as_date(v) for v in df.held_on]
     return df
 
 
-def since_meeting(engine: Engine, since: date, as_of: date, owner_group: str | None = None,
-                  kinds: tuple[str, ...] = ()) -> dict:
+def since_meeting(
+    engine: Engine, since: date, as_of: date, owner_group: str | None = None, kinds: tuple[str, ...] = ()
+) -> dict:
     """What changed after the meeting of ``since`` up to ``as_of``: DataFrames like ``ledger_items``
     under ``new`` (entered or re-entered the ledger), ``closed`` (closed since), ``overdue`` (open
     and past due on ``as_of``, with ``newly_overdue`` when the due date fell after the meeting),
     ``progress`` (open items a desk acted on since)."""
-    entered = (select(supervision_event.c.item_id)
-               .where(supervision_event.c.action.in_(["opened", "reopened"]), supervision_event.c.on_date > since))
-    acted = (select(supervision_event.c.item_id)
-             .where(supervision_event.c.actor != SYNC_ACTOR, supervision_event.c.on_date > since))
+    entered = select(supervision_event.c.item_id).where(
+        supervision_event.c.action.in_(["opened", "reopened"]), supervision_event.c.on_date > since
+    )
+    acted = select(supervision_event.c.item_id).where(
+        supervision_event.c.actor != SYNC_ACTOR, supervision_event.c.on_date > since
+    )
     owner = [supervision_item.c.owner_group == owner_group] if owner_group else []
     if kinds:
         owner.append(supervision_item.c.source_kind.in_(list(kinds)))
     with engine.connect() as conn:
         new = _items_frame(conn, _item_select().where(supervision_item.c.id.in_(entered), *owner), as_of)
-        closed = _items_frame(conn, _item_select().where(supervision_item.c.status == "closed",
-                                                         supervision_item.c.closed_on > since, *owner), as_of)
-        overdue = _items_frame(conn, _item_select().where(supervision_item.c.status != "closed",
-                                                          supervision_item.c.due_date < as_of, *owner), as_of)
-        progress = _items_frame(conn, _item_select().where(supervision_item.c.id.in_(acted),
-                                                           supervision_item.c.status != "closed", *owner), as_of)
+        closed = _items_frame(
+            conn,
+            _item_select().where(supervision_item.c.status == "closed", supervision_item.c.closed_on > since, *owner),
+            as_of,
+        )
+        overdue = _items_frame(
+            conn,
+            _item_select().where(supervision_item.c.status != "closed", supervision_item.c.due_date < as_of, *owner),
+            as_of,
+        )
+        progress = _items_frame(
+            conn,
+            _item_select().where(supervision_item.c.id.in_(acted), supervision_item.c.status != "closed", *owner),
+            as_of,
+        )
     overdue["newly_overdue"] = [d >= since for d in overdue.due_date]
     return dict(new=new, closed=closed, overdue=overdue, progress=progress)
 
@@ -233,8 +333,9 @@ CLOSED_REASONS = {"done": "专班办结", "resolved": "来源消除自动销号"
 
 def _latest(items: pd.DataFrame) -> list[str]:
     out = []
-    for on, actor, action, note in zip(items.last_on, items.last_actor, items.last_action, items.last_note,
-                                       strict=True):
+    for on, actor, action, note in zip(
+        items.last_on, items.last_actor, items.last_action, items.last_note, strict=True
+    ):
         if not isinstance(action, str):
             out.append("")
             continue
@@ -248,13 +349,24 @@ def _latest(items: pd.DataFrame) -> list[str]:
 def ledger_table(items: pd.DataFrame) -> pd.DataFrame:
     """Items as the desks read them (and the meeting pack holds them): what to raise (事项, 级别),
     with whom (责任专班), how late, why, and the latest change (最近动态); Chinese headers."""
-    return pd.DataFrame({
-        "编号": items.id, "级别": items.severity.map(SEVERITIES), "来源": items.kind_label, "事项": items.title,
-        "责任专班": items.owner_name, "状态": items.status_label, "办结时限": items.due_date,
-        "逾期天数": items.days_overdue, "最近动态": _latest(items), "原因": items.detail,
-        "列入日期": items.opened_on, "办结日期": items.closed_on,
-        "办结方式": items.closed_reason.map(CLOSED_REASONS).fillna(""), "督办备注": items.note.fillna(""),
-    })
+    return pd.DataFrame(
+        {
+            "编号": items.id,
+            "级别": items.severity.map(SEVERITIES),
+            "来源": items.kind_label,
+            "事项": items.title,
+            "责任专班": items.owner_name,
+            "状态": items.status_label,
+            "办结时限": items.due_date,
+            "逾期天数": items.days_overdue,
+            "最近动态": _latest(items),
+            "原因": items.detail,
+            "列入日期": items.opened_on,
+            "办结日期": items.closed_on,
+            "办结方式": items.closed_reason.map(CLOSED_REASONS).fillna(""),
+            "督办备注": items.note.fillna(""),
+        }
+    )
 
 
 def ledger_view(engine: Engine, as_of: date, owner_group: str | None = None, kinds: tuple[str, ...] = ()) -> dict:
@@ -264,8 +376,9 @@ def ledger_view(engine: Engine, as_of: date, owner_group: str | None = None, kin
     return dict(items=items, table=ledger_table(items))
 
 
-def since_meeting_view(engine: Engine, since: date, as_of: date, owner_group: str | None = None,
-                       kinds: tuple[str, ...] = ()) -> dict:
+def since_meeting_view(
+    engine: Engine, since: date, as_of: date, owner_group: str | None = None, kinds: tuple[str, ...] = ()
+) -> dict:
     """``since_meeting`` with each frame's ``ledger_table`` beside it (``new_table`` …; the overdue
     one with 会后到期), built together so a cached page rerun does not rebuild them."""
     changed = since_meeting(engine, since, as_of, owner_group, kinds)
@@ -289,9 +402,14 @@ def group_summary(engine: Engine, since: date | None, as_of: date, kinds: tuple[
     order = {code: i for i, (code, *_rest) in enumerate(TASK_GROUPS)}
     for code, name in sorted(groups, key=lambda g: order.get(g[0], len(order))):
         mine = items[items.owner_group == code]
-        row = dict(owner_group=code, owner_name=name, open=len(mine), overdue=int(mine.overdue.sum()),
-                   red=int((mine.severity == "red").sum()),
-                   max_days_overdue=int(mine.days_overdue.max()) if len(mine) else 0)
+        row = dict(
+            owner_group=code,
+            owner_name=name,
+            open=len(mine),
+            overdue=int(mine.overdue.sum()),
+            red=int((mine.severity == "red").sum()),
+            max_days_overdue=int(mine.days_overdue.max()) if len(mine) else 0,
+        )
         if changed is not None:
             row.update({k: int((changed[k].owner_group == code).sum()) for k in ("new", "closed", "progress")})
         rows.append(row)
@@ -300,6 +418,14 @@ def group_summary(engine: Engine, since: date | None, as_of: date, kinds: tuple[
 
 def group_table(summary: pd.DataFrame) -> pd.DataFrame:
     """``group_summary`` with Chinese headers, as the page and the meeting pack show it."""
-    names = {"owner_name": "责任专班", "open": "在办", "overdue": "逾期", "red": "红色在办",
-             "max_days_overdue": "最长逾期（天）", "new": "会后新增", "closed": "会后办结", "progress": "会后有进展"}
+    names = {
+        "owner_name": "责任专班",
+        "open": "在办",
+        "overdue": "逾期",
+        "red": "红色在办",
+        "max_days_overdue": "最长逾期（天）",
+        "new": "会后新增",
+        "closed": "会后办结",
+        "progress": "会后有进展",
+    }
     return summary[[c for c in names if c in summary]].rename(columns=names)

@@ -29,8 +29,19 @@ LOW_SHARE = 0.3
 LOW_MONTHS = 3
 WINDOW_MONTHS = 6
 
-POINT_COLUMNS = ["id", "name", "kind", "operator", "region_code", "lng", "lat", "opened_on", "status",
-                 "sales_yuan", "purchases"]
+POINT_COLUMNS = [
+    "id",
+    "name",
+    "kind",
+    "operator",
+    "region_code",
+    "lng",
+    "lat",
+    "opened_on",
+    "status",
+    "sales_yuan",
+    "purchases",
+]
 
 
 def _location_conditions(f: Filters) -> list:
@@ -43,16 +54,18 @@ def _location_conditions(f: Filters) -> list:
 def outlet_status_counts(engine: Engine, f: Filters) -> dict:
     """``status -> number of outlets`` (every status present in the store, located in the region
     when the filters' region is on the buyer side)."""
-    q = (select(outlet.c.status, func.count()).where(and_(True, *_location_conditions(f)))
-         .group_by(outlet.c.status))
+    q = select(outlet.c.status, func.count()).where(and_(True, *_location_conditions(f))).group_by(outlet.c.status)
     with engine.connect() as conn:
         return {status: int(n) for status, n in conn.execute(q).all()}
 
 
 def outlet_sales(engine: Engine, f: Filters) -> pd.DataFrame:
     """``outlet_id, sales_yuan, purchases``: purchases through each outlet under the filters."""
-    q = (scoped_select(f, purchase.c.outlet_id, func.sum(purchase.c.amount), func.count())
-         .where(purchase.c.outlet_id.is_not(None)).group_by(purchase.c.outlet_id))
+    q = (
+        scoped_select(f, purchase.c.outlet_id, func.sum(purchase.c.amount), func.count())
+        .where(purchase.c.outlet_id.is_not(None))
+        .group_by(purchase.c.outlet_id)
+    )
     with engine.connect() as conn:
         df = frame(conn.execute(q).all(), columns=["outlet_id", "sales_yuan", "purchases"])
     df["sales_yuan"] = df.sales_yuan.astype(float)
@@ -62,8 +75,9 @@ def outlet_sales(engine: Engine, f: Filters) -> pd.DataFrame:
 def outlet_count(engine: Engine, f: Filters) -> int:
     """Number of outlets the map of ``f`` would draw."""
     with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(outlet)
-                                .where(and_(True, *_location_conditions(f)))).scalar())
+        return int(
+            conn.execute(select(func.count()).select_from(outlet).where(and_(True, *_location_conditions(f)))).scalar()
+        )
 
 
 def outlet_points(engine: Engine, f: Filters, limit: int = POINT_LIMIT) -> pd.DataFrame:
@@ -73,9 +87,17 @@ def outlet_points(engine: Engine, f: Filters, limit: int = POINT_LIMIT) -> pd.Da
     With an origin-side region, only outlets that sold produce of that region are kept.
     """
     sales = outlet_sales(engine, f).set_index("outlet_id")
-    q = (select(outlet.c.id, outlet.c.name, outlet.c.kind, outlet.c.operator, outlet.c.region_code,
-                outlet.c.lng, outlet.c.lat, outlet.c.opened_on, outlet.c.status)
-         .where(and_(True, *_location_conditions(f))))
+    q = select(
+        outlet.c.id,
+        outlet.c.name,
+        outlet.c.kind,
+        outlet.c.operator,
+        outlet.c.region_code,
+        outlet.c.lng,
+        outlet.c.lat,
+        outlet.c.opened_on,
+        outlet.c.status,
+    ).where(and_(True, *_location_conditions(f)))
     if f.region_code and f.region_side == "origin":
         q = q.where(outlet.c.id.in_([int(i) for i in sales.index]))
     with engine.connect() as conn:
@@ -91,11 +113,15 @@ def outlet_density(engine: Engine, f: Filters, degrees: float = GRID_DEGREES) ->
 
     Bounded by the number of occupied cells, whatever the number of outlets.
     """
+
     def cell(col):
         return func.round(cast(col / degrees, Numeric(12, 4)))
 
-    q = (select(cell(outlet.c.lng).label("gx"), cell(outlet.c.lat).label("gy"), func.count())
-         .where(and_(True, *_location_conditions(f))).group_by("gx", "gy"))
+    q = (
+        select(cell(outlet.c.lng).label("gx"), cell(outlet.c.lat).label("gy"), func.count())
+        .where(and_(True, *_location_conditions(f)))
+        .group_by("gx", "gy")
+    )
     with engine.connect() as conn:
         df = frame(conn.execute(q).all(), columns=["gx", "gy", "outlets"])
     df["lng"] = df.gx.astype(float) * degrees
@@ -108,8 +134,11 @@ def outlet_map_payload(engine: Engine, f: Filters, limit: int = POINT_LIMIT) -> 
     """What the outlet map draws: ``points`` (the ``limit`` outlets with the largest sales),
     ``density`` (the grid of all outlets, or None when every outlet is a point), ``total``."""
     total = outlet_count(engine, f)
-    return dict(points=outlet_points(engine, f, limit=limit), total=total,
-                density=outlet_density(engine, f) if total > limit else None)
+    return dict(
+        points=outlet_points(engine, f, limit=limit),
+        total=total,
+        density=outlet_density(engine, f) if total > limit else None,
+    )
 
 
 def _month_index(yyyymm: int) -> int:
@@ -127,14 +156,26 @@ def exit_candidates(engine: Engine, f: Filters, as_of: date | None = None) -> pd
     last = as_of.year * 100 + as_of.month
     first_idx = _month_index(last) - WINDOW_MONTHS + 1
     first = (first_idx // 12) * 100 + first_idx % 12 + 1
-    q_out = (select(outlet.c.id, outlet.c.name, outlet.c.kind, outlet.c.region_code, region.c.name,
-                    outlet.c.status, outlet.c.status_reason, outlet.c.opened_on)
-             .select_from(outlet.join(region, region.c.code == outlet.c.region_code))
-             .where(and_(outlet.c.status != "exited", *_location_conditions(f))))
+    q_out = (
+        select(
+            outlet.c.id,
+            outlet.c.name,
+            outlet.c.kind,
+            outlet.c.region_code,
+            region.c.name,
+            outlet.c.status,
+            outlet.c.status_reason,
+            outlet.c.opened_on,
+        )
+        .select_from(outlet.join(region, region.c.code == outlet.c.region_code))
+        .where(and_(outlet.c.status != "exited", *_location_conditions(f)))
+    )
     window = Filters(start=date(first // 100, first % 100, 1), end=as_of)
-    q_sales = (scoped_select(window, purchase.c.outlet_id, purchase.c.month, func.sum(purchase.c.amount))
-               .where(purchase.c.outlet_id.is_not(None))
-               .group_by(purchase.c.outlet_id, purchase.c.month))
+    q_sales = (
+        scoped_select(window, purchase.c.outlet_id, purchase.c.month, func.sum(purchase.c.amount))
+        .where(purchase.c.outlet_id.is_not(None))
+        .group_by(purchase.c.outlet_id, purchase.c.month)
+    )
     with engine.connect() as conn:
         rows = conn.execute(q_out).all()
         sales = conn.execute(q_sales).all()
@@ -144,7 +185,8 @@ def exit_candidates(engine: Engine, f: Filters, as_of: date | None = None) -> pd
     # Arrays over outlets × the window's months (pandas pivots and per-column frames cost ~60 ms
     # for a thousand outlets, ten times the query).
     ids, names, kinds, regions, region_names, status, status_reason, opened_on = (
-        np.array(c, dtype=object) for c in zip(*rows, strict=True))
+        np.array(c, dtype=object) for c in zip(*rows, strict=True)
+    )
     ids = ids.astype(np.int64)
     months = np.array([(i // 12) * 100 + i % 12 + 1 for i in range(first_idx, _month_index(last) + 1)])
     grid = np.zeros((len(ids), len(months)))
@@ -178,21 +220,38 @@ def exit_candidates(engine: Engine, f: Filters, as_of: date | None = None) -> pd
     sales_yuan = grid.sum(axis=1)
     chosen = np.flatnonzero((months_low >= LOW_MONTHS) | np.isin(status, ["suspended", "exit_proposed"]))
     chosen = chosen[np.lexsort((sales_yuan[chosen], -months_low[chosen]))]
-    out = pd.DataFrame({"id": ids[chosen], "name": names[chosen], "kind": kinds[chosen],
-                        "region_code": regions[chosen], "region_name": region_names[chosen],
-                        "status": status[chosen], "months_low": months_low[chosen],
-                        "sales_yuan": sales_yuan[chosen]})
-    out["reason"] = [_reason(m, st, why, fl, sy) for m, st, why, fl, sy in zip(
-        months_low[chosen].tolist(), status[chosen].tolist(), status_reason[chosen].tolist(),
-        floor[chosen].tolist(), sales_yuan[chosen].tolist(), strict=True)]
+    out = pd.DataFrame(
+        {
+            "id": ids[chosen],
+            "name": names[chosen],
+            "kind": kinds[chosen],
+            "region_code": regions[chosen],
+            "region_name": region_names[chosen],
+            "status": status[chosen],
+            "months_low": months_low[chosen],
+            "sales_yuan": sales_yuan[chosen],
+        }
+    )
+    out["reason"] = [
+        _reason(m, st, why, fl, sy)
+        for m, st, why, fl, sy in zip(
+            months_low[chosen].tolist(),
+            status[chosen].tolist(),
+            status_reason[chosen].tolist(),
+            floor[chosen].tolist(),
+            sales_yuan[chosen].tolist(),
+            strict=True,
+        )
+    ]
     return out[columns]
 
 
 def _reason(months_low: int, status: str, status_reason: str | None, floor: float, sales_yuan: float) -> str:
     parts = []
     if months_low >= LOW_MONTHS:
-        parts.append(f"连续{months_low}个月销售额低于同类网点月均销售额中位数的{LOW_SHARE:.0%}"
-                     f"（每月{money_text(floor)}）")
+        parts.append(
+            f"连续{months_low}个月销售额低于同类网点月均销售额中位数的{LOW_SHARE:.0%}（每月{money_text(floor)}）"
+        )
     if status != "operating":
         text = f"当前状态：{OUTLET_STATUSES.get(status, status)}"
         parts.append(text + (f"（{status_reason}）" if isinstance(status_reason, str) and status_reason else ""))
@@ -203,13 +262,24 @@ def _reason(months_low: int, status: str, status_reason: str | None, floor: floa
 def outlets_since(engine: Engine, since: date) -> pd.DataFrame:
     """Outlets opened on or after ``since``: ``id, name, kind, kind_label, region_code, region_name,
     opened_on, status, status_label``, newest first."""
-    q = (select(outlet.c.id, outlet.c.name, outlet.c.kind, outlet.c.region_code, region.c.name,
-                outlet.c.opened_on, outlet.c.status)
-         .select_from(outlet.join(region, region.c.code == outlet.c.region_code))
-         .where(outlet.c.opened_on >= since).order_by(outlet.c.opened_on.desc(), outlet.c.id))
+    q = (
+        select(
+            outlet.c.id,
+            outlet.c.name,
+            outlet.c.kind,
+            outlet.c.region_code,
+            region.c.name,
+            outlet.c.opened_on,
+            outlet.c.status,
+        )
+        .select_from(outlet.join(region, region.c.code == outlet.c.region_code))
+        .where(outlet.c.opened_on >= since)
+        .order_by(outlet.c.opened_on.desc(), outlet.c.id)
+    )
     with engine.connect() as conn:
-        df = frame(conn.execute(q).all(),
-                   columns=["id", "name", "kind", "region_code", "region_name", "opened_on", "status"])
+        df = frame(
+            conn.execute(q).all(), columns=["id", "name", "kind", "region_code", "region_name", "opened_on", "status"]
+        )
     df["opened_on"] = df.opened_on.map(as_date)
     df.insert(3, "kind_label", df.kind.map(OUTLET_KINDS))
     df["status_label"] = df.status.map(OUTLET_STATUSES)

@@ -23,8 +23,7 @@ def amount_by_region(engine: Engine, f: Filters, side: str) -> pd.DataFrame:
     """``code, amount`` (yuan), ``purchases`` per stored region of ``side`` under the filters:
     origin counties, or the buyer units' own regions (county or city)."""
     column = buyer_unit.c.region_code if side == "buyer" else purchase.c.origin_code
-    q = (scoped_select(f, column, func.sum(purchase.c.amount), func.count(), with_unit=side == "buyer")
-         .group_by(column))
+    q = scoped_select(f, column, func.sum(purchase.c.amount), func.count(), with_unit=side == "buyer").group_by(column)
     with engine.connect() as conn:
         df = frame(conn.execute(q).all(), columns=AMOUNT_COLUMNS)
     df["amount"] = df.amount.astype(float)
@@ -76,14 +75,20 @@ def pairing_flows(engine: Engine, f: Filters, limit: int = 30) -> pd.DataFrame:
     (at most ``limit`` links): ``helper_code, helper_name, origin_code, origin_name, amount``
     (yuan), ``paired`` (a pairing relation covers the link), ``pairing_kind``."""
     level = flow_level(f)
-    origin_col = {"province": region.c.province_code,
-                  "city": func.coalesce(region.c.city_code, region.c.code),
-                  "county": region.c.code}[level]
-    q = (scoped_select(f, buyer_unit.c.jurisdiction_code, origin_col.label("origin"),
-                       func.sum(purchase.c.amount), with_unit=True)
-         .join(region, region.c.code == purchase.c.origin_code)
-         .group_by(buyer_unit.c.jurisdiction_code, origin_col)
-         .order_by(func.sum(purchase.c.amount).desc()).limit(limit))
+    origin_col = {
+        "province": region.c.province_code,
+        "city": func.coalesce(region.c.city_code, region.c.code),
+        "county": region.c.code,
+    }[level]
+    q = (
+        scoped_select(
+            f, buyer_unit.c.jurisdiction_code, origin_col.label("origin"), func.sum(purchase.c.amount), with_unit=True
+        )
+        .join(region, region.c.code == purchase.c.origin_code)
+        .group_by(buyer_unit.c.jurisdiction_code, origin_col)
+        .order_by(func.sum(purchase.c.amount).desc())
+        .limit(limit)
+    )
     with engine.connect() as conn:
         df = frame(conn.execute(q).all(), columns=["helper_code", "origin_code", "amount"])
         pairs = [tuple(r) for r in conn.execute(select(pairing.c.helper_code, pairing.c.helped_code, pairing.c.kind))]
@@ -103,8 +108,9 @@ def _overlaps(a: str, b: str) -> bool:
     return a.startswith(region_prefix(b)) or b.startswith(region_prefix(a))
 
 
-def _pairing_kind(pairs: list[tuple[str, str, str]], helper: str, helper_province: str | None,
-                  origin: str) -> str | None:
+def _pairing_kind(
+    pairs: list[tuple[str, str, str]], helper: str, helper_province: str | None, origin: str
+) -> str | None:
     """The kind of the first pairing (helper, helped, kind) linking ``helper`` (or its province) to
     a region overlapping ``origin``; None when none does."""
     for helper_code, helped, kind in pairs:
@@ -117,14 +123,29 @@ def top_products(engine: Engine, f: Filters, limit: int = 20) -> pd.DataFrame:
     """The products bought most under the filters: ``product_id, name, category, origin_code,
     origin_name, amount`` (yuan), ``quantity``, ``purchases``; at most ``limit`` rows."""
     amount = func.sum(purchase.c.amount)
-    q = (scoped_select(f, product.c.id, product.c.name, product.c.category, product.c.origin_code, region.c.name,
-                       amount, func.sum(purchase.c.quantity), func.count(), with_product=True)
-         .join(region, region.c.code == product.c.origin_code)
-         .group_by(product.c.id, product.c.name, product.c.category, product.c.origin_code, region.c.name)
-         .order_by(amount.desc(), product.c.id).limit(limit))
+    q = (
+        scoped_select(
+            f,
+            product.c.id,
+            product.c.name,
+            product.c.category,
+            product.c.origin_code,
+            region.c.name,
+            amount,
+            func.sum(purchase.c.quantity),
+            func.count(),
+            with_product=True,
+        )
+        .join(region, region.c.code == product.c.origin_code)
+        .group_by(product.c.id, product.c.name, product.c.category, product.c.origin_code, region.c.name)
+        .order_by(amount.desc(), product.c.id)
+        .limit(limit)
+    )
     with engine.connect() as conn:
-        df = frame(conn.execute(q).all(), columns=["product_id", "name", "category", "origin_code",
-                                                   "origin_name", "amount", "quantity", "purchases"])
+        df = frame(
+            conn.execute(q).all(),
+            columns=["product_id", "name", "category", "origin_code", "origin_name", "amount", "quantity", "purchases"],
+        )
     df["amount"] = df.amount.astype(float)
     df["quantity"] = df.quantity.astype(float)
     return df
@@ -134,14 +155,28 @@ def top_units(engine: Engine, f: Filters, limit: int = 20) -> pd.DataFrame:
     """The buyer units that bought most under the filters: ``unit_id, name, kind, region_code,
     region_name, amount`` (yuan), ``purchases``; at most ``limit`` rows."""
     amount = func.sum(purchase.c.amount)
-    q = (scoped_select(f, buyer_unit.c.id, buyer_unit.c.name, buyer_unit.c.kind, buyer_unit.c.region_code,
-                       region.c.name, amount, func.count(), with_unit=True)
-         .join(region, region.c.code == buyer_unit.c.region_code)
-         .group_by(buyer_unit.c.id, buyer_unit.c.name, buyer_unit.c.kind, buyer_unit.c.region_code, region.c.name)
-         .order_by(amount.desc(), buyer_unit.c.id).limit(limit))
+    q = (
+        scoped_select(
+            f,
+            buyer_unit.c.id,
+            buyer_unit.c.name,
+            buyer_unit.c.kind,
+            buyer_unit.c.region_code,
+            region.c.name,
+            amount,
+            func.count(),
+            with_unit=True,
+        )
+        .join(region, region.c.code == buyer_unit.c.region_code)
+        .group_by(buyer_unit.c.id, buyer_unit.c.name, buyer_unit.c.kind, buyer_unit.c.region_code, region.c.name)
+        .order_by(amount.desc(), buyer_unit.c.id)
+        .limit(limit)
+    )
     with engine.connect() as conn:
-        df = frame(conn.execute(q).all(), columns=["unit_id", "name", "kind", "region_code", "region_name",
-                                                   "amount", "purchases"])
+        df = frame(
+            conn.execute(q).all(),
+            columns=["unit_id", "name", "kind", "region_code", "region_name", "amount", "purchases"],
+        )
     df["amount"] = df.amount.astype(float)
     return df
 
@@ -150,9 +185,11 @@ def involved_counts(engine: Engine, f: Filters) -> dict[str, int]:
     """How many distinct ``products``, ``units`` (buyer units) and ``outlets`` the purchases under
     the filters touch — the real counts behind the drilldown's capped top lists."""
     # Three statements, so each is answered by a small rollup (no rollup keeps all three columns).
-    queries = {"products": scoped_select(f, func.count(purchase.c.product_id.distinct()), with_product=True),
-               "units": scoped_select(f, func.count(purchase.c.buyer_unit_id.distinct())),
-               "outlets": scoped_select(f, func.count(purchase.c.outlet_id.distinct()))}
+    queries = {
+        "products": scoped_select(f, func.count(purchase.c.product_id.distinct()), with_product=True),
+        "units": scoped_select(f, func.count(purchase.c.buyer_unit_id.distinct())),
+        "outlets": scoped_select(f, func.count(purchase.c.outlet_id.distinct())),
+    }
     with engine.connect() as conn:
         return {k: int(conn.execute(q).scalar() or 0) for k, q in queries.items()}
 
@@ -165,4 +202,5 @@ def county_amounts(engine: Engine, f: Filters, side: str) -> pd.DataFrame:
     df["name"] = df.code.map(pd.Series(regions.name.to_numpy(), index=regions.code.to_numpy()))
     df["level"] = df.code.map(region_level)
     return df.sort_values("amount", ascending=False).reset_index(drop=True)[
-        ["code", "name", "level", "amount", "purchases"]]
+        ["code", "name", "level", "amount", "purchases"]
+    ]

@@ -31,8 +31,19 @@ from data_access.store.schema import (
 )
 
 __all__ = [
-    "DIMENSIONS", "GRAINS", "MEASURES", "Dimension", "Measure", "TrendResult", "UnknownName",
-    "compatible", "display_table", "period_keys", "period_label", "trend", "trend_query",
+    "DIMENSIONS",
+    "GRAINS",
+    "MEASURES",
+    "Dimension",
+    "Measure",
+    "TrendResult",
+    "UnknownName",
+    "compatible",
+    "display_table",
+    "period_keys",
+    "period_label",
+    "trend",
+    "trend_query",
 ]
 
 
@@ -65,15 +76,28 @@ MEASURES: dict[str, Measure] = {
     "quantity": Measure("采购数量", "kg", "purchase", "sum", "quantity", help="采购明细数量合计（kg 或产品计量单位）"),
     "purchases": Measure("采购笔数", "笔", "purchase", "count", help="采购明细条数"),
     "canteen_share": Measure(
-        "食堂食材采购占预算比例", "比例", "purchase", "share", purpose="canteen", base="canteen_food_budget",
+        "食堂食材采购占预算比例",
+        "比例",
+        "purchase",
+        "share",
+        purpose="canteen",
+        base="canteen_food_budget",
         subject_kind="budget_unit",
-        help="预算单位食堂食材用途的采购额 ÷ 其年度食堂食材采购预算（预留份额规则的基数）"),
+        help="预算单位食堂食材用途的采购额 ÷ 其年度食堂食材采购预算（预留份额规则的基数）",
+    ),
     "gift_share": Measure(
-        "节日慰问品采购占经费比例", "比例", "purchase", "share", purpose="holiday_gift", base="gift_budget",
+        "节日慰问品采购占经费比例",
+        "比例",
+        "purchase",
+        "share",
+        purpose="holiday_gift",
+        base="gift_budget",
         subject_kind="union",
-        help="工会节日慰问品用途的采购额 ÷ 其年度节日慰问品经费（工会慰问品规则的基数）"),
-    "beneficiaries": Measure("带贫人数", "人", "benefit", "distinct",
-                             help="期间内有受益记录的带贫人员人数（去重）；无渠道口径"),
+        help="工会节日慰问品用途的采购额 ÷ 其年度节日慰问品经费（工会慰问品规则的基数）",
+    ),
+    "beneficiaries": Measure(
+        "带贫人数", "人", "benefit", "distinct", help="期间内有受益记录的带贫人员人数（去重）；无渠道口径"
+    ),
 }
 
 
@@ -190,9 +214,11 @@ def period_label(key: int, grain: str) -> str:
 
 
 def _origin_key(dimension: str, origin: FromClause) -> ColumnElement:
-    return {"origin_province": origin.c.province_code,
-            "origin_city": func.coalesce(origin.c.city_code, origin.c.code),
-            "origin_county": origin.c.code}[dimension]
+    return {
+        "origin_province": origin.c.province_code,
+        "origin_city": func.coalesce(origin.c.city_code, origin.c.code),
+        "origin_county": origin.c.code,
+    }[dimension]
 
 
 @dataclass(frozen=True)
@@ -221,8 +247,7 @@ def _source(f: Filters, m: Measure, dimension: str):
     joins: list = []
     scope = None
     if m.fact == "purchase":
-        scope = purchase_scope(f, with_unit=d.side == "unit" or m.kind == "share",
-                               with_product=d.side == "product")
+        scope = purchase_scope(f, with_unit=d.side == "unit" or m.kind == "share", with_product=d.side == "product")
         from_, conds = scope.from_, [scope.where]
         if d.side == "origin":
             joins.append((origin, origin.c.code == purchase.c.origin_code))
@@ -241,21 +266,31 @@ def _source(f: Filters, m: Measure, dimension: str):
             from_ = from_.join(product, product.c.id == benefit.c.product_id)
         if d.side == "origin":
             from_ = from_.join(origin, origin.c.code == beneficiary.c.region_code)
-        conds = [benefit.c.period >= f"{f.start:%Y-%m}", benefit.c.period <= f"{f.end:%Y-%m}",
-                 *unit_scope_conditions(f)]
+        conds = [
+            benefit.c.period >= f"{f.start:%Y-%m}",
+            benefit.c.period <= f"{f.end:%Y-%m}",
+            *unit_scope_conditions(f),
+        ]
         if f.categories:
             conds.append(product.c.category.in_(f.categories))
         if f.region_code and f.region_side == "origin":
             conds.append(in_region(beneficiary.c.region_code, f.region_code))
         if f.channels:
             notes.append("带贫人数无渠道口径：渠道筛选未应用于该指标。")
-        month = (cast(func.substr(benefit.c.period, 1, 4), Integer) * 100
-                 + cast(func.substr(benefit.c.period, 6, 2), Integer))
+        month = cast(func.substr(benefit.c.period, 1, 4), Integer) * 100 + cast(
+            func.substr(benefit.c.period, 6, 2), Integer
+        )
         value = func.count(func.distinct(benefit.c.beneficiary_id))
         dims = {}
         notes.append("带贫人数按受益期（月）统计，产地为带贫人员所在区县。")
-    dims.update({"total": literal("all"), "buyer_kind": buyer_unit.c.kind, "helper": buyer_unit.c.jurisdiction_code,
-                 "category": product.c.category})
+    dims.update(
+        {
+            "total": literal("all"),
+            "buyer_kind": buyer_unit.c.kind,
+            "helper": buyer_unit.c.jurisdiction_code,
+            "category": product.c.category,
+        }
+    )
     key = _origin_key(dimension, origin) if d.side == "origin" else dims[dimension]
     return _Source(from_, tuple(joins), tuple(conds), scope), month, key, value, notes
 
@@ -273,35 +308,43 @@ def trend_query(f: Filters, measure: str, dimension: str, grain: str, members: l
 
 def _ranking_query(f: Filters, m: Measure, dimension: str):
     src, _, key, value, _ = _source(f, m, dimension)
-    return (src.select(key.label("member"), value.label("value"))
-            .group_by(key).order_by(value.desc(), key))
+    return src.select(key.label("member"), value.label("value")).group_by(key).order_by(value.desc(), key)
 
 
 def _share_base(engine: Engine, f: Filters, m: Measure, dimension: str, years: list[int]) -> pd.DataFrame:
     """``year, member, base`` (yuan): the annual base of units in scope; member ``all`` unless unit-side."""
     d = DIMENSIONS[dimension]
-    key = {"buyer_kind": buyer_unit.c.kind, "helper": buyer_unit.c.jurisdiction_code}.get(dimension) \
-        if d.side == "unit" else literal("all")
+    key = (
+        {"buyer_kind": buyer_unit.c.kind, "helper": buyer_unit.c.jurisdiction_code}.get(dimension)
+        if d.side == "unit"
+        else literal("all")
+    )
     col = unit_budget.c[m.base]
-    q = (select(unit_budget.c.year, key.label("member"), func.sum(col).label("base"))
-         .select_from(unit_budget.join(buyer_unit, buyer_unit.c.id == unit_budget.c.unit_id))
-         .where(unit_budget.c.year.in_(years), buyer_unit.c.kind == m.subject_kind, col.isnot(None),
-                *unit_scope_conditions(f))
-         .group_by(unit_budget.c.year, key))
+    q = (
+        select(unit_budget.c.year, key.label("member"), func.sum(col).label("base"))
+        .select_from(unit_budget.join(buyer_unit, buyer_unit.c.id == unit_budget.c.unit_id))
+        .where(
+            unit_budget.c.year.in_(years),
+            buyer_unit.c.kind == m.subject_kind,
+            col.isnot(None),
+            *unit_scope_conditions(f),
+        )
+        .group_by(unit_budget.c.year, key)
+    )
     with engine.connect() as conn:
         return frame(conn.execute(q).all(), columns=["year", "member", "base"])
 
 
-def _values(engine: Engine, f: Filters, m: Measure, dimension: str, grain: str,
-            members: list[str]) -> pd.DataFrame:
+def _values(engine: Engine, f: Filters, m: Measure, dimension: str, grain: str, members: list[str]) -> pd.DataFrame:
     """``period_key, member, value`` on the full grid of periods × members (missing = 0)."""
     with engine.connect() as conn:
         rows = conn.execute(trend_query(f, _name(m), dimension, grain, members)).all()
     got = frame(rows, columns=["period_key", "member", "num"])
     got["period_key"] = got.period_key.astype(int)
     got["member"] = got.member.astype(str)
-    grid = pd.MultiIndex.from_product([period_keys(f.start, f.end, grain), members],
-                                      names=["period_key", "member"]).to_frame(index=False)
+    grid = pd.MultiIndex.from_product(
+        [period_keys(f.start, f.end, grain), members], names=["period_key", "member"]
+    ).to_frame(index=False)
     out = grid.merge(got, how="left", on=["period_key", "member"])
     out["num"] = out.num.astype(float).fillna(0.0)
     if m.kind != "share":
@@ -330,8 +373,15 @@ def _member_names(engine: Engine, dimension: str, members: list[str]) -> dict[st
     return {c: found.get(c, c) for c in members}
 
 
-def trend(engine: Engine, f: Filters, measure: str, dimension: str = "total", grain: str = "month",
-          top_n: int = 10, compare: bool = False) -> TrendResult:
+def trend(
+    engine: Engine,
+    f: Filters,
+    measure: str,
+    dimension: str = "total",
+    grain: str = "month",
+    top_n: int = 10,
+    compare: bool = False,
+) -> TrendResult:
     """The trend of ``measure`` by ``dimension`` and ``grain`` under ``f``, for the top ``top_n`` members.
 
     Members are ranked by the measure over the whole filtered period; with ``compare`` the same
@@ -353,13 +403,19 @@ def trend(engine: Engine, f: Filters, measure: str, dimension: str = "total", gr
     table.insert(1, "period", [period_label(k, grain) for k in table.period_key])
     table.insert(3, "member_name", table.member.map(names))
     order = {c: i for i, c in enumerate(members)}
-    table = (table.assign(_rank=table.member.map(order)).sort_values(["period_key", "_rank"])
-             .drop(columns="_rank").reset_index(drop=True))
+    table = (
+        table.assign(_rank=table.member.map(order))
+        .sort_values(["period_key", "_rank"])
+        .drop(columns="_rank")
+        .reset_index(drop=True)
+    )
     partial = _partial_periods(f.start, f.end, grain)
     if partial:
         notes.append("不完整期：" + "；".join(partial) + "（上年同期取相同日期，可比）。")
     if len(ranked) > len(members):
-        notes.append(f"「{DIMENSIONS[dimension].label}」共 {len(ranked)} 项，仅显示按所选期间{m.label}排名前 {len(members)} 项。")
+        notes.append(
+            f"「{DIMENSIONS[dimension].label}」共 {len(ranked)} 项，仅显示按所选期间{m.label}排名前 {len(members)} 项。"
+        )
     return TrendResult(measure, dimension, grain, compare, table, len(ranked), tuple(notes))
 
 
@@ -373,9 +429,13 @@ def display_table(result: TrendResult) -> pd.DataFrame:
     def _v(s: pd.Series) -> pd.Series:
         return (s * 100).round(2) if is_share else s.round(2)
 
-    out = pd.DataFrame({GRAINS[result.grain] if result.grain != "month" else "月份": t.period,
-                        DIMENSIONS[result.dimension].label: t.member_name,
-                        f"{m.label}（{unit}）": _v(t.value)})
+    out = pd.DataFrame(
+        {
+            GRAINS[result.grain] if result.grain != "month" else "月份": t.period,
+            DIMENSIONS[result.dimension].label: t.member_name,
+            f"{m.label}（{unit}）": _v(t.value),
+        }
+    )
     if result.compare:
         out[f"上年同期（{unit}）"] = _v(t.value_last_year)
         out["同比（%）"] = (t.yoy * 100).round(1)

@@ -50,64 +50,104 @@ from data_access.reference.regions import region_table
 
 FONT = "Microsoft YaHei"
 RAG_LABELS = {"green": "绿", "yellow": "黄", "red": "红", None: "—"}
-RAG_RGB = {"green": RGBColor(0x2C, 0xA0, 0x2C), "yellow": RGBColor(0xE6, 0xB8, 0x00),
-           "red": RGBColor(0xD6, 0x27, 0x28), None: RGBColor(0x99, 0x99, 0x99)}
-LEVEL_RGB = {"red": RGBColor(0xD6, 0x27, 0x28), "orange": RGBColor(0xFF, 0x7F, 0x0E),
-             "yellow": RGBColor(0xE6, 0xC2, 0x29), "blue": RGBColor(0x1F, 0x77, 0xB4)}
+RAG_RGB = {
+    "green": RGBColor(0x2C, 0xA0, 0x2C),
+    "yellow": RGBColor(0xE6, 0xB8, 0x00),
+    "red": RGBColor(0xD6, 0x27, 0x28),
+    None: RGBColor(0x99, 0x99, 0x99),
+}
+LEVEL_RGB = {
+    "red": RGBColor(0xD6, 0x27, 0x28),
+    "orange": RGBColor(0xFF, 0x7F, 0x0E),
+    "yellow": RGBColor(0xE6, 0xC2, 0x29),
+    "blue": RGBColor(0x1F, 0x77, 0xB4),
+}
 XLSX_FILL = {"绿": "C6EFCE", "黄": "FFEB9C", "红": "FFC7CE"}
 NOTICE_ROWS = 12
 WARNING_ROWS = 10
+
 
 def briefing_data(engine: Engine, f: Filters, since: date | None = None) -> dict:
     """Every figure and table of the pack for filters ``f``: ``cards`` (see ``overview.briefing_cards``),
     ``kpis``, ``monthly``, ``channels``, ``behind``, ``evaluation``, ``warnings``, ``exits``,
     ``changes`` (None without ``since``), ``as_of``, ``since`` and ``scope`` (the filters in words)."""
     return dict(
-        filters=f, as_of=data_as_of(engine), since=since, scope=filters_in_words(f, region_table(engine), document=True),
-        cards=briefing_cards(engine, f), kpis=overview_kpis(engine, f),
-        monthly=monthly_amounts(engine, f), channels=amount_by_channel(engine, f),
-        behind=units_behind(engine, f, f.end), evaluation=evaluate(engine, f, f.end),
-        warnings=open_warnings(engine, f), exits=exit_candidates(engine, f, f.end),
+        filters=f,
+        as_of=data_as_of(engine),
+        since=since,
+        scope=filters_in_words(f, region_table(engine), document=True),
+        cards=briefing_cards(engine, f),
+        kpis=overview_kpis(engine, f),
+        monthly=monthly_amounts(engine, f),
+        channels=amount_by_channel(engine, f),
+        behind=units_behind(engine, f, f.end),
+        evaluation=evaluate(engine, f, f.end),
+        warnings=open_warnings(engine, f),
+        exits=exit_candidates(engine, f, f.end),
         changes=changes_since(engine, f, since) if since else None,
     )
 
+
 def notice_table(behind: pd.DataFrame) -> pd.DataFrame:
     """通报 list: one row per unit behind, with its worst rule, amounts in yuan and the rule's clause."""
-    return pd.DataFrame({
-        "序号": range(1, len(behind) + 1),
-        "单位": behind.unit_name.to_list(),
-        "单位类型": behind.unit_kind.map(lambda k: BUYER_KINDS.get(k, k)).to_list(),
-        "未达标规则": behind.rule_title.to_list(),
-        "状态": behind.status.map(RAG_LABELS).to_list(),
-        "实际（元）": behind.actual_yuan.astype(float).round(2).to_list(),
-        "应达（元）": behind.expected_yuan.astype(float).round(2).to_list(),
-        "差额（元）": behind.gap_yuan.astype(float).round(2).to_list(),
-        "依据条款": behind.clause.to_list(),
-    })
+    return pd.DataFrame(
+        {
+            "序号": range(1, len(behind) + 1),
+            "单位": behind.unit_name.to_list(),
+            "单位类型": behind.unit_kind.map(lambda k: BUYER_KINDS.get(k, k)).to_list(),
+            "未达标规则": behind.rule_title.to_list(),
+            "状态": behind.status.map(RAG_LABELS).to_list(),
+            "实际（元）": behind.actual_yuan.astype(float).round(2).to_list(),
+            "应达（元）": behind.expected_yuan.astype(float).round(2).to_list(),
+            "差额（元）": behind.gap_yuan.astype(float).round(2).to_list(),
+            "依据条款": behind.clause.to_list(),
+        }
+    )
+
 
 def warning_table(warnings: pd.DataFrame) -> pd.DataFrame:
     """Open 滞销 warnings, most severe first: product, place, level, score, reason, status, owner."""
     order = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
     w = warnings.assign(_o=warnings.level.map(order)).sort_values(["_o", "score"], ascending=[True, False])
-    return pd.DataFrame({
-        "编号": w.id.to_list(), "产品": w.product_name.to_list(), "地区": w.region_name.to_list(),
-        "等级": w.level.map(lambda v: WARNING_LEVELS.get(v, v)).to_list(), "分值": w.score.astype(float).round(2).to_list(),
-        "触发原因": w.reason.to_list(), "状态": w.status.map(lambda v: WARNING_STATUSES.get(v, v)).to_list(),
-        "责任专班": w.owner_group.to_list(), "首次预警": w.first_date.to_list(),
-    })
+    return pd.DataFrame(
+        {
+            "编号": w.id.to_list(),
+            "产品": w.product_name.to_list(),
+            "地区": w.region_name.to_list(),
+            "等级": w.level.map(lambda v: WARNING_LEVELS.get(v, v)).to_list(),
+            "分值": w.score.astype(float).round(2).to_list(),
+            "触发原因": w.reason.to_list(),
+            "状态": w.status.map(lambda v: WARNING_STATUSES.get(v, v)).to_list(),
+            "责任专班": w.owner_group.to_list(),
+            "首次预警": w.first_date.to_list(),
+        }
+    )
+
 
 def outlet_table(outlets: pd.DataFrame) -> pd.DataFrame:
     """Outlets in words: 网点, 类型, 地区, 状态."""
-    return pd.DataFrame({"网点": outlets.name.to_list(),
-                         "类型": outlets.kind.map(lambda k: OUTLET_KINDS.get(k, k)).to_list(),
-                         "地区": outlets.region_name.to_list(),
-                         "状态": outlets.status.map(lambda s: OUTLET_STATUSES.get(s, s)).to_list()})
+    return pd.DataFrame(
+        {
+            "网点": outlets.name.to_list(),
+            "类型": outlets.kind.map(lambda k: OUTLET_KINDS.get(k, k)).to_list(),
+            "地区": outlets.region_name.to_list(),
+            "状态": outlets.status.map(lambda s: OUTLET_STATUSES.get(s, s)).to_list(),
+        }
+    )
+
 
 def card_table(cards: list[dict]) -> pd.DataFrame:
     """The KPI strip as a table: 指标, 数值, 状态 (绿/黄/红), 说明, 判定标准."""
-    return pd.DataFrame({"指标": [c["label"] for c in cards], "数值": [c["value"] for c in cards],
-                         "状态": [RAG_LABELS[c["status"]] for c in cards], "说明": [c["detail"] for c in cards],
-                         "判定标准": [c["rule"] for c in cards]})
+    return pd.DataFrame(
+        {
+            "指标": [c["label"] for c in cards],
+            "数值": [c["value"] for c in cards],
+            "状态": [RAG_LABELS[c["status"]] for c in cards],
+            "说明": [c["detail"] for c in cards],
+            "判定标准": [c["rule"] for c in cards],
+        }
+    )
+
 
 def pack_tables(data: dict) -> dict[str, pd.DataFrame]:
     """Every table of the pack, by XLSX sheet name (Chinese, ≤31 characters)."""
@@ -115,29 +155,49 @@ def pack_tables(data: dict) -> dict[str, pd.DataFrame]:
     ev = data["evaluation"]
     tables = {
         "简报指标": card_table(data["cards"]),
-        "月度采购": pd.DataFrame({"月份": m.month.to_list(), "当月（元）": m.amount.round(2).to_list(),
-                              "累计（元）": m.cumulative.round(2).to_list(),
-                              "上年当月（元）": m.amount_last_year.round(2).to_list(),
-                              "上年累计（元）": m.cumulative_last_year.round(2).to_list()}),
-        "按渠道": pd.DataFrame({"渠道": data["channels"].channel.map(lambda c: CHANNELS.get(c, c)).to_list(),
-                             "金额（元）": data["channels"].amount.round(2).to_list(),
-                             "笔数": data["channels"].purchases.to_list()}),
+        "月度采购": pd.DataFrame(
+            {
+                "月份": m.month.to_list(),
+                "当月（元）": m.amount.round(2).to_list(),
+                "累计（元）": m.cumulative.round(2).to_list(),
+                "上年当月（元）": m.amount_last_year.round(2).to_list(),
+                "上年累计（元）": m.cumulative_last_year.round(2).to_list(),
+            }
+        ),
+        "按渠道": pd.DataFrame(
+            {
+                "渠道": data["channels"].channel.map(lambda c: CHANNELS.get(c, c)).to_list(),
+                "金额（元）": data["channels"].amount.round(2).to_list(),
+                "笔数": data["channels"].purchases.to_list(),
+            }
+        ),
         "通报（落后单位）": notice_table(data["behind"]),
-        "规则评价": pd.DataFrame({
-            "规则": ev.rule_title.to_list(), "单位": ev.unit_name.to_list(),
-            "单位类型": ev.unit_kind.map(lambda k: BUYER_KINDS.get(k, k)).to_list(),
-            "指标值": ev.value.to_list(), "阈值": ev.threshold.to_list(),
-            "实际（元）": ev.actual_yuan.to_list(), "应达（元）": ev.expected_yuan.to_list(),
-            "差额（元）": ev.gap_yuan.to_list(), "状态": ev.status.map(RAG_LABELS).to_list(),
-            "依据条款": ev.clause.to_list()}),
+        "规则评价": pd.DataFrame(
+            {
+                "规则": ev.rule_title.to_list(),
+                "单位": ev.unit_name.to_list(),
+                "单位类型": ev.unit_kind.map(lambda k: BUYER_KINDS.get(k, k)).to_list(),
+                "指标值": ev.value.to_list(),
+                "阈值": ev.threshold.to_list(),
+                "实际（元）": ev.actual_yuan.to_list(),
+                "应达（元）": ev.expected_yuan.to_list(),
+                "差额（元）": ev.gap_yuan.to_list(),
+                "状态": ev.status.map(RAG_LABELS).to_list(),
+                "依据条款": ev.clause.to_list(),
+            }
+        ),
         "未关闭预警": warning_table(data["warnings"]),
-        "拟退出网点": pd.DataFrame({
-            "网点": data["exits"].name.to_list(),
-            "类型": data["exits"].kind.map(lambda k: OUTLET_KINDS.get(k, k)).to_list(),
-            "地区": data["exits"].region_name.to_list(),
-            "状态": data["exits"].status.map(lambda s: OUTLET_STATUSES.get(s, s)).to_list(),
-            "低销售月数": data["exits"].months_low.to_list(), "销售额（元）": data["exits"].sales_yuan.to_list(),
-            "原因": data["exits"].reason.to_list()}),
+        "拟退出网点": pd.DataFrame(
+            {
+                "网点": data["exits"].name.to_list(),
+                "类型": data["exits"].kind.map(lambda k: OUTLET_KINDS.get(k, k)).to_list(),
+                "地区": data["exits"].region_name.to_list(),
+                "状态": data["exits"].status.map(lambda s: OUTLET_STATUSES.get(s, s)).to_list(),
+                "低销售月数": data["exits"].months_low.to_list(),
+                "销售额（元）": data["exits"].sales_yuan.to_list(),
+                "原因": data["exits"].reason.to_list(),
+            }
+        ),
     }
     ch = data["changes"]
     if ch is not None:
@@ -146,6 +206,7 @@ def pack_tables(data: dict) -> dict[str, pd.DataFrame]:
         tables["已追上单位"] = notice_table(ch["caught_up"])
         tables["新增网点"] = outlet_table(ch["new_outlets"])
     return tables
+
 
 def xlsx_pack(data: dict) -> bytes:
     """The XLSX of every table: a sheet each, a heading line with scope and date, 绿/黄/红 cells filled."""
@@ -169,8 +230,10 @@ def xlsx_pack(data: dict) -> bytes:
             ws.freeze_panes = "A4"
     return buf.getvalue()
 
+
 def _day(d: date | None) -> str:
     return f"{d:%Y年%m月%d日}" if d else "暂无数据"
+
 
 def _font(run, size: float, bold: bool = False, color: RGBColor | None = None) -> None:
     run.font.size = Pt(size)
@@ -185,8 +248,20 @@ def _font(run, size: float, bold: bool = False, color: RGBColor | None = None) -
         rpr.append(ea)
     ea.set("typeface", FONT)
 
-def _text(slide, x, y, w, h, text: str, size: float = 14, bold: bool = False, color: RGBColor | None = None,
-          align=PP_ALIGN.LEFT, name: str | None = None):
+
+def _text(
+    slide,
+    x,
+    y,
+    w,
+    h,
+    text: str,
+    size: float = 14,
+    bold: bool = False,
+    color: RGBColor | None = None,
+    align=PP_ALIGN.LEFT,
+    name: str | None = None,
+):
     box = slide.shapes.add_textbox(x, y, w, h)
     if name:
         box.name = name
@@ -199,12 +274,24 @@ def _text(slide, x, y, w, h, text: str, size: float = 14, bold: bool = False, co
         p.runs[0].text = line
     return box
 
+
 def _title(slide, text: str, sub: str | None = None) -> None:
-    _text(slide, Inches(0.5), Inches(0.25), Inches(12.3), Inches(0.7), text, size=26, bold=True,
-          color=RGBColor(0xA0, 0x1D, 0x1D))
+    _text(
+        slide,
+        Inches(0.5),
+        Inches(0.25),
+        Inches(12.3),
+        Inches(0.7),
+        text,
+        size=26,
+        bold=True,
+        color=RGBColor(0xA0, 0x1D, 0x1D),
+    )
     if sub:
-        _text(slide, Inches(0.5), Inches(0.9), Inches(12.3), Inches(0.4), sub, size=12,
-              color=RGBColor(0x59, 0x59, 0x59))
+        _text(
+            slide, Inches(0.5), Inches(0.9), Inches(12.3), Inches(0.4), sub, size=12, color=RGBColor(0x59, 0x59, 0x59)
+        )
+
 
 def _table(slide, df: pd.DataFrame, x, y, w, h, name: str, size: float = 10, widths: list[float] | None = None):
     shape = slide.shapes.add_table(len(df) + 1, len(df.columns), x, y, w, h)
@@ -228,12 +315,14 @@ def _table(slide, df: pd.DataFrame, x, y, w, h, name: str, size: float = 10, wid
                 run.font.color.rgb = RAG_RGB["red"]
     return table
 
+
 def _cell_text(value) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, float):
         return f"{value:,.2f}"
     return str(value)
+
 
 def _kpi_strip(slide, cards: list[dict], top) -> None:
     width, gap = Inches(2.0), Inches(0.08)
@@ -244,12 +333,30 @@ def _kpi_strip(slide, cards: list[dict], top) -> None:
         bar.fill.solid()
         bar.fill.fore_color.rgb = RAG_RGB[card["status"]]
         bar.line.fill.background()
-        _text(slide, x, top + Inches(0.15), width, Inches(0.4), f"{card['label']}（{RAG_LABELS[card['status']]}）",
-              size=11, bold=True)
-        _text(slide, x, top + Inches(0.55), width, Inches(0.55), card["value"], size=16, bold=True,
-              color=RAG_RGB[card["status"]], name=f"kpi_{card['key']}")
-        _text(slide, x, top + Inches(1.1), width, Inches(0.9), card["detail"], size=9,
-              color=RGBColor(0x40, 0x40, 0x40))
+        _text(
+            slide,
+            x,
+            top + Inches(0.15),
+            width,
+            Inches(0.4),
+            f"{card['label']}（{RAG_LABELS[card['status']]}）",
+            size=11,
+            bold=True,
+        )
+        _text(
+            slide,
+            x,
+            top + Inches(0.55),
+            width,
+            Inches(0.55),
+            card["value"],
+            size=16,
+            bold=True,
+            color=RAG_RGB[card["status"]],
+            name=f"kpi_{card['key']}",
+        )
+        _text(slide, x, top + Inches(1.1), width, Inches(0.9), card["detail"], size=9, color=RGBColor(0x40, 0x40, 0x40))
+
 
 def _line_chart(slide, monthly: pd.DataFrame, plan: float, year: int, x, y, w, h):
     cd = CategoryChartData(number_format="#,##0.0")
@@ -268,8 +375,20 @@ def _line_chart(slide, monthly: pd.DataFrame, plan: float, year: int, x, y, w, h
     _chart_style(chart)
     return chart
 
-def _bar_chart(slide, categories: list[str], values: list[float], series_name: str, name: str, x, y, w, h,
-               colours: list[RGBColor] | None = None, horizontal: bool = True):
+
+def _bar_chart(
+    slide,
+    categories: list[str],
+    values: list[float],
+    series_name: str,
+    name: str,
+    x,
+    y,
+    w,
+    h,
+    colours: list[RGBColor] | None = None,
+    horizontal: bool = True,
+):
     cd = CategoryChartData(number_format="#,##0.0")
     cd.categories = categories
     cd.add_series(series_name, values)
@@ -288,6 +407,7 @@ def _bar_chart(slide, categories: list[str], values: list[float], series_name: s
     _chart_style(chart, legend=False)
     return chart
 
+
 def _chart_style(chart, legend: bool = True) -> None:
     chart.font.size = Pt(10)
     chart.font.name = FONT
@@ -295,6 +415,7 @@ def _chart_style(chart, legend: bool = True) -> None:
     if legend:
         chart.legend.position = XL_LEGEND_POSITION.BOTTOM
         chart.legend.include_in_layout = False
+
 
 def pptx_pack(data: dict, demo: bool = False) -> bytes:
     """The briefing deck: title, KPI strip with the cumulative chart, channels, warnings, 通报 list,
@@ -307,52 +428,125 @@ def pptx_pack(data: dict, demo: bool = False) -> bytes:
     grey = RGBColor(0x59, 0x59, 0x59)
 
     s = prs.slides.add_slide(blank)
-    _text(s, Inches(0.8), Inches(2.3), Inches(11.7), Inches(1.0), "消费帮扶工作简报", size=40, bold=True,
-          color=RGBColor(0xA0, 0x1D, 0x1D), align=PP_ALIGN.CENTER)
-    _text(s, Inches(0.8), Inches(3.5), Inches(11.7), Inches(1.5),
-          f"{data['scope']}\n数据截至 {_day(data['as_of'])} ｜ 生成于 {datetime.now():%Y年%m月%d日 %H:%M}"
-          + ("\n演示数据：人员与单位均为虚构" if demo else ""), size=16, color=grey, align=PP_ALIGN.CENTER)
+    _text(
+        s,
+        Inches(0.8),
+        Inches(2.3),
+        Inches(11.7),
+        Inches(1.0),
+        "消费帮扶工作简报",
+        size=40,
+        bold=True,
+        color=RGBColor(0xA0, 0x1D, 0x1D),
+        align=PP_ALIGN.CENTER,
+    )
+    _text(
+        s,
+        Inches(0.8),
+        Inches(3.5),
+        Inches(11.7),
+        Inches(1.5),
+        f"{data['scope']}\n数据截至 {_day(data['as_of'])} ｜ 生成于 {datetime.now():%Y年%m月%d日 %H:%M}"
+        + ("\n演示数据：人员与单位均为虚构" if demo else ""),
+        size=16,
+        color=grey,
+        align=PP_ALIGN.CENTER,
+    )
 
     s = prs.slides.add_slide(blank)
-    _title(s, "一、总体进度", data['scope'])
+    _title(s, "一、总体进度", data["scope"])
     _kpi_strip(s, data["cards"], Inches(1.4))
     _line_chart(s, data["monthly"], k["plan"], f.year, Inches(0.5), Inches(3.5), Inches(12.3), Inches(3.6))
-    _text(s, Inches(0.5), Inches(7.05), Inches(12.3), Inches(0.35),
-          "状态：绿=达到或好于标准，黄=需关注，红=落后；判定标准见末页。", size=9, color=grey)
+    _text(
+        s,
+        Inches(0.5),
+        Inches(7.05),
+        Inches(12.3),
+        Inches(0.35),
+        "状态：绿=达到或好于标准，黄=需关注，红=落后；判定标准见末页。",
+        size=9,
+        color=grey,
+    )
 
     s = prs.slides.add_slide(blank)
     _title(s, "二、采购结构", "按渠道的采购额（万元）")
     ch = data["channels"]
-    _bar_chart(s, [CHANNELS.get(c, c) for c in ch.channel][::-1], [round(v / 1e4, 2) for v in ch.amount][::-1],
-               "采购额（万元）", "chart_channels", Inches(0.5), Inches(1.4), Inches(12.3), Inches(5.6))
+    _bar_chart(
+        s,
+        [CHANNELS.get(c, c) for c in ch.channel][::-1],
+        [round(v / 1e4, 2) for v in ch.amount][::-1],
+        "采购额（万元）",
+        "chart_channels",
+        Inches(0.5),
+        Inches(1.4),
+        Inches(12.3),
+        Inches(5.6),
+    )
 
     s = prs.slides.add_slide(blank)
     counts = data["cards"][4]["figures"]
-    _title(s, "三、滞销预警", f"未关闭预警 {sum(counts.values())} 条："
-           + "、".join(f"{WARNING_LEVELS[lv]}{counts[lv]}" for lv in ("red", "orange", "yellow", "blue")))
+    _title(
+        s,
+        "三、滞销预警",
+        f"未关闭预警 {sum(counts.values())} 条："
+        + "、".join(f"{WARNING_LEVELS[lv]}{counts[lv]}" for lv in ("red", "orange", "yellow", "blue")),
+    )
     levels = ["red", "orange", "yellow", "blue"]
-    _bar_chart(s, [WARNING_LEVELS[lv] for lv in levels], [counts[lv] for lv in levels], "未关闭预警（条）",
-               "chart_warnings", Inches(0.5), Inches(1.4), Inches(4.0), Inches(5.4),
-               colours=[LEVEL_RGB[lv] for lv in levels], horizontal=False)
+    _bar_chart(
+        s,
+        [WARNING_LEVELS[lv] for lv in levels],
+        [counts[lv] for lv in levels],
+        "未关闭预警（条）",
+        "chart_warnings",
+        Inches(0.5),
+        Inches(1.4),
+        Inches(4.0),
+        Inches(5.4),
+        colours=[LEVEL_RGB[lv] for lv in levels],
+        horizontal=False,
+    )
     wt = warning_table(data["warnings"]).head(WARNING_ROWS)
     if wt.empty:
         _text(s, Inches(4.8), Inches(1.5), Inches(8.0), Inches(0.5), "当前没有未关闭的滞销预警。", size=14)
     else:
-        _table(s, wt[["产品", "地区", "等级", "触发原因", "状态", "责任专班"]], Inches(4.8), Inches(1.4),
-               Inches(8.0), Inches(0.3) * (len(wt) + 1), "table_warnings", size=9, widths=[1.4, 1.2, 0.7, 3.6, 0.9, 1.2])
+        _table(
+            s,
+            wt[["产品", "地区", "等级", "触发原因", "状态", "责任专班"]],
+            Inches(4.8),
+            Inches(1.4),
+            Inches(8.0),
+            Inches(0.3) * (len(wt) + 1),
+            "table_warnings",
+            size=9,
+            widths=[1.4, 1.2, 0.7, 3.6, 0.9, 1.2],
+        )
 
     s = prs.slides.add_slide(blank)
     behind = data["behind"]
-    _title(s, "四、通报：进度落后单位", f"共 {len(behind)} 个单位未达标，按差额排序列前 {min(NOTICE_ROWS, len(behind))} 个；"
-           "全部名单见 XLSX「通报（落后单位）」")
+    _title(
+        s,
+        "四、通报：进度落后单位",
+        f"共 {len(behind)} 个单位未达标，按差额排序列前 {min(NOTICE_ROWS, len(behind))} 个；"
+        "全部名单见 XLSX「通报（落后单位）」",
+    )
     nt = notice_table(behind).head(NOTICE_ROWS)
     if nt.empty:
         _text(s, Inches(0.5), Inches(1.5), Inches(12.3), Inches(0.5), "所有单位均达到规则要求。", size=14)
     else:
         shown = nt.assign(**{c: nt[c].map(money_text) for c in ("实际（元）", "应达（元）", "差额（元）")}).rename(
-            columns={"实际（元）": "实际", "应达（元）": "应达", "差额（元）": "差额"})
-        _table(s, shown, Inches(0.5), Inches(1.4), Inches(12.3), Inches(0.38) * (len(shown) + 1), "table_notice",
-               size=9, widths=[0.5, 2.6, 0.9, 2.0, 0.5, 1.1, 1.1, 1.1, 3.2])
+            columns={"实际（元）": "实际", "应达（元）": "应达", "差额（元）": "差额"}
+        )
+        _table(
+            s,
+            shown,
+            Inches(0.5),
+            Inches(1.4),
+            Inches(12.3),
+            Inches(0.38) * (len(shown) + 1),
+            "table_notice",
+            size=9,
+            widths=[0.5, 2.6, 0.9, 2.0, 0.5, 1.1, 1.1, 1.1, 3.2],
+        )
 
     changes = data["changes"]
     if changes is not None:
@@ -374,22 +568,32 @@ def pptx_pack(data: dict, demo: bool = False) -> bytes:
     _title(s, "附：判定标准与数据来源")
     rules = "\n".join(f"{c['label']}：{c['rule']}" for c in data["cards"])
     _text(s, Inches(0.5), Inches(1.3), Inches(12.3), Inches(3.0), rules, size=13)
-    _text(s, Inches(0.5), Inches(4.4), Inches(12.3), Inches(2.8),
-          "采购额：采购明细（purchase）汇总；年度计划：单位年度预算表（unit_budget）的指导计划；"
-          "时间进度：截至期末全年已过天数占比。\n规则达标与落后单位：政策规则（policy_rule）逐单位评价，条款见通报名单。\n"
-          "滞销预警：价格/销量监测序列的季节性异常（warning）。网点：五专网点与示范点（outlet）。",
-          size=12, color=grey)
+    _text(
+        s,
+        Inches(0.5),
+        Inches(4.4),
+        Inches(12.3),
+        Inches(2.8),
+        "采购额：采购明细（purchase）汇总；年度计划：单位年度预算表（unit_budget）的指导计划；"
+        "时间进度：截至期末全年已过天数占比。\n规则达标与落后单位：政策规则（policy_rule）逐单位评价，条款见通报名单。\n"
+        "滞销预警：价格/销量监测序列的季节性异常（warning）。网点：五专网点与示范点（outlet）。",
+        size=12,
+        color=grey,
+    )
 
     buf = io.BytesIO()
     prs.save(buf)
     return buf.getvalue()
 
+
 def pack_file_stem(data: dict) -> str:
     """File name without extension: 消费帮扶简报_<period end as yyyymmdd>."""
     return f"消费帮扶简报_{data['filters'].end:%Y%m%d}"
 
-def write_pack(engine: Engine, out_dir: str | Path, as_of: date | None = None, since: date | None = None,
-               demo: bool = False) -> tuple[Path, Path]:
+
+def write_pack(
+    engine: Engine, out_dir: str | Path, as_of: date | None = None, since: date | None = None, demo: bool = False
+) -> tuple[Path, Path]:
     """Write the PPTX and XLSX for the year to ``as_of`` (default: the store's latest date) into ``out_dir``."""
     as_of = as_of or data_as_of(engine) or date.today()
     data = briefing_data(engine, year_filters(as_of.year, as_of), since)
@@ -400,6 +604,7 @@ def write_pack(engine: Engine, out_dir: str | Path, as_of: date | None = None, s
     pptx_path.write_bytes(pptx_pack(data, demo=demo))
     xlsx_path.write_bytes(xlsx_pack(data))
     return pptx_path, xlsx_path
+
 
 def zip_pack(data: dict, demo: bool = False) -> bytes:
     """The PPTX and the XLSX in one ZIP, named by ``pack_file_stem``."""

@@ -31,8 +31,7 @@ class Scope:
     product_joined: bool
 
 
-def purchase_scope(f: Filters, *, with_unit: bool = False, with_product: bool = False,
-                   dates: bool = True) -> Scope:
+def purchase_scope(f: Filters, *, with_unit: bool = False, with_product: bool = False, dates: bool = True) -> Scope:
     """Purchases matching ``f``; joins buyer_unit / product only when a filter or caller needs them."""
     need_unit = with_unit or bool(f.buyer_kinds) or (f.region_code and f.region_side == "buyer")
     need_product = with_product or bool(f.categories)
@@ -56,12 +55,25 @@ def purchase_scope(f: Filters, *, with_unit: bool = False, with_product: bool = 
     filters_where = and_(True, *conds)
     # The month bounds are redundant with the dates but let the raw-fact fallback use the
     # (…, month) indexes; the rollup router replaces the whole WHERE and never sees them.
-    dated = [purchase.c.purchase_date >= f.start, purchase.c.purchase_date <= f.end,
-             purchase.c.month >= f.start.year * 100 + f.start.month,
-             purchase.c.month <= f.end.year * 100 + f.end.month] if dates else []
-    return Scope(from_=from_, where=and_(*dated, filters_where), filters_where=filters_where,
-                 start=f.start if dates else None, end=f.end if dates else None,
-                 unit_joined=bool(need_unit), product_joined=bool(need_product))
+    dated = (
+        [
+            purchase.c.purchase_date >= f.start,
+            purchase.c.purchase_date <= f.end,
+            purchase.c.month >= f.start.year * 100 + f.start.month,
+            purchase.c.month <= f.end.year * 100 + f.end.month,
+        ]
+        if dates
+        else []
+    )
+    return Scope(
+        from_=from_,
+        where=and_(*dated, filters_where),
+        filters_where=filters_where,
+        start=f.start if dates else None,
+        end=f.end if dates else None,
+        unit_joined=bool(need_unit),
+        product_joined=bool(need_product),
+    )
 
 
 def unit_scope_conditions(f: Filters) -> list[ColumnElement]:
@@ -84,5 +96,4 @@ def scoped_select(f: Filters, *columns, **scope_kwargs):
     monthly rollup instead of the raw facts (same figures, a fraction of the rows).
     """
     scope = purchase_scope(f, **scope_kwargs)
-    return (select(*columns).select_from(scope.from_).where(scope.where)
-            .execution_options(purchase_scope=scope))
+    return select(*columns).select_from(scope.from_).where(scope.where).execution_options(purchase_scope=scope)

@@ -91,10 +91,15 @@ class Filters:
         region = str(params.get("region", "") or "").strip()
         region = region if region.isalnum() and len(region) <= 12 else None
         side = str(params.get("side", "origin"))
-        return cls(start=start, end=end, region_code=region or None,
-                   region_side=side if side in REGION_SIDES else "origin",
-                   channels=_allowed("channel", CHANNELS), buyer_kinds=_allowed("kind", BUYER_KINDS),
-                   categories=_allowed("cat", CATEGORIES))
+        return cls(
+            start=start,
+            end=end,
+            region_code=region or None,
+            region_side=side if side in REGION_SIDES else "origin",
+            channels=_allowed("channel", CHANNELS),
+            buyer_kinds=_allowed("kind", BUYER_KINDS),
+            categories=_allowed("cat", CATEGORIES),
+        )
 
 
 def _shift_year(d: date, years: int) -> date:

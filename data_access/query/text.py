@@ -48,8 +48,10 @@ def filters_in_words(f: Filters, regions: pd.DataFrame, unit_name: str = "", *, 
     leaves the dashboard) always writes it."""
     same_year = f.end.year == f.start.year and not document
     end = f"{f.end:%m月%d日}" if same_year else f"{f.end:%Y年%m月%d日}"
-    parts = [f"{f.start:%Y年%m月%d日}至{end}",
-             f"{'产地' if f.region_side == 'origin' else '采购方'}：{region_name(regions, f.region_code)}"]
+    parts = [
+        f"{f.start:%Y年%m月%d日}至{end}",
+        f"{'产地' if f.region_side == 'origin' else '采购方'}：{region_name(regions, f.region_code)}",
+    ]
     if f.channels:
         parts.append("渠道：" + "、".join(CHANNELS.get(c, c) for c in f.channels))
     if f.buyer_kinds:

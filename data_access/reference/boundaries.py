@@ -40,9 +40,13 @@ def _simplified(level: str) -> list[dict]:
         if geom.is_empty:
             continue
         gj = mapping(geom)
-        out.append({"type": "Feature",
-                    "properties": {"gb": feature_code(feat), "name": feat["properties"].get("name", "")},
-                    "geometry": {"type": gj["type"], "coordinates": _round_coords(gj["coordinates"])}})
+        out.append(
+            {
+                "type": "Feature",
+                "properties": {"gb": feature_code(feat), "name": feat["properties"].get("name", "")},
+                "geometry": {"type": gj["type"], "coordinates": _round_coords(gj["coordinates"])},
+            }
+        )
     return out
 
 
@@ -112,8 +116,13 @@ def region_shapes(regions: pd.DataFrame, parent_code: str | None) -> list[dict]:
             child = child_of(code) if code else None
             if child is None or child in drawn or (code != child and (child in own or level != "county")):
                 continue
-            out.append({"type": "Feature", "geometry": feat["geometry"],
-                        "properties": {"code": child, "name": names.get(child, child)}})
+            out.append(
+                {
+                    "type": "Feature",
+                    "geometry": feat["geometry"],
+                    "properties": {"code": child, "name": names.get(child, child)},
+                }
+            )
         drawn |= {f["properties"]["code"] for f in out}
     return out
 
@@ -140,6 +149,11 @@ def shapes_for(engine, codes: tuple[str, ...], within: str | None = None) -> lis
         for feat, code in zip(simplified_features(level), match_codes(level, regions), strict=True):
             inside = prefix is not None and level == "county" and code.startswith(prefix)
             if code and (code in wanted or inside):
-                out.append({"type": "Feature", "geometry": feat["geometry"],
-                            "properties": {"code": code, "name": names.get(code, code)}})
+                out.append(
+                    {
+                        "type": "Feature",
+                        "geometry": feat["geometry"],
+                        "properties": {"code": code, "name": names.get(code, code)},
+                    }
+                )
     return out

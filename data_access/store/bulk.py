@@ -41,15 +41,16 @@ def _write_rows(conn, table, df: pd.DataFrame, cols: list[str], chunk: int) -> i
         with raw.cursor() as cur, cur.copy(sql) as cp:
             for start in range(0, len(df), chunk):
                 buf = io.StringIO()
-                df.iloc[start:start + chunk].to_csv(buf, header=False, index=False, na_rep="\\N",
-                                                   date_format="%Y-%m-%d %H:%M:%S")
+                df.iloc[start : start + chunk].to_csv(
+                    buf, header=False, index=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S"
+                )
                 cp.write(buf.getvalue())
         return len(df)
     sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
     cur = conn.connection.dbapi_connection.cursor()
     try:
         for start in range(0, len(df), chunk):
-            part = df.iloc[start:start + chunk]
+            part = df.iloc[start : start + chunk]
             # Plain tuples through the DB-API cursor: several times faster than bound dicts.
             cur.executemany(sql, list(zip(*[_python_values(part[c]) for c in cols], strict=True)))
     finally:
@@ -63,5 +64,6 @@ def _python_values(col: pd.Series) -> list:
     if col.dtype == "Int64":
         return [None if pd.isna(v) else int(v) for v in col]
     values = col.astype(object).where(col.notna(), None).tolist()
-    return [v.isoformat(sep=" ") if isinstance(v, datetime) else v.isoformat() if isinstance(v, date) else v
-            for v in values]
+    return [
+        v.isoformat(sep=" ") if isinstance(v, datetime) else v.isoformat() if isinstance(v, date) else v for v in values
+    ]

@@ -31,9 +31,9 @@ def database_url() -> str:
 def normalise_url(url: str) -> str:
     """Point plain ``postgresql://`` URLs at the psycopg 3 driver the project ships."""
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 

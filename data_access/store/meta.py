@@ -10,7 +10,10 @@ from data_access.store.schema import purchase, store_meta
 def is_demo_store(engine: Engine) -> bool:
     """True when the store's data came from the demo generator (the UI marks it 演示数据)."""
     with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(store_meta).where(store_meta.c.key == "demo_seed")).scalar() > 0
+        return (
+            conn.execute(select(func.count()).select_from(store_meta).where(store_meta.c.key == "demo_seed")).scalar()
+            > 0
+        )
 
 
 def store_is_empty(engine: Engine) -> bool:

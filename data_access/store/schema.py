@@ -61,8 +61,13 @@ pairing = Table(
     Column("id", Integer, primary_key=True),
     Column("helper_code", String(12), ForeignKey("region.code"), nullable=False, index=True),
     Column("helped_code", String(12), ForeignKey("region.code"), nullable=False, index=True),
-    Column("kind", String(24), nullable=False,
-           comment="east_west 东西部协作 | counterpart 对口支援 | in_province 省内对口帮扶 | designated 定点帮扶 | former 原帮扶地区"),
+    Column(
+        "kind",
+        String(24),
+        nullable=False,
+        comment="east_west 东西部协作 | counterpart 对口支援 | in_province "
+        "省内对口帮扶 | designated 定点帮扶 | former 原帮扶地区",
+    ),
     Column("since_year", Integer),
     Column("source", Text, comment="政策依据"),
     UniqueConstraint("helper_code", "helped_code", "kind"),
@@ -74,12 +79,29 @@ buyer_unit = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(128), nullable=False, unique=True),
-    Column("kind", String(24), nullable=False, index=True,
-           comment="budget_unit 预算单位 | union 工会 | state_firm 国有企业 | private_firm 民营企业 | social_org 社会组织"),
-    Column("region_code", String(12), ForeignKey("region.code"), nullable=False, index=True,
-           comment="单位所在地（县级或地市级）"),
-    Column("jurisdiction_code", String(12), ForeignKey("region.code"), nullable=False, index=True,
-           comment="适用其政策规则的辖区（如珠海市）"),
+    Column(
+        "kind",
+        String(24),
+        nullable=False,
+        index=True,
+        comment="budget_unit 预算单位 | union 工会 | state_firm 国有企业 | private_firm 民营企业 | social_org 社会组织",
+    ),
+    Column(
+        "region_code",
+        String(12),
+        ForeignKey("region.code"),
+        nullable=False,
+        index=True,
+        comment="单位所在地（县级或地市级）",
+    ),
+    Column(
+        "jurisdiction_code",
+        String(12),
+        ForeignKey("region.code"),
+        nullable=False,
+        index=True,
+        comment="适用其政策规则的辖区（如珠海市）",
+    ),
     Column("parent_id", Integer, ForeignKey("buyer_unit.id")),
     Column("contact", String(64)),
 )
@@ -115,8 +137,14 @@ product = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(128), nullable=False),
-    Column("category", String(24), nullable=False, index=True,
-           comment="grain_oil 粮油 | meat_poultry 肉禽蛋 | fruit 水果 | vegetable 蔬菜 | tea_drink 茶饮 | specialty 土特产 | aquatic 水产 | processed 加工食品"),
+    Column(
+        "category",
+        String(24),
+        nullable=False,
+        index=True,
+        comment="grain_oil 粮油 | meat_poultry 肉禽蛋 | fruit 水果 | vegetable 蔬菜 | "
+        "tea_drink 茶饮 | specialty 土特产 | aquatic 水产 | processed 加工食品",
+    ),
     Column("origin_code", String(12), ForeignKey("region.code"), nullable=False, index=True),
     Column("supplier_id", Integer, ForeignKey("supplier.id"), index=True),
     Column("unit", String(8), nullable=False, default="kg"),
@@ -126,8 +154,13 @@ product = Table(
     Column("beneficiaries", Integer, comment="带贫人数"),
     Column("certified", Boolean, nullable=False, default=False, comment="帮扶重点产品认定"),
     Column("certified_on", Date),
-    Column("status", String(16), nullable=False, default="listed",
-           comment="listed 在库 | watch 观察 | exit_proposed 拟退出 | exited 已退出"),
+    Column(
+        "status",
+        String(16),
+        nullable=False,
+        default="listed",
+        comment="listed 在库 | watch 观察 | exit_proposed 拟退出 | exited 已退出",
+    ),
     UniqueConstraint("name", "origin_code"),
 )
 
@@ -137,16 +170,27 @@ outlet = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(128), nullable=False, unique=True),
-    Column("kind", String(16), nullable=False, index=True,
-           comment="counter 专柜 | hall 专馆 | zone 专区 | train 专列 | station 专站 | demo 示范点"),
+    Column(
+        "kind",
+        String(16),
+        nullable=False,
+        index=True,
+        comment="counter 专柜 | hall 专馆 | zone 专区 | train 专列 | station 专站 | demo 示范点",
+    ),
     Column("operator", String(128)),
     Column("region_code", String(12), ForeignKey("region.code"), nullable=False, index=True),
     Column("lng", Float, nullable=False),
     Column("lat", Float, nullable=False),
     Column("address", String(256)),
     Column("opened_on", Date),
-    Column("status", String(16), nullable=False, default="operating", index=True,
-           comment="operating 运营中 | suspended 暂停 | exit_proposed 拟退出 | exited 已退出"),
+    Column(
+        "status",
+        String(16),
+        nullable=False,
+        default="operating",
+        index=True,
+        comment="operating 运营中 | suspended 暂停 | exit_proposed 拟退出 | exited 已退出",
+    ),
     Column("status_reason", Text),
 )
 
@@ -179,12 +223,21 @@ purchase = Table(
     Column("buyer_unit_id", Integer, ForeignKey("buyer_unit.id"), nullable=False),
     Column("supplier_id", Integer, ForeignKey("supplier.id")),
     Column("product_id", Integer, ForeignKey("product.id")),
-    Column("origin_code", String(12), ForeignKey("region.code"), nullable=False,
-           comment="产地（县级）"),
-    Column("channel", String(16), nullable=False,
-           comment="p832 832平台 | hall 专馆 | counter 专柜 | zone 专区 | canteen 食堂直供 | fair 展销会 | ecommerce 电商 | other 其他"),
-    Column("purpose", String(16), nullable=False, default="other",
-           comment="canteen 食堂食材 | holiday_gift 节日慰问品 | welfare 集体福利 | other 其他"),
+    Column("origin_code", String(12), ForeignKey("region.code"), nullable=False, comment="产地（县级）"),
+    Column(
+        "channel",
+        String(16),
+        nullable=False,
+        comment="p832 832平台 | hall 专馆 | counter 专柜 | zone 专区 | "
+        "canteen 食堂直供 | fair 展销会 | ecommerce 电商 | other 其他",
+    ),
+    Column(
+        "purpose",
+        String(16),
+        nullable=False,
+        default="other",
+        comment="canteen 食堂食材 | holiday_gift 节日慰问品 | welfare 集体福利 | other 其他",
+    ),
     Column("outlet_id", Integer, ForeignKey("outlet.id")),
     Column("quantity", Float, comment="数量（kg 或产品计量单位）"),
     Column("amount", Money, nullable=False, comment="金额（元）"),
@@ -205,8 +258,9 @@ price_series = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("product_id", Integer, ForeignKey("product.id"), nullable=False, index=True),
-    Column("region_code", String(12), ForeignKey("region.code"), nullable=False, index=True,
-           comment="监测点（产地县）"),
+    Column(
+        "region_code", String(12), ForeignKey("region.code"), nullable=False, index=True, comment="监测点（产地县）"
+    ),
     Column("market", String(64), nullable=False, comment="监测市场或产地名称"),
     Column("frequency", String(8), nullable=False, default="week"),
     UniqueConstraint("product_id", "region_code", "market"),
@@ -243,8 +297,7 @@ policy_rule = Table(
     Column("jurisdiction_code", String(12), ForeignKey("region.code"), nullable=False, index=True),
     Column("year_from", Integer, nullable=False),
     Column("year_to", Integer),
-    Column("subject_kind", String(24), nullable=False,
-           comment="budget_unit | union | any_unit | origin_county"),
+    Column("subject_kind", String(24), nullable=False, comment="budget_unit | union | any_unit | origin_county"),
     Column("metric", String(40), nullable=False, comment="指标，见 data_access.engines.rules.METRICS"),
     Column("threshold", Float, nullable=False),
     Column("threshold_unit", String(24), nullable=False, comment="ratio | yuan_per_member | ratio_to_last_year"),
@@ -269,8 +322,14 @@ warning = Table(
     Column("level", String(8), nullable=False, index=True, comment="blue | yellow | orange | red"),
     Column("score", Float, nullable=False),
     Column("reason", Text, nullable=False),
-    Column("status", String(16), nullable=False, default="new", index=True,
-           comment="new 新发 | acknowledged 已确认 | absorbing 消纳中 | closed 已关闭"),
+    Column(
+        "status",
+        String(16),
+        nullable=False,
+        default="new",
+        index=True,
+        comment="new 新发 | acknowledged 已确认 | absorbing 消纳中 | closed 已关闭",
+    ),
     Column("owner_group", String(32), comment="责任专班"),
     Column("absorbed_volume", Float, nullable=False, default=0.0, comment="已消纳量 kg"),
     Column("version", Integer, nullable=False, default=1, comment="乐观锁版本号"),
@@ -377,9 +436,15 @@ supervision_item = Table(
     "supervision_item",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("source_kind", String(16), nullable=False,
-           comment="warning 滞销预警 | rule 规则落后 | outlet 网点拟退出 | report 逾期未报"),
-    Column("source_key", String(64), nullable=False, comment="来源主键：预警 id、单位 id:规则代码、网点 id、单位 id:报送期"),
+    Column(
+        "source_kind",
+        String(16),
+        nullable=False,
+        comment="warning 滞销预警 | rule 规则落后 | outlet 网点拟退出 | report 逾期未报",
+    ),
+    Column(
+        "source_key", String(64), nullable=False, comment="来源主键：预警 id、单位 id:规则代码、网点 id、单位 id:报送期"
+    ),
     Column("title", String(256), nullable=False),
     Column("detail", Text, comment="来源给出的原因，随同步更新"),
     Column("severity", String(8), nullable=False, comment="red | orange | yellow | blue"),
@@ -410,8 +475,12 @@ supervision_event = Table(
     Column("at", DateTime, nullable=False, comment="记录时间"),
     Column("on_date", Date, nullable=False, comment="业务日期（同步的数据日期或办理日期）"),
     Column("actor", String(64), nullable=False),
-    Column("action", String(16), nullable=False,
-           comment="opened | reopened | updated | resolved | status | note | assign | due"),
+    Column(
+        "action",
+        String(16),
+        nullable=False,
+        comment="opened | reopened | updated | resolved | status | note | assign | due",
+    ),
     Column("from_status", String(16)),
     Column("to_status", String(16)),
     Column("note", Text),
@@ -436,7 +505,8 @@ def _rollup_table(name: str, dims: list[Column], *indexes: tuple[str, ...]) -> T
         return Index(f"ix_{name}_{'_'.join(cols)}", *cols, postgresql_include=rest)
 
     return Table(
-        name, metadata,
+        name,
+        metadata,
         *dims,
         Column("amount", Money, nullable=False, comment="金额合计（元）"),
         Column("quantity", Float, comment="数量合计"),
@@ -454,72 +524,86 @@ def _dim(name: str) -> Column:
 purchase_rollup = _rollup_table(  # 月 × 采购单位 × 产地县 × 渠道 × 用途 × 品类
     "purchase_rollup",
     [_dim(c) for c in ("month", "buyer_unit_id", "origin_code", "channel", "purpose", "category")],
-    ("buyer_unit_id", "month"), ("origin_code", "month"))
+    ("buyer_unit_id", "month"),
+    ("origin_code", "month"),
+)
 purchase_rollup_origin = _rollup_table(  # 月 × 产地县 × 渠道 × 用途 × 品类 × 采购单位类型
     "purchase_rollup_origin",
     [_dim(c) for c in ("month", "origin_code", "channel", "purpose", "category", "buyer_kind")],
-    ("origin_code", "month"))
+    ("origin_code", "month"),
+)
 purchase_rollup_buyer = _rollup_table(  # 月 × 采购方所在地 × 采购单位类型 × 渠道 × 用途 × 品类
     "purchase_rollup_buyer",
     [_dim(c) for c in ("month", "buyer_region_code", "buyer_kind", "channel", "purpose", "category")],
-    ("buyer_region_code", "month"))
+    ("buyer_region_code", "month"),
+)
 purchase_rollup_unit = _rollup_table(  # 月 × 采购单位 × 渠道 × 用途
     "purchase_rollup_unit",
     [_dim(c) for c in ("month", "buyer_unit_id", "channel", "purpose")],
-    ("buyer_unit_id", "month"))
+    ("buyer_unit_id", "month"),
+)
 purchase_rollup_unit_origin = _rollup_table(  # 月 × 采购单位 × 产地县
     "purchase_rollup_unit_origin",
     [_dim(c) for c in ("month", "buyer_unit_id", "origin_code")],
-    ("origin_code", "month"), ("buyer_unit_id", "month"))
+    ("origin_code", "month"),
+    ("buyer_unit_id", "month"),
+)
 purchase_rollup_product = _rollup_table(  # 月 × 产品 × 产地县 × 渠道 × 用途
     "purchase_rollup_product",
     [_dim(c) for c in ("month", "product_id", "origin_code", "channel", "purpose")],
-    ("product_id", "month"), ("origin_code", "month"))
+    ("product_id", "month"),
+    ("origin_code", "month"),
+)
 # origin_city is the first four characters of the origin county code (its city, 地级); outlet_id 0 = no outlet.
 purchase_rollup_county = _rollup_table(  # 月 × 产地县
-    "purchase_rollup_county", [_dim(c) for c in ("month", "origin_code")])
+    "purchase_rollup_county", [_dim(c) for c in ("month", "origin_code")]
+)
 purchase_rollup_outlet_month = _rollup_table(  # 月 × 网点
-    "purchase_rollup_outlet_month", [_dim(c) for c in ("month", "outlet_id")])
+    "purchase_rollup_outlet_month", [_dim(c) for c in ("month", "outlet_id")]
+)
 purchase_rollup_outlet = _rollup_table(  # 月 × 网点 × 渠道 × 产地市
-    "purchase_rollup_outlet",
-    [_dim(c) for c in ("month", "outlet_id", "channel", "origin_city")])
+    "purchase_rollup_outlet", [_dim(c) for c in ("month", "outlet_id", "channel", "origin_city")]
+)
 purchase_rollup_unit_city = _rollup_table(  # 月 × 采购单位 × 用途 × 产地市
-    "purchase_rollup_unit_city",
-    [_dim(c) for c in ("month", "buyer_unit_id", "purpose", "origin_city")])
+    "purchase_rollup_unit_city", [_dim(c) for c in ("month", "buyer_unit_id", "purpose", "origin_city")]
+)
 # origin_province is the first two characters of the origin county code (its province).
 purchase_rollup_unit_province = _rollup_table(  # 月 × 采购单位 × 渠道 × 用途 × 产地省（规则评价按产地省下钻）
     "purchase_rollup_unit_province",
-    [_dim(c) for c in ("month", "buyer_unit_id", "channel", "purpose", "origin_province")])
+    [_dim(c) for c in ("month", "buyer_unit_id", "channel", "purpose", "origin_province")],
+)
 purchase_rollup_helper_origin = _rollup_table(  # 月 × 采购单位所属帮扶方辖区 × 产地县（结对流向）
-    "purchase_rollup_helper_origin",
-    [_dim(c) for c in ("month", "buyer_jurisdiction", "origin_code")])
+    "purchase_rollup_helper_origin", [_dim(c) for c in ("month", "buyer_jurisdiction", "origin_code")]
+)
 purchase_rollup_outlet_origin = _rollup_table(  # 月 × 网点 × 产地县（网点地图按产地县下钻）
-    "purchase_rollup_outlet_origin",
-    [_dim(c) for c in ("month", "outlet_id", "origin_code")],
-    ("origin_code", "month"))
+    "purchase_rollup_outlet_origin", [_dim(c) for c in ("month", "outlet_id", "origin_code")], ("origin_code", "month")
+)
 purchase_rollup_kind = _rollup_table(  # 月 × 采购单位类型 × 渠道 × 用途 × 品类（不含地区：全国趋势、渠道结构）
-    "purchase_rollup_kind",
-    [_dim(c) for c in ("month", "buyer_kind", "channel", "purpose", "category")])
+    "purchase_rollup_kind", [_dim(c) for c in ("month", "buyer_kind", "channel", "purpose", "category")]
+)
 purchase_rollup_kind_province = _rollup_table(  # 月 × 产地省 × 采购单位类型 × 渠道 × 用途 × 品类（按产地省下钻）
     "purchase_rollup_kind_province",
-    [_dim(c) for c in ("month", "origin_province", "buyer_kind", "channel", "purpose", "category")])
+    [_dim(c) for c in ("month", "origin_province", "buyer_kind", "channel", "purpose", "category")],
+)
 # Cumulative twins (本年累计): under month M the sums from 1 January of M's year to the end of M, for
 # every month from a combination's first purchase in the year to December (data_access.store.rollup).
 purchase_rollup_kind_ytd = _rollup_table(  # 本年累计至月 × 采购单位类型 × 渠道 × 用途 × 品类
-    "purchase_rollup_kind_ytd",
-    [_dim(c) for c in ("month", "buyer_kind", "channel", "purpose", "category")])
+    "purchase_rollup_kind_ytd", [_dim(c) for c in ("month", "buyer_kind", "channel", "purpose", "category")]
+)
 purchase_rollup_buyer_ytd = _rollup_table(  # 本年累计至月 × 采购方所在地 × 采购单位类型 × 渠道 × 用途 × 品类
     "purchase_rollup_buyer_ytd",
-    [_dim(c) for c in ("month", "buyer_region_code", "buyer_kind", "channel", "purpose", "category")])
+    [_dim(c) for c in ("month", "buyer_region_code", "buyer_kind", "channel", "purpose", "category")],
+)
 purchase_rollup_unit_ytd = _rollup_table(  # 本年累计至月 × 采购单位 × 渠道 × 用途
-    "purchase_rollup_unit_ytd",
-    [_dim(c) for c in ("month", "buyer_unit_id", "channel", "purpose")])
+    "purchase_rollup_unit_ytd", [_dim(c) for c in ("month", "buyer_unit_id", "channel", "purpose")]
+)
 purchase_rollup_unit_city_ytd = _rollup_table(  # 本年累计至月 × 采购单位 × 用途 × 产地市
-    "purchase_rollup_unit_city_ytd",
-    [_dim(c) for c in ("month", "buyer_unit_id", "purpose", "origin_city")])
+    "purchase_rollup_unit_city_ytd", [_dim(c) for c in ("month", "buyer_unit_id", "purpose", "origin_city")]
+)
 purchase_rollup_unit_province_ytd = _rollup_table(  # 本年累计至月 × 采购单位 × 渠道 × 用途 × 产地省
     "purchase_rollup_unit_province_ytd",
-    [_dim(c) for c in ("month", "buyer_unit_id", "channel", "purpose", "origin_province")])
+    [_dim(c) for c in ("month", "buyer_unit_id", "channel", "purpose", "origin_province")],
+)
 purchase_rollup_product_ytd = _rollup_table(  # 本年累计至月 × 产品 × 产地县 × 渠道 × 用途
-    "purchase_rollup_product_ytd",
-    [_dim(c) for c in ("month", "product_id", "origin_code", "channel", "purpose")])
+    "purchase_rollup_product_ytd", [_dim(c) for c in ("month", "product_id", "origin_code", "channel", "purpose")]
+)

@@ -56,32 +56,92 @@ SERIES_START = date(2021, 1, 4)
 
 # (jurisdiction code, display prefix, unit-location county codes, helped-region prefixes, east-west prefixes)
 JURISDICTIONS = [
-    (ZHUHAI, "珠海市", ["440402", "440403", "440404"],
-     ["5203", "540481", "500237", "4417", "4409", "5333", "513337", "513334", "52"], ["52"]),
-    (GUANGZHOU, "广州市", ["440103", "440104", "440105", "440106", "440111", "440112", "440113"],
-     ["5205", "5227"], ["5205", "5227"]),
-    (DATONGHU_CODE, "大通湖区", [DATONGHU_CODE],
-     [DATONGHU_CODE, "4331", "4309"], []),
-    ("370000", "山东省", ["370102", "370103", "370202", "370203", "370602"],
-     CHONGQING_TOWNSHIP_COUNTIES + ["5002"], ["50"]),
-    ("310000", "上海市", ["310101", "310104", "310105", "310106", "310115"],
-     ["5333", "5331", "5325", "5326", "5308"], ["53"]),
-    ("530000", "云南省", ["530102", "530103", "530111", "530112"],
-     ["5333", "5331", "5325", "5326", "5308", "5334"], []),
-    ("500000", "重庆市", ["500103", "500104", "500106", "500107", "500108", "500113"],
-     CHONGQING_TOWNSHIP_COUNTIES, []),
+    (
+        ZHUHAI,
+        "珠海市",
+        ["440402", "440403", "440404"],
+        ["5203", "540481", "500237", "4417", "4409", "5333", "513337", "513334", "52"],
+        ["52"],
+    ),
+    (
+        GUANGZHOU,
+        "广州市",
+        ["440103", "440104", "440105", "440106", "440111", "440112", "440113"],
+        ["5205", "5227"],
+        ["5205", "5227"],
+    ),
+    (DATONGHU_CODE, "大通湖区", [DATONGHU_CODE], [DATONGHU_CODE, "4331", "4309"], []),
+    (
+        "370000",
+        "山东省",
+        ["370102", "370103", "370202", "370203", "370602"],
+        CHONGQING_TOWNSHIP_COUNTIES + ["5002"],
+        ["50"],
+    ),
+    (
+        "310000",
+        "上海市",
+        ["310101", "310104", "310105", "310106", "310115"],
+        ["5333", "5331", "5325", "5326", "5308"],
+        ["53"],
+    ),
+    (
+        "530000",
+        "云南省",
+        ["530102", "530103", "530111", "530112"],
+        ["5333", "5331", "5325", "5326", "5308", "5334"],
+        [],
+    ),
+    ("500000", "重庆市", ["500103", "500104", "500106", "500107", "500108", "500113"], CHONGQING_TOWNSHIP_COUNTIES, []),
 ]
 
 DEPARTMENTS = [
-    "教育局", "卫生健康局", "财政局", "农业农村局", "乡村振兴局", "商务局", "市场监督管理局",
-    "公安局", "人力资源和社会保障局", "交通运输局", "住房和城乡建设局", "自然资源局", "文化广电旅游局",
-    "生态环境局", "水务局", "统计局", "机关事务管理局", "第一中学", "人民医院", "中医院", "职业技术学院",
-    "妇幼保健院", "实验小学", "疾病预防控制中心",
+    "教育局",
+    "卫生健康局",
+    "财政局",
+    "农业农村局",
+    "乡村振兴局",
+    "商务局",
+    "市场监督管理局",
+    "公安局",
+    "人力资源和社会保障局",
+    "交通运输局",
+    "住房和城乡建设局",
+    "自然资源局",
+    "文化广电旅游局",
+    "生态环境局",
+    "水务局",
+    "统计局",
+    "机关事务管理局",
+    "第一中学",
+    "人民医院",
+    "中医院",
+    "职业技术学院",
+    "妇幼保健院",
+    "实验小学",
+    "疾病预防控制中心",
 ]
 UNION_HOSTS = ["机关工会", "教育工会", "卫生系统工会", "总工会", "交通工会", "金融工会", "商贸工会", "建设工会"]
-STATE_FIRMS = ["城市建设投资集团", "交通集团", "农业控股集团", "水务集团", "供销集团", "港务集团", "文旅集团", "能源集团"]
-PRIVATE_FIRMS = ["华粤实业有限公司", "鸿泰商贸有限公司", "丰禾食品有限公司", "联众科技有限公司", "海川物流有限公司",
-                 "嘉禾餐饮管理有限公司", "瑞丰超市有限公司", "同心电子商务有限公司"]
+STATE_FIRMS = [
+    "城市建设投资集团",
+    "交通集团",
+    "农业控股集团",
+    "水务集团",
+    "供销集团",
+    "港务集团",
+    "文旅集团",
+    "能源集团",
+]
+PRIVATE_FIRMS = [
+    "华粤实业有限公司",
+    "鸿泰商贸有限公司",
+    "丰禾食品有限公司",
+    "联众科技有限公司",
+    "海川物流有限公司",
+    "嘉禾餐饮管理有限公司",
+    "瑞丰超市有限公司",
+    "同心电子商务有限公司",
+]
 SOCIAL_ORGS = ["慈善会", "商会", "青年企业家协会", "志愿者协会", "餐饮行业协会"]
 
 # (product, category, season months, reference price yuan/kg, province prefixes where grown)
@@ -123,15 +183,58 @@ PRODUCTS = [
 ]
 
 SUPPLIER_SUFFIX = ["农民专业合作社", "生态农业有限公司", "家庭农场", "农产品开发有限公司", "种养殖专业合作社"]
-SUPPLIER_WORDS = ["山泉", "丰源", "绿源", "禾丰", "云岭", "高原", "金穗", "青山", "润田", "红岩", "清溪", "百花",
-                  "雪域", "林海", "富民", "兴农", "嘉禾", "翠谷", "乌江", "长江"]
+SUPPLIER_WORDS = [
+    "山泉",
+    "丰源",
+    "绿源",
+    "禾丰",
+    "云岭",
+    "高原",
+    "金穗",
+    "青山",
+    "润田",
+    "红岩",
+    "清溪",
+    "百花",
+    "雪域",
+    "林海",
+    "富民",
+    "兴农",
+    "嘉禾",
+    "翠谷",
+    "乌江",
+    "长江",
+]
 
 OUTLET_KINDS = ["counter", "hall", "zone", "train", "station", "demo"]
-OUTLET_KIND_NAMES = {"counter": "专柜", "hall": "专馆", "zone": "专区", "train": "专列", "station": "专站", "demo": "示范点"}
-OUTLET_SITES = ["火车站", "市民中心", "中心公园", "万达广场", "机关大院", "人民医院", "大学城", "高铁站", "商业步行街",
-                "农贸市场", "体育中心", "会展中心", "地铁换乘站", "社区服务中心", "国际机场"]
+OUTLET_KIND_NAMES = {
+    "counter": "专柜",
+    "hall": "专馆",
+    "zone": "专区",
+    "train": "专列",
+    "station": "专站",
+    "demo": "示范点",
+}
+OUTLET_SITES = [
+    "火车站",
+    "市民中心",
+    "中心公园",
+    "万达广场",
+    "机关大院",
+    "人民医院",
+    "大学城",
+    "高铁站",
+    "商业步行街",
+    "农贸市场",
+    "体育中心",
+    "会展中心",
+    "地铁换乘站",
+    "社区服务中心",
+    "国际机场",
+]
 
 HOLIDAY_MONTHS = np.array([1, 2, 6, 9, 10, 12])  # 春节、端午、中秋、国庆、元旦前
+
 
 @dataclass(frozen=True)
 class DemoSummary:
@@ -144,15 +247,28 @@ class DemoSummary:
     episodes: int
     seconds: float
 
+
 def _month_int(d: np.ndarray) -> np.ndarray:
     ym = d.astype("datetime64[M]").astype(int)
     return (ym // 12 + 1970) * 100 + ym % 12 + 1
 
+
 def _regions(engine: Engine) -> pd.DataFrame:
     with engine.connect() as conn:
-        return frame(conn.execute(select(s.region.c.code, s.region.c.name, s.region.c.level,
-                                         s.region.c.province_code, s.region.c.lng, s.region.c.lat)).all(),
-                     columns=["code", "name", "level", "province_code", "lng", "lat"])
+        return frame(
+            conn.execute(
+                select(
+                    s.region.c.code,
+                    s.region.c.name,
+                    s.region.c.level,
+                    s.region.c.province_code,
+                    s.region.c.lng,
+                    s.region.c.lat,
+                )
+            ).all(),
+            columns=["code", "name", "level", "province_code", "lng", "lat"],
+        )
+
 
 def _counties_matching(regions: pd.DataFrame, prefixes: list[str]) -> list[str]:
     counties = regions[regions.level == "county"]
@@ -164,8 +280,10 @@ def _counties_matching(regions: pd.DataFrame, prefixes: list[str]) -> list[str]:
             picked.extend(counties[counties.code.str.startswith(p) & counties.code.str.isdigit()].code.tolist())
     return list(dict.fromkeys(picked))
 
-def build_demo_frames(regions: pd.DataFrame, seed: int = DEFAULT_SEED, scale: int = DEFAULT_SCALE,
-                      until: date = DEFAULT_UNTIL) -> dict[str, pd.DataFrame]:
+
+def build_demo_frames(
+    regions: pd.DataFrame, seed: int = DEFAULT_SEED, scale: int = DEFAULT_SCALE, until: date = DEFAULT_UNTIL
+) -> dict[str, pd.DataFrame]:
     """Every demo table as a DataFrame (no database). Deterministic for ``seed``."""
     rng = np.random.default_rng(seed)
     names = dict(zip(regions.code, regions.name, strict=True))
@@ -187,8 +305,14 @@ def build_demo_frames(regions: pd.DataFrame, seed: int = DEFAULT_SEED, scale: in
             sid = len(suppliers) + 1
             word = SUPPLIER_WORDS[int(rng.integers(len(SUPPLIER_WORDS)))]
             suffix = SUPPLIER_SUFFIX[int(rng.integers(len(SUPPLIER_SUFFIX)))]
-            suppliers.append(dict(id=sid, name=f"{names[county]}{word}{suffix}（演示{sid}）", region_code=county,
-                                  kind="cooperative" if "合作社" in suffix else "farm" if "农场" in suffix else "firm"))
+            suppliers.append(
+                dict(
+                    id=sid,
+                    name=f"{names[county]}{word}{suffix}（演示{sid}）",
+                    region_code=county,
+                    kind="cooperative" if "合作社" in suffix else "farm" if "农场" in suffix else "firm",
+                )
+            )
             sup_ids.append(sid)
         k = int(min(len(cands), rng.integers(2, 5)))
         for idx in rng.choice(len(cands), size=k, replace=False):
@@ -196,17 +320,25 @@ def build_demo_frames(regions: pd.DataFrame, seed: int = DEFAULT_SEED, scale: in
             pid = len(products) + 1
             status = rng.choice(["listed", "watch", "exit_proposed", "exited"], p=[0.86, 0.08, 0.04, 0.02])
             certified = bool(rng.random() < 0.55)
-            products.append(dict(
-                id=pid, name=f"{names[county].rstrip('县区市')}{name}", category=cat, origin_code=county,
-                supplier_id=sup_ids[int(rng.integers(len(sup_ids)))], unit="kg",
-                season_months=",".join(map(str, season)),
-                reference_price=round(price * float(rng.uniform(0.85, 1.2)), 2),
-                supply_volume=round(float(rng.lognormal(11.0, 0.8)), 0),
-                beneficiaries=int(rng.lognormal(4.5, 0.9)),
-                certified=certified,
-                certified_on=date(int(rng.integers(2021, 2026)), int(rng.integers(1, 13)), 1) if certified else None,
-                status=str(status),
-            ))
+            products.append(
+                dict(
+                    id=pid,
+                    name=f"{names[county].rstrip('县区市')}{name}",
+                    category=cat,
+                    origin_code=county,
+                    supplier_id=sup_ids[int(rng.integers(len(sup_ids)))],
+                    unit="kg",
+                    season_months=",".join(map(str, season)),
+                    reference_price=round(price * float(rng.uniform(0.85, 1.2)), 2),
+                    supply_volume=round(float(rng.lognormal(11.0, 0.8)), 0),
+                    beneficiaries=int(rng.lognormal(4.5, 0.9)),
+                    certified=certified,
+                    certified_on=date(int(rng.integers(2021, 2026)), int(rng.integers(1, 13)), 1)
+                    if certified
+                    else None,
+                    status=str(status),
+                )
+            )
     products_df = pd.DataFrame(products)
     prod_by_origin = products_df.groupby("origin_code").id.apply(np.array).to_dict()
 
@@ -232,8 +364,17 @@ def build_demo_frames(regions: pd.DataFrame, seed: int = DEFAULT_SEED, scale: in
                 if i >= len(DEPARTMENTS if kind == "budget_unit" else UNION_HOSTS if kind == "union" else STATE_FIRMS):
                     label += f"第{i // 8 + 1}分部"
                 uid = len(units) + 1
-                units.append(dict(id=uid, name=label, kind=kind, region_code=loc, jurisdiction_code=jcode,
-                                  parent_id=None, contact=None))
+                units.append(
+                    dict(
+                        id=uid,
+                        name=label,
+                        kind=kind,
+                        region_code=loc,
+                        jurisdiction_code=jcode,
+                        parent_id=None,
+                        contact=None,
+                    )
+                )
     units_df = pd.DataFrame(units).drop_duplicates("name")
     units_df["id"] = np.arange(1, len(units_df) + 1)
     # Each unit has a temperament: how well it keeps to its rules (some are chronically behind).
@@ -244,24 +385,40 @@ def build_demo_frames(regions: pd.DataFrame, seed: int = DEFAULT_SEED, scale: in
         for y in years:
             yf = gr ** (y - FIRST_YEAR)
             year_dil = float(np.clip(dil * rng.normal(1.0, 0.1), 0.2, 2.0))
-            b = dict(unit_id=row.id, year=y, canteen_food_budget=None, reserved_share=None, reserved_amount=None,
-                     union_members=None, gift_budget=None, welfare_budget=None, plan_amount=None,
-                     diligence_=year_dil)
+            b = dict(
+                unit_id=row.id,
+                year=y,
+                canteen_food_budget=None,
+                reserved_share=None,
+                reserved_amount=None,
+                union_members=None,
+                gift_budget=None,
+                welfare_budget=None,
+                plan_amount=None,
+                diligence_=year_dil,
+            )
             if row.kind == "budget_unit":
                 canteen = round(1_200_000 * sz * yf, -3)
                 rule_share = {"530000": 0.10, ZHUHAI: 0.30}.get(row.jurisdiction_code, 0.15)
                 share = float(np.clip(rule_share * rng.normal(1.05, 0.15), 0.0, 0.6))
                 if rng.random() < 0.04:
                     share = None  # not filed: the 填报 rule flags it
-                b.update(canteen_food_budget=canteen, reserved_share=None if share is None else round(share, 3),
-                         reserved_amount=None if share is None else round(canteen * share, 2),
-                         plan_amount=round(canteen * (share or rule_share), -2))
+                b.update(
+                    canteen_food_budget=canteen,
+                    reserved_share=None if share is None else round(share, 3),
+                    reserved_amount=None if share is None else round(canteen * share, 2),
+                    plan_amount=round(canteen * (share or rule_share), -2),
+                )
             elif row.kind == "union":
                 members = int(120 * sz * 3) + 30
                 gift = round(members * rng.uniform(900, 1600), -2)
                 welfare = round(members * rng.uniform(500, 1200), -2)
-                b.update(union_members=members, gift_budget=gift, welfare_budget=welfare,
-                         plan_amount=round(gift * 0.45 + welfare * 0.5, -2))
+                b.update(
+                    union_members=members,
+                    gift_budget=gift,
+                    welfare_budget=welfare,
+                    plan_amount=round(gift * 0.45 + welfare * 0.5, -2),
+                )
             else:
                 b.update(plan_amount=round(400_000 * sz * yf, -3))
             budgets.append(b)
@@ -278,10 +435,14 @@ def build_demo_frames(regions: pd.DataFrame, seed: int = DEFAULT_SEED, scale: in
         lag = float(rng.uniform(0.55, 1.0)) if b.year == until.year and rng.random() < 0.3 else 1.0
         dil = b.diligence_ * lag
         if kind == "budget_unit":
-            bucket_rows.append((b.unit_id, b.year, "canteen", b.canteen_food_budget * (b.reserved_share or 0.12) * dil * frac))
+            bucket_rows.append(
+                (b.unit_id, b.year, "canteen", b.canteen_food_budget * (b.reserved_share or 0.12) * dil * frac)
+            )
         elif kind == "union":
             bucket_rows.append((b.unit_id, b.year, "holiday_gift", b.gift_budget * 0.45 * dil * frac))
-            bucket_rows.append((b.unit_id, b.year, "welfare", b.welfare_budget * 0.85 * dil * frac))  # most of the 额度 on assistance products
+            bucket_rows.append(
+                (b.unit_id, b.year, "welfare", b.welfare_budget * 0.85 * dil * frac)
+            )  # most of the 额度 on assistance products
         else:
             bucket_rows.append((b.unit_id, b.year, "other", b.plan_amount * dil * frac))
     buckets = pd.DataFrame(bucket_rows, columns=["unit_id", "year", "purpose", "total"])
@@ -310,13 +471,21 @@ def build_demo_frames(regions: pd.DataFrame, seed: int = DEFAULT_SEED, scale: in
             opened = date(int(rng.integers(2019, 2026)), int(rng.integers(1, 13)), int(rng.integers(1, 28)))
             status = str(rng.choice(["operating", "suspended", "exit_proposed", "exited"], p=[0.84, 0.06, 0.06, 0.04]))
             oid = len(outlets) + 1
-            outlets.append(dict(
-                id=oid, name=f"{names.get(loc, jname)}{site}消费帮扶{OUTLET_KIND_NAMES[kind]}（{oid:03d}）",
-                kind=kind, operator=f"{jname}{['供销集团', '消费帮扶联盟', '农业控股集团', '商贸有限公司'][i % 4]}",
-                region_code=loc,
-                lng=round(float(lng) + float(rng.normal(0, 0.025)), 6), lat=round(float(lat) + float(rng.normal(0, 0.02)), 6),
-                address=f"{names.get(loc, jname)}{site}", opened_on=opened, status=status,
-                status_reason="连续多月销售额偏低" if status == "exit_proposed" else None))
+            outlets.append(
+                dict(
+                    id=oid,
+                    name=f"{names.get(loc, jname)}{site}消费帮扶{OUTLET_KIND_NAMES[kind]}（{oid:03d}）",
+                    kind=kind,
+                    operator=f"{jname}{['供销集团', '消费帮扶联盟', '农业控股集团', '商贸有限公司'][i % 4]}",
+                    region_code=loc,
+                    lng=round(float(lng) + float(rng.normal(0, 0.025)), 6),
+                    lat=round(float(lat) + float(rng.normal(0, 0.02)), 6),
+                    address=f"{names.get(loc, jname)}{site}",
+                    opened_on=opened,
+                    status=status,
+                    status_reason="连续多月销售额偏低" if status == "exit_proposed" else None,
+                )
+            )
     outlets_df = pd.DataFrame(outlets)
 
     max_unit = int(units_df.id.max()) + 1
@@ -337,18 +506,38 @@ def build_demo_frames(regions: pd.DataFrame, seed: int = DEFAULT_SEED, scale: in
             weights = rng.lognormal(0, 1.2, len(ids))
             outlet_pools[jcode] = (ids, weights / weights.sum())
     ctx = PurchaseContext(
-        seed=seed, ydays=ydays, jur_of_unit=jur_of_unit, ew_rate=ew_rate, welfare_rate=welfare_rate,
-        origin_pools=origin_pools, eastwest=eastwest_sets, prod_by_origin=prod_by_origin,
-        supplier_of=products_df.set_index("id").supplier_id, price_of=products_df.set_index("id").reference_price,
-        outlet_pools=outlet_pools)
+        seed=seed,
+        ydays=ydays,
+        jur_of_unit=jur_of_unit,
+        ew_rate=ew_rate,
+        welfare_rate=welfare_rate,
+        origin_pools=origin_pools,
+        eastwest=eastwest_sets,
+        prod_by_origin=prod_by_origin,
+        supplier_of=products_df.set_index("id").supplier_id,
+        price_of=products_df.set_index("id").reference_price,
+        outlet_pools=outlet_pools,
+    )
 
     series, obs, episodes = _price_series(rng, products_df, until)
     batches = _report_batches(rng, units_df, until)
     people, benefits = _beneficiaries(rng, products_df, units_df, max(200, min(scale // 60, 50_000)), until)
-    return dict(supplier=pd.DataFrame(suppliers), product=products_df, buyer_unit=units_df,
-                unit_budget=budgets_df.drop(columns=["diligence_"]), outlet=outlets_df,
-                price_series=series, price_observation=obs, series_episode=episodes, report_batch=batches,
-                beneficiary_plain=people, benefit=benefits, buckets_=buckets, context_=ctx)
+    return dict(
+        supplier=pd.DataFrame(suppliers),
+        product=products_df,
+        buyer_unit=units_df,
+        unit_budget=budgets_df.drop(columns=["diligence_"]),
+        outlet=outlets_df,
+        price_series=series,
+        price_observation=obs,
+        series_episode=episodes,
+        report_batch=batches,
+        beneficiary_plain=people,
+        benefit=benefits,
+        buckets_=buckets,
+        context_=ctx,
+    )
+
 
 @dataclass
 class PurchaseContext:
@@ -366,6 +555,7 @@ class PurchaseContext:
     price_of: pd.Series
     outlet_pools: dict
 
+
 def purchase_chunks(frames: dict, chunk_rows: int = 1_000_000):
     """Yield the purchases as DataFrames of at most about ``chunk_rows`` rows, ids running on.
 
@@ -373,8 +563,10 @@ def purchase_chunks(frames: dict, chunk_rows: int = 1_000_000):
     scale and the data set is the same for a seed however it is consumed.
     """
     buckets, ctx = frames["buckets_"], frames["context_"]
-    bounds = np.searchsorted(np.cumsum(buckets["count"].to_numpy()),
-                             np.arange(chunk_rows, int(buckets["count"].sum()) + chunk_rows, chunk_rows))
+    bounds = np.searchsorted(
+        np.cumsum(buckets["count"].to_numpy()),
+        np.arange(chunk_rows, int(buckets["count"].sum()) + chunk_rows, chunk_rows),
+    )
     first_id, lo = 1, 0
     for k, hi in enumerate(dict.fromkeys(int(b) + 1 for b in bounds)):
         part = buckets.iloc[lo:hi]
@@ -384,6 +576,7 @@ def purchase_chunks(frames: dict, chunk_rows: int = 1_000_000):
         df = _purchase_chunk(ctx, part, np.random.default_rng([ctx.seed, k]), first_id)
         first_id += len(df)
         yield df
+
 
 def _purchase_chunk(ctx: PurchaseContext, buckets: pd.DataFrame, rng, first_id: int) -> pd.DataFrame:
     counts = buckets["count"].to_numpy()
@@ -437,12 +630,18 @@ def _purchase_chunk(ctx: PurchaseContext, buckets: pd.DataFrame, rng, first_id: 
     can = purpose == "canteen"
     channel[can] = np.where(u[can] < 0.78, "p832", "canteen")
     g = purpose == "holiday_gift"
-    channel[g] = np.select([u[g] < 0.45, u[g] < 0.65, u[g] < 0.8, u[g] < 0.92], ["p832", "hall", "zone", "ecommerce"], "counter")
+    channel[g] = np.select(
+        [u[g] < 0.45, u[g] < 0.65, u[g] < 0.8, u[g] < 0.92], ["p832", "hall", "zone", "ecommerce"], "counter"
+    )
     w = purpose == "welfare"
     wr = ctx.welfare_rate[unit_ids[w]]
-    channel[w] = np.where(u[w] < wr, np.where(u[w] < wr / 2, "hall", "zone"), np.where(u[w] < (1 + wr) / 2, "p832", "counter"))
+    channel[w] = np.where(
+        u[w] < wr, np.where(u[w] < wr / 2, "hall", "zone"), np.where(u[w] < (1 + wr) / 2, "p832", "counter")
+    )
     o_ = purpose == "other"
-    channel[o_] = np.select([u[o_] < 0.3, u[o_] < 0.55, u[o_] < 0.75, u[o_] < 0.9], ["fair", "ecommerce", "p832", "hall"], "counter")
+    channel[o_] = np.select(
+        [u[o_] < 0.3, u[o_] < 0.55, u[o_] < 0.75, u[o_] < 0.9], ["fair", "ecommerce", "p832", "hall"], "counter"
+    )
 
     outlet_id = np.zeros(n, dtype=np.int64)
     at_outlet = np.isin(channel, ["hall", "zone", "counter"])
@@ -453,30 +652,39 @@ def _purchase_chunk(ctx: PurchaseContext, buckets: pd.DataFrame, rng, first_id: 
 
     price = ctx.price_of.reindex(prod).to_numpy() * rng.normal(1.0, 0.08, n).clip(0.6, 1.5)
     quantity = np.round(amount / np.maximum(price, 0.1), 1)
-    df = pd.DataFrame({
-        "purchase_date": dates,
-        "month": _month_int(dates),
-        "buyer_unit_id": unit_ids,
-        "supplier_id": ctx.supplier_of.reindex(prod).to_numpy(),
-        "product_id": prod,
-        "origin_code": origin,
-        "channel": channel,
-        "purpose": purpose,
-        "outlet_id": pd.array(np.where(outlet_id > 0, outlet_id, 0), dtype="Int64"),
-        "quantity": quantity,
-        "amount": amount,
-        "year_": years_arr,
-    }).sort_values("purchase_date", kind="stable").reset_index(drop=True)
+    df = (
+        pd.DataFrame(
+            {
+                "purchase_date": dates,
+                "month": _month_int(dates),
+                "buyer_unit_id": unit_ids,
+                "supplier_id": ctx.supplier_of.reindex(prod).to_numpy(),
+                "product_id": prod,
+                "origin_code": origin,
+                "channel": channel,
+                "purpose": purpose,
+                "outlet_id": pd.array(np.where(outlet_id > 0, outlet_id, 0), dtype="Int64"),
+                "quantity": quantity,
+                "amount": amount,
+                "year_": years_arr,
+            }
+        )
+        .sort_values("purchase_date", kind="stable")
+        .reset_index(drop=True)
+    )
     df.loc[df.outlet_id == 0, "outlet_id"] = pd.NA
     df.insert(0, "id", np.arange(first_id, first_id + n))
     df["voucher_no"] = "PZ" + df.pop("year_").astype(str) + df.id.astype(str).str.zfill(9)
     return df
 
+
 def demo_purchases(frames: dict) -> pd.DataFrame:
     """All demo purchases in one frame (tests and small scales)."""
     return pd.concat(list(purchase_chunks(frames)), ignore_index=True)
 
+
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+
 
 def _beneficiaries(rng, products_df: pd.DataFrame, units_df: pd.DataFrame, n: int, until: date):
     """Beneficiaries with clearly fictional names and valid-format ID numbers, and their benefits."""
@@ -484,43 +692,54 @@ def _beneficiaries(rng, products_df: pd.DataFrame, units_df: pd.DataFrame, n: in
     official = products_df[products_df.origin_code.str.isdigit()]
     picks = official.sample(n=n, replace=True, random_state=int(rng.integers(2**31))).reset_index(drop=True)
     births = rng.integers(np.datetime64("1950-01-01").astype(int), np.datetime64("2002-12-31").astype(int), n)
-    people = pd.DataFrame({
-        "id": np.arange(1, n + 1),
-        "name": [f"{SURNAMES[int(rng.integers(len(SURNAMES)))]}演示{i:04d}" for i in range(1, n + 1)],
-        "id_number": [fictional_id_number(rng, code, pd.Timestamp(int(b), unit="D").date())
-                      for code, b in zip(picks.origin_code, births, strict=True)],
-        "phone": [f"1{int(rng.choice([38, 39, 58, 87])):02d}{int(rng.integers(0, 10**8)):08d}" for _ in range(n)],
-        "region_code": picks.origin_code.to_numpy(),
-        "product_id": picks.id.to_numpy(),
-    })
+    people = pd.DataFrame(
+        {
+            "id": np.arange(1, n + 1),
+            "name": [f"{SURNAMES[int(rng.integers(len(SURNAMES)))]}演示{i:04d}" for i in range(1, n + 1)],
+            "id_number": [
+                fictional_id_number(rng, code, pd.Timestamp(int(b), unit="D").date())
+                for code, b in zip(picks.origin_code, births, strict=True)
+            ],
+            "phone": [f"1{int(rng.choice([38, 39, 58, 87])):02d}{int(rng.integers(0, 10**8)):08d}" for _ in range(n)],
+            "region_code": picks.origin_code.to_numpy(),
+            "product_id": picks.id.to_numpy(),
+        }
+    )
     months = pd.period_range(f"{FIRST_YEAR}-01", pd.Period(until, "M"), freq="M").astype(str).to_numpy()
     per = rng.integers(1, 7, n)
     idx = np.repeat(np.arange(n), per)
     buyers = units_df.id.to_numpy()
-    benefits = pd.DataFrame({
-        "id": np.arange(1, len(idx) + 1),
-        "beneficiary_id": people.id.to_numpy()[idx],
-        "unit_id": rng.choice(buyers, size=len(idx)),
-        "product_id": people.product_id.to_numpy()[idx],
-        "period": rng.choice(months, size=len(idx)),
-        "amount": np.round(rng.lognormal(6.3, 0.6, len(idx)), 2),
-    })
+    benefits = pd.DataFrame(
+        {
+            "id": np.arange(1, len(idx) + 1),
+            "beneficiary_id": people.id.to_numpy()[idx],
+            "unit_id": rng.choice(buyers, size=len(idx)),
+            "product_id": people.product_id.to_numpy()[idx],
+            "period": rng.choice(months, size=len(idx)),
+            "amount": np.round(rng.lognormal(6.3, 0.6, len(idx)), 2),
+        }
+    )
     return people, benefits
+
 
 def _protected_beneficiaries(people: pd.DataFrame) -> pd.DataFrame:
     """The store's form of beneficiaries: ID and phone encrypted, hashed and masked, never plain."""
 
     key = pii_key()
     hkey = pii_hash_key(key)
-    return pd.DataFrame({
-        "id": people.id, "name": people.name,
-        "id_hash": [id_hash(x, hkey) for x in people.id_number],
-        "id_masked": people.id_number.map(mask_id_number),
-        "id_encrypted": [encrypt_pii(x, key) for x in people.id_number],
-        "phone_masked": people.phone.map(mask_phone),
-        "phone_encrypted": [encrypt_pii(x, key) for x in people.phone],
-        "region_code": people.region_code,
-    })
+    return pd.DataFrame(
+        {
+            "id": people.id,
+            "name": people.name,
+            "id_hash": [id_hash(x, hkey) for x in people.id_number],
+            "id_masked": people.id_number.map(mask_id_number),
+            "id_encrypted": [encrypt_pii(x, key) for x in people.id_number],
+            "phone_masked": people.phone.map(mask_phone),
+            "phone_encrypted": [encrypt_pii(x, key) for x in people.phone],
+            "region_code": people.region_code,
+        }
+    )
+
 
 def _price_series(rng, products_df: pd.DataFrame, until: date):
     """Weekly price/volume per product at its origin, with seasons, noise and injected 滞销."""
@@ -530,12 +749,18 @@ def _price_series(rng, products_df: pd.DataFrame, until: date):
     series, frames, episodes = [], [], []
     for p in products_df.itertuples():
         sid = len(series) + 1
-        series.append(dict(id=sid, product_id=p.id, region_code=p.origin_code, market=f"{p.name}产地监测点",
-                           frequency="week"))
+        series.append(
+            dict(id=sid, product_id=p.id, region_code=p.origin_code, market=f"{p.name}产地监测点", frequency="week")
+        )
         season = np.isin(month, [int(x) for x in p.season_months.split(",")])
         phase = rng.uniform(0, 2 * np.pi)
-        log_p = (np.log(p.reference_price) + 0.08 * np.sin(2 * np.pi * t / 52.18 + phase)
-                 - 0.06 * season + 0.0006 * t + np.cumsum(rng.normal(0, 0.008, len(t))) * 0.5)
+        log_p = (
+            np.log(p.reference_price)
+            + 0.08 * np.sin(2 * np.pi * t / 52.18 + phase)
+            - 0.06 * season
+            + 0.0006 * t
+            + np.cumsum(rng.normal(0, 0.008, len(t))) * 0.5
+        )
         log_p += rng.normal(0, 0.025, len(t))
         vol = p.supply_volume / 52 * (1 + 1.2 * season) * np.exp(rng.normal(0, 0.12, len(t)))
         # Inject a 滞销 episode in about one series in five, in or near the selling season.
@@ -552,16 +777,31 @@ def _price_series(rng, products_df: pd.DataFrame, until: date):
             if kind != "volume_collapse":
                 log_p += np.log(1 - depth * shape)
             vol *= 1 - 0.6 * shape
-            episodes.append(dict(series_id=sid, kind=kind, onset_date=weeks[onset].date(),
-                                 worst_date=weeks[worst].date(),
-                                 end_date=weeks[min(worst + 9, len(t) - 1)].date()))
+            episodes.append(
+                dict(
+                    series_id=sid,
+                    kind=kind,
+                    onset_date=weeks[onset].date(),
+                    worst_date=weeks[worst].date(),
+                    end_date=weeks[min(worst + 9, len(t) - 1)].date(),
+                )
+            )
         keep = rng.random(len(t)) > 0.03  # a few missing weeks, as real monitoring has
-        frames.append(pd.DataFrame({"series_id": sid, "obs_date": weeks.date[keep],
-                                    "price": np.round(np.exp(log_p[keep]), 2),
-                                    "volume": np.round(vol[keep], 0), "stock": None}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "series_id": sid,
+                    "obs_date": weeks.date[keep],
+                    "price": np.round(np.exp(log_p[keep]), 2),
+                    "volume": np.round(vol[keep], 0),
+                    "stock": None,
+                }
+            )
+        )
     eps = pd.DataFrame(episodes, columns=["series_id", "kind", "onset_date", "worst_date", "end_date"])
     eps.insert(0, "id", np.arange(1, len(eps) + 1))
     return pd.DataFrame(series), pd.concat(frames, ignore_index=True), eps
+
 
 def _report_batches(rng, units_df: pd.DataFrame, until: date) -> pd.DataFrame:
     """Monthly report batches (Datonghu: by the 29th), quarterly for Guangzhou; some late or missing."""
@@ -576,25 +816,65 @@ def _report_batches(rng, units_df: pd.DataFrame, until: date) -> pd.DataFrame:
             if rng.random() > reliability:
                 continue  # missing
             period = f"{m.year}-Q{(m.month - 1) // 3 + 1}" if quarterly else f"{m.year}-{m.month:02d}"
-            due = (m + 1).to_timestamp() + pd.Timedelta(days=14) if quarterly else m.to_timestamp() + pd.Timedelta(days=28)
+            due = (
+                (m + 1).to_timestamp() + pd.Timedelta(days=14)
+                if quarterly
+                else m.to_timestamp() + pd.Timedelta(days=28)
+            )
             at = due - pd.Timedelta(days=int(rng.integers(0, 12))) + pd.Timedelta(hours=int(rng.integers(8, 18)))
             if rng.random() < 0.12:
                 at += pd.Timedelta(days=int(rng.integers(1, 20)))  # late
             if at.date() > until:
                 continue
             h = hashlib.sha256(f"demo:{u.id}:{period}".encode()).hexdigest()
-            rows.append(dict(form="proofs", unit_id=u.id, period=period, submitted_at=at.to_pydatetime(),
-                             submitted_by="演示数据", file_name=f"{period}消费扶贫证明材料.xlsx", file_hash=h,
-                             row_count=int(rng.integers(5, 80)), status="committed"))
+            rows.append(
+                dict(
+                    form="proofs",
+                    unit_id=u.id,
+                    period=period,
+                    submitted_at=at.to_pydatetime(),
+                    submitted_by="演示数据",
+                    file_name=f"{period}消费扶贫证明材料.xlsx",
+                    file_hash=h,
+                    row_count=int(rng.integers(5, 80)),
+                    status="committed",
+                )
+            )
     df = pd.DataFrame(rows)
     df.insert(0, "id", np.arange(1, len(df) + 1))
     return df
 
-DEMO_TABLES = ["purchase", "series_episode", "warning_action", "warning", "price_observation", "price_series",
-               "benefit", "beneficiary", "report_batch", "unit_budget", "outlet", "product", "supplier",
-               "buyer_unit"]
-INSERT_ORDER = ["supplier", "product", "buyer_unit", "unit_budget", "outlet", "report_batch",
-                "price_series", "price_observation", "series_episode", "beneficiary", "benefit"]
+
+DEMO_TABLES = [
+    "purchase",
+    "series_episode",
+    "warning_action",
+    "warning",
+    "price_observation",
+    "price_series",
+    "benefit",
+    "beneficiary",
+    "report_batch",
+    "unit_budget",
+    "outlet",
+    "product",
+    "supplier",
+    "buyer_unit",
+]
+INSERT_ORDER = [
+    "supplier",
+    "product",
+    "buyer_unit",
+    "unit_budget",
+    "outlet",
+    "report_batch",
+    "price_series",
+    "price_observation",
+    "series_episode",
+    "beneficiary",
+    "benefit",
+]
+
 
 @contextmanager
 def _without_purchase_indexes(conn):
@@ -603,7 +883,11 @@ def _without_purchase_indexes(conn):
     Building them once over the loaded rows is far cheaper than maintaining them row by row.
     """
     indexes = list(s.purchase.indexes)
-    fks = [c for c in s.purchase.constraints if isinstance(c, ForeignKeyConstraint)] if conn.dialect.name == "postgresql" else []
+    fks = (
+        [c for c in s.purchase.constraints if isinstance(c, ForeignKeyConstraint)]
+        if conn.dialect.name == "postgresql"
+        else []
+    )
     for fk in fks:
         conn.execute(DropConstraint(fk))
     for ix in indexes:
@@ -614,17 +898,24 @@ def _without_purchase_indexes(conn):
     for fk in fks:
         conn.execute(AddConstraint(fk))
 
+
 def _reset_sequences(conn) -> None:
     if conn.dialect.name != "postgresql":
         return
     for name in INSERT_ORDER + ["purchase", "warning", "warning_action"]:
         table = s.metadata.tables[name]
         if "id" in table.c:
-            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                              f"COALESCE((SELECT MAX(id) FROM {name}), 0) + 1, false)"))
+            conn.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                    f"COALESCE((SELECT MAX(id) FROM {name}), 0) + 1, false)"
+                )
+            )
 
-def generate_demo(engine: Engine, seed: int = DEFAULT_SEED, scale: int = DEFAULT_SCALE,
-                  until: date = DEFAULT_UNTIL, progress=None) -> DemoSummary:
+
+def generate_demo(
+    engine: Engine, seed: int = DEFAULT_SEED, scale: int = DEFAULT_SCALE, until: date = DEFAULT_UNTIL, progress=None
+) -> DemoSummary:
     """Replace the store's facts with the demo data set, in one transaction."""
     t0 = time.perf_counter()
 
@@ -652,11 +943,15 @@ def generate_demo(engine: Engine, seed: int = DEFAULT_SEED, scale: int = DEFAULT
         say("重建采购汇总表…")
         rollup.rebuild(conn, progress=say)
         conn.execute(delete(s.store_meta).where(s.store_meta.c.key.like("demo_%")))
-        conn.execute(s.store_meta.insert(), [
-            dict(key="demo_seed", value=str(seed)), dict(key="demo_scale", value=str(scale)),
-            dict(key="demo_until", value=until.isoformat()),
-            dict(key="demo_generated_at", value=datetime.now().isoformat(timespec="seconds")),
-        ])
+        conn.execute(
+            s.store_meta.insert(),
+            [
+                dict(key="demo_seed", value=str(seed)),
+                dict(key="demo_scale", value=str(scale)),
+                dict(key="demo_until", value=until.isoformat()),
+                dict(key="demo_generated_at", value=datetime.now().isoformat(timespec="seconds")),
+            ],
+        )
     say("运行滞销预警引擎并回放专班处置…")
     demo_warnings(engine, seed=seed, until=until)
     if engine.dialect.name == "postgresql":
@@ -665,10 +960,16 @@ def generate_demo(engine: Engine, seed: int = DEFAULT_SEED, scale: int = DEFAULT
             conn.execute(text("ANALYZE"))
     _demo_ledger(engine, until)
     return DemoSummary(
-        purchases=n_purchases, units=len(frames["buyer_unit"]), products=len(frames["product"]),
-        outlets=len(frames["outlet"]), series=len(frames["price_series"]),
-        observations=len(frames["price_observation"]), episodes=len(frames["series_episode"]),
-        seconds=time.perf_counter() - t0)
+        purchases=n_purchases,
+        units=len(frames["buyer_unit"]),
+        products=len(frames["product"]),
+        outlets=len(frames["outlet"]),
+        series=len(frames["price_series"]),
+        observations=len(frames["price_observation"]),
+        episodes=len(frames["series_episode"]),
+        seconds=time.perf_counter() - t0,
+    )
+
 
 def demo_warnings(engine: Engine, seed: int = DEFAULT_SEED, until: date = DEFAULT_UNTIL) -> int:
     """Warnings from the engine over the demo series, and a replayed desk history for them.
@@ -681,11 +982,20 @@ def demo_warnings(engine: Engine, seed: int = DEFAULT_SEED, until: date = DEFAUL
     rng = np.random.default_rng(seed + 404)
     with engine.connect() as conn:
         warnings = conn.execute(
-            select(s.warning.c.id, s.warning.c.region_code, s.warning.c.last_date, s.warning.c.created_at,
-                   s.product.c.supply_volume)
-            .join(s.product, s.product.c.id == s.warning.c.product_id).order_by(s.warning.c.id)).all()
-        units = frame(conn.execute(select(s.buyer_unit.c.id, s.buyer_unit.c.jurisdiction_code)
-                                   .order_by(s.buyer_unit.c.id)).all(), columns=["id", "jurisdiction_code"])
+            select(
+                s.warning.c.id,
+                s.warning.c.region_code,
+                s.warning.c.last_date,
+                s.warning.c.created_at,
+                s.product.c.supply_volume,
+            )
+            .join(s.product, s.product.c.id == s.warning.c.product_id)
+            .order_by(s.warning.c.id)
+        ).all()
+        units = frame(
+            conn.execute(select(s.buyer_unit.c.id, s.buyer_unit.c.jurisdiction_code).order_by(s.buyer_unit.c.id)).all(),
+            columns=["id", "jurisdiction_code"],
+        )
         pairs = conn.execute(select(s.pairing.c.helper_code, s.pairing.c.helped_code)).all()
     end = datetime.combine(until, datetime.min.time()).replace(hour=18)
     for w in warnings:
@@ -698,28 +1008,47 @@ def demo_warnings(engine: Engine, seed: int = DEFAULT_SEED, until: date = DEFAUL
         version = 1
         steps = []
         if stage >= 1:
-            steps += [("acknowledge", {}), ("assign", dict(owner_group=str(rng.choice(["distribution", "cooperation"]))))]
+            steps += [
+                ("acknowledge", {}),
+                ("assign", dict(owner_group=str(rng.choice(["distribution", "cooperation"])))),
+            ]
         if stage >= 2:
             for _ in range(int(rng.integers(1, 4))):
                 volume = round(float(w.supply_volume or 50_000) / 52 * float(rng.uniform(0.2, 0.8)), 0)
-                steps.append(("absorb", dict(absorbed_volume=volume, buyer_unit_id=int(rng.choice(paired)),
-                                             note="组织结对单位食堂与工会集中采购")))
+                steps.append(
+                    (
+                        "absorb",
+                        dict(
+                            absorbed_volume=volume,
+                            buyer_unit_id=int(rng.choice(paired)),
+                            note="组织结对单位食堂与工会集中采购",
+                        ),
+                    )
+                )
         if stage == 3:
             steps.append(("close", dict(note="价格与销量回到季节常态，消纳完成")))
         for action, kwargs in steps:
             at += pd.Timedelta(hours=int(rng.integers(4, 72))).to_pytimedelta()
             if action == "close":
-                at = max(at, datetime.combine(pd.Timestamp(w.last_date).date(), datetime.min.time())
-                         + pd.Timedelta(days=int(rng.integers(7, 21))).to_pytimedelta())
+                at = max(
+                    at,
+                    datetime.combine(pd.Timestamp(w.last_date).date(), datetime.min.time())
+                    + pd.Timedelta(days=int(rng.integers(7, 21))).to_pytimedelta(),
+                )
             if at > end:
                 break
             version = apply_action(engine, DEMO_DESK, w.id, version, action, now=at, **kwargs)
     return len(warnings)
 
+
 # The desk officer the demo's replayed history is written as (a desk: its writes are checked as any other).
 DEMO_DESK = Principal(username="demo-desk", role="desk", display_name="流通销售渠道专班值班员（演示）", demo=True)
-LEDGER_ACTIONS = [("in_progress", "已函告单位，限期整改", 45), ("closed", "已整改到位，销号", 0),
-                  (None, "已约谈，延期一个月", 30)]
+LEDGER_ACTIONS = [
+    ("in_progress", "已函告单位，限期整改", 45),
+    ("closed", "已整改到位，销号", 0),
+    (None, "已约谈，延期一个月", 30),
+]
+
 
 def _demo_ledger(engine: Engine, until: date) -> None:
     """Three joint meetings before ``until``; the ledger synced on the last meeting's day (the desks
@@ -739,10 +1068,19 @@ def _demo_ledger(engine: Engine, until: date) -> None:
             status, note, days = LEDGER_ACTIONS[pick]
             acted = last + pd.Timedelta(days=int(item.id % 9) + 1).to_pytimedelta()
             officer = replace(DEMO_DESK, username=f"demo-{item.owner_group}", display_name=f"演示：{item.owner_name}")
-            update_item(engine, officer, item.id, item.version, acted, status=status, note=note,
-                        due_date=item.due_date + pd.Timedelta(days=days).to_pytimedelta() if days else None,
-                        now=datetime.combine(acted, datetime.min.time()).replace(hour=16))
+            update_item(
+                engine,
+                officer,
+                item.id,
+                item.version,
+                acted,
+                status=status,
+                note=note,
+                due_date=item.due_date + pd.Timedelta(days=days).to_pytimedelta() if days else None,
+                now=datetime.combine(acted, datetime.min.time()).replace(hour=16),
+            )
     sync_ledger(engine, DEMO_DESK, until, now=datetime.combine(until, datetime.min.time()).replace(hour=9))
+
 
 def prepare_store(engine: Engine, *, demo_if_empty: bool = True) -> bool:
     """Make a usable store: schema current and reference data in, and the demo data when it is empty

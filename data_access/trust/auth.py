@@ -89,8 +89,11 @@ class AccountLocked(LoginFailed):
 
     def __init__(self, until: datetime, now: datetime):
         wait = (until - now).total_seconds()
-        super().__init__(f"登录失败次数较多，请 {max(1, round(wait))} 秒后再试。" if wait < 60 else
-                         f"连续登录失败 {MAX_FAILURES} 次，账号已临时锁定，请于 {until:%H:%M} 后再试。")
+        super().__init__(
+            f"登录失败次数较多，请 {max(1, round(wait))} 秒后再试。"
+            if wait < 60
+            else f"连续登录失败 {MAX_FAILURES} 次，账号已临时锁定，请于 {until:%H:%M} 后再试。"
+        )
         self.until = until
 
 
@@ -169,8 +172,15 @@ def _unit_id(conn, unit: int | str | None) -> int | None:
     return int(found)
 
 
-def add_user(engine: Engine, principal: Principal, username: str, password: str, role: str,
-             unit: int | str | None = None, display_name: str | None = None) -> int:
+def add_user(
+    engine: Engine,
+    principal: Principal,
+    username: str,
+    password: str,
+    role: str,
+    unit: int | str | None = None,
+    display_name: str | None = None,
+) -> int:
     """Create an active user (admins only); returns its id. Reporters need a unit (id or exact name)."""
     require_role(principal, ADMIN_ROLES, "管理用户")
     username = username.strip()
@@ -185,22 +195,38 @@ def add_user(engine: Engine, principal: Principal, username: str, password: str,
             raise ValueError("报送单位（reporter）账号必须指定 --unit")
         if conn.execute(select(app_user.c.id).where(app_user.c.username == username)).first():
             raise ValueError(f"用户已存在：{username}")
-        new_id = conn.execute(app_user.insert().values(
-            username=username, display_name=display_name or username, password_hash=hashed, role=role,
-            unit_id=unit_id, active=True)).inserted_primary_key[0]
+        new_id = conn.execute(
+            app_user.insert().values(
+                username=username,
+                display_name=display_name or username,
+                password_hash=hashed,
+                role=role,
+                unit_id=unit_id,
+                active=True,
+            )
+        ).inserted_primary_key[0]
         write_audit(conn, principal.username, "user_add", f"user:{username}", f"role={role} unit={unit_id}")
     return int(new_id)
 
 
 def users(engine: Engine) -> pd.DataFrame:
     """One row per user: ``username, display_name, role, unit_id, unit_name, active`` (no hashes)."""
-    q = (select(app_user.c.username, app_user.c.display_name, app_user.c.role, app_user.c.unit_id,
-                buyer_unit.c.name.label("unit_name"), app_user.c.active)
-         .select_from(app_user.outerjoin(buyer_unit, buyer_unit.c.id == app_user.c.unit_id))
-         .order_by(app_user.c.username))
+    q = (
+        select(
+            app_user.c.username,
+            app_user.c.display_name,
+            app_user.c.role,
+            app_user.c.unit_id,
+            buyer_unit.c.name.label("unit_name"),
+            app_user.c.active,
+        )
+        .select_from(app_user.outerjoin(buyer_unit, buyer_unit.c.id == app_user.c.unit_id))
+        .order_by(app_user.c.username)
+    )
     with engine.connect() as conn:
-        return frame(conn.execute(q).all(),
-                     columns=["username", "display_name", "role", "unit_id", "unit_name", "active"])
+        return frame(
+            conn.execute(q).all(), columns=["username", "display_name", "role", "unit_id", "unit_name", "active"]
+        )
 
 
 def set_active(engine: Engine, principal: Principal, username: str, active: bool) -> None:
@@ -218,8 +244,7 @@ def set_password(engine: Engine, principal: Principal, username: str, password: 
     require_role(principal, ADMIN_ROLES, "管理用户")
     hashed = hash_password(password)
     with engine.begin() as conn:
-        done = conn.execute(update(app_user).where(app_user.c.username == username)
-                            .values(password_hash=hashed))
+        done = conn.execute(update(app_user).where(app_user.c.username == username).values(password_hash=hashed))
         if not done.rowcount:
             raise ValueError(f"找不到用户：{username}")
         write_audit(conn, principal.username, "user_passwd", f"user:{username}", None)
@@ -228,15 +253,18 @@ def set_password(engine: Engine, principal: Principal, username: str, password: 
 def has_active_users(engine: Engine) -> bool:
     """True when sign-in is required (the store has at least one active user)."""
     with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(app_user)
-                            .where(app_user.c.active.is_(True))).scalar() > 0
+        return conn.execute(select(func.count()).select_from(app_user).where(app_user.c.active.is_(True))).scalar() > 0
 
 
-def write_audit(conn, username: str, action: str, subject: str | None, detail: str | None,
-                at: datetime | None = None) -> None:
+def write_audit(
+    conn, username: str, action: str, subject: str | None, detail: str | None, at: datetime | None = None
+) -> None:
     """Append one audit row inside the caller's transaction (never put a full ID or phone in it)."""
-    conn.execute(audit_log.insert().values(at=at or datetime.now(), username=username[:64], action=action,
-                                           subject=subject, detail=detail))
+    conn.execute(
+        audit_log.insert().values(
+            at=at or datetime.now(), username=username[:64], action=action, subject=subject, detail=detail
+        )
+    )
 
 
 def locked_until(engine: Engine, username: str, now: datetime | None = None) -> datetime | None:
@@ -248,12 +276,21 @@ def locked_until(engine: Engine, username: str, now: datetime | None = None) -> 
     now = now or datetime.now()
     name = username[:64]
     with engine.connect() as conn:
-        last_ok = conn.execute(select(func.max(audit_log.c.at)).where(and_(
-            audit_log.c.action == "login", audit_log.c.username == name))).scalar()
-        q = (select(audit_log.c.at)
-             .where(and_(audit_log.c.action == "login_failed", audit_log.c.username == name,
-                         audit_log.c.at > now - FAILURE_WINDOW))
-             .order_by(audit_log.c.at.desc()).limit(MAX_FAILURES))
+        last_ok = conn.execute(
+            select(func.max(audit_log.c.at)).where(and_(audit_log.c.action == "login", audit_log.c.username == name))
+        ).scalar()
+        q = (
+            select(audit_log.c.at)
+            .where(
+                and_(
+                    audit_log.c.action == "login_failed",
+                    audit_log.c.username == name,
+                    audit_log.c.at > now - FAILURE_WINDOW,
+                )
+            )
+            .order_by(audit_log.c.at.desc())
+            .limit(MAX_FAILURES)
+        )
         if last_ok is not None:
             q = q.where(audit_log.c.at > last_ok)
         fails = conn.execute(q).scalars().all()
@@ -266,15 +303,21 @@ def locked_until(engine: Engine, username: str, now: datetime | None = None) -> 
 
 
 def _principal(row) -> Principal:
-    return Principal(username=row.username, role=row.role, unit_id=row.unit_id,
-                     display_name=row.display_name or row.username, unit_name=row.unit_name or "")
+    return Principal(
+        username=row.username,
+        role=row.role,
+        unit_id=row.unit_id,
+        display_name=row.display_name or row.username,
+        unit_name=row.unit_name or "",
+    )
 
 
 def _user_row(conn, username: str):
     return conn.execute(
         select(app_user, buyer_unit.c.name.label("unit_name"))
         .select_from(app_user.outerjoin(buyer_unit, buyer_unit.c.id == app_user.c.unit_id))
-        .where(app_user.c.username == username)).first()
+        .where(app_user.c.username == username)
+    ).first()
 
 
 def authenticate(engine: Engine, username: str, password: str, now: datetime | None = None) -> Principal:
@@ -305,8 +348,9 @@ def authenticate(engine: Engine, username: str, password: str, now: datetime | N
             write_audit(conn, username or "(空)", "login_failed", None, None, at=now)
         else:
             if _hasher.check_needs_rehash(row.password_hash):
-                conn.execute(update(app_user).where(app_user.c.id == row.id)
-                             .values(password_hash=_hasher.hash(password)))
+                conn.execute(
+                    update(app_user).where(app_user.c.id == row.id).values(password_hash=_hasher.hash(password))
+                )
             write_audit(conn, username, "login", None, f"role={row.role}", at=now)
     if not ok:
         raise LoginFailed("用户名或密码错误。")
@@ -331,12 +375,16 @@ def record_logout(engine: Engine, principal: Principal) -> None:
         write_audit(conn, principal.username, "logout", None, None)
 
 
-def audit_entries(engine: Engine, principal: Principal, action: str | None = None,
-                  username: str | None = None, limit: int = 500) -> pd.DataFrame:
+def audit_entries(
+    engine: Engine, principal: Principal, action: str | None = None, username: str | None = None, limit: int = 500
+) -> pd.DataFrame:
     """The newest audit rows (admin only): ``at, username, action, subject, detail``."""
     require_role(principal, ADMIN_ROLES, "查看审计日志")
-    q = select(audit_log.c.at, audit_log.c.username, audit_log.c.action, audit_log.c.subject,
-               audit_log.c.detail).order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(limit)
+    q = (
+        select(audit_log.c.at, audit_log.c.username, audit_log.c.action, audit_log.c.subject, audit_log.c.detail)
+        .order_by(audit_log.c.at.desc(), audit_log.c.id.desc())
+        .limit(limit)
+    )
     if action:
         q = q.where(audit_log.c.action == action)
     if username:

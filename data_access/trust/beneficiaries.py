@@ -25,8 +25,17 @@ from data_access.trust.auth import (
 )
 from data_access.trust.personal import decrypt_pii, id_hash, normalise_id_number, pii_hash_key
 
-LIST_COLUMNS = ["id", "name", "id_masked", "phone_masked", "region_code", "region_name", "benefits",
-                "benefit_amount", "last_period"]
+LIST_COLUMNS = [
+    "id",
+    "name",
+    "id_masked",
+    "phone_masked",
+    "region_code",
+    "region_name",
+    "benefits",
+    "benefit_amount",
+    "last_period",
+]
 FIELDS = {"id_number": ("id_encrypted", "身份证号"), "phone": ("phone_encrypted", "联系电话")}
 
 
@@ -46,8 +55,14 @@ def _visible(principal: Principal):
     return exists().where(and_(benefit.c.beneficiary_id == beneficiary.c.id, cond))
 
 
-def beneficiary_list(engine: Engine, principal: Principal, name: str = "", id_number: str = "",
-                     region_code: str | None = None, limit: int = 200) -> tuple[pd.DataFrame, int]:
+def beneficiary_list(
+    engine: Engine,
+    principal: Principal,
+    name: str = "",
+    id_number: str = "",
+    region_code: str | None = None,
+    limit: int = 200,
+) -> tuple[pd.DataFrame, int]:
     """Beneficiaries matching the search, masked, with ``benefits`` (count), ``benefit_amount``
     (yuan) and ``last_period``; returns (at most ``limit`` rows by name, total matching)."""
     require_role(principal, PERSONAL_DATA_ROLES, "查看带贫人员信息")
@@ -61,16 +76,38 @@ def beneficiary_list(engine: Engine, principal: Principal, name: str = "", id_nu
         conds.append(in_region(beneficiary.c.region_code, region_code))
     where = and_(*conds)
     unit_cond = _unit_condition(principal)
-    sums = (select(benefit.c.beneficiary_id, func.count().label("benefits"),
-                   func.sum(benefit.c.amount).label("benefit_amount"), func.max(benefit.c.period).label("last_period"))
-            .where(unit_cond if unit_cond is not None else True)
-            .group_by(benefit.c.beneficiary_id).subquery())
-    q = (select(beneficiary.c.id, beneficiary.c.name, beneficiary.c.id_masked, beneficiary.c.phone_masked,
-                beneficiary.c.region_code, region.c.name, func.coalesce(sums.c.benefits, 0),
-                func.coalesce(sums.c.benefit_amount, 0), sums.c.last_period)
-         .select_from(beneficiary.outerjoin(region, region.c.code == beneficiary.c.region_code)
-                      .outerjoin(sums, sums.c.beneficiary_id == beneficiary.c.id))
-         .where(where).order_by(beneficiary.c.name, beneficiary.c.id).limit(limit))
+    sums = (
+        select(
+            benefit.c.beneficiary_id,
+            func.count().label("benefits"),
+            func.sum(benefit.c.amount).label("benefit_amount"),
+            func.max(benefit.c.period).label("last_period"),
+        )
+        .where(unit_cond if unit_cond is not None else True)
+        .group_by(benefit.c.beneficiary_id)
+        .subquery()
+    )
+    q = (
+        select(
+            beneficiary.c.id,
+            beneficiary.c.name,
+            beneficiary.c.id_masked,
+            beneficiary.c.phone_masked,
+            beneficiary.c.region_code,
+            region.c.name,
+            func.coalesce(sums.c.benefits, 0),
+            func.coalesce(sums.c.benefit_amount, 0),
+            sums.c.last_period,
+        )
+        .select_from(
+            beneficiary.outerjoin(region, region.c.code == beneficiary.c.region_code).outerjoin(
+                sums, sums.c.beneficiary_id == beneficiary.c.id
+            )
+        )
+        .where(where)
+        .order_by(beneficiary.c.name, beneficiary.c.id)
+        .limit(limit)
+    )
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(beneficiary).where(where)).scalar()
         df = frame(conn.execute(q).all(), columns=LIST_COLUMNS)
@@ -83,11 +120,16 @@ def beneficiary_benefits(engine: Engine, principal: Principal, beneficiary_id: i
     amount`` (yuan), newest first."""
     require_role(principal, PERSONAL_DATA_ROLES, "查看带贫人员信息")
     unit_cond = _unit_condition(principal)
-    q = (select(benefit.c.period, buyer_unit.c.name, product.c.name, benefit.c.amount)
-         .select_from(benefit.outerjoin(buyer_unit, buyer_unit.c.id == benefit.c.unit_id)
-                      .outerjoin(product, product.c.id == benefit.c.product_id))
-         .where(and_(benefit.c.beneficiary_id == beneficiary_id, unit_cond if unit_cond is not None else True))
-         .order_by(benefit.c.period.desc(), benefit.c.id))
+    q = (
+        select(benefit.c.period, buyer_unit.c.name, product.c.name, benefit.c.amount)
+        .select_from(
+            benefit.outerjoin(buyer_unit, buyer_unit.c.id == benefit.c.unit_id).outerjoin(
+                product, product.c.id == benefit.c.product_id
+            )
+        )
+        .where(and_(benefit.c.beneficiary_id == beneficiary_id, unit_cond if unit_cond is not None else True))
+        .order_by(benefit.c.period.desc(), benefit.c.id)
+    )
     with engine.connect() as conn:
         df = frame(conn.execute(q).all(), columns=["period", "unit_name", "product_name", "amount"])
     df["amount"] = df.amount.astype(float)
@@ -111,12 +153,14 @@ def reveal(engine: Engine, principal: Principal, beneficiary_id: int, field: str
         raise ValueError("请填写查看用途")
     column, label = FIELDS[field]
     with engine.begin() as conn:
-        token = conn.execute(select(beneficiary.c[column]).where(and_(
-            beneficiary.c.id == beneficiary_id, _visible(principal)))).first()
+        token = conn.execute(
+            select(beneficiary.c[column]).where(and_(beneficiary.c.id == beneficiary_id, _visible(principal)))
+        ).first()
         if token is None:
             raise AccessDenied("无此带贫人员，或无权查看。")
         if token[0] is None:
             return ""
-        write_audit(conn, principal.username, "pii_reveal", f"beneficiary:{beneficiary_id}",
-               f"{label}；用途：{reason[:200]}")
+        write_audit(
+            conn, principal.username, "pii_reveal", f"beneficiary:{beneficiary_id}", f"{label}；用途：{reason[:200]}"
+        )
         return decrypt_pii(token[0])

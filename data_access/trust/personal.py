@@ -52,8 +52,43 @@ _CHECK_CHARS = "10X98765432"
 # GB/T 2260 province-level codes; 71/81/82 are Taiwan, Hong Kong, Macao and 83 the code on
 # residence permits of Taiwan residents, all of which appear on mainland ID-format numbers.
 _PROVINCES = frozenset(
-    [11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46,
-     50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83]
+    [
+        11,
+        12,
+        13,
+        14,
+        15,
+        21,
+        22,
+        23,
+        31,
+        32,
+        33,
+        34,
+        35,
+        36,
+        37,
+        41,
+        42,
+        43,
+        44,
+        45,
+        46,
+        50,
+        51,
+        52,
+        53,
+        54,
+        61,
+        62,
+        63,
+        64,
+        65,
+        71,
+        81,
+        82,
+        83,
+    ]
 )
 _FULLWIDTH = {0xFF10 + i: 0x30 + i for i in range(10)} | {0xFF38: ord("X"), 0xFF58: ord("X")}
 _SCIENTIFIC = re.compile(r"^\d(\.\d+)?E\+?\d+$")

@@ -25,8 +25,7 @@ def signed_in_principal() -> auth.Principal:
             st.session_state["principal"] = fresh
             return fresh
     st.session_state.pop("principal", None)
-    st.navigation([st.Page(_login_page, title="登录", icon=":material/login:", default=True)],
-                  position="hidden").run()
+    st.navigation([st.Page(_login_page, title="登录", icon=":material/login:", default=True)], position="hidden").run()
     st.stop()
 
 
@@ -55,8 +54,7 @@ def sidebar_user(principal: auth.Principal) -> None:
     """Who is signed in, with role and unit, and the sign-out button; or the demo-user marker."""
     sb = st.sidebar
     if principal.demo:
-        sb.info("演示用户（管理员权限）：尚未配置用户，无需登录。创建用户后将要求登录。",
-                icon=":material/person:")
+        sb.info("演示用户（管理员权限）：尚未配置用户，无需登录。创建用户后将要求登录。", icon=":material/person:")
         return
     unit = f"\n\n{principal.unit_name}" if principal.unit_name else ""
     sb.markdown(f":material/account_circle: **{principal.display_name}** · {principal.role_label}{unit}")

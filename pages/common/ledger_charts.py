@@ -18,8 +18,13 @@ def compliance_figure(summary: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for status, label in COMPLIANCE_STATUSES.items():
         if status in summary and summary[status].sum():
-            fig.add_bar(x=x, y=summary[status], name=label, marker_color=STATUS_COLORS[status],
-                        hovertemplate=f"%{{x}} {label}：%{{y}} 个单位<extra></extra>")
+            fig.add_bar(
+                x=x,
+                y=summary[status],
+                name=label,
+                marker_color=STATUS_COLORS[status],
+                hovertemplate=f"%{{x}} {label}：%{{y}} 个单位<extra></extra>",
+            )
     fig = _layout(fig, height=340)
     fig.update_layout(barmode="stack", hovermode="closest")
     fig.update_xaxes(type="category")

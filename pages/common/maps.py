@@ -22,22 +22,45 @@ from data_access.query.text import money_text, pct_text
 from data_access.reference.labels import OUTLET_KINDS, OUTLET_STATUSES, PAIRING_KINDS
 from pages.common.charts import memo_built
 
-KIND_COLORS = {"counter": [214, 39, 40], "hall": [31, 119, 180], "zone": [44, 160, 44],
-               "train": [255, 127, 14], "station": [148, 103, 189], "demo": [23, 190, 207]}
+KIND_COLORS = {
+    "counter": [214, 39, 40],
+    "hall": [31, 119, 180],
+    "zone": [44, 160, 44],
+    "train": [255, 127, 14],
+    "station": [148, 103, 189],
+    "demo": [23, 190, 207],
+}
 # Status shows as opacity and outline: a fading point is an outlet on its way out.
-STATUS_STYLE = {"operating": (230, [255, 255, 255], 1), "suspended": (150, [90, 90, 90], 2),
-                "exit_proposed": (200, [0, 0, 0], 3), "exited": (70, [150, 150, 150], 1)}
-CHOROPLETH_RAMP = [[255, 247, 236], [254, 232, 200], [253, 212, 158], [253, 187, 132], [252, 141, 89],
-                   [239, 101, 72], [215, 48, 31], [153, 0, 0]]
-TOOLTIP = {"html": "<b>{title}</b><br/>{line1}<br/>{line2}<br/>{line3}<br/>{line4}",
-           "style": {"fontFamily": "Noto Sans CJK SC, Microsoft YaHei, sans-serif", "fontSize": "12px",
-                     "backgroundColor": "rgba(40,40,40,0.9)", "color": "white"}}
+STATUS_STYLE = {
+    "operating": (230, [255, 255, 255], 1),
+    "suspended": (150, [90, 90, 90], 2),
+    "exit_proposed": (200, [0, 0, 0], 3),
+    "exited": (70, [150, 150, 150], 1),
+}
+CHOROPLETH_RAMP = [
+    [255, 247, 236],
+    [254, 232, 200],
+    [253, 212, 158],
+    [253, 187, 132],
+    [252, 141, 89],
+    [239, 101, 72],
+    [215, 48, 31],
+    [153, 0, 0],
+]
+TOOLTIP = {
+    "html": "<b>{title}</b><br/>{line1}<br/>{line2}<br/>{line3}<br/>{line4}",
+    "style": {
+        "fontFamily": "Noto Sans CJK SC, Microsoft YaHei, sans-serif",
+        "fontSize": "12px",
+        "backgroundColor": "rgba(40,40,40,0.9)",
+        "color": "white",
+    },
+}
 LAND = [246, 244, 238, 255]  # the base map's land fill
 CHINA_VIEW = dict(longitude=104.5, latitude=36.0, zoom=2.5)
 
 
-def view_for(lngs, lats, default: dict = CHINA_VIEW, zoom: float | None = None,
-             width_px: int = 600) -> pdk.ViewState:
+def view_for(lngs, lats, default: dict = CHINA_VIEW, zoom: float | None = None, width_px: int = 600) -> pdk.ViewState:
     """A view that frames the given coordinates in a map about ``width_px`` wide (China when there
     are none); ``zoom`` overrides. The whole country fits a half-page map (zoom ≈ 2.5)."""
     lngs, lats = np.asarray(list(lngs), dtype=float), np.asarray(list(lats), dtype=float)
@@ -48,8 +71,9 @@ def view_for(lngs, lats, default: dict = CHINA_VIEW, zoom: float | None = None,
     span = max(float(lngs.max() - lngs.min()), float(lats.max() - lats.min()) * 1.3, 0.3)
     # At zoom z the world (360°) is 512·2^z pixels wide; leave a margin on each side.
     zoom = zoom if zoom is not None else max(1.5, min(10.0, math.log2(width_px * 360 / (512 * span * 1.4))))
-    return pdk.ViewState(longitude=float((lngs.min() + lngs.max()) / 2),
-                         latitude=float((lats.min() + lats.max()) / 2), zoom=zoom)
+    return pdk.ViewState(
+        longitude=float((lngs.min() + lngs.max()) / 2), latitude=float((lats.min() + lats.max()) / 2), zoom=zoom
+    )
 
 
 def features_bounds(features: list[dict]) -> tuple[list[float], list[float]]:
@@ -72,13 +96,22 @@ def _flatten(coords):
     return out
 
 
-def base_layer(features: list[dict], layer_id: str = "base", line_width: float = 1.0,
-               fill: list[int] | None = None) -> pdk.Layer:
+def base_layer(
+    features: list[dict], layer_id: str = "base", line_width: float = 1.0, fill: list[int] | None = None
+) -> pdk.Layer:
     """Our own boundaries as the map's base: light land, grey borders, nothing from the internet."""
-    return pdk.Layer("GeoJsonLayer", id=layer_id, data={"type": "FeatureCollection", "features": features},
-                     stroked=True, filled=fill is not None, get_fill_color=fill or [0, 0, 0, 0],
-                     get_line_color=[140, 140, 140, 200], line_width_min_pixels=line_width,
-                     get_line_width=0, pickable=False)
+    return pdk.Layer(
+        "GeoJsonLayer",
+        id=layer_id,
+        data={"type": "FeatureCollection", "features": features},
+        stroked=True,
+        filled=fill is not None,
+        get_fill_color=fill or [0, 0, 0, 0],
+        get_line_color=[140, 140, 140, 200],
+        line_width_min_pixels=line_width,
+        get_line_width=0,
+        pickable=False,
+    )
 
 
 def ramp_color(values: pd.Series) -> list[list[int]]:
@@ -107,20 +140,35 @@ def choropleth_features(shapes: list[dict], amounts: pd.DataFrame, caption: str)
         amount = float(by_code.amount.get(code, 0.0)) if code in by_code.index else 0.0
         purchases = int(by_code.purchases.get(code, 0)) if "purchases" in by_code and code in by_code.index else 0
         share = by_code.share.get(code) if "share" in by_code and code in by_code.index else None
-        props = dict(feat["properties"], amount=amount, color=colors.get(code, [235, 235, 235, 160]),
-                     title=feat["properties"]["name"], line1=f"{caption}：{money_text(amount)}",
-                     line2=f"采购笔数：{purchases:,}",
-                     line3=f"占比：{pct_text(share)}" if share is not None else "", line4="")
+        props = dict(
+            feat["properties"],
+            amount=amount,
+            color=colors.get(code, [235, 235, 235, 160]),
+            title=feat["properties"]["name"],
+            line1=f"{caption}：{money_text(amount)}",
+            line2=f"采购笔数：{purchases:,}",
+            line3=f"占比：{pct_text(share)}" if share is not None else "",
+            line4="",
+        )
         out.append({"type": "Feature", "geometry": feat["geometry"], "properties": props})
     return out
 
 
 def choropleth_layer(features: list[dict], layer_id: str = "choropleth", pickable: bool = True) -> pdk.Layer:
     """Regions filled by amount (``properties.color``)."""
-    return pdk.Layer("GeoJsonLayer", id=layer_id, data={"type": "FeatureCollection", "features": features},
-                     stroked=True, filled=True, get_fill_color="properties.color",
-                     get_line_color=[255, 255, 255, 220], line_width_min_pixels=0.5, pickable=pickable,
-                     auto_highlight=True, highlight_color=[255, 215, 0, 160])
+    return pdk.Layer(
+        "GeoJsonLayer",
+        id=layer_id,
+        data={"type": "FeatureCollection", "features": features},
+        stroked=True,
+        filled=True,
+        get_fill_color="properties.color",
+        get_line_color=[255, 255, 255, 220],
+        line_width_min_pixels=0.5,
+        pickable=pickable,
+        auto_highlight=True,
+        highlight_color=[255, 215, 0, 160],
+    )
 
 
 def outlet_frame(points: pd.DataFrame) -> pd.DataFrame:
@@ -133,46 +181,96 @@ def outlet_frame(points: pd.DataFrame) -> pd.DataFrame:
     df["outline"] = [line + [255] for _, line, _ in style]
     df["outline_width"] = [w for _, _, w in style]
     df["title"] = df.name
-    df["line1"] = [f"类型：{OUTLET_KINDS.get(k, k)} ｜ 状态：{OUTLET_STATUSES.get(s, s)}"
-                   for k, s in zip(df.kind, df.status, strict=True)]
+    df["line1"] = [
+        f"类型：{OUTLET_KINDS.get(k, k)} ｜ 状态：{OUTLET_STATUSES.get(s, s)}"
+        for k, s in zip(df.kind, df.status, strict=True)
+    ]
     df["line2"] = "运营方：" + df.operator.fillna("—").astype(str)
     df["line3"] = ["开设：" + (d.isoformat() if d is not None and not pd.isna(d) else "—") for d in df.opened_on]
     df["line4"] = [f"期间销售额：{money_text(v)}（{n:,}笔）" for v, n in zip(df.sales_yuan, df.purchases, strict=True)]
-    keep = ["id", "lng", "lat", "radius", "color", "outline", "outline_width", "title", "line1", "line2",
-            "line3", "line4"]
+    keep = [
+        "id",
+        "lng",
+        "lat",
+        "radius",
+        "color",
+        "outline",
+        "outline_width",
+        "title",
+        "line1",
+        "line2",
+        "line3",
+        "line4",
+    ]
     return df[keep]
 
 
 def outlet_layer(points: pd.DataFrame, layer_id: str = "outlets") -> pdk.Layer:
     """Outlets coloured by kind, faded and outlined by status, sized by sales."""
-    return pdk.Layer("ScatterplotLayer", id=layer_id, data=outlet_frame(points), get_position=["lng", "lat"],
-                     get_radius="radius", radius_units="'pixels'", get_fill_color="color", stroked=True,
-                     get_line_color="outline", get_line_width="outline_width", line_width_units="'pixels'",
-                     pickable=True, auto_highlight=True)
+    return pdk.Layer(
+        "ScatterplotLayer",
+        id=layer_id,
+        data=outlet_frame(points),
+        get_position=["lng", "lat"],
+        get_radius="radius",
+        radius_units="'pixels'",
+        get_fill_color="color",
+        stroked=True,
+        get_line_color="outline",
+        get_line_width="outline_width",
+        line_width_units="'pixels'",
+        pickable=True,
+        auto_highlight=True,
+    )
 
 
 def highlight_layer(points: pd.DataFrame, layer_id: str = "highlight") -> pdk.Layer:
     """A ring around the chosen outlets."""
-    return pdk.Layer("ScatterplotLayer", id=layer_id, data=points[["lng", "lat"]], get_position=["lng", "lat"],
-                     get_radius=18, radius_units="'pixels'", filled=False, stroked=True,
-                     get_line_color=[255, 193, 7, 255], get_line_width=4, line_width_units="'pixels'")
+    return pdk.Layer(
+        "ScatterplotLayer",
+        id=layer_id,
+        data=points[["lng", "lat"]],
+        get_position=["lng", "lat"],
+        get_radius=18,
+        radius_units="'pixels'",
+        filled=False,
+        stroked=True,
+        get_line_color=[255, 193, 7, 255],
+        get_line_width=4,
+        line_width_units="'pixels'",
+    )
 
 
 def legend_html() -> str:
     """The outlet legend: a coloured dot per kind and a word per status style."""
-    dots = "".join(f'<span style="display:inline-block;width:10px;height:10px;border-radius:5px;'
-                   f'background:rgb({c[0]},{c[1]},{c[2]});margin:0 4px 0 10px"></span>{OUTLET_KINDS[k]}'
-                   for k, c in KIND_COLORS.items())
-    return (f'<div style="font-size:0.85rem">{dots}<br/><span style="margin-left:10px">圆点大小＝期间销售额；'
-            "半透明灰边＝暂停，黑色粗边＝拟退出，淡色＝已退出；区县颜色越深采购额越大</span></div>")
+    dots = "".join(
+        f'<span style="display:inline-block;width:10px;height:10px;border-radius:5px;'
+        f'background:rgb({c[0]},{c[1]},{c[2]});margin:0 4px 0 10px"></span>{OUTLET_KINDS[k]}'
+        for k, c in KIND_COLORS.items()
+    )
+    return (
+        f'<div style="font-size:0.85rem">{dots}<br/><span style="margin-left:10px">圆点大小＝期间销售额；'
+        "半透明灰边＝暂停，黑色粗边＝拟退出，淡色＝已退出；区县颜色越深采购额越大</span></div>"
+    )
 
 
 def density_layer(density: pd.DataFrame, layer_id: str = "density") -> pdk.Layer:
     """Hexagons of outlet counts from the SQL grid (each cell weighted by its outlets)."""
-    return pdk.Layer("HexagonLayer", id=layer_id, data=density[["lng", "lat", "outlets"]],
-                     get_position=["lng", "lat"], get_color_weight="outlets", color_aggregation="'SUM'",
-                     get_elevation_weight="outlets", elevation_aggregation="'SUM'", radius=25000,
-                     extruded=False, coverage=0.9, opacity=0.45, pickable=False)
+    return pdk.Layer(
+        "HexagonLayer",
+        id=layer_id,
+        data=density[["lng", "lat", "outlets"]],
+        get_position=["lng", "lat"],
+        get_color_weight="outlets",
+        color_aggregation="'SUM'",
+        get_elevation_weight="outlets",
+        elevation_aggregation="'SUM'",
+        radius=25000,
+        extruded=False,
+        coverage=0.9,
+        opacity=0.45,
+        pickable=False,
+    )
 
 
 @memo_built
@@ -190,20 +288,31 @@ def flow_frame(flows: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFrame:
     df["color"] = [[192, 57, 43, 200] if p else [120, 120, 120, 150] for p in df.paired]
     df["title"] = df.helper_name + " → " + df.origin_name
     df["line1"] = "金额：" + df.amount.map(money_text)
-    df["line2"] = ["结对关系：" + (PAIRING_KINDS.get(k, k) if isinstance(k, str) else "无（非结对采购）")
-                   for k in df.pairing_kind]
+    df["line2"] = [
+        "结对关系：" + (PAIRING_KINDS.get(k, k) if isinstance(k, str) else "无（非结对采购）") for k in df.pairing_kind
+    ]
     df["line3"] = ""
     df["line4"] = ""
-    return df[["from_lng", "from_lat", "to_lng", "to_lat", "width", "color", "title", "line1", "line2",
-               "line3", "line4"]]
+    return df[
+        ["from_lng", "from_lat", "to_lng", "to_lat", "width", "color", "title", "line1", "line2", "line3", "line4"]
+    ]
 
 
 def flow_layer(flows: pd.DataFrame, regions: pd.DataFrame, layer_id: str = "flows") -> pdk.Layer:
     """Arcs from helper jurisdictions to origins, red when a pairing covers them."""
-    return pdk.Layer("ArcLayer", id=layer_id, data=flow_frame(flows, regions),
-                     get_source_position=["from_lng", "from_lat"], get_target_position=["to_lng", "to_lat"],
-                     get_source_color="color", get_target_color="color", get_width="width",
-                     width_units="'pixels'", pickable=True, great_circle=False)
+    return pdk.Layer(
+        "ArcLayer",
+        id=layer_id,
+        data=flow_frame(flows, regions),
+        get_source_position=["from_lng", "from_lat"],
+        get_target_position=["to_lng", "to_lat"],
+        get_source_color="color",
+        get_target_color="color",
+        get_width="width",
+        width_units="'pixels'",
+        pickable=True,
+        great_circle=False,
+    )
 
 
 class CompactDeck(pdk.Deck):
@@ -214,8 +323,9 @@ class CompactDeck(pdk.Deck):
     def to_json(self) -> str:
         # Written once: a deck kept by ``memo_deck`` is sent again on every rerun.
         if getattr(self, "_compact_json", None) is None:
-            self._compact_json = json.dumps(self, sort_keys=True, default=default_serialize,
-                                            separators=(",", ":"), ensure_ascii=False)
+            self._compact_json = json.dumps(
+                self, sort_keys=True, default=default_serialize, separators=(",", ":"), ensure_ascii=False
+            )
         return self._compact_json
 
 

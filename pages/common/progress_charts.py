@@ -16,9 +16,14 @@ def rule_status_bars(overview: pd.DataFrame) -> go.Figure:
     d = overview.iloc[::-1]
     fig = go.Figure()
     for status in ("red", "yellow", "green"):
-        fig.add_bar(y=d.rule_title, x=d[status], orientation="h", name=STATUS_NAMES[status],
-                    marker_color=RAG_COLORS[status],
-                    hovertemplate="%{y}<br>" + STATUS_NAMES[status] + "：%{x}<extra></extra>")
+        fig.add_bar(
+            y=d.rule_title,
+            x=d[status],
+            orientation="h",
+            name=STATUS_NAMES[status],
+            marker_color=RAG_COLORS[status],
+            hovertemplate="%{y}<br>" + STATUS_NAMES[status] + "：%{x}<extra></extra>",
+        )
     fig.update_layout(barmode="stack")
     fig.update_xaxes(title_text="评价对象数")
     fig = _layout(fig, height=max(280, 28 * len(d) + 80))
@@ -32,10 +37,22 @@ def amount_vs_last_year(df: pd.DataFrame, label_col: str, year: int, top: int = 
     """Horizontal bars (万元) of ``amount`` beside ``amount_last_year`` for the largest ``top`` labels."""
     d = df.head(top).iloc[::-1]
     fig = go.Figure()
-    fig.add_bar(y=d[label_col], x=d.amount_last_year / 1e4, orientation="h", name=f"{year - 1}年同期",
-                marker_color="#bdc3c7", hovertemplate="%{y}：%{x:,.1f}万元<extra>上年同期</extra>")
-    fig.add_bar(y=d[label_col], x=d.amount / 1e4, orientation="h", name=f"{year}年",
-                marker_color=PALETTE[1], hovertemplate="%{y}：%{x:,.1f}万元<extra>本期</extra>")
+    fig.add_bar(
+        y=d[label_col],
+        x=d.amount_last_year / 1e4,
+        orientation="h",
+        name=f"{year - 1}年同期",
+        marker_color="#bdc3c7",
+        hovertemplate="%{y}：%{x:,.1f}万元<extra>上年同期</extra>",
+    )
+    fig.add_bar(
+        y=d[label_col],
+        x=d.amount / 1e4,
+        orientation="h",
+        name=f"{year}年",
+        marker_color=PALETTE[1],
+        hovertemplate="%{y}：%{x:,.1f}万元<extra>本期</extra>",
+    )
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="万元")
     fig = _layout(fig, height=max(260, 34 * len(d) + 90))

@@ -17,11 +17,24 @@ def download_buttons(df: pd.DataFrame, name: str, key: str, note: str | None = N
     The files are made when the button is clicked (a callable ``data``), not on every rerun:
     writing an XLSX costs tens of milliseconds per table, more than the page's cached data."""
     c1, c2 = st.columns(2)
-    c1.download_button("下载 CSV", partial(csv_bytes, df), file_name=f"{name}.csv", mime=CSV_MIME, key=f"{key}_csv",
-                       width="stretch", on_click="ignore")
-    c2.download_button("下载 XLSX", partial(xlsx_bytes, {name: df}, notes={name: note} if note else None), file_name=f"{name}.xlsx", key=f"{key}_xlsx",
-                       mime=XLSX_MIME,
-                       width="stretch", on_click="ignore")
+    c1.download_button(
+        "下载 CSV",
+        partial(csv_bytes, df),
+        file_name=f"{name}.csv",
+        mime=CSV_MIME,
+        key=f"{key}_csv",
+        width="stretch",
+        on_click="ignore",
+    )
+    c2.download_button(
+        "下载 XLSX",
+        partial(xlsx_bytes, {name: df}, notes={name: note} if note else None),
+        file_name=f"{name}.xlsx",
+        key=f"{key}_xlsx",
+        mime=XLSX_MIME,
+        width="stretch",
+        on_click="ignore",
+    )
 
 
 def chart_and_table(fig, table: pd.DataFrame, name: str, key: str, note: str | None = None, **chart_kwargs):

@@ -53,11 +53,22 @@ def sidebar_filters() -> Filters:
     year = sb.selectbox("年度", years, index=years.index(f.year) if f.year in years else 0, key="flt_year")
     last_month = as_of.month if year == as_of.year else 12
     m_from, m_to = (f.start.month, min(f.end.month, last_month)) if f.year == year else (1, last_month)
-    m_from, m_to = sb.select_slider("月份", options=list(range(1, 13)), value=(min(m_from, m_to), m_to),
-                                    format_func=lambda m: f"{m}月", key=f"flt_months_{year}")
+    m_from, m_to = sb.select_slider(
+        "月份",
+        options=list(range(1, 13)),
+        value=(min(m_from, m_to), m_to),
+        format_func=lambda m: f"{m}月",
+        key=f"flt_months_{year}",
+    )
     gen = filters_generation()
-    side = sb.radio("地区口径", list(REGION_SIDES), index=list(REGION_SIDES).index(f.region_side),
-                    format_func=REGION_SIDES.get, horizontal=True, key=f"flt_side_{gen}")
+    side = sb.radio(
+        "地区口径",
+        list(REGION_SIDES),
+        index=list(REGION_SIDES).index(f.region_side),
+        format_func=REGION_SIDES.get,
+        horizontal=True,
+        key=f"flt_side_{gen}",
+    )
     path = [c for c, _ in region_path(regions, f.region_code)][1:]
     chosen: str | None = None
     for depth, label in enumerate(("省份", "地市", "区县")):
@@ -67,24 +78,56 @@ def sidebar_filters() -> Filters:
         options = [None] + children.code.tolist()
         names = dict(zip(children.code, children.name, strict=True))
         current = path[depth] if depth < len(path) and path[depth] in options else None
-        pick = sb.selectbox(label, options, index=options.index(current),
-                            format_func=lambda c, names=names: "全部" if c is None else names.get(c, c),
-                            key=f"flt_region_{depth}_{chosen}_{gen}")
+        pick = sb.selectbox(
+            label,
+            options,
+            index=options.index(current),
+            format_func=lambda c, names=names: "全部" if c is None else names.get(c, c),
+            key=f"flt_region_{depth}_{chosen}_{gen}",
+        )
         if pick is None:
             break
         chosen = pick
         if region_level(chosen) == "county":
             break
-    channels = sb.multiselect("渠道", list(CHANNELS), default=list(f.channels), format_func=CHANNELS.get,
-                              key="flt_channel", placeholder="全部渠道")
-    kinds = sb.multiselect("单位类型", list(BUYER_KINDS), default=list(f.buyer_kinds),
-                           format_func=BUYER_KINDS.get, key="flt_kind", placeholder="全部类型")
-    cats = sb.multiselect("产品品类", list(CATEGORIES), default=list(f.categories), format_func=CATEGORIES.get,
-                          key="flt_cat", placeholder="全部品类")
-    end_day = as_of if (year == as_of.year and m_to == as_of.month) else (
-        pd.Timestamp(year=year, month=m_to, day=1) + pd.offsets.MonthEnd(0)).date()
-    f = Filters(start=date(year, m_from, 1), end=end_day, region_code=chosen, region_side=side,
-                channels=tuple(channels), buyer_kinds=tuple(kinds), categories=tuple(cats))
+    channels = sb.multiselect(
+        "渠道",
+        list(CHANNELS),
+        default=list(f.channels),
+        format_func=CHANNELS.get,
+        key="flt_channel",
+        placeholder="全部渠道",
+    )
+    kinds = sb.multiselect(
+        "单位类型",
+        list(BUYER_KINDS),
+        default=list(f.buyer_kinds),
+        format_func=BUYER_KINDS.get,
+        key="flt_kind",
+        placeholder="全部类型",
+    )
+    cats = sb.multiselect(
+        "产品品类",
+        list(CATEGORIES),
+        default=list(f.categories),
+        format_func=CATEGORIES.get,
+        key="flt_cat",
+        placeholder="全部品类",
+    )
+    end_day = (
+        as_of
+        if (year == as_of.year and m_to == as_of.month)
+        else (pd.Timestamp(year=year, month=m_to, day=1) + pd.offsets.MonthEnd(0)).date()
+    )
+    f = Filters(
+        start=date(year, m_from, 1),
+        end=end_day,
+        region_code=chosen,
+        region_side=side,
+        channels=tuple(channels),
+        buyer_kinds=tuple(kinds),
+        categories=tuple(cats),
+    )
     f = apply_principal(f, cache.principal())
     st.session_state["filters"] = f
     _sync_url(f)

@@ -32,7 +32,9 @@ def store(tmp_path_factory):
 
 
 def metric(page, label: str) -> str:
-    return page.locator('[data-testid="stMetric"]', has_text=label).locator('[data-testid="stMetricValue"]').inner_text()
+    return (
+        page.locator('[data-testid="stMetric"]', has_text=label).locator('[data-testid="stMetricValue"]').inner_text()
+    )
 
 
 def download(page, button: str, tmp_path: Path) -> Path:
@@ -115,4 +117,3 @@ def test_desk_prepares_the_joint_meeting(store, tmp_path):
         shot = screenshot(page, "ledger")
         assert not [u for u in page.blocked if "googleapis" not in u and "gstatic" not in u], page.blocked
     shutil.copy(shot, ROOT / "docs" / "img" / "ledger.png")
-

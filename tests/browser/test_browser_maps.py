@@ -130,8 +130,9 @@ def test_drill_from_the_country_to_a_county_by_clicking_and_back(app):
         # 全国 → the largest province that has cities (a municipality would pass through).
         bars = _bars(page)
         assert len(bars) >= 3, bars
-        province = next(n for n in sorted(bars, key=lambda n: bars[n]["width"], reverse=True)
-                        if n.endswith(("省", "自治区")))
+        province = next(
+            n for n in sorted(bars, key=lambda n: bars[n]["width"], reverse=True) if n.endswith(("省", "自治区"))
+        )
         _click_bar(page, bars[province])
         params = _params(page)
         assert params["level"] == "province" and name_of[params["region"]] == province, page.url

@@ -32,8 +32,12 @@ def test_upload_gbk_csv_preview_commit_and_see_batch(store, tmp_path):
     with engine.connect() as conn:
         buyer = conn.execute(select(s.buyer_unit.c.name).order_by(s.buyer_unit.c.id).limit(1)).scalar_one()
         purchases_before = conn.execute(select(func.count()).select_from(s.purchase)).scalar()
-    rows = [corpus._ledger_row(采购单位=buyer, 凭证号=f"GBK{i}", 交易日期=f"2024年5月{i + 1}日",
-                               **{"金额（元）": f"1,{i}00.50元"}) for i in range(3)]
+    rows = [
+        corpus._ledger_row(
+            采购单位=buyer, 凭证号=f"GBK{i}", 交易日期=f"2024年5月{i + 1}日", **{"金额（元）": f"1,{i}00.50元"}
+        )
+        for i in range(3)
+    ]
     path = tmp_path / "五月采购台账.csv"
     path.write_bytes(corpus.csv_bytes([corpus.LEDGER_HEADER, *rows], encoding="gbk", title="消费帮扶采购台账"))
 
@@ -62,9 +66,14 @@ def test_upload_gbk_csv_preview_commit_and_see_batch(store, tmp_path):
         assert page.get_by_role("button", name="确认导入").is_disabled()
 
     with engine.connect() as conn:
-        batch = conn.execute(select(s.report_batch.c.id, s.report_batch.c.file_name, s.report_batch.c.row_count,
-                                    s.report_batch.c.submitted_by)
-                             .where(s.report_batch.c.file_name == "五月采购台账.csv")).all()
+        batch = conn.execute(
+            select(
+                s.report_batch.c.id,
+                s.report_batch.c.file_name,
+                s.report_batch.c.row_count,
+                s.report_batch.c.submitted_by,
+            ).where(s.report_batch.c.file_name == "五月采购台账.csv")
+        ).all()
         purchases_after = conn.execute(select(func.count()).select_from(s.purchase)).scalar()
     assert len(batch) == 1 and batch[0].row_count == 3 and batch[0].submitted_by == "demo"
     assert purchases_after == purchases_before + 3

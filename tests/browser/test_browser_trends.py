@@ -55,8 +55,7 @@ def chart_texts(page) -> tuple[str, list[str]]:
     """The y-axis title and legend entries of the trend chart (SVG text)."""
     page.wait_for_selector(".js-plotly-plot .legendtext")
     plot = page.locator('[data-testid="stPlotlyChart"]').first
-    return (plot.locator(".ytitle").first.text_content(),
-            [t.text_content() for t in plot.locator(".legendtext").all()])
+    return (plot.locator(".ytitle").first.text_content(), [t.text_content() for t in plot.locator(".legendtext").all()])
 
 
 def grid(page):
@@ -119,7 +118,7 @@ def test_change_measure_and_dimension_then_download_what_is_shown(store, tmp_pat
         table.locator('[role="columnheader"]', has_text="同比（%）").wait_for(state="attached")
         headers = [h.text_content() for h in table.locator('[role="columnheader"]').all()]
         assert headers == list(want.columns)
-        first = [c.text_content() for c in table.locator('tbody tr').first.locator('[role="gridcell"]').all()]
+        first = [c.text_content() for c in table.locator("tbody tr").first.locator('[role="gridcell"]').all()]
         assert first[:3] == [want.iloc[0, 0], want.iloc[0, 1], f"{want.iloc[0, 2]:g}"]
 
         with page.expect_download() as got_csv:

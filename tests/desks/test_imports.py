@@ -41,9 +41,19 @@ def store(databases):
     generate_demo(engine, scale=3000)
     with engine.begin() as conn:
         existing = set(conn.execute(select(s.buyer_unit.c.name)).scalars())
-        conn.execute(s.buyer_unit.insert(), [
-            dict(name=n, kind="union" if "工会" in n else "budget_unit", region_code="440402",
-                 jurisdiction_code="440400") for n in CORPUS_UNITS if n not in existing])
+        conn.execute(
+            s.buyer_unit.insert(),
+            [
+                dict(
+                    name=n,
+                    kind="union" if "工会" in n else "budget_unit",
+                    region_code="440402",
+                    jurisdiction_code="440400",
+                )
+                for n in CORPUS_UNITS
+                if n not in existing
+            ],
+        )
     yield engine
     engine.dispose()
 
@@ -94,8 +104,9 @@ def test_same_file_again_changes_nothing(store):
 
 def test_batch_records_who_when_unit_period_rows_hash(store):
     data = corpus.csv_bytes([corpus.LEDGER_HEADER, *corpus.ledger_rows(3)[1:]])
-    result, outcome = commit(store, data, "purchases", "五月台账.csv",
-                             principal=Principal(username="zhang", role="admin"))
+    result, outcome = commit(
+        store, data, "purchases", "五月台账.csv", principal=Principal(username="zhang", role="admin")
+    )
     listed = imports.batches(store).set_index("id").loc[outcome.batch_id]
     assert listed.submitted_by == "zhang" and listed.row_count == 2 and listed.file_name == "五月台账.csv"
     assert listed.file_hash == result.file_hash and listed.unit_name == "珠海市第一中学"
@@ -104,9 +115,13 @@ def test_batch_records_who_when_unit_period_rows_hash(store):
 
 
 def test_one_bad_row_keeps_every_row_out(store):
-    rows = [*corpus.ledger_rows(4), corpus._ledger_row(采购单位="不存在的局", 凭证号="X1"),
-            corpus._ledger_row(产地="朝阳区", 凭证号="X2"), corpus._ledger_row(产地="火星县", 凭证号="X3"),
-            corpus._ledger_row(产地="云南省", 凭证号="X4")]
+    rows = [
+        *corpus.ledger_rows(4),
+        corpus._ledger_row(采购单位="不存在的局", 凭证号="X1"),
+        corpus._ledger_row(产地="朝阳区", 凭证号="X2"),
+        corpus._ledger_row(产地="火星县", 凭证号="X3"),
+        corpus._ledger_row(产地="云南省", 凭证号="X4"),
+    ]
     before = imports.store_counts(store)
     _, outcome = commit(store, corpus.csv_bytes([corpus.LEDGER_HEADER, *rows]), "purchases")
     assert imports.store_counts(store) == before
@@ -119,16 +134,24 @@ def test_one_bad_row_keeps_every_row_out(store):
 
 
 def test_unknown_supplier_and_product_are_created(store):
-    row = corpus._ledger_row(供应商="泸水市新建合作社", 产品名称="怒江鲜笋", 产地="云南省怒江傈僳族自治州泸水市",
-                             凭证号="NEW1")
+    row = corpus._ledger_row(
+        供应商="泸水市新建合作社", 产品名称="怒江鲜笋", 产地="云南省怒江傈僳族自治州泸水市", 凭证号="NEW1"
+    )
     _, outcome = commit(store, corpus.csv_bytes([corpus.LEDGER_HEADER, row]), "purchases")
     assert outcome.committed and outcome.created == {"supplier": 1, "product": 1}
     with store.connect() as conn:
-        got = conn.execute(select(s.purchase.c.origin_code, s.supplier.c.name, s.supplier.c.kind, s.product.c.category,
-                                  s.product.c.certified)
-                           .join(s.supplier, s.supplier.c.id == s.purchase.c.supplier_id)
-                           .join(s.product, s.product.c.id == s.purchase.c.product_id)
-                           .where(s.purchase.c.batch_id == outcome.batch_id)).one()
+        got = conn.execute(
+            select(
+                s.purchase.c.origin_code,
+                s.supplier.c.name,
+                s.supplier.c.kind,
+                s.product.c.category,
+                s.product.c.certified,
+            )
+            .join(s.supplier, s.supplier.c.id == s.purchase.c.supplier_id)
+            .join(s.product, s.product.c.id == s.purchase.c.product_id)
+            .where(s.purchase.c.batch_id == outcome.batch_id)
+        ).one()
     assert got == ("533301", "泸水市新建合作社", "cooperative", "vegetable", False)
 
 
@@ -139,11 +162,16 @@ def test_proofs_take_origin_from_known_supplier(store):
     _, outcome = commit(store, data, "proofs", default_origin=None)
     assert outcome.committed, [e.message for e in outcome.errors]
     with store.connect() as conn:
-        assert conn.execute(select(s.purchase.c.origin_code).where(s.purchase.c.batch_id == outcome.batch_id)).scalar() == region
+        assert (
+            conn.execute(select(s.purchase.c.origin_code).where(s.purchase.c.batch_id == outcome.batch_id)).scalar()
+            == region
+        )
 
 
 def test_proofs_without_any_origin_are_refused(store):
-    data = corpus.csv_bytes([corpus.PROOF_HEADER, corpus._proof_row(卖方="无名合作社", 产品名称="无名产品", 金额="778")])
+    data = corpus.csv_bytes(
+        [corpus.PROOF_HEADER, corpus._proof_row(卖方="无名合作社", 产品名称="无名产品", 金额="778")]
+    )
     before = imports.store_counts(store)
     _, outcome = commit(store, data, "proofs", default_origin=None)
     assert [(e.row, e.field) for e in outcome.errors] == [(2, "卖方")] and "默认产地" in outcome.errors[0].reason
@@ -158,8 +186,9 @@ def test_reporter_submits_for_its_own_unit_only(store):
     _, refused = commit(store, corpus.csv_bytes([corpus.LEDGER_HEADER, *mixed]), "purchases", principal=reporter)
     assert [(e.row, e.field) for e in refused.errors] == [(3, "采购单位")] and "本单位" in refused.errors[0].reason
     assert imports.store_counts(store) == before
-    _, other_unit = commit(store, corpus.csv_bytes([corpus.LEDGER_HEADER, mixed[0]]), "purchases", principal=reporter,
-                           unit="某局")
+    _, other_unit = commit(
+        store, corpus.csv_bytes([corpus.LEDGER_HEADER, mixed[0]]), "purchases", principal=reporter, unit="某局"
+    )
     assert other_unit.errors and "只能为本单位" in other_unit.errors[0].reason
     _, ok = commit(store, corpus.csv_bytes([corpus.LEDGER_HEADER, mixed[0]]), "purchases", principal=reporter)
     assert ok.committed and ok.unit_id == own
@@ -170,8 +199,15 @@ def test_reporter_submits_for_its_own_unit_only(store):
 
 def test_beneficiaries_need_a_period_and_store_no_clear_numbers(store):
     rng = random.Random(99)
-    people = [[f"新村民{i}", personal.fictional_id_number(rng, "533301", date(1970 + i, 3, 4)), f"1390013900{i}",
-               str(500 + i)] for i in range(3)]
+    people = [
+        [
+            f"新村民{i}",
+            personal.fictional_id_number(rng, "533301", date(1970 + i, 3, 4)),
+            f"1390013900{i}",
+            str(500 + i),
+        ]
+        for i in range(3)
+    ]
     data = corpus.csv_bytes([corpus.BEN_HEADER, *people])
     _, no_period = commit(store, data, "beneficiaries", period=None)
     assert no_period.errors and "受益期" in no_period.errors[0].reason
@@ -181,16 +217,22 @@ def test_beneficiaries_need_a_period_and_store_no_clear_numbers(store):
     assert outcome.committed and outcome.period == "2024-11" and outcome.created == {"beneficiary": 3}
     with store.connect() as conn:
         dump = " ".join(str(v) for row in conn.execute(select(s.beneficiary)).all() for v in row)
-        benefits = conn.execute(select(s.benefit.c.amount, s.benefit.c.period, s.benefit.c.unit_id)
-                                .where(s.benefit.c.batch_id == outcome.batch_id)).all()
+        benefits = conn.execute(
+            select(s.benefit.c.amount, s.benefit.c.period, s.benefit.c.unit_id).where(
+                s.benefit.c.batch_id == outcome.batch_id
+            )
+        ).all()
     for _, id_number, phone, _ in people:
         assert id_number not in dump and phone not in dump
     assert sorted(float(a) for a, _, _ in benefits) == [500.0, 501.0, 502.0]
-    assert {p for _, p, _ in benefits} == {"2024-11"} and {u for _, _, u in benefits} == {unit_id(store, "区直机关工会")}
+    assert {p for _, p, _ in benefits} == {"2024-11"} and {u for _, _, u in benefits} == {
+        unit_id(store, "区直机关工会")
+    }
     # The same person in next month's roster: a new benefit, not a second person.
     before = imports.store_counts(store)
-    _, again = commit(store, corpus.csv_bytes([corpus.BEN_HEADER, [*people[0][:3], "650"]]),
-                      "beneficiaries", period="2024-12")
+    _, again = commit(
+        store, corpus.csv_bytes([corpus.BEN_HEADER, [*people[0][:3], "650"]]), "beneficiaries", period="2024-12"
+    )
     after = imports.store_counts(store)
     assert again.committed and again.created == {"beneficiary": 0}
     assert after["beneficiary"] == before["beneficiary"] and after["benefit"] == before["benefit"] + 1
@@ -240,15 +282,30 @@ def test_cli_import_exit_codes(store, tmp_path, capsys):
     assert "未找到「带贫人员名册」的表头" in capsys.readouterr().out
     assert imports.store_counts(store) == before
     with store.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(s.report_batch)
-                            .where(s.report_batch.c.submitted_by == "cli-test")).scalar() == 1
+        assert (
+            conn.execute(
+                select(func.count()).select_from(s.report_batch).where(s.report_batch.c.submitted_by == "cli-test")
+            ).scalar()
+            == 1
+        )
 
 
-@pytest.mark.parametrize("typed, period", [
-    ("2024-05", "2024-05"), ("2024-5", "2024-05"), ("2024年5月", "2024-05"), ("2024.12", "2024-12"),
-    ("2024Q2", "2024-Q2"), ("2024-q4", "2024-Q4"), ("2024年第三季度", "2024-Q3"), ("２０２４－０５", "2024-05"),
-    ("2024-13", None), ("明年", None), ("", None),
-])
+@pytest.mark.parametrize(
+    "typed, period",
+    [
+        ("2024-05", "2024-05"),
+        ("2024-5", "2024-05"),
+        ("2024年5月", "2024-05"),
+        ("2024.12", "2024-12"),
+        ("2024Q2", "2024-Q2"),
+        ("2024-q4", "2024-Q4"),
+        ("2024年第三季度", "2024-Q3"),
+        ("２０２４－０５", "2024-05"),
+        ("2024-13", None),
+        ("明年", None),
+        ("", None),
+    ],
+)
 def test_period_forms(typed, period):
     assert imports._period(typed) == period
 

@@ -74,8 +74,9 @@ def test_corpus_writes_files(tmp_path):
 
 
 def test_error_message_format():
-    result = parse_upload(next(c for c in CASES if c.name == "bad_check_digit").data, "beneficiaries",
-                          "名册.csv", corpus.TODAY)
+    result = parse_upload(
+        next(c for c in CASES if c.name == "bad_check_digit").data, "beneficiaries", "名册.csv", corpus.TODAY
+    )
     error = result.errors[0]
     assert error.message == f"第2行「身份证」：校验位错误（应为{corpus.BAD_ID_EXPECTED}）"
     assert error.value == personal.mask_id_number(corpus.BAD_ID)
@@ -124,21 +125,33 @@ def test_template_has_seed_headers_title_and_example(form, kind):
 
 def test_seed_headers_are_exact():
     assert [f.label for f in FORMS["beneficiaries"].fields] == ["姓名", "身份证", "联系方式", "受益金额"]
-    assert [f.label for f in FORMS["proofs"].fields] == ["序号", "产品名称", "卖方", "买方", "数量", "金额", "交易时间", "备注"]
+    assert [f.label for f in FORMS["proofs"].fields] == [
+        "序号",
+        "产品名称",
+        "卖方",
+        "买方",
+        "数量",
+        "金额",
+        "交易时间",
+        "备注",
+    ]
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("=HYPERLINK(\"http://x\",\"y\")", "'=HYPERLINK(\"http://x\",\"y\")"),
-    ("@SUM(1)", "'@SUM(1)"),
-    ("+cmd", "'+cmd"),
-    ("-2+3", "'-2+3"),
-    ("\t=1", "'\t=1"),
-    ("\rx", "'\rx"),
-    ("大通湖大米", "大通湖大米"),
-    ("", ""),
-    (12.5, 12.5),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'),
+        ("@SUM(1)", "'@SUM(1)"),
+        ("+cmd", "'+cmd"),
+        ("-2+3", "'-2+3"),
+        ("\t=1", "'\t=1"),
+        ("\rx", "'\rx"),
+        ("大通湖大米", "大通湖大米"),
+        ("", ""),
+        (12.5, 12.5),
+        (None, None),
+    ],
+)
 def test_safe_cell(value, expected):
     assert safe_cell(value) == expected
 
@@ -176,8 +189,9 @@ def test_unreadable_path_gives_clear_error(tmp_path):
 
 def test_error_list_is_capped_but_counted():
     rows = [corpus._proof_row(序号=str(i), 金额="-1", 产品名称=f"米{i}") for i in range(50)]
-    result = parse_upload(corpus.csv_bytes([corpus.PROOF_HEADER, *rows]), "proofs", "x.csv", corpus.TODAY,
-                          limits=Limits(max_errors=10))
+    result = parse_upload(
+        corpus.csv_bytes([corpus.PROOF_HEADER, *rows]), "proofs", "x.csv", corpus.TODAY, limits=Limits(max_errors=10)
+    )
     assert result.error_count == 50 and len(result.errors) == 10
     assert [e.row for e in result.errors] == list(range(2, 12))
     assert "列出前 10 处" in result.message

@@ -94,9 +94,17 @@ def test_sync_is_idempotent_resolves_and_reopens_and_keeps_history(writable_demo
     item = ledger_items(eng, AS_OF, kinds=("report",)).iloc[0]
     unit_id, period = item.source_key.split(":")
     with eng.begin() as conn:
-        conn.execute(insert(report_batch).values(form="proofs", unit_id=int(unit_id), period=period,
-                                                 submitted_at=datetime(2026, 10, 30, 10), submitted_by="测试",
-                                                 file_hash=f"test-{item.source_key}", row_count=3))
+        conn.execute(
+            insert(report_batch).values(
+                form="proofs",
+                unit_id=int(unit_id),
+                period=period,
+                submitted_at=datetime(2026, 10, 30, 10),
+                submitted_by="测试",
+                file_hash=f"test-{item.source_key}",
+                row_count=3,
+            )
+        )
     assert sync_ledger(eng, DESK, AS_OF)["resolved"] == 1
     history = item_history(eng, int(item.id))
     assert history.action.iloc[-1] == "resolved" and history.actor.iloc[-1] == "台账同步"
@@ -110,26 +118,41 @@ def test_sync_is_idempotent_resolves_and_reopens_and_keeps_history(writable_demo
 
     # A desk closes an item whose cause persists: the sync respects the decision.
     item = ledger_items(eng, AS_OF, kinds=("rule",)).iloc[0]
-    update_item(eng, desk("desk_a"), int(item.id), int(item.version), AS_OF, status="closed", note="已约谈，整改方案已报")
+    update_item(
+        eng, desk("desk_a"), int(item.id), int(item.version), AS_OF, status="closed", note="已约谈，整改方案已报"
+    )
     assert sync_ledger(eng, DESK, AS_OF) == dict(opened=0, reopened=0, updated=0, resolved=0)
     assert int(item.id) not in set(ledger_items(eng, AS_OF).id)
     # Earlier events were never rewritten.
-    assert events(eng)[:len(before)] == before
+    assert events(eng)[: len(before)] == before
 
 
 def test_desk_actions_are_logged_and_guarded(writable_demo_engine):
     eng = writable_demo_engine
     items = ledger_items(eng, AS_OF)
     item = items[(items.owner_group != "cooperation") & (items.status == "open")].iloc[0]
-    v2 = update_item(eng, desk("desk_a"), int(item.id), int(item.version), AS_OF, status="in_progress",
-                     owner_group="cooperation", due_date=date(2026, 12, 31), note="已函告")
+    v2 = update_item(
+        eng,
+        desk("desk_a"),
+        int(item.id),
+        int(item.version),
+        AS_OF,
+        status="in_progress",
+        owner_group="cooperation",
+        due_date=date(2026, 12, 31),
+        note="已函告",
+    )
     with pytest.raises(StaleItem):
         update_item(eng, desk("desk_b"), int(item.id), int(item.version), AS_OF, note="晚到的操作")
     with pytest.raises(ValueError):
         update_item(eng, desk("desk_b"), int(item.id), v2, AS_OF, owner_group="no_such_group")
     row = ledger_items(eng, AS_OF).set_index("id").loc[int(item.id)]
-    assert (row.status, row.owner_group, row.due_date, row.note) == ("in_progress", "cooperation",
-                                                                     date(2026, 12, 31), "已函告")
+    assert (row.status, row.owner_group, row.due_date, row.note) == (
+        "in_progress",
+        "cooperation",
+        date(2026, 12, 31),
+        "已函告",
+    )
     tail = item_history(eng, int(item.id)).tail(3)
     assert list(tail.action) == ["status", "assign", "due"] and set(tail.actor) == {"desk_a"}
     changed = since_meeting(eng, date(2026, 10, 30), AS_OF)
@@ -156,7 +179,17 @@ def test_ledger_says_what_to_raise_with_whom_and_what_changed(demo_engine):
     since = meetings(demo_engine).held_on.iloc[0]
     changed = since_meeting(demo_engine, since, AS_OF)
     shown = ledger_table(changed["closed"])
-    assert list(shown.columns[:9]) == ["编号", "级别", "来源", "事项", "责任专班", "状态", "办结时限", "逾期天数", "最近动态"]
+    assert list(shown.columns[:9]) == [
+        "编号",
+        "级别",
+        "来源",
+        "事项",
+        "责任专班",
+        "状态",
+        "办结时限",
+        "逾期天数",
+        "最近动态",
+    ]
     assert set(shown["办结方式"]) <= {"专班办结", "来源消除自动销号"} and len(set(shown["办结方式"])) == 2
     # The latest change says when, who and what: a desk's closing note, or the sync's resolution.
     assert all(t[:10] > since.isoformat() for t in shown["最近动态"])
@@ -181,8 +214,12 @@ def test_due_dates_follow_the_seeds():
     monthly = dict(due_periods("report_monthly_by_day", 29, date(2026, 1, 1), date(2026, 3, 31)))
     assert monthly == {"2026-01": date(2026, 1, 29), "2026-02": date(2026, 2, 28), "2026-03": date(2026, 3, 29)}
     quarterly = dict(due_periods("report_quarterly", 15, date(2026, 1, 1), date(2026, 12, 31)))
-    assert quarterly == {"2026-Q1": date(2026, 4, 15), "2026-Q2": date(2026, 7, 15),
-                         "2026-Q3": date(2026, 10, 15), "2026-Q4": date(2027, 1, 15)}
+    assert quarterly == {
+        "2026-Q1": date(2026, 4, 15),
+        "2026-Q2": date(2026, 7, 15),
+        "2026-Q3": date(2026, 10, 15),
+        "2026-Q4": date(2027, 1, 15),
+    }
 
 
 def test_compliance_matches_plain_sql(demo_engine):
@@ -190,12 +227,16 @@ def test_compliance_matches_plain_sql(demo_engine):
     assert set(df.jurisdiction_code) == {DATONGHU_CODE, "440100"}
     dth = df[(df.jurisdiction_code == DATONGHU_CODE) & (df.period == "2026-05")]
     with demo_engine.connect() as conn:
-        units = conn.execute(text("SELECT COUNT(*) FROM buyer_unit WHERE jurisdiction_code = :j"),
-                             {"j": DATONGHU_CODE}).scalar()
-        first = conn.execute(text(
-            "SELECT b.unit_id, MIN(b.submitted_at) FROM report_batch b JOIN buyer_unit u ON u.id = b.unit_id "
-            "WHERE u.jurisdiction_code = :j AND b.period = '2026-05' AND b.status = 'committed' GROUP BY b.unit_id"),
-            {"j": DATONGHU_CODE}).all()
+        units = conn.execute(
+            text("SELECT COUNT(*) FROM buyer_unit WHERE jurisdiction_code = :j"), {"j": DATONGHU_CODE}
+        ).scalar()
+        first = conn.execute(
+            text(
+                "SELECT b.unit_id, MIN(b.submitted_at) FROM report_batch b JOIN buyer_unit u ON u.id = b.unit_id "
+                "WHERE u.jurisdiction_code = :j AND b.period = '2026-05' AND b.status = 'committed' GROUP BY b.unit_id"
+            ),
+            {"j": DATONGHU_CODE},
+        ).all()
     days = [pd.Timestamp(at).date() for _, at in first]
     assert len(dth) == units
     assert (dth.status == "on_time").sum() == sum(d <= date(2026, 5, 29) for d in days)

@@ -34,25 +34,56 @@ def _first(engine, table, *columns):
 
 # (name, callable(engine, principal), principals that may not)
 WRITES = [
-    ("warnings.apply_action", lambda e, p: warnings.apply_action(
-        e, p, *_first(e, s.warning, s.warning.c.id, s.warning.c.version), "note", note="越权"),
-     [LEADER, ANALYST, REPORTER]),
+    (
+        "warnings.apply_action",
+        lambda e, p: warnings.apply_action(
+            e, p, *_first(e, s.warning, s.warning.c.id, s.warning.c.version), "note", note="越权"
+        ),
+        [LEADER, ANALYST, REPORTER],
+    ),
     ("warnings.refresh_warnings", lambda e, p: warnings.refresh_warnings(e, p), [LEADER, ANALYST, REPORTER]),
     ("ledger.sync_ledger", lambda e, p: ledger.sync_ledger(e, p, date(2026, 10, 31)), [LEADER, ANALYST, REPORTER]),
-    ("ledger.update_item", lambda e, p: ledger.update_item(
-        e, p, *[int(v) for v in ledger_items(e, date(2026, 10, 31))[["id", "version"]].iloc[0]],
-        date(2026, 10, 31), note="越权"), [LEADER, ANALYST, REPORTER]),
-    ("ledger.add_meeting", lambda e, p: ledger.add_meeting(e, p, date(2026, 11, 2), "越权会议"),
-     [LEADER, ANALYST, REPORTER]),
-    ("imports.commit_upload", lambda e, p: imports.commit_upload(
-        e, parse_upload(_ledger_csv(), "purchases", "x.csv", corpus.TODAY), principal=p), [LEADER, ANALYST, DESK]),
-    ("auth.add_user", lambda e, p: auth.add_user(e, p, "intruder", "long-enough-1", "admin"),
-     [LEADER, ANALYST, REPORTER, DESK]),
+    (
+        "ledger.update_item",
+        lambda e, p: ledger.update_item(
+            e,
+            p,
+            *[int(v) for v in ledger_items(e, date(2026, 10, 31))[["id", "version"]].iloc[0]],
+            date(2026, 10, 31),
+            note="越权",
+        ),
+        [LEADER, ANALYST, REPORTER],
+    ),
+    (
+        "ledger.add_meeting",
+        lambda e, p: ledger.add_meeting(e, p, date(2026, 11, 2), "越权会议"),
+        [LEADER, ANALYST, REPORTER],
+    ),
+    (
+        "imports.commit_upload",
+        lambda e, p: imports.commit_upload(
+            e, parse_upload(_ledger_csv(), "purchases", "x.csv", corpus.TODAY), principal=p
+        ),
+        [LEADER, ANALYST, DESK],
+    ),
+    (
+        "auth.add_user",
+        lambda e, p: auth.add_user(e, p, "intruder", "long-enough-1", "admin"),
+        [LEADER, ANALYST, REPORTER, DESK],
+    ),
     ("auth.set_active", lambda e, p: auth.set_active(e, p, "nobody", False), [LEADER, ANALYST, REPORTER, DESK]),
-    ("auth.set_password", lambda e, p: auth.set_password(e, p, "nobody", "long-enough-1"),
-     [LEADER, ANALYST, REPORTER, DESK]),
-    ("beneficiaries.reveal", lambda e, p: beneficiaries.reveal(
-        e, p, _first(e, s.beneficiary, s.beneficiary.c.id)[0], "id_number", "越权查看"), [LEADER, ANALYST, REPORTER]),
+    (
+        "auth.set_password",
+        lambda e, p: auth.set_password(e, p, "nobody", "long-enough-1"),
+        [LEADER, ANALYST, REPORTER, DESK],
+    ),
+    (
+        "beneficiaries.reveal",
+        lambda e, p: beneficiaries.reveal(
+            e, p, _first(e, s.beneficiary, s.beneficiary.c.id)[0], "id_number", "越权查看"
+        ),
+        [LEADER, ANALYST, REPORTER],
+    ),
 ]
 CASES = [pytest.param(fn, who, id=f"{name}-{who.role}") for name, fn, denied in WRITES for who in denied]
 
@@ -91,7 +122,9 @@ def test_the_same_writes_pass_for_a_role_that_may(store):
     wid, version = _first(store, s.warning, s.warning.c.id, s.warning.c.version)
     assert warnings.apply_action(store, DESK, wid, version, "note", note="可以") == version + 1
     with store.connect() as conn:
-        audited = conn.execute(select(func.count()).select_from(s.audit_log)
-                               .where(s.audit_log.c.username == "a-desk",
-                                      s.audit_log.c.action == "warning_action")).scalar()
+        audited = conn.execute(
+            select(func.count())
+            .select_from(s.audit_log)
+            .where(s.audit_log.c.username == "a-desk", s.audit_log.c.action == "warning_action")
+        ).scalar()
     assert audited == 1

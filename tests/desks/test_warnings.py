@@ -39,16 +39,54 @@ def _glut_store(engine, weeks: int = 170):
     rng = np.random.default_rng(3)
     dates = pd.date_range("2023-01-02", periods=weeks, freq="W-MON")
     with engine.begin() as conn:
-        conn.execute(product.insert(), [
-            dict(id=1, name="巫山脆李", category="fruit", origin_code=WUSHAN, unit="kg", season_months="6,7,8",
-                 reference_price=10.0, supply_volume=100_000, certified=True, status="listed"),
-            dict(id=2, name="巫山蜂蜜", category="specialty", origin_code=WUSHAN, unit="kg", season_months="",
-                 reference_price=60.0, supply_volume=5_000, certified=False, status="listed")])
-        conn.execute(price_series.insert(), [
-            dict(id=1, product_id=1, region_code=WUSHAN, market="巫山脆李产地监测点", frequency="week"),
-            dict(id=2, product_id=2, region_code=WUSHAN, market="巫山蜂蜜产地监测点", frequency="week")])
-        conn.execute(buyer_unit.insert(), [dict(id=1, name="珠海市教育局", kind="budget_unit",
-                                                region_code=ZHUHAI_UNIT_REGION, jurisdiction_code="440400")])
+        conn.execute(
+            product.insert(),
+            [
+                dict(
+                    id=1,
+                    name="巫山脆李",
+                    category="fruit",
+                    origin_code=WUSHAN,
+                    unit="kg",
+                    season_months="6,7,8",
+                    reference_price=10.0,
+                    supply_volume=100_000,
+                    certified=True,
+                    status="listed",
+                ),
+                dict(
+                    id=2,
+                    name="巫山蜂蜜",
+                    category="specialty",
+                    origin_code=WUSHAN,
+                    unit="kg",
+                    season_months="",
+                    reference_price=60.0,
+                    supply_volume=5_000,
+                    certified=False,
+                    status="listed",
+                ),
+            ],
+        )
+        conn.execute(
+            price_series.insert(),
+            [
+                dict(id=1, product_id=1, region_code=WUSHAN, market="巫山脆李产地监测点", frequency="week"),
+                dict(id=2, product_id=2, region_code=WUSHAN, market="巫山蜂蜜产地监测点", frequency="week"),
+            ],
+        )
+        conn.execute(
+            buyer_unit.insert(),
+            [
+                dict(
+                    id=1,
+                    name="珠海市教育局",
+                    kind="budget_unit",
+                    region_code=ZHUHAI_UNIT_REGION,
+                    jurisdiction_code="440400",
+                )
+            ],
+        )
     _observe(engine, dates, rng)
     return 1
 
@@ -58,10 +96,22 @@ def _observe(engine, dates, rng, collapse_from: int = 160):
     fall = np.clip((np.arange(n) - collapse_from + 1) / 4, 0, 1) * 0.45
     rows = []
     for i, d in enumerate(dates):
-        rows.append(dict(series_id=1, obs_date=d.date(), price=round(10 * (1 - fall[i]) * np.exp(rng.normal(0, 0.02)), 2),
-                         volume=round(2000 * (1 - fall[i]) * np.exp(rng.normal(0, 0.05)))))
-        rows.append(dict(series_id=2, obs_date=d.date(), price=round(60 * np.exp(rng.normal(0, 0.02)), 2),
-                         volume=round(100 * np.exp(rng.normal(0, 0.05)))))
+        rows.append(
+            dict(
+                series_id=1,
+                obs_date=d.date(),
+                price=round(10 * (1 - fall[i]) * np.exp(rng.normal(0, 0.02)), 2),
+                volume=round(2000 * (1 - fall[i]) * np.exp(rng.normal(0, 0.05))),
+            )
+        )
+        rows.append(
+            dict(
+                series_id=2,
+                obs_date=d.date(),
+                price=round(60 * np.exp(rng.normal(0, 0.02)), 2),
+                volume=round(100 * np.exp(rng.normal(0, 0.05))),
+            )
+        )
     with engine.begin() as conn:
         conn.execute(delete(price_observation))
         conn.execute(price_observation.insert(), rows)
@@ -172,9 +222,22 @@ def test_two_desks_editing_the_same_warning(fresh_engine):
 
 def test_demo_store_lists_and_counts_agree(demo_engine):
     df = alerts.open_warnings(demo_engine, ALL)
-    assert list(df.columns[:14]) == ["id", "product_id", "product_name", "category", "region_code", "region_name",
-                                     "level", "score", "reason", "status", "owner_group", "first_date", "last_date",
-                                     "absorbed_volume"]
+    assert list(df.columns[:14]) == [
+        "id",
+        "product_id",
+        "product_name",
+        "category",
+        "region_code",
+        "region_name",
+        "level",
+        "score",
+        "reason",
+        "status",
+        "owner_group",
+        "first_date",
+        "last_date",
+        "absorbed_volume",
+    ]
     assert len(df) > 0 and "closed" not in set(df.status)
     counts = alerts.warning_counts(demo_engine, ALL)
     assert counts == {lv: int((df.level == lv).sum()) for lv in ("red", "orange", "yellow", "blue")}
@@ -183,7 +246,9 @@ def test_demo_store_lists_and_counts_agree(demo_engine):
     assert len(reds) == counts["red"]
     guizhou = alerts.open_warnings(demo_engine, Filters(ALL.start, ALL.end, region_code="520000"))
     assert guizhou.region_code.str.startswith("52").all()
-    assert len(guizhou) == sum(alerts.warning_counts(demo_engine, Filters(ALL.start, ALL.end, region_code="520000")).values())
+    assert len(guizhou) == sum(
+        alerts.warning_counts(demo_engine, Filters(ALL.start, ALL.end, region_code="520000")).values()
+    )
 
 
 def test_demo_history_and_warnings_since(demo_engine):
@@ -214,14 +279,26 @@ def test_haversine_zhuhai_to_wushan():
 
 
 def test_candidates_paired_first_then_by_gap():
-    behind = pd.DataFrame({
-        "unit_id": [1, 2, 3], "unit_name": ["上海甲", "珠海乙", "珠海丙"], "region_code": ["310101", "440402", "440403"],
-        "jurisdiction_code": ["310000", "440400", "440400"], "gap_yuan": [900_000.0, 10_000.0, 50_000.0],
-    })
-    pairings = pd.DataFrame({"helper_code": ["440400", "310000"], "helped_code": [WUSHAN, "530000"],
-                             "kind": ["counterpart", "east_west"]})
-    regions = pd.DataFrame({"code": ["310101", "440402", "440403", WUSHAN], "name": ["黄浦区", "香洲区", "斗门区", "巫山县"],
-                            "lng": [121.49, 113.58, 113.30, 109.88], "lat": [31.23, 22.27, 22.21, 31.07]})
+    behind = pd.DataFrame(
+        {
+            "unit_id": [1, 2, 3],
+            "unit_name": ["上海甲", "珠海乙", "珠海丙"],
+            "region_code": ["310101", "440402", "440403"],
+            "jurisdiction_code": ["310000", "440400", "440400"],
+            "gap_yuan": [900_000.0, 10_000.0, 50_000.0],
+        }
+    )
+    pairings = pd.DataFrame(
+        {"helper_code": ["440400", "310000"], "helped_code": [WUSHAN, "530000"], "kind": ["counterpart", "east_west"]}
+    )
+    regions = pd.DataFrame(
+        {
+            "code": ["310101", "440402", "440403", WUSHAN],
+            "name": ["黄浦区", "香洲区", "斗门区", "巫山县"],
+            "lng": [121.49, 113.58, 113.30, 109.88],
+            "lat": [31.23, 22.27, 22.21, 31.07],
+        }
+    )
     out = alerts.rank_candidates(behind, WUSHAN, 109.88, 31.07, pairings, regions)
     assert out.unit_name.tolist() == ["珠海丙", "珠海乙", "上海甲"]
     assert out.paired.tolist() == [True, True, False] and out.pairing_kind.iloc[0] == "对口支援"

@@ -25,18 +25,21 @@ def regions(demo_engine):
     return region_table(demo_engine)
 
 
-@pytest.mark.parametrize("start, picked, expected", [
-    (None, "520000", "520000"),          # 全国 → 贵州省
-    ("520000", "520300", "520300"),      # 贵州省 → 遵义市
-    ("520300", "520302", "520302"),      # 遵义市 → 红花岗区
-    ("520000", "520302", "520302"),      # a county picked straight from the province view
-    (None, "110000", "110100"),          # 北京市 has one child: passed through to 市辖区
-    ("520000", "530100", "520000"),      # outside the current region: ignored
-    ("520300", "520000", "520300"),      # upwards is the breadcrumbs' job
-    ("520300", None, "520300"),          # nothing picked
-    ("520300", "999999", "520300"),      # unknown code
-    ("520302", "520302", "520302"),      # at the bottom, the same county again
-])
+@pytest.mark.parametrize(
+    "start, picked, expected",
+    [
+        (None, "520000", "520000"),  # 全国 → 贵州省
+        ("520000", "520300", "520300"),  # 贵州省 → 遵义市
+        ("520300", "520302", "520302"),  # 遵义市 → 红花岗区
+        ("520000", "520302", "520302"),  # a county picked straight from the province view
+        (None, "110000", "110100"),  # 北京市 has one child: passed through to 市辖区
+        ("520000", "530100", "520000"),  # outside the current region: ignored
+        ("520300", "520000", "520300"),  # upwards is the breadcrumbs' job
+        ("520300", None, "520300"),  # nothing picked
+        ("520300", "999999", "520300"),  # unknown code
+        ("520302", "520302", "520302"),  # at the bottom, the same county again
+    ],
+)
 def test_drill_goes_down_only_inside_the_current_region(regions, start, picked, expected):
     assert drill(DrillState("origin", start), picked, regions) == DrillState("origin", expected)
 
@@ -79,20 +82,31 @@ def test_state_round_trips_through_the_url(regions):
 def test_the_state_is_the_shared_filters_region():
     f = Filters(start=date(2026, 1, 1), end=date(2026, 6, 30), channels=("p832",))
     moved = apply(f, DrillState("buyer", "440400"))
-    assert (moved.region_code, moved.region_side, moved.channels, moved.start) == ("440400", "buyer", ("p832",),
-                                                                                    f.start)
+    assert (moved.region_code, moved.region_side, moved.channels, moved.start) == (
+        "440400",
+        "buyer",
+        ("p832",),
+        f.start,
+    )
     assert state_from_filters(moved) == DrillState("buyer", "440400")
 
 
-@pytest.mark.parametrize("selection, code", [
-    ({"points": [{"point_index": 2, "customdata": ["520300"]}]}, "520300"),
-    ({"points": []}, None),
-    ({"indices": {"choropleth": [3]},
-      "objects": {"choropleth": [{"type": "Feature", "properties": {"code": "520302", "name": "红花岗区"}}]}},
-     "520302"),
-    ({"indices": {}, "objects": {}}, None),
-    ({"objects": {"outlets": [{"code": "440402"}]}}, "440402"),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "selection, code",
+    [
+        ({"points": [{"point_index": 2, "customdata": ["520300"]}]}, "520300"),
+        ({"points": []}, None),
+        (
+            {
+                "indices": {"choropleth": [3]},
+                "objects": {"choropleth": [{"type": "Feature", "properties": {"code": "520302", "name": "红花岗区"}}]},
+            },
+            "520302",
+        ),
+        ({"indices": {}, "objects": {}}, None),
+        ({"objects": {"outlets": [{"code": "440402"}]}}, "440402"),
+        (None, None),
+    ],
+)
 def test_picked_code_reads_plotly_and_pydeck_selections(selection, code):
     assert picked_code(selection) == code

@@ -55,26 +55,75 @@ PURCHASES = [
 ]
 # 大通湖 unit 4: Jan–Oct reported, March late (after the 29th), November (due 29 Nov) missing.
 # 广州 unit 5: Q1, Q2 reported, Q3 missing; unit 6: nothing.
-REPORTS = ([(4, f"2026-{m:02d}", datetime(2026, m, 20, 10)) for m in range(1, 11) if m != 3]
-           + [(4, "2026-03", datetime(2026, 4, 2, 9)), (5, "2026-Q1", datetime(2026, 4, 10, 9)),
-              (5, "2026-Q2", datetime(2026, 7, 10, 9))])
+REPORTS = [(4, f"2026-{m:02d}", datetime(2026, m, 20, 10)) for m in range(1, 11) if m != 3] + [
+    (4, "2026-03", datetime(2026, 4, 2, 9)),
+    (5, "2026-Q1", datetime(2026, 4, 10, 9)),
+    (5, "2026-Q2", datetime(2026, 7, 10, 9)),
+]
 
 
 @pytest.fixture
 def small_store(fresh_engine):
     init_store(fresh_engine)
     with fresh_engine.begin() as conn:
-        conn.execute(insert(buyer_unit), [dict(id=i, name=n, kind=k, region_code=r, jurisdiction_code=j)
-                                          for i, n, k, r, j in UNITS])
-        conn.execute(insert(unit_budget), [dict(dict.fromkeys(
-            ("canteen_food_budget", "reserved_share", "reserved_amount", "union_members", "gift_budget",
-             "welfare_budget", "plan_amount")), year=2026, **b) for b in BUDGETS])
-        conn.execute(insert(purchase), [
-            dict(id=i + 1, purchase_date=date.fromisoformat(d), month=int(d[:4] + d[5:7]), buyer_unit_id=u,
-                 origin_code=o, channel=c, purpose=p, amount=a) for i, (d, u, o, c, p, a) in enumerate(PURCHASES)])
-        conn.execute(insert(report_batch), [
-            dict(id=i + 1, form="proofs", unit_id=u, period=p, submitted_at=at, submitted_by="test",
-                 file_hash=f"h{i}", row_count=1, status="committed") for i, (u, p, at) in enumerate(REPORTS)])
+        conn.execute(
+            insert(buyer_unit),
+            [dict(id=i, name=n, kind=k, region_code=r, jurisdiction_code=j) for i, n, k, r, j in UNITS],
+        )
+        conn.execute(
+            insert(unit_budget),
+            [
+                dict(
+                    dict.fromkeys(
+                        (
+                            "canteen_food_budget",
+                            "reserved_share",
+                            "reserved_amount",
+                            "union_members",
+                            "gift_budget",
+                            "welfare_budget",
+                            "plan_amount",
+                        )
+                    ),
+                    year=2026,
+                    **b,
+                )
+                for b in BUDGETS
+            ],
+        )
+        conn.execute(
+            insert(purchase),
+            [
+                dict(
+                    id=i + 1,
+                    purchase_date=date.fromisoformat(d),
+                    month=int(d[:4] + d[5:7]),
+                    buyer_unit_id=u,
+                    origin_code=o,
+                    channel=c,
+                    purpose=p,
+                    amount=a,
+                )
+                for i, (d, u, o, c, p, a) in enumerate(PURCHASES)
+            ],
+        )
+        conn.execute(
+            insert(report_batch),
+            [
+                dict(
+                    id=i + 1,
+                    form="proofs",
+                    unit_id=u,
+                    period=p,
+                    submitted_at=at,
+                    submitted_by="test",
+                    file_hash=f"h{i}",
+                    row_count=1,
+                    status="committed",
+                )
+                for i, (u, p, at) in enumerate(REPORTS)
+            ],
+        )
     return fresh_engine
 
 
@@ -95,7 +144,9 @@ def test_forty_percent_of_target_is_green_in_may_and_red_in_november(small_store
     assert nov.gap_yuan == pytest.approx(300_000 * 334 / 365 - 120_000)
     assert nov.remaining_yuan == pytest.approx(180_000)
     assert nov.status == "red" and not nov.met
-    assert nov.clause == "《关于大力推进消费帮扶巩固拓展脱贫攻坚成果的工作方案》（珠海）（珠委农组〔2021〕15号）四（二）"
+    assert (
+        nov.clause == "《关于大力推进消费帮扶巩固拓展脱贫攻坚成果的工作方案》（珠海）（珠委农组〔2021〕15号）四（二）"
+    )
 
 
 def test_hand_computed_evaluations(small_store):
@@ -118,8 +169,8 @@ def test_hand_computed_evaluations(small_store):
     for (rule, unit), (status, value, gap) in expected.items():
         row = _one(ev, rule, unit=unit)
         assert row.status == status, (rule, unit, row.status)
-        assert (pd.isna(row.value) if value is None else row.value == pytest.approx(value)), (rule, unit, row.value)
-        assert (pd.isna(row.gap_yuan) if gap is None else row.gap_yuan == pytest.approx(gap, abs=0.01)), (rule, unit)
+        assert pd.isna(row.value) if value is None else row.value == pytest.approx(value), (rule, unit, row.value)
+        assert pd.isna(row.gap_yuan) if gap is None else row.gap_yuan == pytest.approx(gap, abs=0.01), (rule, unit)
     wushan = _one(ev, "cq_townships_only_up", region="500237")
     assert wushan.status == "green" and wushan.value == pytest.approx(1.2) and wushan.unit_name == "巫山县"
     kaizhou = _one(ev, "cq_townships_only_up", region="500154")
@@ -132,12 +183,29 @@ def test_hand_computed_evaluations(small_store):
 def test_last_year_to_the_same_day_counts_the_days_of_a_partial_month(small_store):
     # As of 15 May, last year's 10 May and 14 May count and 20 May / 16 May do not — for units and
     # for origin counties alike (the whole months come from the rollups, the days apart).
-    extra = [("2025-05-10", 5, "520502", 7_000), ("2025-05-20", 5, "520502", 9_000),
-             ("2025-05-14", 7, "500237", 11_000), ("2025-05-16", 7, "500237", 13_000)]
+    extra = [
+        ("2025-05-10", 5, "520502", 7_000),
+        ("2025-05-20", 5, "520502", 9_000),
+        ("2025-05-14", 7, "500237", 11_000),
+        ("2025-05-16", 7, "500237", 13_000),
+    ]
     with small_store.begin() as conn:
-        conn.execute(insert(purchase), [
-            dict(id=100 + i, purchase_date=date.fromisoformat(d), month=int(d[:4] + d[5:7]), buyer_unit_id=u,
-                 origin_code=o, channel="p832", purpose="canteen", amount=a) for i, (d, u, o, a) in enumerate(extra)])
+        conn.execute(
+            insert(purchase),
+            [
+                dict(
+                    id=100 + i,
+                    purchase_date=date.fromisoformat(d),
+                    month=int(d[:4] + d[5:7]),
+                    buyer_unit_id=u,
+                    origin_code=o,
+                    channel="p832",
+                    purpose="canteen",
+                    amount=a,
+                )
+                for i, (d, u, o, a) in enumerate(extra)
+            ],
+        )
     ev = rules.evaluate(small_store, YEAR, as_of=MAY15)
     unit = _one(ev, "gz_yoy_not_below", unit=5)
     assert unit.base_yuan == pytest.approx(100_000 + 7_000) and unit.actual_yuan == pytest.approx(80_000)
@@ -153,17 +221,20 @@ def test_units_behind_and_summary(small_store):
     assert behind.set_index("unit_id").loc[2, "rule_code"] == "zh_reserve_share"
     assert behind.set_index("unit_id").loc[2, "rules_behind"] == 2
     assert set(behind.status) == {"red"}
-    assert list(behind.columns[:len(rules.COLUMNS)]) == rules.COLUMNS
+    assert list(behind.columns[: len(rules.COLUMNS)]) == rules.COLUMNS
     s = rules.rules_summary(small_store, YEAR)
     assert (s["met"], s["total"], s["units_behind"]) == (6, 15, 5)
     assert s["by_status"] == {"green": 6, "yellow": 3, "red": 6}
     assert s["rules"] == 11 and s["rules_all_met"] == 4  # 珠海慰问品、东西部, 广州福利, 重庆填报
 
 
-@pytest.mark.parametrize("f, units", [
-    (Filters(start=date(2026, 1, 1), end=NOV30, buyer_kinds=("union",)), {3, 4, 6}),
-    (Filters(start=date(2026, 1, 1), end=NOV30, region_code="440400", region_side="buyer"), {1, 2, 3}),
-])
+@pytest.mark.parametrize(
+    "f, units",
+    [
+        (Filters(start=date(2026, 1, 1), end=NOV30, buyer_kinds=("union",)), {3, 4, 6}),
+        (Filters(start=date(2026, 1, 1), end=NOV30, region_code="440400", region_side="buyer"), {1, 2, 3}),
+    ],
+)
 def test_filters_choose_the_subjects(small_store, f, units):
     ev = rules.evaluate(small_store, f)
     assert set(ev.unit_id.dropna().astype(int)) == units
@@ -184,7 +255,9 @@ def test_demo_store_is_consistent(demo_engine):
     money = ev[ev.target_yuan.notna()]
     assert (money.gap_yuan == (money.expected_yuan - money.actual_yuan).clip(lower=0)).all()
     assert (money[money.status == "green"].gap_yuan == 0).all()
-    assert (money[money.status == "red"].gap_yuan >= rules.YELLOW_BAND * money[money.status == "red"].target_yuan - 0.01).all()
+    assert (
+        money[money.status == "red"].gap_yuan >= rules.YELLOW_BAND * money[money.status == "red"].target_yuan - 0.01
+    ).all()
     assert ev.met.equals(ev.status == "green")
     assert ev.clause.str.startswith("《").all()
     behind = rules.units_behind(demo_engine, f)
@@ -211,7 +284,8 @@ def test_a_rule_whose_metric_has_no_handler_is_refused_loudly(small_store):
     from data_access.store.schema import policy_rule
 
     with small_store.begin() as conn:
-        conn.execute(update(policy_rule).where(policy_rule.c.code == "zh_canteen_832_share")
-                     .values(metric="no_such_metric"))
+        conn.execute(
+            update(policy_rule).where(policy_rule.c.code == "zh_canteen_832_share").values(metric="no_such_metric")
+        )
     with pytest.raises(rules.UnknownMetric, match="zh_canteen_832_share.*no_such_metric"):
         rules.evaluate(small_store, YEAR, as_of=MAY15)

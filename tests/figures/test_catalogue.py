@@ -24,11 +24,18 @@ YEAR = Filters(start=date(2026, 1, 1), end=date(2026, 10, 31))
 def test_whole_catalogue_matches_the_product_table(demo_engine):
     cat = product_catalogue(demo_engine, YEAR)
     with demo_engine.connect() as conn:
-        n, people, certified = conn.execute(text(
-            "SELECT COUNT(*), SUM(beneficiaries), SUM(CASE WHEN certified THEN 1 ELSE 0 END) FROM product")).one()
-        spent = dict(conn.execute(text(
-            "SELECT product_id, SUM(amount) FROM purchase WHERE purchase_date BETWEEN :s AND :e GROUP BY product_id"),
-            {"s": YEAR.start, "e": YEAR.end}).all())
+        n, people, certified = conn.execute(
+            text("SELECT COUNT(*), SUM(beneficiaries), SUM(CASE WHEN certified THEN 1 ELSE 0 END) FROM product")
+        ).one()
+        spent = dict(
+            conn.execute(
+                text(
+                    "SELECT product_id, SUM(amount) FROM purchase WHERE "
+                    "purchase_date BETWEEN :s AND :e GROUP BY product_id"
+                ),
+                {"s": YEAR.start, "e": YEAR.end},
+            ).all()
+        )
     assert len(cat) == n
     assert cat.beneficiaries.sum() == people
     assert cat.certified.sum() == certified
@@ -39,11 +46,14 @@ def test_whole_catalogue_matches_the_product_table(demo_engine):
     assert cat.season.str.len().eq(12).all()
 
 
-@pytest.mark.parametrize("kwargs, sql", [
-    (dict(statuses=("exit_proposed", "exited")), "status IN ('exit_proposed', 'exited')"),
-    (dict(certified=True), "certified"),
-    (dict(certified=False), "NOT certified"),
-])
+@pytest.mark.parametrize(
+    "kwargs, sql",
+    [
+        (dict(statuses=("exit_proposed", "exited")), "status IN ('exit_proposed', 'exited')"),
+        (dict(certified=True), "certified"),
+        (dict(certified=False), "NOT certified"),
+    ],
+)
 def test_status_and_certification_filters(demo_engine, kwargs, sql):
     cat = product_catalogue(demo_engine, YEAR, **kwargs)
     with demo_engine.connect() as conn:
@@ -55,8 +65,12 @@ def test_category_region_and_season_filters(demo_engine):
     f = Filters(start=YEAR.start, end=YEAR.end, region_code="520000", categories=("fruit", "tea_drink"))
     cat = product_catalogue(demo_engine, f, in_season=4)
     with demo_engine.connect() as conn:
-        rows = conn.execute(text("SELECT id, season_months FROM product WHERE origin_code LIKE '52%' "
-                                 "AND category IN ('fruit', 'tea_drink')")).all()
+        rows = conn.execute(
+            text(
+                "SELECT id, season_months FROM product WHERE origin_code LIKE '52%' "
+                "AND category IN ('fruit', 'tea_drink')"
+            )
+        ).all()
     expected = {pid for pid, months in rows if 4 in season_list(months)}
     assert set(cat.id) == expected and expected
     assert cat.season.str[3].eq("■").all()
@@ -65,8 +79,11 @@ def test_category_region_and_season_filters(demo_engine):
 def test_search_matches_product_origin_or_supplier_and_treats_wildcards_as_text(demo_engine):
     cat = product_catalogue(demo_engine, YEAR, search="茶")
     assert len(cat)
-    assert (cat.name.str.contains("茶") | cat.origin_name.str.contains("茶")
-            | cat.supplier_name.fillna("").str.contains("茶")).all()
+    assert (
+        cat.name.str.contains("茶")
+        | cat.origin_name.str.contains("茶")
+        | cat.supplier_name.fillna("").str.contains("茶")
+    ).all()
     county = cat.origin_name.iloc[0]
     assert (product_catalogue(demo_engine, YEAR, search=county).origin_name == county).any()
     assert product_catalogue(demo_engine, YEAR, search="%").empty
@@ -92,12 +109,21 @@ def test_latest_price_is_the_newest_observation(demo_engine):
 def test_product_detail_series_warnings_and_purchases(demo_engine):
     with demo_engine.connect() as conn:
         pid, name, months = conn.execute(text("SELECT id, name, season_months FROM product ORDER BY id")).first()
-        n_obs = conn.execute(text("SELECT COUNT(*) FROM price_observation o JOIN price_series s ON s.id = o.series_id "
-                                  "WHERE s.product_id = :p"), {"p": pid}).scalar()
+        n_obs = conn.execute(
+            text(
+                "SELECT COUNT(*) FROM price_observation o JOIN price_series s ON s.id = o.series_id "
+                "WHERE s.product_id = :p"
+            ),
+            {"p": pid},
+        ).scalar()
         n_warn = conn.execute(text("SELECT COUNT(*) FROM warning WHERE product_id = :p"), {"p": pid}).scalar()
-        spent = conn.execute(text("SELECT COALESCE(SUM(amount), 0) FROM purchase WHERE product_id = :p "
-                                  "AND purchase_date BETWEEN :s AND :e"), {"p": pid, "s": YEAR.start, "e": YEAR.end}
-                             ).scalar()
+        spent = conn.execute(
+            text(
+                "SELECT COALESCE(SUM(amount), 0) FROM purchase WHERE product_id = :p "
+                "AND purchase_date BETWEEN :s AND :e"
+            ),
+            {"p": pid, "s": YEAR.start, "e": YEAR.end},
+        ).scalar()
     detail = product_detail(demo_engine, pid)
     assert detail["name"] == name and detail["season"] == season_list(months)
     assert len(product_series(demo_engine, pid)) == n_obs > 0

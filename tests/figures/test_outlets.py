@@ -42,9 +42,13 @@ def test_buyer_side_region_picks_outlets_by_location(demo_engine):
 def test_outlet_sales_are_the_purchases_through_the_outlet(demo_engine):
     points = outlet_points(demo_engine, YEAR)
     with demo_engine.connect() as conn:
-        total = conn.execute(select(func.sum(purchase.c.amount)).where(
-            purchase.c.outlet_id.is_not(None), purchase.c.purchase_date >= YEAR.start,
-            purchase.c.purchase_date <= YEAR.end)).scalar()
+        total = conn.execute(
+            select(func.sum(purchase.c.amount)).where(
+                purchase.c.outlet_id.is_not(None),
+                purchase.c.purchase_date >= YEAR.start,
+                purchase.c.purchase_date <= YEAR.end,
+            )
+        ).scalar()
     assert points.sales_yuan.sum() == pytest.approx(float(total), rel=1e-9)
     assert points.sales_yuan.is_monotonic_decreasing
     assert {"id", "name", "kind", "operator", "lng", "lat", "opened_on", "status", "sales_yuan"} <= set(points)
@@ -69,12 +73,23 @@ def test_large_maps_get_a_density_grid_and_bounded_points(demo_engine):
 
 def test_exit_candidates_follow_the_dynamic_exit_rule(demo_engine):
     cands = exit_candidates(demo_engine, YEAR)
-    assert list(cands.columns) == ["id", "name", "kind", "region_code", "region_name", "status", "months_low",
-                                   "sales_yuan", "reason"]
+    assert list(cands.columns) == [
+        "id",
+        "name",
+        "kind",
+        "region_code",
+        "region_name",
+        "status",
+        "months_low",
+        "sales_yuan",
+        "reason",
+    ]
     assert "exited" not in set(cands.status)
     with demo_engine.connect() as conn:
-        flagged = {r[0] for r in conn.execute(select(outlet.c.id).where(
-            outlet.c.status.in_(["suspended", "exit_proposed"]))).all()}
+        flagged = {
+            r[0]
+            for r in conn.execute(select(outlet.c.id).where(outlet.c.status.in_(["suspended", "exit_proposed"]))).all()
+        }
     assert flagged <= set(cands.id)
     low = cands[cands.status == "operating"]
     assert (low.months_low >= LOW_MONTHS).all() and low.reason.str.contains("连续").all()
@@ -85,9 +100,19 @@ def test_an_outlet_with_no_sales_for_months_becomes_a_candidate(writable_demo_en
     eng = writable_demo_engine
     with eng.begin() as conn:
         new_id = conn.execute(select(func.max(outlet.c.id))).scalar() + 1
-        conn.execute(insert(outlet).values(id=new_id, name="测试网点（无销售）", kind="counter", operator="测试",
-                                           region_code="440402", lng=113.55, lat=22.25,
-                                           opened_on=date(2024, 1, 1), status="operating"))
+        conn.execute(
+            insert(outlet).values(
+                id=new_id,
+                name="测试网点（无销售）",
+                kind="counter",
+                operator="测试",
+                region_code="440402",
+                lng=113.55,
+                lat=22.25,
+                opened_on=date(2024, 1, 1),
+                status="operating",
+            )
+        )
     cands = exit_candidates(eng, YEAR)
     row = cands[cands.id == new_id]
     assert len(row) == 1 and int(row.months_low.iloc[0]) == WINDOW_MONTHS and row.sales_yuan.iloc[0] == 0

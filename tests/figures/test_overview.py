@@ -18,8 +18,13 @@ CASES = [
     Filters(start=date(2026, 1, 1), end=date(2026, 10, 31)),
     Filters(start=date(2025, 3, 1), end=date(2025, 8, 31), channels=("p832", "hall")),
     Filters(start=date(2026, 1, 1), end=date(2026, 10, 31), region_code="520000"),
-    Filters(start=date(2026, 1, 1), end=date(2026, 10, 31), region_code="440400", region_side="buyer",
-            buyer_kinds=("union",)),
+    Filters(
+        start=date(2026, 1, 1),
+        end=date(2026, 10, 31),
+        region_code="440400",
+        region_side="buyer",
+        buyer_kinds=("union",),
+    ),
     Filters(start=date(2024, 1, 1), end=date(2024, 12, 31), categories=("fruit", "tea_drink")),
 ]
 
@@ -37,8 +42,10 @@ def _sql_amount(conn, f: Filters) -> float:
         col = "u.region_code" if f.region_side == "buyer" else "p.origin_code"
         prefix = f.region_code[:2] if f.region_code.endswith("0000") else f.region_code[:4]
         where.append(f"{col} LIKE '{prefix}%'")
-    sql = ("SELECT COALESCE(SUM(p.amount), 0) FROM purchase p JOIN buyer_unit u ON u.id = p.buyer_unit_id "
-           "JOIN product pr ON pr.id = p.product_id WHERE " + " AND ".join(where))
+    sql = (
+        "SELECT COALESCE(SUM(p.amount), 0) FROM purchase p JOIN buyer_unit u ON u.id = p.buyer_unit_id "
+        "JOIN product pr ON pr.id = p.product_id WHERE " + " AND ".join(where)
+    )
     return float(conn.execute(text(sql), params).scalar())
 
 
@@ -48,8 +55,9 @@ def test_kpis_match_plain_sql(demo_engine, f):
     with demo_engine.connect() as conn:
         assert k["amount"] == pytest.approx(_sql_amount(conn, f), abs=0.01)
         assert k["amount_last_year"] == pytest.approx(_sql_amount(conn, f.last_year()), abs=0.01)
-        n = conn.execute(text("SELECT COUNT(*) FROM purchase WHERE purchase_date BETWEEN :s AND :e"),
-                         {"s": f.start, "e": f.end}).scalar()
+        n = conn.execute(
+            text("SELECT COUNT(*) FROM purchase WHERE purchase_date BETWEEN :s AND :e"), {"s": f.start, "e": f.end}
+        ).scalar()
         if not (f.channels or f.region_code or f.buyer_kinds or f.categories):
             assert k["purchases"] == n
         operating = conn.execute(text("SELECT COUNT(*) FROM outlet WHERE status = 'operating'")).scalar()

@@ -51,15 +51,30 @@ WHERE u.kind = '{kind}' AND u.jurisdiction_code LIKE '{jur}%' AND b.{budget} > 0
 GROUP BY u.id, b.{budget}
 """
 RULE_SQL = {
-    "zh_canteen_832_share": BUDGET_SHARE_SQL.format(budget="canteen_food_budget", kind="budget_unit", jur="4404",
-                                                    cond="p.purpose = 'canteen' AND p.channel = 'p832'", period=PERIOD),
-    "yn_canteen_832_share": BUDGET_SHARE_SQL.format(budget="canteen_food_budget", kind="budget_unit", jur="53",
-                                                    cond="p.purpose = 'canteen' AND p.channel = 'p832'", period=PERIOD),
-    "zh_union_gift_share": BUDGET_SHARE_SQL.format(budget="gift_budget", kind="union", jur="4404",
-                                                   cond="p.purpose = 'holiday_gift'", period=PERIOD),
-    "gz_union_welfare_outlet": BUDGET_SHARE_SQL.format(budget="welfare_budget", kind="union", jur="4401",
-                                                       cond="p.purpose = 'welfare' AND p.channel IN ('hall', 'zone')",
-                                                       period=PERIOD),
+    "zh_canteen_832_share": BUDGET_SHARE_SQL.format(
+        budget="canteen_food_budget",
+        kind="budget_unit",
+        jur="4404",
+        cond="p.purpose = 'canteen' AND p.channel = 'p832'",
+        period=PERIOD,
+    ),
+    "yn_canteen_832_share": BUDGET_SHARE_SQL.format(
+        budget="canteen_food_budget",
+        kind="budget_unit",
+        jur="53",
+        cond="p.purpose = 'canteen' AND p.channel = 'p832'",
+        period=PERIOD,
+    ),
+    "zh_union_gift_share": BUDGET_SHARE_SQL.format(
+        budget="gift_budget", kind="union", jur="4404", cond="p.purpose = 'holiday_gift'", period=PERIOD
+    ),
+    "gz_union_welfare_outlet": BUDGET_SHARE_SQL.format(
+        budget="welfare_budget",
+        kind="union",
+        jur="4401",
+        cond="p.purpose = 'welfare' AND p.channel IN ('hall', 'zone')",
+        period=PERIOD,
+    ),
     "zh_reserve_share": """SELECT u.id, b.canteen_food_budget, COALESCE(b.reserved_amount, 0) FROM buyer_unit u
         JOIN unit_budget b ON b.unit_id = u.id AND b.year = 2026
         WHERE u.kind = 'budget_unit' AND u.jurisdiction_code LIKE '4404%' AND b.canteen_food_budget > 0""",
@@ -90,11 +105,23 @@ RULE_SQL = {
         FROM purchase p WHERE p.origin_code IN ({", ".join(f"'{c}'" for c in CHONGQING_TOWNSHIP_COUNTIES)})
         GROUP BY p.origin_code""",
 }
-THRESHOLDS = {"zh_canteen_832_share": 0.30, "yn_canteen_832_share": 0.10, "zh_union_gift_share": 0.40,
-              "gz_union_welfare_outlet": 0.50, "zh_reserve_share": 0.30, "yn_reserve_share": 0.10,
-              "zh_union_gift_eastwest": 0.50, "dth_union_per_member": 500.0}
-TIME_SCALED = {"zh_canteen_832_share", "yn_canteen_832_share", "zh_union_gift_share", "gz_union_welfare_outlet",
-               "dth_union_per_member"}
+THRESHOLDS = {
+    "zh_canteen_832_share": 0.30,
+    "yn_canteen_832_share": 0.10,
+    "zh_union_gift_share": 0.40,
+    "gz_union_welfare_outlet": 0.50,
+    "zh_reserve_share": 0.30,
+    "yn_reserve_share": 0.10,
+    "zh_union_gift_eastwest": 0.50,
+    "dth_union_per_member": 500.0,
+}
+TIME_SCALED = {
+    "zh_canteen_832_share",
+    "yn_canteen_832_share",
+    "zh_union_gift_share",
+    "gz_union_welfare_outlet",
+    "dth_union_per_member",
+}
 
 
 def _status(actual, expected, target):
@@ -120,9 +147,15 @@ def _expected_rows(conn) -> dict[tuple[str, str], tuple[float, float, str]]:
                 target = base * THRESHOLDS[rule]
                 expected = target * PROGRESS if rule in TIME_SCALED else target
             out[(rule, subject)] = (actual, max(0.0, expected - actual), _status(actual, expected, target))
-    unfiled = conn.execute(text("""SELECT u.id FROM buyer_unit u JOIN unit_budget b ON b.unit_id = u.id
+    unfiled = (
+        conn.execute(
+            text("""SELECT u.id FROM buyer_unit u JOIN unit_budget b ON b.unit_id = u.id
         AND b.year = 2026 WHERE u.kind = 'budget_unit' AND b.reserved_share IS NULL
-        AND (u.jurisdiction_code LIKE '4404%' OR u.jurisdiction_code LIKE '53%')""")).scalars().all()
+        AND (u.jurisdiction_code LIKE '4404%' OR u.jurisdiction_code LIKE '53%')""")
+        )
+        .scalars()
+        .all()
+    )
     for rule in ("zh_reserve_share", "yn_reserve_share"):
         for unit in unfiled:
             if (rule, str(unit)) in out:
@@ -150,10 +183,12 @@ def test_rule_figures_match_plain_sql(demo_engine):
 
 def _report_statuses(conn) -> dict[tuple[str, str], str]:
     """Reporting rules re-derived from report_batch: Datonghu monthly by the 29th, Guangzhou quarterly."""
-    rows = conn.execute(text("""SELECT u.id, u.jurisdiction_code, r.period, MIN(r.submitted_at)
+    rows = conn.execute(
+        text("""SELECT u.id, u.jurisdiction_code, r.period, MIN(r.submitted_at)
         FROM buyer_unit u LEFT JOIN report_batch r ON r.unit_id = u.id AND r.status = 'committed'
         AND r.period LIKE '2026-%' AND r.submitted_at < '2026-11-01'
-        WHERE u.jurisdiction_code IN ('4309A1', '440100') GROUP BY u.id, u.jurisdiction_code, r.period""")).all()
+        WHERE u.jurisdiction_code IN ('4309A1', '440100') GROUP BY u.id, u.jurisdiction_code, r.period""")
+    ).all()
     got: dict[tuple[int, str], dict[str, datetime]] = {}
     for unit, jur, period, at in rows:
         bucket = got.setdefault((unit, jur), {})
@@ -169,8 +204,7 @@ def _report_statuses(conn) -> dict[tuple[str, str], str]:
             due = [(f"2026-Q{q}", None) for q in (1, 2, 3)]
             late, rule = set(), "gz_quarterly_report"
         missing = [p for p, _ in due if p not in periods]
-        status = ("green" if not missing and not late
-                  else "yellow" if not missing or missing == [due[-1][0]] else "red")
+        status = "green" if not missing and not late else "yellow" if not missing or missing == [due[-1][0]] else "red"
         out[(rule, str(unit))] = status
     return out
 
@@ -179,11 +213,21 @@ def test_reporting_rules_match_plain_sql(demo_engine):
     ev = rules.evaluate(demo_engine, YTD)
     with demo_engine.connect() as conn:
         want = _report_statuses(conn)
-        unfiled_cq = set(map(str, conn.execute(text("""SELECT u.id FROM buyer_unit u JOIN unit_budget b
+        unfiled_cq = set(
+            map(
+                str,
+                conn.execute(
+                    text("""SELECT u.id FROM buyer_unit u JOIN unit_budget b
             ON b.unit_id = u.id AND b.year = 2026 WHERE u.kind = 'budget_unit' AND u.jurisdiction_code = '500000'
-            AND b.reserved_share IS NULL""")).scalars()))
-    got = {(r.rule_code, _subject(r)): r.status for r in ev.itertuples()
-           if r.rule_code in ("dth_monthly_report", "gz_quarterly_report")}
+            AND b.reserved_share IS NULL""")
+                ).scalars(),
+            )
+        )
+    got = {
+        (r.rule_code, _subject(r)): r.status
+        for r in ev.itertuples()
+        if r.rule_code in ("dth_monthly_report", "gz_quarterly_report")
+    }
     assert got == want
     filed = ev[ev.rule_code == "cq_reserve_filed"]
     assert set(filed[filed.status == "red"].unit_id.astype(str)) == unfiled_cq
@@ -195,14 +239,17 @@ def test_kpi_rules_met_and_units_behind_from_plain_sql(demo_engine):
     with demo_engine.connect() as conn:
         statuses = {k: v[2] for k, v in _expected_rows(conn).items()}
         statuses.update(_report_statuses(conn))
-        for unit, share in conn.execute(text("""SELECT u.id, b.reserved_share FROM buyer_unit u
+        for unit, share in conn.execute(
+            text("""SELECT u.id, b.reserved_share FROM buyer_unit u
                 JOIN unit_budget b ON b.unit_id = u.id AND b.year = 2026
-                WHERE u.kind = 'budget_unit' AND u.jurisdiction_code = '500000'""")).all():
+                WHERE u.kind = 'budget_unit' AND u.jurisdiction_code = '500000'""")
+        ).all():
             statuses[("cq_reserve_filed", str(unit))] = "green" if share is not None else "red"
     assert s["total"] == len(statuses)
     assert s["met"] == sum(v == "green" for v in statuses.values())
-    behind_units = {subject for (rule, subject), v in statuses.items()
-                    if v != "green" and rule != "cq_townships_only_up"}
+    behind_units = {
+        subject for (rule, subject), v in statuses.items() if v != "green" and rule != "cq_townships_only_up"
+    }
     assert s["units_behind"] == len(behind_units)
     assert set(rules.units_behind(demo_engine, YTD).unit_id.astype(str)) == behind_units
 
@@ -229,14 +276,18 @@ FROM = "FROM purchase p JOIN buyer_unit u ON u.id = p.buyer_unit_id LEFT JOIN pr
 def test_kpis_match_plain_sql(demo_engine, f):
     k = procurement_kpis(demo_engine, f)
     with demo_engine.connect() as conn:
-        amount, n, units = conn.execute(text(
-            f"SELECT COALESCE(SUM(p.amount), 0), COUNT(*), COUNT(DISTINCT p.buyer_unit_id) {FROM} WHERE {_where(f)}")).one()
+        amount, n, units = conn.execute(
+            text(
+                f"SELECT COALESCE(SUM(p.amount), 0), COUNT(*), COUNT(DISTINCT p.buyer_unit_id) {FROM} WHERE {_where(f)}"
+            )
+        ).one()
         last = conn.execute(text(f"SELECT COALESCE(SUM(p.amount), 0) {FROM} WHERE {_where(f.last_year())}")).scalar()
         kinds = ("u.kind IN (" + ",".join(f"'{x}'" for x in f.buyer_kinds) + ")") if f.buyer_kinds else "1 = 1"
-        region = (f"u.region_code LIKE '{f.region_code[:4]}%'" if f.region_code and f.region_side == "buyer"
-                  else "1 = 1")
-        plan = conn.execute(text(f"""SELECT COALESCE(SUM(b.plan_amount), 0) FROM unit_budget b
-            JOIN buyer_unit u ON u.id = b.unit_id WHERE b.year = {f.year} AND {kinds} AND {region}""")).scalar()
+        region = f"u.region_code LIKE '{f.region_code[:4]}%'" if f.region_code and f.region_side == "buyer" else "1 = 1"
+        plan = conn.execute(
+            text(f"""SELECT COALESCE(SUM(b.plan_amount), 0) FROM unit_budget b
+            JOIN buyer_unit u ON u.id = b.unit_id WHERE b.year = {f.year} AND {kinds} AND {region}""")
+        ).scalar()
     assert k["amount"] == pytest.approx(float(amount), abs=0.01)
     assert k["amount_last_year"] == pytest.approx(float(last), abs=0.01)
     assert (k["purchases"], k["units_buying"]) == (n, units)
@@ -249,23 +300,26 @@ def test_kpis_match_plain_sql(demo_engine, f):
 def test_monthly_matches_plain_sql(demo_engine, f):
     monthly = monthly_amounts(demo_engine, f)
     with demo_engine.connect() as conn:
-        by_month = dict(conn.execute(text(f"SELECT p.month, SUM(p.amount) {FROM} WHERE {_where(f)} GROUP BY p.month")).all())
+        by_month = dict(
+            conn.execute(text(f"SELECT p.month, SUM(p.amount) {FROM} WHERE {_where(f)} GROUP BY p.month")).all()
+        )
     for row in monthly.dropna(subset=["amount"]).itertuples():
         assert row.amount == pytest.approx(float(by_month.get(f.year * 100 + row.month, 0)), abs=0.01)
 
 
 @pytest.mark.parametrize("f", CASES)
-@pytest.mark.parametrize("dimension, key", [("channel", "p.channel"), ("buyer_kind", "u.kind"),
-                                            ("origin", "origin")])
+@pytest.mark.parametrize("dimension, key", [("channel", "p.channel"), ("buyer_kind", "u.kind"), ("origin", "origin")])
 def test_breakdowns_match_plain_sql(demo_engine, f, dimension, key):
     df = amount_by(demo_engine, f, dimension)
     if key == "origin":
-        key = {None: "SUBSTR(p.origin_code, 1, 2)"}.get(f.region_code if f.region_side == "origin" else None,
-                                                        "SUBSTR(p.origin_code, 1, 4)")
+        key = {None: "SUBSTR(p.origin_code, 1, 2)"}.get(
+            f.region_code if f.region_side == "origin" else None, "SUBSTR(p.origin_code, 1, 4)"
+        )
     with demo_engine.connect() as conn:
         this = dict(conn.execute(text(f"SELECT {key}, SUM(p.amount) {FROM} WHERE {_where(f)} GROUP BY {key}")).all())
-        last = dict(conn.execute(text(f"SELECT {key}, SUM(p.amount) {FROM} WHERE {_where(f.last_year())} "
-                                      f"GROUP BY {key}")).all())
+        last = dict(
+            conn.execute(text(f"SELECT {key}, SUM(p.amount) {FROM} WHERE {_where(f.last_year())} GROUP BY {key}")).all()
+        )
     cut = 2 if "1, 2" in key else 4 if "1, 4" in key else None
     got = {(k[:cut] if cut else k): (a, b) for k, a, b in zip(df.key, df.amount, df.amount_last_year, strict=True)}
     assert set(got) == {k for k, v in this.items() if v and float(v) > 0}
@@ -282,12 +336,25 @@ def test_unit_drill_in_matches_plain_sql(demo_engine):
     totals = unit_purchase_totals(demo_engine, YTD, unit)
     profile = unit_profile(demo_engine, unit, 2026)
     with demo_engine.connect() as conn:
-        n, amount = conn.execute(text(f"SELECT COUNT(*), SUM(p.amount) FROM purchase p WHERE p.buyer_unit_id = {unit} "
-                                      f"AND {PERIOD}")).one()
-        latest = conn.execute(text(f"SELECT p.id FROM purchase p WHERE p.buyer_unit_id = {unit} AND {PERIOD} "
-                                   "ORDER BY p.purchase_date DESC, p.id DESC LIMIT 5")).scalars().all()
-        budget = conn.execute(text(f"SELECT plan_amount, gift_budget, union_members FROM unit_budget "
-                                   f"WHERE unit_id = {unit} AND year = 2026")).one()
+        n, amount = conn.execute(
+            text(f"SELECT COUNT(*), SUM(p.amount) FROM purchase p WHERE p.buyer_unit_id = {unit} AND {PERIOD}")
+        ).one()
+        latest = (
+            conn.execute(
+                text(
+                    f"SELECT p.id FROM purchase p WHERE p.buyer_unit_id = {unit} AND {PERIOD} "
+                    "ORDER BY p.purchase_date DESC, p.id DESC LIMIT 5"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        budget = conn.execute(
+            text(
+                f"SELECT plan_amount, gift_budget, union_members FROM unit_budget "
+                f"WHERE unit_id = {unit} AND year = 2026"
+            )
+        ).one()
     assert totals == {"amount": pytest.approx(float(amount), abs=0.01), "purchases": n}
     assert rows.id.tolist() == latest
     assert profile["plan_amount"] == pytest.approx(float(budget[0]))
@@ -309,9 +376,9 @@ def test_notice_xlsx_cites_clauses_and_neutralises_formulas(demo_engine):
     behind = rules.units_behind(demo_engine, YTD)
     notice = notice_frame(behind, {"440400": "珠海市"})
     assert len(notice) == len(behind) and notice["政策依据"].str.startswith("《").all()
-    hostile = behind.head(1).assign(unit_name="=HYPERLINK(\"http://x\")")
+    hostile = behind.head(1).assign(unit_name='=HYPERLINK("http://x")')
     data = xlsx_bytes({"通报": notice_frame(hostile, {})}, notes={"通报": "通报"})
     ws = openpyxl.load_workbook(io.BytesIO(data))["通报"]
     cells = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
-    assert "'=HYPERLINK(\"http://x\")" in cells
+    assert '\'=HYPERLINK("http://x")' in cells
     assert not any(v.startswith("=") for v in cells)

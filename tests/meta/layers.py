@@ -60,7 +60,11 @@ def _explained(lines: list[str], row: int) -> bool:
     if "#" in lines[row - 1]:
         return True
     i = row - 2
-    while i >= 0 and lines[i].strip().startswith(("import ", "from ", ")")) or (i >= 0 and lines[i].startswith(" " * 8) and lines[i].strip().endswith(",")):
+    while (
+        i >= 0
+        and lines[i].strip().startswith(("import ", "from ", ")"))
+        or (i >= 0 and lines[i].startswith(" " * 8) and lines[i].strip().endswith(","))
+    ):
         i -= 1
     return i >= 0 and lines[i].strip().startswith("#")
 
@@ -76,8 +80,13 @@ def edges(root: Path, prefix: str = "data_access") -> list[Edge]:
         text = path.read_text(encoding="utf-8")
         lines = text.splitlines()
         tree = ast.parse(text)
-        local_nodes = {id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
-                       for n in ast.walk(f) if isinstance(n, ast.Import | ast.ImportFrom)}
+        local_nodes = {
+            id(n)
+            for f in ast.walk(tree)
+            if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+            for n in ast.walk(f)
+            if isinstance(n, ast.Import | ast.ImportFrom)
+        }
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
@@ -152,13 +161,13 @@ def cycles(all_edges: list[Edge]) -> list[list[str]]:
 
 def unexplained_local_imports(all_edges: list[Edge]) -> list[str]:
     """Function-local imports with no comment saying why."""
-    return [f"{e.source}:{e.line} imports {e.target} inside a function" for e in all_edges
-            if e.local and not e.explained]
+    return [
+        f"{e.source}:{e.line} imports {e.target} inside a function" for e in all_edges if e.local and not e.explained
+    ]
 
 
 def layer_violations(root: Path) -> list[str]:
     """Everything the layer rules refuse in the package at ``root``: upward imports, cycles, unexplained
     function-local imports."""
     found = edges(root)
-    return (upward(found) + [" ↔ ".join(c) + " form a cycle" for c in cycles(found)]
-            + unexplained_local_imports(found))
+    return upward(found) + [" ↔ ".join(c) + " form a cycle" for c in cycles(found)] + unexplained_local_imports(found)

@@ -30,14 +30,17 @@ def test_every_module_lives_in_a_layer():
         assert head in LAYERS, f"{rel}: not in a layer folder ({', '.join(LAYERS)})"
 
 
-@pytest.mark.parametrize("plant, expect", [
-    # The store's config importing a figure: an upward import, and a cycle through the engine factory.
-    ("store/config.py", "upward"),
-    # Two figures importing each other: a cycle inside one layer.
-    ("figures/catalogue.py", "cycle"),
-    # An import inside a function with no comment saying why.
-    ("query/text.py", "local"),
-])
+@pytest.mark.parametrize(
+    "plant, expect",
+    [
+        # The store's config importing a figure: an upward import, and a cycle through the engine factory.
+        ("store/config.py", "upward"),
+        # Two figures importing each other: a cycle inside one layer.
+        ("figures/catalogue.py", "cycle"),
+        # An import inside a function with no comment saying why.
+        ("query/text.py", "local"),
+    ],
+)
 def test_the_checker_catches_what_it_forbids(tmp_path, plant, expect):
     copy = tmp_path / "data_access"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
@@ -50,11 +53,13 @@ def test_the_checker_catches_what_it_forbids(tmp_path, plant, expect):
         target.write_text(target.read_text() + "\nfrom data_access.figures import overview  # noqa\n")
         other = copy / "figures" / "overview.py"
         other.write_text(other.read_text() + "\nfrom data_access.figures import catalogue  # noqa\n")
-        assert any({"data_access.figures.catalogue", "data_access.figures.overview"} <= set(c)
-                   for c in cycles(edges(copy)))
+        assert any(
+            {"data_access.figures.catalogue", "data_access.figures.overview"} <= set(c) for c in cycles(edges(copy))
+        )
     else:
-        target.write_text(target.read_text() + "\n\ndef _planted():\n    from data_access.query import filters\n"
-                          "    return filters\n")
+        target.write_text(
+            target.read_text() + "\n\ndef _planted():\n    from data_access.query import filters\n    return filters\n"
+        )
         assert any("inside a function" in v for v in layer_violations(copy))
     assert layer_violations(copy), "the planted import must be refused"
 
@@ -106,8 +111,11 @@ def test_pages_reach_data_only_through_the_cache_adapter():
 
 
 def test_pages_import_no_store_internals():
-    found = [e for e in edges(ROOT / "pages") if e.target.startswith("data_access.store")
-             and e.target != "data_access.store.config"]
+    found = [
+        e
+        for e in edges(ROOT / "pages")
+        if e.target.startswith("data_access.store") and e.target != "data_access.store.config"
+    ]
     assert found == [], [f"{e.source}:{e.line} imports {e.target}" for e in found]
 
 
@@ -131,8 +139,11 @@ def _writers():
 
 
 def test_engines_and_figures_never_write():
-    writers = [f"{m}.{n.name}" for m, n in _writers() if m.startswith(("data_access.engines", "data_access.figures",
-                                                                       "data_access.query", "data_access.packs"))]
+    writers = [
+        f"{m}.{n.name}"
+        for m, n in _writers()
+        if m.startswith(("data_access.engines", "data_access.figures", "data_access.query", "data_access.packs"))
+    ]
     assert writers == []
 
 

@@ -27,7 +27,9 @@ def test_no_page_touches_sqlalchemy():
 
 
 def test_only_the_cache_module_knows_streamlit():
-    knowing = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "data_access").rglob("*.py")) if "streamlit" in _imports(p)]
+    knowing = [
+        str(p.relative_to(ROOT)) for p in sorted((ROOT / "data_access").rglob("*.py")) if "streamlit" in _imports(p)
+    ]
     assert knowing == ["data_access/cache.py"]
 
 

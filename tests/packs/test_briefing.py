@@ -31,22 +31,44 @@ def _add_warnings(engine) -> dict[str, int]:
     now = datetime(2026, 10, 20, 9, 0)
     with engine.begin() as conn:
         sid, pid, code = conn.execute(text("SELECT id, product_id, region_code FROM price_series ORDER BY id")).first()
-        for i, (level, status, reason) in enumerate([("red", "new", INJECTION), ("orange", "acknowledged", "价跌量减"),
-                                                     ("blue", "absorbing", "价格低于季节常态"),
-                                                     ("yellow", "closed", "已消纳")]):
-            conn.execute(text(
-                "INSERT INTO warning (series_id, product_id, region_code, first_date, last_date, level, score, reason, "
-                "status, owner_group, absorbed_volume, version, created_at, updated_at) VALUES "
-                "(:s, :p, :r, :d, :d, :lv, :sc, :re, :st, '产销对接专班', 0, 1, :now, :now)"),
-                dict(s=sid, p=pid, r=code, d=date(2019, 10, 7 + 7 * i), lv=level, sc=99.0 - i, re=reason, st=status,
-                     now=now))
+        for i, (level, status, reason) in enumerate(
+            [
+                ("red", "new", INJECTION),
+                ("orange", "acknowledged", "价跌量减"),
+                ("blue", "absorbing", "价格低于季节常态"),
+                ("yellow", "closed", "已消纳"),
+            ]
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO warning (series_id, product_id, region_code, "
+                    "first_date, last_date, level, score, reason, "
+                    "status, owner_group, absorbed_volume, version, created_at, updated_at) VALUES "
+                    "(:s, :p, :r, :d, :d, :lv, :sc, :re, :st, '产销对接专班', 0, 1, :now, :now)"
+                ),
+                dict(
+                    s=sid,
+                    p=pid,
+                    r=code,
+                    d=date(2019, 10, 7 + 7 * i),
+                    lv=level,
+                    sc=99.0 - i,
+                    re=reason,
+                    st=status,
+                    now=now,
+                ),
+            )
         rows = conn.execute(text("SELECT level, COUNT(*) FROM warning WHERE status <> 'closed' GROUP BY level")).all()
     return {lv: int(n) for lv, n in rows}
 
 
 def _amount(conn, start: date, end: date) -> float:
-    return float(conn.execute(text("SELECT COALESCE(SUM(amount), 0) FROM purchase WHERE purchase_date BETWEEN :s AND :e"),
-                              {"s": start, "e": end}).scalar())
+    return float(
+        conn.execute(
+            text("SELECT COALESCE(SUM(amount), 0) FROM purchase WHERE purchase_date BETWEEN :s AND :e"),
+            {"s": start, "e": end},
+        ).scalar()
+    )
 
 
 def test_pack_figures_match_the_store(writable_demo_engine, tmp_path):
@@ -57,8 +79,11 @@ def test_pack_figures_match_the_store(writable_demo_engine, tmp_path):
     with engine.connect() as conn:
         amount = _amount(conn, f.start, f.end)
         amount_ly = _amount(conn, date(2025, 1, 1), date(2025, 10, 31))
-        by_month = dict(conn.execute(text("SELECT month, SUM(amount) FROM purchase WHERE month BETWEEN 202601 AND 202610 "
-                                          "GROUP BY month")).all())
+        by_month = dict(
+            conn.execute(
+                text("SELECT month, SUM(amount) FROM purchase WHERE month BETWEEN 202601 AND 202610 GROUP BY month")
+            ).all()
+        )
         outlets = dict(conn.execute(text("SELECT status, COUNT(*) FROM outlet GROUP BY status")).all())
     behind = units_behind(engine, f, AS_OF)
     summary = rules_summary(engine, f, AS_OF)
@@ -71,8 +96,10 @@ def test_pack_figures_match_the_store(writable_demo_engine, tmp_path):
     assert shapes["kpi_warnings"].text_frame.text == f"{sum(open_counts.values())} 条"
     assert shapes["kpi_outlets"].text_frame.text == f"{outlets.get('operating', 0)} / {outlets.get('exit_proposed', 0)}"
     yoy_status = rag("yoy", amount / amount_ly - 1)
-    assert shapes["kpi_amount_status"].fill.fore_color.rgb == {"green": (0x2C, 0xA0, 0x2C), "yellow": (0xE6, 0xB8, 0),
-                                                               "red": (0xD6, 0x27, 0x28)}[yoy_status]
+    assert (
+        shapes["kpi_amount_status"].fill.fore_color.rgb
+        == {"green": (0x2C, 0xA0, 0x2C), "yellow": (0xE6, 0xB8, 0), "red": (0xD6, 0x27, 0x28)}[yoy_status]
+    )
 
     cumulative = shapes["chart_cumulative"].chart
     assert cumulative.chart_type == XL_CHART_TYPE.LINE_MARKERS
@@ -86,7 +113,9 @@ def test_pack_figures_match_the_store(writable_demo_engine, tmp_path):
     assert sum(shapes["chart_channels"].chart.plots[0].series[0].values) == pytest.approx(amount / 1e4, abs=0.1)
     levels = shapes["chart_warnings"].chart
     assert list(levels.plots[0].categories) == ["红色", "橙色", "黄色", "蓝色"]
-    assert list(levels.plots[0].series[0].values) == [open_counts.get(lv, 0) for lv in ("red", "orange", "yellow", "blue")]
+    assert list(levels.plots[0].series[0].values) == [
+        open_counts.get(lv, 0) for lv in ("red", "orange", "yellow", "blue")
+    ]
     pictures = [sh for slide in prs.slides for sh in slide.shapes if sh.shape_type == MSO_SHAPE_TYPE.PICTURE]
     assert not pictures, "charts must be native, not pictures"
 
@@ -95,12 +124,25 @@ def test_pack_figures_match_the_store(writable_demo_engine, tmp_path):
     assert names == behind.unit_name.head(len(names)).tolist() and names
     clauses = [notice.cell(i, 8).text for i in range(1, len(notice.rows))]
     assert clauses == behind.clause.head(len(names)).tolist()
-    warning_names = [shapes["table_warnings"].table.cell(i, 3).text for i in range(1, len(shapes["table_warnings"].table.rows))]
+    warning_names = [
+        shapes["table_warnings"].table.cell(i, 3).text for i in range(1, len(shapes["table_warnings"].table.rows))
+    ]
     assert INJECTION in warning_names
 
     wb = openpyxl.load_workbook(xlsx_path)
-    assert {"简报指标", "月度采购", "按渠道", "通报（落后单位）", "规则评价", "未关闭预警", "拟退出网点",
-            "新增预警", "新落后单位", "已追上单位", "新增网点"} <= set(wb.sheetnames)
+    assert {
+        "简报指标",
+        "月度采购",
+        "按渠道",
+        "通报（落后单位）",
+        "规则评价",
+        "未关闭预警",
+        "拟退出网点",
+        "新增预警",
+        "新落后单位",
+        "已追上单位",
+        "新增网点",
+    } <= set(wb.sheetnames)
     monthly = wb["月度采购"]
     assert sum(r[1] or 0 for r in monthly.iter_rows(min_row=4, values_only=True)) == pytest.approx(amount, abs=0.05)
     assert wb["通报（落后单位）"].max_row - 3 == len(behind)
@@ -111,8 +153,11 @@ def test_pack_figures_match_the_store(writable_demo_engine, tmp_path):
     assert len(reasons) == sum(open_counts.values())
     formulas = [c.coordinate for ws in wb for row in ws.iter_rows() for c in row if c.data_type == "f"]
     assert not formulas
-    assert [r[2] for r in wb["简报指标"].iter_rows(min_row=4, values_only=True)][0] == {"green": "绿", "yellow": "黄",
-                                                                                       "red": "红"}[yoy_status]
+    assert [r[2] for r in wb["简报指标"].iter_rows(min_row=4, values_only=True)][0] == {
+        "green": "绿",
+        "yellow": "黄",
+        "red": "红",
+    }[yoy_status]
 
 
 def test_zip_holds_both_files_and_cli_writes_them(demo_engine, tmp_path):
@@ -147,8 +192,20 @@ def test_libreoffice_converts_the_pptx_to_pdf(demo_engine, tmp_path):
     deck.write_bytes(pptx_pack(data, demo=True))
     (tmp_path / "简报.xlsx").write_bytes(xlsx_pack(data))
     profile = (tmp_path / "lo-profile").as_uri()
-    done = subprocess.run([office, f"-env:UserInstallation={profile}", "--headless", "--convert-to", "pdf",
-                           "--outdir", str(tmp_path), str(deck)], capture_output=True, timeout=240)
+    done = subprocess.run(
+        [
+            office,
+            f"-env:UserInstallation={profile}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(deck),
+        ],
+        capture_output=True,
+        timeout=240,
+    )
     pdf = tmp_path / "简报.pdf"
     assert done.returncode == 0 and pdf.exists(), done.stderr.decode(errors="replace")
     body = pdf.read_bytes()

@@ -43,11 +43,19 @@ def users_store(databases):
     init_store(eng)
     generate_demo(eng, scale=20_000)
     with eng.connect() as conn:
-        unit = conn.execute(select(benefit.c.unit_id).group_by(benefit.c.unit_id)
-                            .order_by(func.count().desc()).limit(1)).scalar()
+        unit = conn.execute(
+            select(benefit.c.unit_id).group_by(benefit.c.unit_id).order_by(func.count().desc()).limit(1)
+        ).scalar()
     for role in auth.ROLES:
-        auth.add_user(eng, ADMIN, f"{role}1", PASSWORD, role, unit=unit if role == "reporter" else None,
-                      display_name=f"测试{auth.ROLES[role]}")
+        auth.add_user(
+            eng,
+            ADMIN,
+            f"{role}1",
+            PASSWORD,
+            role,
+            unit=unit if role == "reporter" else None,
+            display_name=f"测试{auth.ROLES[role]}",
+        )
     yield eng
     eng.dispose()
 
@@ -161,8 +169,14 @@ def test_sign_out_returns_to_the_sign_in_page(app_env):
     at.run()
     assert not at.metric and [t.label for t in at.text_input] == ["用户名", "密码"]
     with app_env.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(audit_log).where(
-            audit_log.c.username == "leader1", audit_log.c.action == "logout")).scalar() >= 1
+        assert (
+            conn.execute(
+                select(func.count())
+                .select_from(audit_log)
+                .where(audit_log.c.username == "leader1", audit_log.c.action == "logout")
+            ).scalar()
+            >= 1
+        )
 
 
 def test_disabled_user_is_signed_out_on_the_next_click(app_env):
@@ -187,8 +201,9 @@ def test_desk_reveals_a_full_number_and_the_view_is_audited(app_env):
     shown = " ".join(s.body for s in at.success)
     number = re.search(r"\d{17}[\dX]", shown).group(0)
     with app_env.connect() as conn:
-        row = conn.execute(select(audit_log).where(audit_log.c.username == "desk1",
-                                                   audit_log.c.action == "pii_reveal")).one()
+        row = conn.execute(
+            select(audit_log).where(audit_log.c.username == "desk1", audit_log.c.action == "pii_reveal")
+        ).one()
     assert row.subject.startswith("beneficiary:") and number not in row.detail
     at.run()  # the number is shown for that click only
     assert not re.search(r"\d{17}[\dX]", " ".join(s.body for s in at.success))

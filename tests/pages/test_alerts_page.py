@@ -36,9 +36,12 @@ def test_page_shows_counts_and_the_warning_named_in_the_url(demo_engine, monkeyp
     target = listed.iloc[-1]
     at = _page(demo_engine, monkeypatch, int(target.id))
     metrics = {m.label: int(m.value) for m in at.metric}
-    assert metrics == {f"{name}预警": n for name, n in zip(["红色", "橙色", "黄色", "蓝色"],
-                                                          alerts.warning_counts(demo_engine, ALL).values(),
-                                                          strict=True)}
+    assert metrics == {
+        f"{name}预警": n
+        for name, n in zip(
+            ["红色", "橙色", "黄色", "蓝色"], alerts.warning_counts(demo_engine, ALL).values(), strict=True
+        )
+    }
     assert at.selectbox(key="alerts_pick").value == int(target.id)
     assert any(h.value.startswith(f"#{target.id} {target.product_name}") for h in at.subheader)
     assert any(target.reason in m.value for m in at.markdown)

@@ -43,7 +43,6 @@ def test_drilldown_county_shows_products_outlets_units_and_goes_back(app_env):
     assert at.query_params.get("level") in ("county", ["county"]), at.query_params
 
 
-
 def test_drilldown_city_deep_link_lists_its_counties(app_env):
     at = run("pages/drilldown.py", region="520300", side="origin")
     assert "遵义市·产地采购额" in metrics(at)

@@ -97,8 +97,18 @@ def test_overview_is_a_briefing_with_traffic_lights_and_changes(app_env):
     at = run_page("pages/overview.py")
     assert not at.exception, [e.value for e in at.exception]
     labels = {m.label: m.value for m in at.metric}
-    for label in ("年度累计采购额", "完成年度计划 / 时间进度", "政策规则达标", "落后单位", "未关闭滞销预警",
-                  "运营中网点 / 拟退出", "新增滞销预警", "新落后单位", "已追上单位", "新增网点"):
+    for label in (
+        "年度累计采购额",
+        "完成年度计划 / 时间进度",
+        "政策规则达标",
+        "落后单位",
+        "未关闭滞销预警",
+        "运营中网点 / 拟退出",
+        "新增滞销预警",
+        "新落后单位",
+        "已追上单位",
+        "新增网点",
+    ):
         assert label in labels, label
     badges = [m.value for m in at.markdown if "-badge[" in m.value]
     assert sum(("[绿" in b) or ("[黄" in b) or ("[红" in b) or ("[—" in b) for b in badges) == 6

@@ -37,7 +37,9 @@ def test_page_offers_forms_templates_and_lists_batches(app_env):
     labels = [b.label for b in at.get("download_button")]
     assert labels.count("下载模板（XLSX）") == 1 and labels.count("下载模板（CSV）") == 1
     batches = at.dataframe[-1].value
-    assert len(batches) > 0 and {"报送单位", "报送人", "报送时间", "行数", "文件哈希（SHA-256）"} <= set(batches.columns)
+    assert len(batches) > 0 and {"报送单位", "报送人", "报送时间", "行数", "文件哈希（SHA-256）"} <= set(
+        batches.columns
+    )
 
 
 def test_chosen_form_is_kept_in_the_url(app_env):
@@ -56,8 +58,11 @@ def test_reporter_sees_only_its_own_unit(writable_demo_engine, monkeypatch):
 
     monkeypatch.setenv(ENV_URL, writable_demo_engine.url.render_as_string(hide_password=False))
     with writable_demo_engine.connect() as conn:
-        own, name = conn.execute(select(s.buyer_unit.c.id, s.buyer_unit.c.name)
-                                 .join(s.report_batch, s.report_batch.c.unit_id == s.buyer_unit.c.id).limit(1)).one()
+        own, name = conn.execute(
+            select(s.buyer_unit.c.id, s.buyer_unit.c.name)
+            .join(s.report_batch, s.report_batch.c.unit_id == s.buyer_unit.c.id)
+            .limit(1)
+        ).one()
     auth.add_user(writable_demo_engine, ADMIN, "rep", "pass-for-tests-1", "reporter", unit=own)
     at = reporting_page(auth.active_principal(writable_demo_engine, "rep"))
     assert not at.exception, [e.value for e in at.exception]

@@ -36,8 +36,16 @@ def test_trends_defaults_draw_a_table_and_write_the_url(app_env):
 
 
 def test_trends_reads_its_state_from_the_url_and_rejects_unknown_names(app_env):
-    at = open_trends({"t_measure": "canteen_share", "t_dim": "helper", "t_grain": "year", "t_yoy": "0",
-                      "t_chart": "bar", "t_top": "drop table"})
+    at = open_trends(
+        {
+            "t_measure": "canteen_share",
+            "t_dim": "helper",
+            "t_grain": "year",
+            "t_yoy": "0",
+            "t_chart": "bar",
+            "t_top": "drop table",
+        }
+    )
     table = at.dataframe[0].value
     assert list(table.columns) == ["年", "帮扶方（采购单位所属辖区）", "食堂食材采购占预算比例（%）"]
     assert table.iloc[:, 2].between(0, 100).all()

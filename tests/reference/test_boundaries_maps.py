@@ -27,13 +27,16 @@ def test_country_view_draws_every_province_within_a_small_payload(regions):
     assert _size(shapes) < 400_000
 
 
-@pytest.mark.parametrize("parent, children", [
-    ("520000", 9),    # 贵州省: its cities
-    ("520300", 14),   # 遵义市: its counties
-    ("110000", 1),    # 北京市: 市辖区, drawn by its county polygons
-    ("420000", 17),   # 湖北省: cities and the counties directly under the province (仙桃市)
-    ("540400", 7),    # 林芝市: 米林市 matched by name (540422 in the boundaries, 540481 in the store)
-])
+@pytest.mark.parametrize(
+    "parent, children",
+    [
+        ("520000", 9),  # 贵州省: its cities
+        ("520300", 14),  # 遵义市: its counties
+        ("110000", 1),  # 北京市: 市辖区, drawn by its county polygons
+        ("420000", 17),  # 湖北省: cities and the counties directly under the province (仙桃市)
+        ("540400", 7),  # 林芝市: 米林市 matched by name (540422 in the boundaries, 540481 in the store)
+    ],
+)
 def test_each_child_region_gets_a_shape(regions, parent, children):
     shapes = boundaries.region_shapes(regions, parent)
     codes = {f["properties"]["code"] for f in shapes}
@@ -77,14 +80,27 @@ def test_deck_json_is_compact_on_the_wire():
 
 
 def test_outlet_layer_sizes_by_sales_and_shows_status():
-    points = pd.DataFrame(dict(id=[1, 2], name=["甲专柜", "乙专馆"], kind=["counter", "hall"], operator=["某集团", None],
-                               region_code=["440402", "440403"], lng=[113.5, 113.4], lat=[22.2, 22.1],
-                               opened_on=[date(2021, 5, 1), None], status=["operating", "exit_proposed"],
-                               sales_yuan=[200_000.0, 0.0], purchases=[30, 0]))
+    points = pd.DataFrame(
+        dict(
+            id=[1, 2],
+            name=["甲专柜", "乙专馆"],
+            kind=["counter", "hall"],
+            operator=["某集团", None],
+            region_code=["440402", "440403"],
+            lng=[113.5, 113.4],
+            lat=[22.2, 22.1],
+            opened_on=[date(2021, 5, 1), None],
+            status=["operating", "exit_proposed"],
+            sales_yuan=[200_000.0, 0.0],
+            purchases=[30, 0],
+        )
+    )
     frame = maps.outlet_frame(points)
     assert frame.radius.iloc[0] > frame.radius.iloc[1]
     assert frame.outline_width.iloc[1] > frame.outline_width.iloc[0]
-    assert frame.line1.iloc[1] == "类型：专馆 ｜ 状态：拟退出" and frame.line4.iloc[0] == "期间销售额：20.00万元（30笔）"
+    assert (
+        frame.line1.iloc[1] == "类型：专馆 ｜ 状态：拟退出" and frame.line4.iloc[0] == "期间销售额：20.00万元（30笔）"
+    )
     spec = json.loads(maps.deck([maps.outlet_layer(points)], maps.view_for(points.lng, points.lat)).to_json())
     layer = spec["layers"][0]
     assert layer["radiusUnits"] == "pixels" and layer["pickable"] is True
@@ -92,8 +108,9 @@ def test_outlet_layer_sizes_by_sales_and_shows_status():
 
 def test_choropleth_carries_amounts_and_tooltips(regions):
     shapes = boundaries.region_shapes(regions, "520300")
-    amounts = pd.DataFrame({"code": ["520302", "520303"], "amount": [50_000.0, 0.0], "purchases": [3, 0],
-                            "share": [1.0, 0.0]})
+    amounts = pd.DataFrame(
+        {"code": ["520302", "520303"], "amount": [50_000.0, 0.0], "purchases": [3, 0], "share": [1.0, 0.0]}
+    )
     feats = maps.choropleth_features(shapes, amounts, "产地采购额")
     by_code = {f["properties"]["code"]: f["properties"] for f in feats}
     assert by_code["520302"]["line1"] == "产地采购额：5.00万元"
@@ -101,8 +118,14 @@ def test_choropleth_carries_amounts_and_tooltips(regions):
 
 
 def test_region_bars_carry_the_code_a_click_drills_into():
-    children = pd.DataFrame({"code": ["520300", "520500", "520100"], "name": ["遵义市", "毕节市", "贵阳市"],
-                             "amount": [3e6, 1e6, 0.0], "share": [0.75, 0.25, 0.0]})
+    children = pd.DataFrame(
+        {
+            "code": ["520300", "520500", "520100"],
+            "name": ["遵义市", "毕节市", "贵阳市"],
+            "amount": [3e6, 1e6, 0.0],
+            "share": [0.75, 0.25, 0.0],
+        }
+    )
     fig = region_charts.region_bars(children)
     bar = fig.data[0]
     assert list(bar.y) == ["毕节市", "遵义市"]  # empty regions left out, largest on top
@@ -115,15 +138,23 @@ def test_the_country_fits_a_half_page_map_and_a_county_is_close_up(regions):
     lngs, lats = maps.features_bounds(boundaries.region_shapes(regions, None))
     country = maps.view_for(lngs, lats, width_px=560)
     # At zoom z the world is 512·2^z px wide: 73°E–135°E must fit in 560 px.
-    assert (max(lngs) - min(lngs)) / 360 * 512 * 2 ** country.zoom <= 560
+    assert (max(lngs) - min(lngs)) / 360 * 512 * 2**country.zoom <= 560
     lngs, lats = maps.features_bounds(boundaries.region_shapes(regions, "522700"))
     assert maps.view_for(lngs, lats).zoom > country.zoom + 2.5
 
 
 def test_flow_sankey_links_helpers_to_origins():
-    flows = pd.DataFrame({"helper_code": ["440400", "440400"], "helper_name": ["珠海市", "珠海市"],
-                          "origin_code": ["520000", "440000"], "origin_name": ["贵州省", "广东省"],
-                          "amount": [1e7, 2e6], "paired": [True, False], "pairing_kind": ["east_west", None]})
+    flows = pd.DataFrame(
+        {
+            "helper_code": ["440400", "440400"],
+            "helper_name": ["珠海市", "珠海市"],
+            "origin_code": ["520000", "440000"],
+            "origin_name": ["贵州省", "广东省"],
+            "amount": [1e7, 2e6],
+            "paired": [True, False],
+            "pairing_kind": ["east_west", None],
+        }
+    )
     sankey = region_charts.flows_sankey(flows).data[0]
     assert list(sankey.node.label) == ["珠海市（帮扶方）", "贵州省", "广东省"]
     assert list(sankey.link.value) == [1000.0, 200.0]

@@ -44,11 +44,20 @@ def _flat(text: str) -> str:
     return re.sub(r"\s+", "", text).replace("％", "%")
 
 
-@pytest.mark.parametrize("code, number", [
-    ("yn_reserve_share", "10%"), ("zh_reserve_share", "30%"), ("zh_union_gift_share", "40%"),
-    ("zh_union_gift_eastwest", "50%"), ("dth_union_per_member", "500元"), ("gz_union_welfare_outlet", "50%"),
-    ("cq_townships_only_up", "只增不减"), ("gz_yoy_not_below", "不低于去年"), ("dth_monthly_report", "29日"),
-])
+@pytest.mark.parametrize(
+    "code, number",
+    [
+        ("yn_reserve_share", "10%"),
+        ("zh_reserve_share", "30%"),
+        ("zh_union_gift_share", "40%"),
+        ("zh_union_gift_eastwest", "50%"),
+        ("dth_union_per_member", "500元"),
+        ("gz_union_welfare_outlet", "50%"),
+        ("cq_townships_only_up", "只增不减"),
+        ("gz_yoy_not_below", "不低于去年"),
+        ("dth_monthly_report", "29日"),
+    ],
+)
 def test_every_seed_target_is_a_rule_citing_its_clause(code, number):
     rule = next(r for r in POLICY_RULES if r["code"] == code)
     assert number in rule["requirement"]

@@ -21,8 +21,10 @@ def test_reads_side_by_side_return_what_each_read_alone_returns(demo_engine):
 
 def test_a_failing_read_fails_the_call(demo_engine):
     with pytest.raises(Exception, match="no_such_table"):
-        read_concurrently(demo_engine, {"ok": lambda conn: 1,
-                                        "bad": lambda conn: conn.execute(text("SELECT * FROM no_such_table")).all()})
+        read_concurrently(
+            demo_engine,
+            {"ok": lambda conn: 1, "bad": lambda conn: conn.execute(text("SELECT * FROM no_such_table")).all()},
+        )
 
 
 def test_frame_of_result_rows_is_the_frame_pandas_would_build(demo_engine):

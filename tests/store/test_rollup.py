@@ -58,8 +58,9 @@ CALLS = {
 
 def _same(a, b) -> None:
     if isinstance(a, pd.DataFrame):
-        pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_exact=False,
-                                      rtol=1e-12, check_dtype=False)
+        pd.testing.assert_frame_equal(
+            a.reset_index(drop=True), b.reset_index(drop=True), check_exact=False, rtol=1e-12, check_dtype=False
+        )
     elif isinstance(a, dict):
         assert a.keys() == b.keys()
         for k in a:
@@ -104,8 +105,11 @@ def test_rollup_figures_equal_raw_figures_after_import(imported, call, name):
 
 
 def test_statements_with_region_joins_are_answered_from_rollups():
-    q = (scoped_select(YEAR, region.c.province_code, func.sum(purchase.c.amount))
-         .join(region, region.c.code == purchase.c.origin_code).group_by(region.c.province_code))
+    q = (
+        scoped_select(YEAR, region.c.province_code, func.sum(purchase.c.amount))
+        .join(region, region.c.code == purchase.c.origin_code)
+        .group_by(region.c.province_code)
+    )
     routed = rollup.routed(q, q.get_execution_options()["purchase_scope"])
     assert routed is not None and "purchase_rollup" in str(routed)
 
@@ -129,32 +133,41 @@ def test_page_calls_read_the_rollups(imported, call):
     assert not raw, raw
 
 
-@pytest.mark.parametrize("prefix, start, table", [
-    ("52", date(2025, 1, 1), "purchase_rollup_unit_province_ytd"),
-    ("52", date(2025, 3, 1), "purchase_rollup_unit_province"),
-    ("5203", date(2025, 1, 1), "purchase_rollup"),
-    ("520302", date(2025, 1, 1), "purchase_rollup")])
+@pytest.mark.parametrize(
+    "prefix, start, table",
+    [
+        ("52", date(2025, 1, 1), "purchase_rollup_unit_province_ytd"),
+        ("52", date(2025, 3, 1), "purchase_rollup_unit_province"),
+        ("5203", date(2025, 1, 1), "purchase_rollup"),
+        ("520302", date(2025, 1, 1), "purchase_rollup"),
+    ],
+)
 def test_origin_drill_goes_to_the_smallest_rollup_that_keeps_that_prefix(prefix, start, table):
     # Unit × channel × purpose under an origin filter (the rule engine's statement, drilled): a
     # province prefix fits origin_province (year to date or by month); a city or county needs more
     # of the code than it keeps.
     f = replace(YEAR, start=start).with_region(prefix.ljust(6, "0"))
-    q = (scoped_select(f, purchase.c.buyer_unit_id, purchase.c.channel, purchase.c.purpose, func.sum(purchase.c.amount))
-         .group_by(purchase.c.buyer_unit_id, purchase.c.channel, purchase.c.purpose))
+    q = scoped_select(
+        f, purchase.c.buyer_unit_id, purchase.c.channel, purchase.c.purpose, func.sum(purchase.c.amount)
+    ).group_by(purchase.c.buyer_unit_id, purchase.c.channel, purchase.c.purpose)
     routed = str(rollup.routed(q, q.get_execution_options()["purchase_scope"]))
     assert re.search(rf"FROM {table}\b", routed), routed
 
 
-@pytest.mark.parametrize("start, end, table", [
-    (date(2025, 1, 1), date(2025, 9, 30), "purchase_rollup_unit_ytd"),
-    (date(2025, 1, 1), date(2025, 9, 17), "purchase_rollup_unit_ytd"),  # September 1–17 from the raw facts
-    (date(2025, 1, 1), date(2025, 12, 31), "purchase_rollup_unit_ytd"),
-    (date(2025, 2, 1), date(2025, 6, 30), "purchase_rollup_unit"),  # not from 1 January
-    (date(2024, 1, 1), date(2025, 6, 30), "purchase_rollup_unit"),  # over a year end
-])
+@pytest.mark.parametrize(
+    "start, end, table",
+    [
+        (date(2025, 1, 1), date(2025, 9, 30), "purchase_rollup_unit_ytd"),
+        (date(2025, 1, 1), date(2025, 9, 17), "purchase_rollup_unit_ytd"),  # September 1–17 from the raw facts
+        (date(2025, 1, 1), date(2025, 12, 31), "purchase_rollup_unit_ytd"),
+        (date(2025, 2, 1), date(2025, 6, 30), "purchase_rollup_unit"),  # not from 1 January
+        (date(2024, 1, 1), date(2025, 6, 30), "purchase_rollup_unit"),  # over a year end
+    ],
+)
 def test_a_period_from_1_january_reads_one_month_of_a_cumulative_rollup(start, end, table):
-    q = (scoped_select(Filters(start=start, end=end), purchase.c.buyer_unit_id, purchase.c.channel,
-                       func.sum(purchase.c.amount)).group_by(purchase.c.buyer_unit_id, purchase.c.channel))
+    q = scoped_select(
+        Filters(start=start, end=end), purchase.c.buyer_unit_id, purchase.c.channel, func.sum(purchase.c.amount)
+    ).group_by(purchase.c.buyer_unit_id, purchase.c.channel)
     routed = str(rollup.routed(q, q.get_execution_options()["purchase_scope"]))
     assert re.search(rf"FROM {table}\b", routed), routed
     if table.endswith("_ytd"):
@@ -162,8 +175,9 @@ def test_a_period_from_1_january_reads_one_month_of_a_cumulative_rollup(start, e
 
 
 def test_figures_by_month_never_read_a_cumulative_rollup():
-    q = (scoped_select(YEAR, purchase.c.month, purchase.c.channel, func.sum(purchase.c.amount))
-         .group_by(purchase.c.month, purchase.c.channel))
+    q = scoped_select(YEAR, purchase.c.month, purchase.c.channel, func.sum(purchase.c.amount)).group_by(
+        purchase.c.month, purchase.c.channel
+    )
     routed = str(rollup.routed(q, q.get_execution_options()["purchase_scope"]))
     assert "_ytd" not in routed and "FROM purchase_rollup_kind" in routed
 
@@ -190,7 +204,7 @@ def _rollup_rows(engine) -> dict[str, list[tuple]]:
         for r in rollup.ROLLUPS:
             t = r.table
             rows = conn.execute(select(t).order_by(*[t.c[d] for d in r.dims])).all()
-            out[t.name] = [(*row[:len(r.dims)], round(float(row.amount), 2), row.n) for row in rows]
+            out[t.name] = [(*row[: len(r.dims)], round(float(row.amount), 2), row.n) for row in rows]
     return out
 
 
@@ -221,8 +235,12 @@ def test_the_migration_fills_the_new_rollups_as_rebuild_and_imports_keep_them(pr
 
 def _covering_indexes() -> list[tuple[str, str, list[str], list[str]]]:
     """(rollup, index, leading columns, carried columns) for every covering rollup index in the schema."""
-    return [(r.table.name, ix.name, [c.name for c in ix.columns], list(ix.dialect_options["postgresql"]["include"]))
-            for r in rollup.ROLLUPS for ix in r.table.indexes if ix.dialect_options["postgresql"]["include"]]
+    return [
+        (r.table.name, ix.name, [c.name for c in ix.columns], list(ix.dialect_options["postgresql"]["include"]))
+        for r in rollup.ROLLUPS
+        for ix in r.table.indexes
+        if ix.dialect_options["postgresql"]["include"]
+    ]
 
 
 def _assert_store_indexes_cover(engine) -> None:
@@ -239,13 +257,17 @@ def _assert_store_indexes_cover(engine) -> None:
 
 def test_a_county_drill_reads_the_rollup_index_alone(imported):
     engine, _ = imported
-    assert {c[1] for c in _covering_indexes()} >= {"ix_purchase_rollup_origin_code_month",
-                                                   "ix_purchase_rollup_outlet_origin_origin_code_month"}
+    assert {c[1] for c in _covering_indexes()} >= {
+        "ix_purchase_rollup_origin_code_month",
+        "ix_purchase_rollup_outlet_origin_origin_code_month",
+    }
     _assert_store_indexes_cover(engine)
     with engine.begin() as conn:
         county = conn.execute(select(purchase.c.origin_code).limit(1)).scalar()
-        sql = ("SELECT buyer_unit_id, purpose, SUM(amount), SUM(n) FROM purchase_rollup "
-               "WHERE origin_code = :c AND month BETWEEN 202501 AND 202512 GROUP BY buyer_unit_id, purpose")
+        sql = (
+            "SELECT buyer_unit_id, purpose, SUM(amount), SUM(n) FROM purchase_rollup "
+            "WHERE origin_code = :c AND month BETWEEN 202501 AND 202512 GROUP BY buyer_unit_id, purpose"
+        )
         if engine.dialect.name == "postgresql":
             # The test store is small enough for a table scan to win; take that choice away to see
             # which index path the planner has.
@@ -274,8 +296,15 @@ def test_purchases_written_past_the_import_send_figures_to_the_raw_facts_at_once
     before = overview.amount_total(engine, f)  # answered from the rollups: their watermark is now trusted
     with engine.connect() as conn:
         unit, origin = conn.execute(select(purchase.c.buyer_unit_id, purchase.c.origin_code).limit(1)).one()
-    row = dict(purchase_date=date(2025, 3, 3), month=202503, buyer_unit_id=unit, origin_code=origin,
-               channel="p832", purpose="canteen", amount=1234.5)
+    row = dict(
+        purchase_date=date(2025, 3, 3),
+        month=202503,
+        buyer_unit_id=unit,
+        origin_code=origin,
+        channel="p832",
+        purpose="canteen",
+        amount=1234.5,
+    )
     with engine.begin() as conn:
         conn.execute(insert(purchase).values(**row))
     assert overview.amount_total(engine, f) == pytest.approx(before + 1234.5)
@@ -296,7 +325,7 @@ def test_purchases_in_a_month_after_the_latest_extend_the_year_to_date(private, 
     source = bench.write_bench_ledger(engine, tmp_path / "base.csv", 200, seed=5)
     lines = source.read_text(encoding="utf-8").splitlines()
     # The same rows, dated after every purchase in the store (the first column is the date).
-    moved = lines[:2] + [later.isoformat() + line[line.index(","):] for line in lines[2:]]
+    moved = lines[:2] + [later.isoformat() + line[line.index(",") :] for line in lines[2:]]
     path = tmp_path / "later.csv"
     path.write_text("\n".join(moved) + "\n", encoding="utf-8")
     outcome = imports.commit_upload(engine, parse_upload(path, "purchases", None), principal=ADMIN)
@@ -314,7 +343,11 @@ def test_purchases_in_a_month_after_the_latest_extend_the_year_to_date(private, 
 
 def test_source_of_names_the_rollup_a_statement_reads():
     ytd = replace(YEAR, end=date(2025, 9, 30))
-    by_unit = scoped_select(ytd, purchase.c.buyer_unit_id, func.sum(purchase.c.amount)).group_by(purchase.c.buyer_unit_id)
+    by_unit = scoped_select(ytd, purchase.c.buyer_unit_id, func.sum(purchase.c.amount)).group_by(
+        purchase.c.buyer_unit_id
+    )
     assert rollup.source_of(by_unit) == "purchase_rollup_unit_ytd"
-    by_day = scoped_select(ytd, purchase.c.purchase_date, func.sum(purchase.c.amount)).group_by(purchase.c.purchase_date)
+    by_day = scoped_select(ytd, purchase.c.purchase_date, func.sum(purchase.c.amount)).group_by(
+        purchase.c.purchase_date
+    )
     assert rollup.source_of(by_day) is None

@@ -7,8 +7,10 @@ from data_access.store.schema import metadata, policy_rule, region
 
 def _counts(engine):
     with engine.connect() as conn:
-        return {t: conn.execute(select(func.count()).select_from(metadata.tables[t])).scalar()
-                for t in ("region", "policy_rule", "pairing", "task_group")}
+        return {
+            t: conn.execute(select(func.count()).select_from(metadata.tables[t])).scalar()
+            for t in ("region", "policy_rule", "pairing", "task_group")
+        }
 
 
 def test_init_creates_every_table_and_is_idempotent(fresh_engine):
@@ -41,5 +43,8 @@ def test_rules_and_regions_survive_a_second_init(fresh_engine):
         conn.execute(policy_rule.update().where(policy_rule.c.code == "zh_reserve_share").values(threshold=0.99))
     init_store(fresh_engine)
     with fresh_engine.connect() as conn:
-        assert conn.execute(select(policy_rule.c.threshold).where(policy_rule.c.code == "zh_reserve_share")).scalar() == 0.30
+        assert (
+            conn.execute(select(policy_rule.c.threshold).where(policy_rule.c.code == "zh_reserve_share")).scalar()
+            == 0.30
+        )
         assert conn.execute(select(func.count()).select_from(region)).scalar() > 3400

@@ -44,8 +44,13 @@ def store(databases):
 def two_units(store):
     """Two buyer units with purchases in 2024: (unit_a, unit_b)."""
     with store.connect() as conn:
-        rows = conn.execute(select(purchase.c.buyer_unit_id).where(purchase.c.month.between(202401, 202412))
-                            .group_by(purchase.c.buyer_unit_id).order_by(func.count().desc()).limit(2)).scalars()
+        rows = conn.execute(
+            select(purchase.c.buyer_unit_id)
+            .where(purchase.c.month.between(202401, 202412))
+            .group_by(purchase.c.buyer_unit_id)
+            .order_by(func.count().desc())
+            .limit(2)
+        ).scalars()
         return tuple(int(r) for r in rows)
 
 
@@ -121,12 +126,15 @@ def test_disabled_user_cannot_sign_in_and_loses_the_session(store):
     assert auth.authenticate(store, "leaver", "a-new-password").role == "analyst"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(username="x1", password="short", role="admin"), "至少 8 位"),
-    (dict(username="x2", password="long-enough", role="boss"), "角色"),
-    (dict(username="x3", password="long-enough", role="reporter"), "必须指定 --unit"),
-    (dict(username="x4", password="long-enough", role="reporter", unit="不存在的单位"), "找不到单位"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(username="x1", password="short", role="admin"), "至少 8 位"),
+        (dict(username="x2", password="long-enough", role="boss"), "角色"),
+        (dict(username="x3", password="long-enough", role="reporter"), "必须指定 --unit"),
+        (dict(username="x4", password="long-enough", role="reporter", unit="不存在的单位"), "找不到单位"),
+    ],
+)
 def test_bad_user_definitions_are_refused(store, kwargs, message):
     with pytest.raises(ValueError, match=message):
         auth.add_user(store, ADMIN, **kwargs)
@@ -137,11 +145,26 @@ def test_cli_adds_lists_and_disables_users_with_password_from_stdin(store, two_u
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
 
     def cli(*args, stdin=""):
-        return subprocess.run([sys.executable, "-m", "data_access", "user", "--url", url, *args],
-                              input=stdin, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "data_access", "user", "--url", url, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=120,
+        )
 
-    done = cli("add", "cli_rep", "--role", "reporter", "--unit", str(two_units[1]), "--password-stdin",
-               stdin="cli-password-1\n")
+    done = cli(
+        "add",
+        "cli_rep",
+        "--role",
+        "reporter",
+        "--unit",
+        str(two_units[1]),
+        "--password-stdin",
+        stdin="cli-password-1\n",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert auth.authenticate(store, "cli_rep", "cli-password-1").unit_id == two_units[1]
     listed = cli("list")
@@ -153,8 +176,11 @@ def test_cli_adds_lists_and_disables_users_with_password_from_stdin(store, two_u
 
 
 def test_the_unit_restriction_cannot_come_from_the_url():
-    f = Filters.from_query_params({"from": "2024-01-01", "to": "2024-06-30", "own_unit_id": "3", "unit": "3"},
-                                  date(2024, 1, 1), date(2024, 12, 31))
+    f = Filters.from_query_params(
+        {"from": "2024-01-01", "to": "2024-06-30", "own_unit_id": "3", "unit": "3"},
+        date(2024, 1, 1),
+        date(2024, 12, 31),
+    )
     assert f.own_unit_id is None
     restricted = auth.apply_principal(f, reporter(7))
     assert restricted.own_unit_id == 7
@@ -174,8 +200,13 @@ def test_reporter_without_a_unit_sees_nothing():
 
 def _unit_amount(engine, unit_id: int, f: Filters) -> float:
     with engine.connect() as conn:
-        return float(conn.execute(select(func.coalesce(func.sum(purchase.c.amount), 0)).where(
-            purchase.c.buyer_unit_id == unit_id, purchase.c.purchase_date.between(f.start, f.end))).scalar())
+        return float(
+            conn.execute(
+                select(func.coalesce(func.sum(purchase.c.amount), 0)).where(
+                    purchase.c.buyer_unit_id == unit_id, purchase.c.purchase_date.between(f.start, f.end)
+                )
+            ).scalar()
+        )
 
 
 def test_reporter_figures_are_those_of_its_own_unit(store, two_units):
@@ -188,8 +219,11 @@ def test_reporter_figures_are_those_of_its_own_unit(store, two_units):
     assert k["amount_last_year"] == pytest.approx(_unit_amount(store, unit_a, YEAR.last_year()))
     assert k["units_total"] == 1 and k["units_reporting"] == 1
     with store.connect() as conn:
-        own_plan = conn.execute(select(func.coalesce(func.sum(unit_budget.c.plan_amount), 0)).where(
-            unit_budget.c.unit_id == unit_a, unit_budget.c.year == 2024)).scalar()
+        own_plan = conn.execute(
+            select(func.coalesce(func.sum(unit_budget.c.plan_amount), 0)).where(
+                unit_budget.c.unit_id == unit_a, unit_budget.c.year == 2024
+            )
+        ).scalar()
     assert plan_total(store, f) == pytest.approx(float(own_plan))
     assert monthly_amounts(store, f).amount.sum() == pytest.approx(k["amount"])
     assert amount_by_channel(store, f).amount.sum() == pytest.approx(k["amount"])
@@ -201,13 +235,20 @@ def test_reporter_cannot_reach_another_units_purchases_through_any_filter(store,
     with store.connect() as conn:
         units = conn.execute(scoped_select(f, func.distinct(purchase.c.buyer_unit_id))).scalars().all()
         # Filters a page could build from the URL (buyer side, buyer kinds) stay inside the unit.
-        wide = auth.apply_principal(Filters(start=date(2020, 1, 1), end=date(2030, 12, 31), region_side="buyer",
-                                            buyer_kinds=("budget_unit", "union", "state_firm", "private_firm",
-                                                         "social_org")), reporter(unit_a))
+        wide = auth.apply_principal(
+            Filters(
+                start=date(2020, 1, 1),
+                end=date(2030, 12, 31),
+                region_side="buyer",
+                buyer_kinds=("budget_unit", "union", "state_firm", "private_firm", "social_org"),
+            ),
+            reporter(unit_a),
+        )
         wide_units = conn.execute(scoped_select(wide, func.distinct(purchase.c.buyer_unit_id))).scalars().all()
     assert units == [unit_a] and set(wide_units) <= {unit_a}
     assert overview_kpis(store, auth.apply_principal(YEAR, reporter(unit_b)))["amount"] == pytest.approx(
-        _unit_amount(store, unit_b, YEAR))
+        _unit_amount(store, unit_b, YEAR)
+    )
 
 
 def test_submissions_are_for_the_reporters_own_unit():
@@ -221,14 +262,29 @@ def test_submissions_are_for_the_reporters_own_unit():
             auth.submission_unit(Principal(username="x", role=role), 5)
 
 
-@pytest.mark.parametrize("role, pages", [
-    ("reporter", {"overview", "procurement", "reporting", "beneficiaries"}),
-    ("analyst", {"overview", "procurement", "warnings", "outlet_map", "drilldown", "catalogue", "trends"}),
-    ("leader", {"overview", "procurement", "warnings", "outlet_map", "drilldown", "catalogue", "trends", "ledger"}),
-    ("desk", {"overview", "procurement", "warnings", "outlet_map", "drilldown", "catalogue", "trends", "ledger",
-              "beneficiaries"}),
-    ("admin", set(registry.BY_URL)),
-])
+@pytest.mark.parametrize(
+    "role, pages",
+    [
+        ("reporter", {"overview", "procurement", "reporting", "beneficiaries"}),
+        ("analyst", {"overview", "procurement", "warnings", "outlet_map", "drilldown", "catalogue", "trends"}),
+        ("leader", {"overview", "procurement", "warnings", "outlet_map", "drilldown", "catalogue", "trends", "ledger"}),
+        (
+            "desk",
+            {
+                "overview",
+                "procurement",
+                "warnings",
+                "outlet_map",
+                "drilldown",
+                "catalogue",
+                "trends",
+                "ledger",
+                "beneficiaries",
+            },
+        ),
+        ("admin", set(registry.BY_URL)),
+    ],
+)
 def test_page_matrix(role, pages):
     p = Principal(username="u", role=role, unit_id=1)
     assert {path for path in registry.BY_URL if registry.can_view(p, path)} == pages
@@ -239,7 +295,7 @@ def test_matrix_in_docs_matches_the_code():
     doc = (ROOT / "docs" / "trust.md").read_text(encoding="utf-8")
     for path, roles in ((p.url_path, p.roles) for p in registry.PAGES):
         line = next(ln for ln in doc.splitlines() if f"`{path}`" in ln)
-        cells = [c.strip() for c in line.strip().strip("|").split("|")][-len(auth.ROLES):]
+        cells = [c.strip() for c in line.strip().strip("|").split("|")][-len(auth.ROLES) :]
         assert {r for r, c in zip(auth.ROLES, cells, strict=True) if c == "✓"} == roles, path
 
 

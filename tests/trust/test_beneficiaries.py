@@ -40,8 +40,11 @@ def store(databases):
 def busy_unit(demo_engine):
     """The unit with most benefits in the shared demo store."""
     with demo_engine.connect() as conn:
-        return int(conn.execute(select(benefit.c.unit_id).group_by(benefit.c.unit_id)
-                                .order_by(func.count().desc()).limit(1)).scalar())
+        return int(
+            conn.execute(
+                select(benefit.c.unit_id).group_by(benefit.c.unit_id).order_by(func.count().desc()).limit(1)
+            ).scalar()
+        )
 
 
 def _first_person(engine, unit_id: int | None = None, not_unit: int | None = None) -> int:
@@ -83,10 +86,10 @@ def test_reporter_sees_only_people_and_benefits_of_its_own_unit(demo_engine, bus
     people, total = beneficiary_list(demo_engine, mine, limit=100_000)
     _, everyone = beneficiary_list(demo_engine, who("desk"))
     with demo_engine.connect() as conn:
-        expected = set(conn.execute(select(benefit.c.beneficiary_id).where(benefit.c.unit_id == busy_unit))
-                       .scalars())
-        own_amount = float(conn.execute(select(func.sum(benefit.c.amount))
-                                        .where(benefit.c.unit_id == busy_unit)).scalar())
+        expected = set(conn.execute(select(benefit.c.beneficiary_id).where(benefit.c.unit_id == busy_unit)).scalars())
+        own_amount = float(
+            conn.execute(select(func.sum(benefit.c.amount)).where(benefit.c.unit_id == busy_unit)).scalar()
+        )
     assert set(people.id) == expected and total == len(expected) < everyone
     # Amounts are those the unit paid, not the person's benefits from other units.
     assert people.benefit_amount.sum() == pytest.approx(own_amount)

@@ -31,22 +31,25 @@ from data_access.trust.personal import (
 STANDARD_EXAMPLE = "11010519491231002X"
 
 
-@pytest.mark.parametrize("value, problem", [
-    (STANDARD_EXAMPLE, None),
-    (STANDARD_EXAMPLE.lower(), None),
-    ("１１０１０５１９４９１２３１００２Ｘ", None),
-    (" 110105 19491231 002X ", None),
-    ("110105194912310021", "校验位错误（应为X）"),
-    ("11010519491231002", "长度应为18位（实为17位）"),
-    ("110105491231002", "为15位旧号码，请填写18位身份证号"),
-    ("1101051949123100AX", "含有数字和末位X以外的字符"),
-    ("990105194912310021", "前两位地区代码99不是有效的省级代码"),
-    ("110105194902300021", "出生日期19490230不存在"),
-    ("110105189912310021", "出生日期18991231不合理"),
-    ("4.30921E+17", "身份证号被存成了数字（科学计数法），末几位已丢失；请将该列设为文本格式后重新填写"),
-    ("", "为空"),
-    (None, "为空"),
-])
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        (STANDARD_EXAMPLE, None),
+        (STANDARD_EXAMPLE.lower(), None),
+        ("１１０１０５１９４９１２３１００２Ｘ", None),
+        (" 110105 19491231 002X ", None),
+        ("110105194912310021", "校验位错误（应为X）"),
+        ("11010519491231002", "长度应为18位（实为17位）"),
+        ("110105491231002", "为15位旧号码，请填写18位身份证号"),
+        ("1101051949123100AX", "含有数字和末位X以外的字符"),
+        ("990105194912310021", "前两位地区代码99不是有效的省级代码"),
+        ("110105194902300021", "出生日期19490230不存在"),
+        ("110105189912310021", "出生日期18991231不合理"),
+        ("4.30921E+17", "身份证号被存成了数字（科学计数法），末几位已丢失；请将该列设为文本格式后重新填写"),
+        ("", "为空"),
+        (None, "为空"),
+    ],
+)
 def test_id_number_problem(value, problem):
     assert id_number_problem(value, today=date(2024, 12, 31)) == problem
     assert id_number_valid(value, today=date(2024, 12, 31)) is (problem is None)
@@ -73,22 +76,28 @@ def test_fictional_id_rejects_bad_region():
         fictional_id_number(random.Random(1), "990000", date(1990, 1, 1))
 
 
-@pytest.mark.parametrize("value, masked", [
-    ("430102199001011234", "4301**********1234"),
-    ("43010219900101123x", "4301**********123X"),
-    ("1234", "****"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "value, masked",
+    [
+        ("430102199001011234", "4301**********1234"),
+        ("43010219900101123x", "4301**********123X"),
+        ("1234", "****"),
+        ("", ""),
+    ],
+)
 def test_mask_id_number(value, masked):
     assert mask_id_number(value) == masked
 
 
-@pytest.mark.parametrize("value, masked", [
-    ("13812345678", "138****5678"),
-    ("138 1234 5678", "138****5678"),
-    ("5665855", "*****55"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "value, masked",
+    [
+        ("13812345678", "138****5678"),
+        ("138 1234 5678", "138****5678"),
+        ("5665855", "*****55"),
+        ("", ""),
+    ],
+)
 def test_mask_phone(value, masked):
     assert mask_phone(value) == masked
 

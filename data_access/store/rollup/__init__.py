@@ -28,5 +28,18 @@ from data_access.store.rollup.maintain import (
 from data_access.store.rollup.router import install, is_routing, routed, source_of
 from data_access.store.rollup.tables import ROLLUPS, Rollup
 
-__all__ = ["ROLLUPS", "Rollup", "add_batch", "forget_current", "install", "is_current", "is_routing", "month_split",
-           "rebuild", "remove_batch", "routed", "settle", "source_of"]
+__all__ = [
+    "ROLLUPS",
+    "Rollup",
+    "add_batch",
+    "forget_current",
+    "install",
+    "is_current",
+    "is_routing",
+    "month_split",
+    "rebuild",
+    "remove_batch",
+    "routed",
+    "settle",
+    "source_of",
+]

@@ -59,10 +59,16 @@ def _carried_forward(monthly, r: Rollup, year_ends: dict[int, int]):
     last = case({y: m % 100 for y, m in year_ends.items()}, value=year, else_=12) if year_ends else 12
     to_month = year + k.c.m
     keys = [to_month if d == "month" else a.c[d] for d in r.dims]
-    return (select(*[to_month.label("month") if d == "month" else a.c[d] for d in r.dims],
-                   func.sum(a.c.amount).label("amount"), func.sum(a.c.quantity).label("quantity"),
-                   func.sum(a.c.n).label("n"))
-            .select_from(a.join(k, and_(k.c.m >= a.c.month % 100, k.c.m <= last))).group_by(*keys))
+    return (
+        select(
+            *[to_month.label("month") if d == "month" else a.c[d] for d in r.dims],
+            func.sum(a.c.amount).label("amount"),
+            func.sum(a.c.quantity).label("quantity"),
+            func.sum(a.c.n).label("n"),
+        )
+        .select_from(a.join(k, and_(k.c.m >= a.c.month % 100, k.c.m <= last)))
+        .group_by(*keys)
+    )
 
 
 def _year_ends(conn, table: Table, where=None) -> dict[int, int]:
@@ -76,8 +82,9 @@ def _year_ends(conn, table: Table, where=None) -> dict[int, int]:
 
 def _year_end(conn, table: Table, year: int) -> int | None:
     """The last month (yyyymm) ``table`` has a row for in ``year`` (yyyy00), None when none."""
-    return conn.execute(select(func.max(table.c.month))
-                        .where(table.c.month > year, table.c.month <= year + 12)).scalar()
+    return conn.execute(
+        select(func.max(table.c.month)).where(table.c.month > year, table.c.month <= year + 12)
+    ).scalar()
 
 
 def _extend(conn, r: Rollup, old_end: int, new_end: int) -> None:
@@ -85,8 +92,10 @@ def _extend(conn, r: Rollup, old_end: int, new_end: int) -> None:
     up to ``new_end`` (same year): purchases arrived in a later month than any before."""
     t = r.table
     for month in range(old_end + 1, new_end + 1):
-        rows = select(*[literal(month, Integer).label("month") if d == "month" else t.c[d] for d in r.dims],
-                      *[t.c[m] for m in MEASURES]).where(t.c.month == old_end)
+        rows = select(
+            *[literal(month, Integer).label("month") if d == "month" else t.c[d] for d in r.dims],
+            *[t.c[m] for m in MEASURES],
+        ).where(t.c.month == old_end)
         conn.execute(t.insert().from_select([*r.dims, *MEASURES], rows))
 
 
@@ -100,9 +109,17 @@ def _raw_aggregate(r: Rollup, where) -> object:
     elif "category" in r.dims:
         from_ = from_.outerjoin(s.product, s.product.c.id == s.purchase.c.product_id)
     dims = [RAW_DIMS[d].label(d) for d in r.dims]
-    return (select(*dims, func.sum(s.purchase.c.amount).label("amount"),
-                   func.sum(s.purchase.c.quantity).label("quantity"), func.count().label("n"))
-            .select_from(from_).where(where).group_by(*[RAW_DIMS[d] for d in r.dims]))
+    return (
+        select(
+            *dims,
+            func.sum(s.purchase.c.amount).label("amount"),
+            func.sum(s.purchase.c.quantity).label("quantity"),
+            func.count().label("n"),
+        )
+        .select_from(from_)
+        .where(where)
+        .group_by(*[RAW_DIMS[d] for d in r.dims])
+    )
 
 
 def _set_watermark(conn, value: int | None) -> None:
@@ -127,12 +144,13 @@ def rebuild(conn, progress=None) -> dict[str, int]:
         conn.execute(delete(r.table))
         if r.base is not None:
             b = r.base
-            keys = [b.c[d] if d in b.c else func.substr(b.c.origin_code, 1, ORIGIN_PREFIXES[d]).label(d)
-                    for d in r.dims]
+            keys = [
+                b.c[d] if d in b.c else func.substr(b.c.origin_code, 1, ORIGIN_PREFIXES[d]).label(d) for d in r.dims
+            ]
             agg = select(*keys, *[func.sum(b.c[m]).label(m) for m in MEASURES]).group_by(*keys)
             if r.cumulative:
                 agg = _carried_forward(agg, r, _year_ends(conn, b))
-            agg = agg.order_by(*agg.selected_columns[:len(r.dims)])
+            agg = agg.order_by(*agg.selected_columns[: len(r.dims)])
         else:
             agg = _raw_aggregate(r, true()).order_by(*[RAW_DIMS[d] for d in r.dims])
         conn.execute(r.table.insert().from_select([*r.dims, *MEASURES], agg))
@@ -145,9 +163,12 @@ def rebuild(conn, progress=None) -> dict[str, int]:
 
 def is_current(conn) -> bool:
     """True when the rollups cover every purchase in the store."""
-    max_id, mark = conn.execute(select(
-        select(func.max(s.purchase.c.id)).scalar_subquery(),
-        select(s.store_meta.c.value).where(s.store_meta.c.key == WATERMARK_KEY).scalar_subquery())).one()
+    max_id, mark = conn.execute(
+        select(
+            select(func.max(s.purchase.c.id)).scalar_subquery(),
+            select(s.store_meta.c.value).where(s.store_meta.c.key == WATERMARK_KEY).scalar_subquery(),
+        )
+    ).one()
     return mark is not None and (max_id or 0) <= int(mark)
 
 
@@ -155,9 +176,16 @@ def _upsert(conn, r: Rollup, agg) -> None:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(r.table).from_select([*r.dims, *MEASURES], agg)
     ex, t = stmt.excluded, r.table.c
-    conn.execute(stmt.on_conflict_do_update(index_elements=list(r.dims), set_=dict(
-        amount=t.amount + ex.amount, n=t.n + ex.n,
-        quantity=func.coalesce(t.quantity + ex.quantity, t.quantity, ex.quantity))))
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=list(r.dims),
+            set_=dict(
+                amount=t.amount + ex.amount,
+                n=t.n + ex.n,
+                quantity=func.coalesce(t.quantity + ex.quantity, t.quantity, ex.quantity),
+            ),
+        )
+    )
 
 
 def add_batch(conn, batch_id: int) -> bool:
@@ -196,9 +224,13 @@ def remove_batch(conn, batch_id: int) -> None:
         agg = _aggregate(r, batch, ends).subquery()
         t = r.table.c
         match = and_(*[t[d] == agg.c[d] for d in r.dims])
-        conn.execute(update(r.table).where(match).values(
-            amount=t.amount - agg.c.amount, n=t.n - agg.c.n,
-            quantity=t.quantity - func.coalesce(agg.c.quantity, 0)))
+        conn.execute(
+            update(r.table)
+            .where(match)
+            .values(
+                amount=t.amount - agg.c.amount, n=t.n - agg.c.n, quantity=t.quantity - func.coalesce(agg.c.quantity, 0)
+            )
+        )
         conn.execute(delete(r.table).where(t.n <= 0))
 
 

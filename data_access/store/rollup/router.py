@@ -88,8 +88,9 @@ class _Rewriter:
         m1, m2, edges = split
         if not edges:
             return t, and_(t.c.month >= m1, t.c.month <= m2)
-        branches = [select(*[t.c[d] for d in r.dims], *[t.c[m] for m in MEASURES])
-                    .where(t.c.month >= m1, t.c.month <= m2)]
+        branches = [
+            select(*[t.c[d] for d in r.dims], *[t.c[m] for m in MEASURES]).where(t.c.month >= m1, t.c.month <= m2)
+        ]
         for lo, hi in edges:
             raw = _raw_aggregate(r, and_(s.purchase.c.purchase_date >= lo, s.purchase.c.purchase_date <= hi))
             branches.append(raw)
@@ -104,14 +105,18 @@ class _Rewriter:
         _, m2, edges = split
         # The rollup's last month up to m2 in that year: later months exist only once purchases do.
         held = t.alias("held")
-        month = t.c.month == (select(func.max(held.c.month))
-                              .where(held.c.month >= start.year * 100 + 1, held.c.month <= m2).scalar_subquery())
+        month = t.c.month == (
+            select(func.max(held.c.month))
+            .where(held.c.month >= start.year * 100 + 1, held.c.month <= m2)
+            .scalar_subquery()
+        )
         if not edges:
             return t, month
         branches = [select(*[t.c[d] for d in self.r.dims], *[t.c[m] for m in MEASURES]).where(month)]
         for lo, hi in edges:
-            branches.append(_raw_aggregate(self.r, and_(s.purchase.c.purchase_date >= lo,
-                                                        s.purchase.c.purchase_date <= hi)))
+            branches.append(
+                _raw_aggregate(self.r, and_(s.purchase.c.purchase_date >= lo, s.purchase.c.purchase_date <= hi))
+            )
         return union_all(*branches).subquery("purchase_months"), true()
 
     def column(self, col: ColumnClause):
@@ -137,8 +142,9 @@ class _Rewriter:
         """An argument of sum(): a measure column, a literal, or a CASE choosing between them."""
         if isinstance(elem, ColumnClause) and elem.table is s.purchase and elem.name in ("amount", "quantity"):
             return self.source.c[elem.name]
-        if isinstance(elem, Null) or (isinstance(elem, ColumnElement) and not list(elem.get_children())
-                                      and not isinstance(elem, ColumnClause)):
+        if isinstance(elem, Null) or (
+            isinstance(elem, ColumnElement) and not list(elem.get_children()) and not isinstance(elem, ColumnClause)
+        ):
             return elem
         if isinstance(elem, Case):
             whens = [(self.rewrite(cond), self.measure(value)) for cond, value in elem.whens]
@@ -171,6 +177,7 @@ class _Rewriter:
 
     def rewrite(self, elem):
         """An expression (column, condition, aggregate) rewritten onto the rollup."""
+
         def replace(e):
             if isinstance(e, BindParameter):
                 # Kept, not cloned: an expression in both SELECT and GROUP BY must render the same
@@ -195,8 +202,12 @@ class _Rewriter:
         if not (isinstance(left, ColumnClause) and left.table is s.purchase and left.name == "origin_code"):
             return None
         dim = self.prefix_dim
-        if (e.operator in (operators.ge, operators.lt) and isinstance(right, BindParameter)
-                and isinstance(right.value, str) and len(right.value) <= ORIGIN_PREFIXES[dim]):
+        if (
+            e.operator in (operators.ge, operators.lt)
+            and isinstance(right, BindParameter)
+            and isinstance(right.value, str)
+            and len(right.value) <= ORIGIN_PREFIXES[dim]
+        ):
             return BinaryExpression(self.source.c[dim], right, e.operator, type_=e.type)
         raise NotRoutable(f"origin_code compared with more than a {dim} prefix")
 
@@ -213,10 +224,14 @@ class _Rewriter:
         where = [self.where if w is self.scope.where else self.rewrite(w) for w in stmt._where_criteria]
         if not any(w is self.where for w in where):
             raise NotRoutable("scope conditions not found")
-        new = (select(*[self.rewrite(c) for c in stmt._raw_columns]).select_from(from_).where(*where)
-               .group_by(*[self.rewrite(c) for c in stmt._group_by_clauses])
-               .order_by(*[self.rewrite(c) for c in stmt._order_by_clauses])
-               .having(*[self.rewrite(c) for c in stmt._having_criteria]))
+        new = (
+            select(*[self.rewrite(c) for c in stmt._raw_columns])
+            .select_from(from_)
+            .where(*where)
+            .group_by(*[self.rewrite(c) for c in stmt._group_by_clauses])
+            .order_by(*[self.rewrite(c) for c in stmt._order_by_clauses])
+            .having(*[self.rewrite(c) for c in stmt._having_criteria])
+        )
         new._limit_clause, new._offset_clause, new._distinct = stmt._limit_clause, stmt._offset_clause, stmt._distinct
         if stmt._distinct_on:
             raise NotRoutable("DISTINCT ON")
@@ -233,8 +248,15 @@ def _dimensions_used(stmt, scope) -> set[str]:
     """The rollup dimensions (``RAW_DIMS`` names) that ``stmt`` and its filters refer to; a column
     of buyer_unit or product that no rollup keeps counts as the key it is joined on."""
     scoped = [w for w in stmt._where_criteria if w is not scope.where]
-    parts = [*stmt._raw_columns, *scoped, scope.filters_where, *stmt._group_by_clauses, *stmt._order_by_clauses,
-             *stmt._having_criteria, *[onclause for _t, onclause, _l, _f in stmt._setup_joins if onclause is not None]]
+    parts = [
+        *stmt._raw_columns,
+        *scoped,
+        scope.filters_where,
+        *stmt._group_by_clauses,
+        *stmt._order_by_clauses,
+        *stmt._having_criteria,
+        *[onclause for _t, onclause, _l, _f in stmt._setup_joins if onclause is not None],
+    ]
     used = set()
     for part in parts:
         for e in visitors.iterate(part):
@@ -257,8 +279,12 @@ def _from_new_year(scope) -> bool:
     return scope.start is not None and (scope.start.month, scope.start.day) == (1, 1)
 
 
-_JOIN_KEYS = {"buyer_kind": "buyer_unit_id", "buyer_region_code": "buyer_unit_id",
-              "buyer_jurisdiction": "buyer_unit_id", "category": "product_id"}
+_JOIN_KEYS = {
+    "buyer_kind": "buyer_unit_id",
+    "buyer_region_code": "buyer_unit_id",
+    "buyer_jurisdiction": "buyer_unit_id",
+    "category": "product_id",
+}
 
 
 def _may_answer(r: Rollup, used: set[str], scope) -> bool:

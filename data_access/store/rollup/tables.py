@@ -36,19 +36,34 @@ class Rollup:
 # The order the router tries them in: roughly smallest read first (rows at 10 million demo
 # purchases in docs/scale.md). The cumulative ones answer only periods from 1 January and come
 # before the monthly rollups they would otherwise fall to.
-ROLLUPS = [Rollup(s.purchase_rollup_county), Rollup(s.purchase_rollup_outlet_month),
-           Rollup(s.purchase_rollup_kind_ytd, True, s.purchase_rollup_kind),
-           Rollup(s.purchase_rollup_kind, base=s.purchase_rollup_buyer),
-           Rollup(s.purchase_rollup_kind_province, base=s.purchase_rollup_origin),
-           Rollup(s.purchase_rollup_helper_origin),
-           Rollup(s.purchase_rollup_buyer_ytd, True, s.purchase_rollup_buyer),
-           Rollup(s.purchase_rollup_unit_ytd, True, s.purchase_rollup_unit),
-           Rollup(s.purchase_rollup_product_ytd, True, s.purchase_rollup_product),
-           Rollup(s.purchase_rollup_unit_city_ytd, True, s.purchase_rollup_unit_city),
-           Rollup(s.purchase_rollup_unit_province_ytd, True, s.purchase_rollup_unit_province),
-           *[Rollup(t) for t in (s.purchase_rollup_buyer, s.purchase_rollup_product, s.purchase_rollup_outlet_origin,
-                                 s.purchase_rollup_outlet, s.purchase_rollup_unit, s.purchase_rollup_unit_city, s.purchase_rollup_unit_province,
-                                 s.purchase_rollup_origin, s.purchase_rollup_unit_origin, s.purchase_rollup)]]
+ROLLUPS = [
+    Rollup(s.purchase_rollup_county),
+    Rollup(s.purchase_rollup_outlet_month),
+    Rollup(s.purchase_rollup_kind_ytd, True, s.purchase_rollup_kind),
+    Rollup(s.purchase_rollup_kind, base=s.purchase_rollup_buyer),
+    Rollup(s.purchase_rollup_kind_province, base=s.purchase_rollup_origin),
+    Rollup(s.purchase_rollup_helper_origin),
+    Rollup(s.purchase_rollup_buyer_ytd, True, s.purchase_rollup_buyer),
+    Rollup(s.purchase_rollup_unit_ytd, True, s.purchase_rollup_unit),
+    Rollup(s.purchase_rollup_product_ytd, True, s.purchase_rollup_product),
+    Rollup(s.purchase_rollup_unit_city_ytd, True, s.purchase_rollup_unit_city),
+    Rollup(s.purchase_rollup_unit_province_ytd, True, s.purchase_rollup_unit_province),
+    *[
+        Rollup(t)
+        for t in (
+            s.purchase_rollup_buyer,
+            s.purchase_rollup_product,
+            s.purchase_rollup_outlet_origin,
+            s.purchase_rollup_outlet,
+            s.purchase_rollup_unit,
+            s.purchase_rollup_unit_city,
+            s.purchase_rollup_unit_province,
+            s.purchase_rollup_origin,
+            s.purchase_rollup_unit_origin,
+            s.purchase_rollup,
+        )
+    ],
+]
 
 # Where each dimension comes from in the raw facts.
 RAW_DIMS = {
@@ -71,5 +86,9 @@ RAW_DIMS = {
 # c < P' with len(P) ≤ n, only the first n characters of c matter).
 ORIGIN_PREFIXES = {"origin_city": 4, "origin_province": 2}
 # Columns of the scope's joined tables that a rollup keeps as its own dimension.
-JOINED_DIMS = {(s.buyer_unit, "kind"): "buyer_kind", (s.buyer_unit, "region_code"): "buyer_region_code",
-               (s.buyer_unit, "jurisdiction_code"): "buyer_jurisdiction", (s.product, "category"): "category"}
+JOINED_DIMS = {
+    (s.buyer_unit, "kind"): "buyer_kind",
+    (s.buyer_unit, "region_code"): "buyer_region_code",
+    (s.buyer_unit, "jurisdiction_code"): "buyer_jurisdiction",
+    (s.product, "category"): "category",
+}

@@ -38,9 +38,7 @@ def upgrade() -> None:
             comment="GB/T 2260 六位代码; 自定义区域含字母",
         ),
         sa.Column("name", sa.String(length=64), nullable=False),
-        sa.Column(
-            "level", sa.String(length=10), nullable=False, comment="province | city | county"
-        ),
+        sa.Column("level", sa.String(length=10), nullable=False, comment="province | city | county"),
         sa.Column("parent_code", sa.String(length=12), nullable=True),
         sa.Column("province_code", sa.String(length=12), nullable=False),
         sa.Column("city_code", sa.String(length=12), nullable=True),
@@ -59,9 +57,7 @@ def upgrade() -> None:
     with op.batch_alter_table("region", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_region_city_code"), ["city_code"], unique=False)
         batch_op.create_index(batch_op.f("ix_region_parent_code"), ["parent_code"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_region_province_code"), ["province_code"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_region_province_code"), ["province_code"], unique=False)
 
     op.create_table(
         "store_meta",
@@ -84,7 +80,8 @@ def upgrade() -> None:
             "kind",
             sa.String(length=24),
             nullable=False,
-            comment="budget_unit 预算单位 | union 工会 | state_firm 国有企业 | private_firm 民营企业 | social_org 社会组织",
+            comment="budget_unit 预算单位 | union 工会 | state_firm "
+            "国有企业 | private_firm 民营企业 | social_org 社会组织",
         ),
         sa.Column(
             "region_code",
@@ -105,23 +102,15 @@ def upgrade() -> None:
             ["region.code"],
             name=op.f("fk_buyer_unit_jurisdiction_code_region"),
         ),
-        sa.ForeignKeyConstraint(
-            ["parent_id"], ["buyer_unit.id"], name=op.f("fk_buyer_unit_parent_id_buyer_unit")
-        ),
-        sa.ForeignKeyConstraint(
-            ["region_code"], ["region.code"], name=op.f("fk_buyer_unit_region_code_region")
-        ),
+        sa.ForeignKeyConstraint(["parent_id"], ["buyer_unit.id"], name=op.f("fk_buyer_unit_parent_id_buyer_unit")),
+        sa.ForeignKeyConstraint(["region_code"], ["region.code"], name=op.f("fk_buyer_unit_region_code_region")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_buyer_unit")),
         sa.UniqueConstraint("name", name=op.f("uq_buyer_unit_name")),
     )
     with op.batch_alter_table("buyer_unit", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_buyer_unit_jurisdiction_code"), ["jurisdiction_code"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_buyer_unit_jurisdiction_code"), ["jurisdiction_code"], unique=False)
         batch_op.create_index(batch_op.f("ix_buyer_unit_kind"), ["kind"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_buyer_unit_region_code"), ["region_code"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_buyer_unit_region_code"), ["region_code"], unique=False)
 
     op.create_table(
         "outlet",
@@ -146,9 +135,7 @@ def upgrade() -> None:
             comment="operating 运营中 | suspended 暂停 | exit_proposed 拟退出 | exited 已退出",
         ),
         sa.Column("status_reason", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["region_code"], ["region.code"], name=op.f("fk_outlet_region_code_region")
-        ),
+        sa.ForeignKeyConstraint(["region_code"], ["region.code"], name=op.f("fk_outlet_region_code_region")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outlet")),
         sa.UniqueConstraint("name", name=op.f("uq_outlet_name")),
     )
@@ -166,16 +153,13 @@ def upgrade() -> None:
             "kind",
             sa.String(length=24),
             nullable=False,
-            comment="east_west 东西部协作 | counterpart 对口支援 | in_province 省内对口帮扶 | designated 定点帮扶 | former 原帮扶地区",
+            comment="east_west 东西部协作 | counterpart 对口支援 | in_province "
+            "省内对口帮扶 | designated 定点帮扶 | former 原帮扶地区",
         ),
         sa.Column("since_year", sa.Integer(), nullable=True),
         sa.Column("source", sa.Text(), nullable=True, comment="政策依据"),
-        sa.ForeignKeyConstraint(
-            ["helped_code"], ["region.code"], name=op.f("fk_pairing_helped_code_region")
-        ),
-        sa.ForeignKeyConstraint(
-            ["helper_code"], ["region.code"], name=op.f("fk_pairing_helper_code_region")
-        ),
+        sa.ForeignKeyConstraint(["helped_code"], ["region.code"], name=op.f("fk_pairing_helped_code_region")),
+        sa.ForeignKeyConstraint(["helper_code"], ["region.code"], name=op.f("fk_pairing_helper_code_region")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pairing")),
         sa.UniqueConstraint(
             "helper_code",
@@ -229,9 +213,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name=op.f("uq_policy_rule_code")),
     )
     with op.batch_alter_table("policy_rule", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_policy_rule_jurisdiction_code"), ["jurisdiction_code"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_policy_rule_jurisdiction_code"), ["jurisdiction_code"], unique=False)
 
     op.create_table(
         "supplier",
@@ -244,9 +226,7 @@ def upgrade() -> None:
             nullable=True,
             comment="cooperative 合作社 | firm 企业 | farm 家庭农场 | household 农户",
         ),
-        sa.ForeignKeyConstraint(
-            ["region_code"], ["region.code"], name=op.f("fk_supplier_region_code_region")
-        ),
+        sa.ForeignKeyConstraint(["region_code"], ["region.code"], name=op.f("fk_supplier_region_code_region")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_supplier")),
         sa.UniqueConstraint("name", name=op.f("uq_supplier_name")),
     )
@@ -267,9 +247,7 @@ def upgrade() -> None:
         ),
         sa.Column("unit_id", sa.Integer(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["unit_id"], ["buyer_unit.id"], name=op.f("fk_app_user_unit_id_buyer_unit")
-        ),
+        sa.ForeignKeyConstraint(["unit_id"], ["buyer_unit.id"], name=op.f("fk_app_user_unit_id_buyer_unit")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_app_user")),
         sa.UniqueConstraint("username", name=op.f("uq_app_user_username")),
     )
@@ -281,7 +259,8 @@ def upgrade() -> None:
             "category",
             sa.String(length=24),
             nullable=False,
-            comment="grain_oil 粮油 | meat_poultry 肉禽蛋 | fruit 水果 | vegetable 蔬菜 | tea_drink 茶饮 | specialty 土特产 | aquatic 水产 | processed 加工食品",
+            comment="grain_oil 粮油 | meat_poultry 肉禽蛋 | fruit 水果 | vegetable 蔬菜 | "
+            "tea_drink 茶饮 | specialty 土特产 | aquatic 水产 | processed 加工食品",
         ),
         sa.Column("origin_code", sa.String(length=12), nullable=False),
         sa.Column("supplier_id", sa.Integer(), nullable=True),
@@ -303,12 +282,8 @@ def upgrade() -> None:
             nullable=False,
             comment="listed 在库 | watch 观察 | exit_proposed 拟退出 | exited 已退出",
         ),
-        sa.ForeignKeyConstraint(
-            ["origin_code"], ["region.code"], name=op.f("fk_product_origin_code_region")
-        ),
-        sa.ForeignKeyConstraint(
-            ["supplier_id"], ["supplier.id"], name=op.f("fk_product_supplier_id_supplier")
-        ),
+        sa.ForeignKeyConstraint(["origin_code"], ["region.code"], name=op.f("fk_product_origin_code_region")),
+        sa.ForeignKeyConstraint(["supplier_id"], ["supplier.id"], name=op.f("fk_product_supplier_id_supplier")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_product")),
         sa.UniqueConstraint("name", "origin_code", name=op.f("uq_product_name_origin_code")),
     )
@@ -327,18 +302,14 @@ def upgrade() -> None:
             comment="beneficiaries | proofs | purchases | demo",
         ),
         sa.Column("unit_id", sa.Integer(), nullable=True),
-        sa.Column(
-            "period", sa.String(length=10), nullable=True, comment="报送期，如 2024-05 或 2024-Q2"
-        ),
+        sa.Column("period", sa.String(length=10), nullable=True, comment="报送期，如 2024-05 或 2024-Q2"),
         sa.Column("submitted_at", sa.DateTime(), nullable=False),
         sa.Column("submitted_by", sa.String(length=64), nullable=False),
         sa.Column("file_name", sa.String(length=256), nullable=True),
         sa.Column("file_hash", sa.String(length=64), nullable=False),
         sa.Column("row_count", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["unit_id"], ["buyer_unit.id"], name=op.f("fk_report_batch_unit_id_buyer_unit")
-        ),
+        sa.ForeignKeyConstraint(["unit_id"], ["buyer_unit.id"], name=op.f("fk_report_batch_unit_id_buyer_unit")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_report_batch")),
         sa.UniqueConstraint("form", "file_hash", name=op.f("uq_report_batch_form_file_hash")),
     )
@@ -381,37 +352,27 @@ def upgrade() -> None:
             nullable=True,
             comment="年度消费帮扶指导计划（元）",
         ),
-        sa.ForeignKeyConstraint(
-            ["unit_id"], ["buyer_unit.id"], name=op.f("fk_unit_budget_unit_id_buyer_unit")
-        ),
+        sa.ForeignKeyConstraint(["unit_id"], ["buyer_unit.id"], name=op.f("fk_unit_budget_unit_id_buyer_unit")),
         sa.PrimaryKeyConstraint("unit_id", "year", name=op.f("pk_unit_budget")),
     )
     op.create_table(
         "beneficiary",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
-        sa.Column(
-            "id_hash", sa.String(length=64), nullable=False, comment="HMAC-SHA256，用于去重匹配"
-        ),
+        sa.Column("id_hash", sa.String(length=64), nullable=False, comment="HMAC-SHA256，用于去重匹配"),
         sa.Column("id_masked", sa.String(length=24), nullable=False),
         sa.Column("id_encrypted", sa.Text(), nullable=False),
         sa.Column("phone_masked", sa.String(length=24), nullable=True),
         sa.Column("phone_encrypted", sa.Text(), nullable=True),
         sa.Column("region_code", sa.String(length=12), nullable=True),
         sa.Column("batch_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["batch_id"], ["report_batch.id"], name=op.f("fk_beneficiary_batch_id_report_batch")
-        ),
-        sa.ForeignKeyConstraint(
-            ["region_code"], ["region.code"], name=op.f("fk_beneficiary_region_code_region")
-        ),
+        sa.ForeignKeyConstraint(["batch_id"], ["report_batch.id"], name=op.f("fk_beneficiary_batch_id_report_batch")),
+        sa.ForeignKeyConstraint(["region_code"], ["region.code"], name=op.f("fk_beneficiary_region_code_region")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_beneficiary")),
         sa.UniqueConstraint("id_hash", name=op.f("uq_beneficiary_id_hash")),
     )
     with op.batch_alter_table("beneficiary", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_beneficiary_region_code"), ["region_code"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_beneficiary_region_code"), ["region_code"], unique=False)
 
     op.create_table(
         "price_series",
@@ -420,12 +381,8 @@ def upgrade() -> None:
         sa.Column("region_code", sa.String(length=12), nullable=False, comment="监测点（产地县）"),
         sa.Column("market", sa.String(length=64), nullable=False, comment="监测市场或产地名称"),
         sa.Column("frequency", sa.String(length=8), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["product_id"], ["product.id"], name=op.f("fk_price_series_product_id_product")
-        ),
-        sa.ForeignKeyConstraint(
-            ["region_code"], ["region.code"], name=op.f("fk_price_series_region_code_region")
-        ),
+        sa.ForeignKeyConstraint(["product_id"], ["product.id"], name=op.f("fk_price_series_product_id_product")),
+        sa.ForeignKeyConstraint(["region_code"], ["region.code"], name=op.f("fk_price_series_region_code_region")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_price_series")),
         sa.UniqueConstraint(
             "product_id",
@@ -435,12 +392,8 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("price_series", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_price_series_product_id"), ["product_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_price_series_region_code"), ["region_code"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_price_series_product_id"), ["product_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_price_series_region_code"), ["region_code"], unique=False)
 
     op.create_table(
         "purchase",
@@ -455,7 +408,8 @@ def upgrade() -> None:
             "channel",
             sa.String(length=16),
             nullable=False,
-            comment="p832 832平台 | hall 专馆 | counter 专柜 | zone 专区 | canteen 食堂直供 | fair 展销会 | ecommerce 电商 | other 其他",
+            comment="p832 832平台 | hall 专馆 | counter 专柜 | zone 专区 | "
+            "canteen 食堂直供 | fair 展销会 | ecommerce 电商 | other 其他",
         ),
         sa.Column(
             "purpose",
@@ -465,29 +419,17 @@ def upgrade() -> None:
         ),
         sa.Column("outlet_id", sa.Integer(), nullable=True),
         sa.Column("quantity", sa.Float(), nullable=True, comment="数量（kg 或产品计量单位）"),
-        sa.Column(
-            "amount", sa.Numeric(precision=14, scale=2), nullable=False, comment="金额（元）"
-        ),
+        sa.Column("amount", sa.Numeric(precision=14, scale=2), nullable=False, comment="金额（元）"),
         sa.Column("voucher_no", sa.String(length=64), nullable=True),
         sa.Column("batch_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["batch_id"], ["report_batch.id"], name=op.f("fk_purchase_batch_id_report_batch")
-        ),
+        sa.ForeignKeyConstraint(["batch_id"], ["report_batch.id"], name=op.f("fk_purchase_batch_id_report_batch")),
         sa.ForeignKeyConstraint(
             ["buyer_unit_id"], ["buyer_unit.id"], name=op.f("fk_purchase_buyer_unit_id_buyer_unit")
         ),
-        sa.ForeignKeyConstraint(
-            ["origin_code"], ["region.code"], name=op.f("fk_purchase_origin_code_region")
-        ),
-        sa.ForeignKeyConstraint(
-            ["outlet_id"], ["outlet.id"], name=op.f("fk_purchase_outlet_id_outlet")
-        ),
-        sa.ForeignKeyConstraint(
-            ["product_id"], ["product.id"], name=op.f("fk_purchase_product_id_product")
-        ),
-        sa.ForeignKeyConstraint(
-            ["supplier_id"], ["supplier.id"], name=op.f("fk_purchase_supplier_id_supplier")
-        ),
+        sa.ForeignKeyConstraint(["origin_code"], ["region.code"], name=op.f("fk_purchase_origin_code_region")),
+        sa.ForeignKeyConstraint(["outlet_id"], ["outlet.id"], name=op.f("fk_purchase_outlet_id_outlet")),
+        sa.ForeignKeyConstraint(["product_id"], ["product.id"], name=op.f("fk_purchase_product_id_product")),
+        sa.ForeignKeyConstraint(["supplier_id"], ["supplier.id"], name=op.f("fk_purchase_supplier_id_supplier")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_purchase")),
     )
     with op.batch_alter_table("purchase", schema=None) as batch_op:
@@ -506,31 +448,21 @@ def upgrade() -> None:
         sa.Column("unit_id", sa.Integer(), nullable=True),
         sa.Column("product_id", sa.Integer(), nullable=True),
         sa.Column("period", sa.String(length=10), nullable=False, comment="受益期 yyyy-mm"),
-        sa.Column(
-            "amount", sa.Numeric(precision=14, scale=2), nullable=False, comment="受益金额（元）"
-        ),
+        sa.Column("amount", sa.Numeric(precision=14, scale=2), nullable=False, comment="受益金额（元）"),
         sa.Column("batch_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["batch_id"], ["report_batch.id"], name=op.f("fk_benefit_batch_id_report_batch")
-        ),
+        sa.ForeignKeyConstraint(["batch_id"], ["report_batch.id"], name=op.f("fk_benefit_batch_id_report_batch")),
         sa.ForeignKeyConstraint(
             ["beneficiary_id"],
             ["beneficiary.id"],
             name=op.f("fk_benefit_beneficiary_id_beneficiary"),
         ),
-        sa.ForeignKeyConstraint(
-            ["product_id"], ["product.id"], name=op.f("fk_benefit_product_id_product")
-        ),
-        sa.ForeignKeyConstraint(
-            ["unit_id"], ["buyer_unit.id"], name=op.f("fk_benefit_unit_id_buyer_unit")
-        ),
+        sa.ForeignKeyConstraint(["product_id"], ["product.id"], name=op.f("fk_benefit_product_id_product")),
+        sa.ForeignKeyConstraint(["unit_id"], ["buyer_unit.id"], name=op.f("fk_benefit_unit_id_buyer_unit")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_benefit")),
     )
     with op.batch_alter_table("benefit", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_benefit_batch_id"), ["batch_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_benefit_beneficiary_id"), ["beneficiary_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_benefit_beneficiary_id"), ["beneficiary_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_benefit_product_id"), ["product_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_benefit_unit_id"), ["unit_id"], unique=False)
 
@@ -564,9 +496,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_series_episode")),
     )
     with op.batch_alter_table("series_episode", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_series_episode_series_id"), ["series_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_series_episode_series_id"), ["series_id"], unique=False)
 
     op.create_table(
         "warning",
@@ -576,9 +506,7 @@ def upgrade() -> None:
         sa.Column("region_code", sa.String(length=12), nullable=False),
         sa.Column("first_date", sa.Date(), nullable=False),
         sa.Column("last_date", sa.Date(), nullable=False),
-        sa.Column(
-            "level", sa.String(length=8), nullable=False, comment="blue | yellow | orange | red"
-        ),
+        sa.Column("level", sa.String(length=8), nullable=False, comment="blue | yellow | orange | red"),
         sa.Column("score", sa.Float(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column(
@@ -592,19 +520,11 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False, comment="乐观锁版本号"),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["product_id"], ["product.id"], name=op.f("fk_warning_product_id_product")
-        ),
-        sa.ForeignKeyConstraint(
-            ["region_code"], ["region.code"], name=op.f("fk_warning_region_code_region")
-        ),
-        sa.ForeignKeyConstraint(
-            ["series_id"], ["price_series.id"], name=op.f("fk_warning_series_id_price_series")
-        ),
+        sa.ForeignKeyConstraint(["product_id"], ["product.id"], name=op.f("fk_warning_product_id_product")),
+        sa.ForeignKeyConstraint(["region_code"], ["region.code"], name=op.f("fk_warning_region_code_region")),
+        sa.ForeignKeyConstraint(["series_id"], ["price_series.id"], name=op.f("fk_warning_series_id_price_series")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_warning")),
-        sa.UniqueConstraint(
-            "series_id", "first_date", name=op.f("uq_warning_series_id_first_date")
-        ),
+        sa.UniqueConstraint("series_id", "first_date", name=op.f("uq_warning_series_id_first_date")),
     )
     with op.batch_alter_table("warning", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_warning_level"), ["level"], unique=False)
@@ -630,15 +550,11 @@ def upgrade() -> None:
             ["buyer_unit.id"],
             name=op.f("fk_warning_action_buyer_unit_id_buyer_unit"),
         ),
-        sa.ForeignKeyConstraint(
-            ["warning_id"], ["warning.id"], name=op.f("fk_warning_action_warning_id_warning")
-        ),
+        sa.ForeignKeyConstraint(["warning_id"], ["warning.id"], name=op.f("fk_warning_action_warning_id_warning")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_warning_action")),
     )
     with op.batch_alter_table("warning_action", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_warning_action_warning_id"), ["warning_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_warning_action_warning_id"), ["warning_id"], unique=False)
 
     # ### end Alembic commands ###
 

@@ -42,8 +42,9 @@ def upgrade() -> None:
         sa.Column("closed_on", sa.Date(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["owner_group"], ["task_group.code"],
-                                name=op.f("fk_supervision_item_owner_group_task_group")),
+        sa.ForeignKeyConstraint(
+            ["owner_group"], ["task_group.code"], name=op.f("fk_supervision_item_owner_group_task_group")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_supervision_item")),
         sa.UniqueConstraint("source_kind", "source_key", name=op.f("uq_supervision_item_source_kind_source_key")),
     )
@@ -62,8 +63,9 @@ def upgrade() -> None:
         sa.Column("from_status", sa.String(length=16), nullable=True),
         sa.Column("to_status", sa.String(length=16), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(["item_id"], ["supervision_item.id"],
-                                name=op.f("fk_supervision_event_item_id_supervision_item")),
+        sa.ForeignKeyConstraint(
+            ["item_id"], ["supervision_item.id"], name=op.f("fk_supervision_event_item_id_supervision_item")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_supervision_event")),
     )
     op.create_index(op.f("ix_supervision_event_item_id"), "supervision_event", ["item_id"])

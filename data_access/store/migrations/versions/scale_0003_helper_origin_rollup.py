@@ -28,9 +28,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(*DIMS, name=f"pk_{NAME}"),
     )
     # Filled now, so the store's rollup watermark stays true for every rollup.
-    op.execute(f"INSERT INTO {NAME} ({', '.join(DIMS)}, amount, quantity, n) "
-               "SELECT p.month, u.jurisdiction_code, p.origin_code, SUM(p.amount), SUM(p.quantity), COUNT(*) "
-               "FROM purchase p JOIN buyer_unit u ON u.id = p.buyer_unit_id GROUP BY 1, 2, 3")
+    op.execute(
+        f"INSERT INTO {NAME} ({', '.join(DIMS)}, amount, quantity, n) "
+        "SELECT p.month, u.jurisdiction_code, p.origin_code, SUM(p.amount), SUM(p.quantity), COUNT(*) "
+        "FROM purchase p JOIN buyer_unit u ON u.id = p.buyer_unit_id GROUP BY 1, 2, 3"
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"ANALYZE {NAME}")
 

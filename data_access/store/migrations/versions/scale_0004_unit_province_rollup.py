@@ -30,9 +30,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(*DIMS, name=f"pk_{NAME}"),
     )
     # Filled now, so the store's rollup watermark stays true for every rollup.
-    op.execute(f"INSERT INTO {NAME} ({', '.join(DIMS)}, amount, quantity, n) "
-               "SELECT month, buyer_unit_id, channel, purpose, substr(origin_code, 1, 2), "
-               "SUM(amount), SUM(quantity), COUNT(*) FROM purchase GROUP BY 1, 2, 3, 4, 5")
+    op.execute(
+        f"INSERT INTO {NAME} ({', '.join(DIMS)}, amount, quantity, n) "
+        "SELECT month, buyer_unit_id, channel, purpose, substr(origin_code, 1, 2), "
+        "SUM(amount), SUM(quantity), COUNT(*) FROM purchase GROUP BY 1, 2, 3, 4, 5"
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"ANALYZE {NAME}")
 

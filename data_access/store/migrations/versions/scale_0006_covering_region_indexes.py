@@ -23,15 +23,23 @@ MEASURES = ["amount", "quantity", "n"]
 # (rollup, its key columns in primary-key order, the index's leading columns) — as
 # data_access.store.schema, frozen here.
 INDEXES = [
-    ("purchase_rollup", ["month", "buyer_unit_id", "origin_code", "channel", "purpose", "category"],
-     ["origin_code", "month"]),
-    ("purchase_rollup_origin", ["month", "origin_code", "channel", "purpose", "category", "buyer_kind"],
-     ["origin_code", "month"]),
-    ("purchase_rollup_buyer", ["month", "buyer_region_code", "buyer_kind", "channel", "purpose", "category"],
-     ["buyer_region_code", "month"]),
+    (
+        "purchase_rollup",
+        ["month", "buyer_unit_id", "origin_code", "channel", "purpose", "category"],
+        ["origin_code", "month"],
+    ),
+    (
+        "purchase_rollup_origin",
+        ["month", "origin_code", "channel", "purpose", "category", "buyer_kind"],
+        ["origin_code", "month"],
+    ),
+    (
+        "purchase_rollup_buyer",
+        ["month", "buyer_region_code", "buyer_kind", "channel", "purpose", "category"],
+        ["buyer_region_code", "month"],
+    ),
     ("purchase_rollup_unit_origin", ["month", "buyer_unit_id", "origin_code"], ["origin_code", "month"]),
-    ("purchase_rollup_product", ["month", "product_id", "origin_code", "channel", "purpose"],
-     ["origin_code", "month"]),
+    ("purchase_rollup_product", ["month", "product_id", "origin_code", "channel", "purpose"], ["origin_code", "month"]),
     ("purchase_rollup_outlet_origin", ["month", "outlet_id", "origin_code"], ["origin_code", "month"]),
 ]
 
