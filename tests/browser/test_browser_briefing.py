@@ -38,6 +38,8 @@ def test_briefing_pack_downloads_and_opens(server, tmp_path):
         page.goto(f"{server}/overview")
         wait_for_app(page)
         page.wait_for_selector('[data-testid="stMetricValue"]')
+        # The page draws section by section; on a loaded machine the cards may follow the first metric.
+        page.get_by_text("政策规则达标").first.wait_for(timeout=60_000)
         assert page.get_by_text("政策规则达标").count() > 0
         assert page.get_by_text("通报：进度落后单位").count() > 0
         _keep(screenshot(page, "overview"), "overview")
