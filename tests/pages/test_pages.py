@@ -8,21 +8,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data_access.store.config import ENV_URL
+from pages import registry
 
 DASHBOARD = str(Path(__file__).resolve().parents[2] / "dashboard.py")
-PAGES = [
-    "pages/overview.py",
-    "pages/procurement.py",
-    "pages/alerts.py",
-    "pages/outlet_map.py",
-    "pages/drilldown.py",
-    "pages/reporting.py",
-    "pages/beneficiaries.py",
-    "pages/audit.py",
-    "pages/catalogue.py",
-    "pages/trends.py",
-    "pages/ledger.py",
-]
+PAGES = [p.file for p in registry.PAGES]  # every page of the router, from its one list
 
 
 @pytest.fixture
