@@ -16,7 +16,8 @@ from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
-from data_access.desks import imports, ledger
+from data_access.desks import imports, ledger, registers
+from data_access.desks.ingest import ALL_FORMS, REGISTERS
 from data_access.desks.warnings import refresh_warnings
 from data_access.engines import signals, signals_eval
 from data_access.figures.ledger import meetings
@@ -83,14 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--years", type=int, default=5)
     p.add_argument("--seed", type=int, default=1)
 
-    p = command("import", _import, "导入报送表（名册 / 证明材料 / 采购台账），全部成功或全部不导入")
+    p = command("import", _import, "导入报送表或基础数据表：全部成功或全部不导入，同一文件再次导入不改变任何数据")
     p.add_argument("file", help="CSV（UTF-8/GBK）或 XLSX 文件")
     p.add_argument(
         "--form",
         required=True,
-        choices=sorted(imports.FORMS),
-        help="beneficiaries 名册 | proofs 证明材料 | purchases 台账",
+        choices=sorted(ALL_FORMS),
+        help="beneficiaries 名册 | proofs 证明材料 | purchases 台账 | units 单位名录 | budgets 年度预算与预留份额",
     )
+    p.add_argument("--year", type=int, help="budgets：文件没有“年度”列时的年度")
     p.add_argument("--unit", help="报送单位（名称或编号）")
     p.add_argument("--period", help="报送期，如 2024-05 或 2024-Q2（名册必填）")
     p.add_argument("--origin", help="证明材料的默认产地（区县名称或代码）")
@@ -204,6 +206,8 @@ def _warnings_bench(args) -> int:
 def _import(args) -> int:
     engine = make_engine(args.url)
     ensure_store(engine)
+    if args.form in REGISTERS:
+        return _import_register(engine, args)
     result, outcome = imports.import_file(
         engine,
         args.file,
@@ -226,6 +230,20 @@ def _import(args) -> int:
         return 1
     print(f"{outcome.message}（{outcome.seconds:.1f} 秒）" if outcome.committed else outcome.message)
     return 0
+
+
+def _import_register(engine, args) -> int:
+    result = imports.parse_upload(args.file, args.form, None, limits=imports.Limits(max_bytes=None))
+    for note in result.notes:
+        print(note)
+    outcome = registers.commit_register(engine, auth.cli_principal(args.user), result, year=args.year)
+    for error in outcome.errors:
+        print(error.message)
+    hidden = outcome.error_count - len(outcome.errors)
+    if hidden > 0:
+        print(f"……另有 {hidden} 处错误未列出")
+    print(f"{outcome.message}（{outcome.seconds:.1f} 秒）" if outcome.committed else outcome.message)
+    return 1 if outcome.errors else 0
 
 
 def _import_bench(args) -> int:

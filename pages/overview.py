@@ -12,6 +12,7 @@ from data_access.figures.overview import (
     briefing_cards,
     changes_since,
     data_as_of,
+    headline_status,
     monthly_amounts,
     overview_kpis,
 )
@@ -86,17 +87,9 @@ def _headline(f: Filters, cards: list[dict], k: dict, data: dict) -> None:
         f"**{by_key['units']['figures']['units_behind']} 个单位落后**{behind_names}；"
         f"未关闭滞销预警 {sum(warn.values())} 条（红色 {warn['red']} 条）{risk_names}。"
     )
-    worst = (
-        "red"
-        if any(c["status"] == "red" for c in cards)
-        else ("yellow" if any(c["status"] == "yellow" for c in cards) else "green")
-    )
+    text, status = headline_status(cards)
     with st.container(border=True):
-        st.badge(
-            {"red": "有指标落后", "yellow": "有指标需关注", "green": "各项指标正常"}[worst],
-            color=BADGES[worst][0],
-            icon=":material/flag:",
-        )
+        st.badge(text, color=BADGES[status][0], icon=":material/flag:")
         st.markdown(headline)
 
 

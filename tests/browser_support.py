@@ -73,8 +73,8 @@ def streamlit_server(database_url: str, extra_env: dict | None = None):
         BANGFU_DATABASE_URL=database_url,
         BANGFU_DEMO="1",
         STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
-        **(extra_env or {}),
     )
+    env.update(extra_env or {})  # may override the defaults above (BANGFU_DEMO="0": an empty store stays empty)
     proc = subprocess.Popen(
         [
             sys.executable,

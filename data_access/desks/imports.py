@@ -33,6 +33,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DataError, IntegrityError
 
 from data_access.desks.ingest import (
+    ALL_FORMS,
     FORMS,
     PURPOSE_LABELS,
     Limits,
@@ -327,7 +328,7 @@ class _Plan:
         for i, n, o in conn.execute(select(s.product.c.id, s.product.c.name, s.product.c.origin_code)):
             products[(_norm(n), o)] = i
             origins_of.setdefault(_norm(n), set()).add(o)
-        regions = _Regions(conn)
+        regions = RegionNames(conn)
         seller_key = "supplier" if form == "purchases" else "seller"
         orders = {f.key: i for i, f in enumerate(FORMS[form].fields)}
 
@@ -554,7 +555,7 @@ class _Plan:
         bulk_insert(conn, s.benefit, benefits)
 
 
-class _Regions:
+class RegionNames:
     """产地 text → region code, by code, by name, or by name with its province/city in front."""
 
     def __init__(self, conn):
@@ -574,8 +575,8 @@ class _Regions:
             for name in names:
                 self.by_name.setdefault(_norm(name), []).append(r)
 
-    def resolve(self, text) -> tuple[str | None, str | None]:
-        """(code, None) or (None, the reason in Chinese)."""
+    def resolve(self, text, provinces: bool = False) -> tuple[str | None, str | None]:
+        """(code, None) or (None, the reason in Chinese); a province only when ``provinces``."""
         t = _norm(text)
         hit = self.by_code.get(t)
         if hit is None:
@@ -588,7 +589,7 @@ class _Regions:
             hit = found[0] if found else None
         if hit is None:
             return None, f"「{text}」不是已知的区县名称或GB/T 2260区划代码"
-        if hit.level == "province":
+        if hit.level == "province" and not provinces:
             return None, f"「{text}」是省级地区；产地请填写到县（市、区）"
         return hit.code, None
 
@@ -651,7 +652,7 @@ def _period_of_dates(dates: pd.Series) -> str | None:
 
 def preview_frame(result: ParseResult, limit: int = 200) -> pd.DataFrame:
     """The first ``limit`` parsed rows under Chinese headers; ID and phone numbers only masked."""
-    spec = FORMS[result.form]
+    spec = ALL_FORMS[result.form]
     rows = result.rows.head(limit)
     columns = {"source_row": "行号"}
     if result.form == "beneficiaries":
@@ -667,7 +668,7 @@ def preview_frame(result: ParseResult, limit: int = 200) -> pd.DataFrame:
         for f in spec.fields:
             if f.key in rows:
                 columns[f.key] = "金额（元）" if f.key == "amount_yuan" else f.label
-        if "unit" in rows:
+        if "unit" in rows and "unit" not in columns:  # the quantity's unit (a budget's 单位 is a field)
             columns["unit"] = "计量单位"
     out = rows[[c for c in columns if c in rows]].rename(columns=columns)
     for col in ("交易时间", "交易日期"):

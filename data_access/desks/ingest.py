@@ -40,8 +40,11 @@ from data_access.reference import labels
 from data_access.trust import personal
 
 __all__ = [
+    "ALL_FORMS",
     "CHANNEL_LABELS",
     "FORMS",
+    "REGISTERS",
+    "credit_code_problem",
     "Limits",
     "ParseResult",
     "PURPOSE_LABELS",
@@ -236,6 +239,160 @@ FORMS: dict[str, FormSpec] = {
     ),
 }
 
+_UNIT_SYNONYMS = ("单位", "单位名称", "单位全称", "采购单位", "预算单位", "工会名称", "单位（全称）")
+
+# 基础数据 registers a 协作办 keeps (issue: real data in). Loaded through the same parse as the forms
+# above, then checked against the store and written by ``desks.registers``.
+REGISTERS: dict[str, FormSpec] = {
+    "units": FormSpec(
+        key="units",
+        title="单位名录",
+        attachment="",
+        fields=(
+            Field("name", "单位名称", "text", _UNIT_SYNONYMS),
+            Field("kind", "单位类型", "unit_kind", ("单位类型", "类型", "单位性质", "性质")),
+            Field(
+                "region",
+                "所在地区",
+                "region",
+                ("所在地区", "所在地", "所在区县", "地区", "所在县区", "区划代码", "所在地区代码"),
+            ),
+            Field(
+                "jurisdiction",
+                "帮扶辖区",
+                "region",
+                ("帮扶辖区", "所属辖区", "适用辖区", "帮扶方", "所属帮扶地区", "辖区"),
+            ),
+            Field(
+                "credit_code",
+                "统一社会信用代码",
+                "credit_code",
+                ("统一社会信用代码", "信用代码", "社会信用代码", "组织机构代码"),
+                header_required=False,
+                value_required=False,
+            ),
+            Field("parent", "上级单位", "text", ("上级单位", "主管单位", "上级主管单位"), False, False),
+            Field("aliases", "别名", "text", ("别名", "简称", "曾用名", "其他名称"), False, False),
+        ),
+        example=("示例：珠海市第一中学", "预算单位", "440402", "珠海市", "", "珠海市教育局", "珠海一中、市一中"),
+        max_rows=200_000,
+        max_amount_yuan=0,
+    ),
+    "budgets": FormSpec(
+        key="budgets",
+        title="年度预算与预留份额",
+        attachment="",
+        fields=(
+            Field("unit", "单位", "text", _UNIT_SYNONYMS),
+            # Without the column the year comes from the import (--year); a blank cell is refused there.
+            Field(
+                "year", "年度", "year", ("年度", "年份", "预算年度", "年"), header_required=False, value_required=False
+            ),
+            Field(
+                "canteen_food_budget",
+                "食堂食材采购预算",
+                "amount",
+                ("食堂食材采购预算", "食堂食材预算", "年度食堂食材采购预算", "食堂采购预算", "食材采购预算"),
+                value_required=False,
+            ),
+            Field(
+                "reserved_share",
+                "预留比例",
+                "ratio",
+                ("预留比例", "预留份额比例", "预留份额", "预留比例（%）"),
+                header_required=False,
+                value_required=False,
+            ),
+            Field(
+                "reserved_amount",
+                "预留金额",
+                "amount",
+                ("预留金额", "预留份额金额", "预留采购金额"),
+                header_required=False,
+                value_required=False,
+            ),
+            Field("union_members", "工会会员人数", "count", ("工会会员人数", "会员人数", "工会会员数"), False, False),
+            Field(
+                "gift_budget",
+                "节日慰问品经费",
+                "amount",
+                ("节日慰问品经费", "慰问品经费", "节日慰问经费"),
+                False,
+                False,
+            ),
+            Field(
+                "welfare_budget", "集体福利经费", "amount", ("集体福利经费", "集体福利额度", "福利经费"), False, False
+            ),
+            Field(
+                "plan_amount",
+                "年度计划采购额",
+                "amount",
+                ("年度计划采购额", "年度采购计划", "计划采购额", "年度指导计划", "消费帮扶计划"),
+                header_required=False,
+                value_required=False,
+            ),
+        ),
+        example=("示例：珠海市第一中学", "2026", "120万元", "30%", "", "", "", "", "40万元"),
+        max_rows=500_000,
+        max_amount_yuan=10_000_000_000,
+    ),
+}
+ALL_FORMS: dict[str, FormSpec] = {**FORMS, **REGISTERS}
+
+_UNIT_KIND_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "budget_unit": ("预算单位", "行政事业单位", "机关", "事业单位", "党政机关", "机关事业单位", "学校", "医院"),
+    "union": ("工会", "工会组织", "基层工会"),
+    "state_firm": ("国有企业", "国企", "国有控股企业", "央企"),
+    "private_firm": ("民营企业", "民企", "私营企业", "企业"),
+    "social_org": ("社会组织", "社团", "协会", "商会", "基金会", "民办非企业"),
+}
+# GB 32100-2015: the 18th character of a 统一社会信用代码 is a check character over the first 17.
+_CREDIT_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def credit_code_problem(code: str) -> str | None:
+    """Why ``code`` is no valid 统一社会信用代码 (GB 32100), or None when it is."""
+    if len(code) != 18 or any(c not in _CREDIT_CHARSET for c in code):
+        return "统一社会信用代码应为18位数字或大写字母（不含I、O、Z、S、V）"
+    total = sum(_CREDIT_CHARSET.index(c) * w for c, w in zip(code[:17], _CREDIT_WEIGHTS, strict=True))
+    check = _CREDIT_CHARSET[(31 - total % 31) % 31]
+    return None if code[17] == check else f"统一社会信用代码校验位不符（按GB 32100应为 {check}）"
+
+
+def _year(s: pd.Series, today: date) -> tuple[pd.Series, pd.Series]:
+    text = s.str.replace(r"\s*年(度)?$", "", regex=True)
+    value = pd.to_numeric(text.where(text.str.fullmatch(r"\d{4}", na=False)), errors="coerce")
+    reasons = _reasons(s.index)
+    _set(reasons, s.notna() & value.isna(), "年度应为四位年份，如 2026")
+    _set(
+        reasons,
+        value.notna() & ((value < EARLIEST_DATE.year) | (value > today.year + 1)),
+        f"年度应在 {EARLIEST_DATE.year} 至 {today.year + 1} 年之间",
+    )
+    return value.where(reasons.isna()).astype("Int64"), reasons
+
+
+def _ratio(s: pd.Series, header_unit: str | None) -> tuple[pd.Series, pd.Series]:
+    percent = s.str.endswith("%", na=False) | (header_unit in ("%", "％"))
+    number = pd.to_numeric(s.str.rstrip("%").str.replace(",", ""), errors="coerce")
+    # "30" under a plain header is 30 %: a share written as a number above 1 is a percent.
+    value = number.where(~(percent | (number > 1)), number / 100)
+    reasons = _reasons(s.index)
+    _set(reasons, s.notna() & number.isna(), "比例应为百分数（如 30%）或小数（如 0.3）")
+    _set(reasons, value.notna() & ((value < 0) | (value > 1)), "比例应在 0 至 100% 之间")
+    return value.where(reasons.isna()), reasons
+
+
+def _count(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    text = s.str.replace(",", "").str.replace(r"\s*(人|名|个)$", "", regex=True)
+    number = pd.to_numeric(text, errors="coerce")
+    reasons = _reasons(s.index)
+    _set(reasons, s.notna() & number.isna(), "应为人数（整数）")
+    _set(reasons, number.notna() & ((number < 0) | (number != number.round())), "人数应为不小于 0 的整数")
+    return number.where(reasons.isna()).astype("Float64").round().astype("Int64"), reasons
+
+
 # The store's codes (data_access.reference.labels), so parsed rows go into ``purchase`` as they are.
 # Outlet kinds that are not purchase channels (专列, 专站, 示范点) and direct buying outside a
 # canteen count as 其他; the voucher and remark keep the detail.
@@ -333,7 +490,7 @@ class ParseResult:
     @property
     def message(self) -> str:
         """A one-paragraph summary in Chinese for the upload page."""
-        title = FORMS[self.form].title
+        title = ALL_FORMS[self.form].title
         if self.ok:
             text = f"「{title}」校验通过：共 {len(self.rows)} 行数据，可以导入。"
         elif self.error_count == 0:
@@ -774,6 +931,17 @@ def _normalise_chunk(raw: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
             value, reasons = _vocabulary(s, _CHANNEL_SYNONYMS, CHANNEL_LABELS, "渠道")
         elif f.kind == "purpose":
             value, reasons = _vocabulary(s, _PURPOSE_SYNONYMS, PURPOSE_LABELS, "用途")
+        elif f.kind == "unit_kind":
+            value, reasons = _vocabulary(s, _UNIT_KIND_SYNONYMS, dict(labels.BUYER_KINDS), "单位类型")
+        elif f.kind == "credit_code":
+            value = s.str.replace(" ", "").str.upper()
+            reasons = value.map(credit_code_problem, na_action="ignore").astype(object).where(value.notna(), None)
+        elif f.kind == "year":
+            value, reasons = _year(s, ctx.today)
+        elif f.kind == "ratio":
+            value, reasons = _ratio(s, unit)
+        elif f.kind == "count":
+            value, reasons = _count(s)
         elif f.kind == "id_number":
             value = s.str.replace(" ", "").str.upper()
             shown = value.map(personal.mask_id_number, na_action="ignore")
@@ -861,7 +1029,7 @@ def parse_upload(
     Nothing here raises on bad input; file-level problems are errors without a row.
     ``progress(rows_read)`` is called after every chunk of rows, for a progress display.
     """
-    spec = FORMS[form]
+    spec = ALL_FORMS[form]
     limits = limits or Limits()
     today = today or date.today()
     name = filename or (Path(data).name if not _is_bytes(data) else "")
@@ -1049,7 +1217,7 @@ def _read_data_rows(
 
 def template_bytes(form: str, kind: str = "xlsx") -> bytes:
     """The blank form users download: a title row as in seed 002, the header, one 示例 row."""
-    spec = FORMS[form]
+    spec = ALL_FORMS[form]
     title = f"{spec.attachment}　{spec.title}" if spec.attachment else spec.title
     headers = [f.label for f in spec.fields]
     if kind == "csv":
@@ -1088,7 +1256,7 @@ def _template_xlsx(spec: FormSpec, title: str, headers: list[str]) -> bytes:
         example.font = Font(italic=True, color="808080")
         example.fill = PatternFill("solid", fgColor="F2F2F2")
         ws.column_dimensions[letter].width = max(12, len(f.label) * 2 + 4)
-        if f.kind in {"id_number", "phone", "region"} or f.key == "voucher":
+        if f.kind in {"id_number", "phone", "region", "credit_code"} or f.key == "voucher":
             # Text format keeps Excel from turning an 18-digit ID into 4.30921E+17 and losing digits.
             ws.column_dimensions[letter].number_format = "@"
             ws.column_dimensions[letter].width = 22

@@ -16,7 +16,7 @@ from data_access.query.filters import Filters
 from data_access.query.periods import time_progress
 from data_access.query.text import money_text, pct_text
 from data_access.store.db import frame
-from data_access.store.schema import buyer_unit, outlet, purchase, unit_budget, warning
+from data_access.store.schema import buyer_unit, outlet, price_series, purchase, unit_budget, warning
 
 
 def data_as_of(engine: Engine) -> date | None:
@@ -156,11 +156,35 @@ def rag(kind: str, value: float | None) -> str | None:
     return "green" if value >= t["green"] else "yellow" if value >= t["yellow"] else "red"
 
 
-def warning_rag(counts: dict[str, int]) -> str:
-    """Red when a red warning is open, yellow when an orange or yellow one is, else green."""
+def warning_rag(counts: dict[str, int], monitored: bool = True) -> str | None:
+    """Red when a red warning is open, yellow when an orange or yellow one is, else green — and None
+    (暂无数据) when no price series is monitored at all: no warning then means nothing was judged."""
     if counts.get("red"):
         return "red"
-    return "yellow" if counts.get("orange") or counts.get("yellow") else "green"
+    if counts.get("orange") or counts.get("yellow"):
+        return "yellow"
+    return "green" if monitored else None
+
+
+def monitored_series(engine: Engine) -> int:
+    """How many price series the store monitors (0: the warning card has nothing to judge)."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(price_series)).scalar())
+
+
+def headline_status(cards: list[dict]) -> tuple[str, str | None]:
+    """The briefing's headline: (text, the worst card's status); never 正常 for what has nothing to judge."""
+    statuses = [c["status"] for c in cards]
+    if "red" in statuses:
+        return "有指标落后", "red"
+    if "yellow" in statuses:
+        return "有指标需关注", "yellow"
+    unknown = statuses.count(None)
+    if unknown == len(statuses):
+        return "暂无数据：请先导入基础数据与采购数据", None
+    if unknown:
+        return f"已有数据的指标正常（{unknown} 项暂无数据）", "green"
+    return "各项指标正常", "green"
 
 
 def briefing_cards(engine: Engine, f: Filters) -> list[dict]:
@@ -187,7 +211,8 @@ def briefing_cards(engine: Engine, f: Filters) -> list[dict]:
             label="年度累计采购额",
             value=money_text(k["amount"]),
             detail=f"上年同期 {money_text(k['amount_last_year'])}，同比 {pct_text(k['yoy'], signed=True)}",
-            status=rag("yoy", k["yoy"]),
+            # Nothing bought this year and last: nothing to judge, not "green".
+            status=rag("yoy", k["yoy"]) if k["amount"] or k["amount_last_year"] else None,
             rule="同比≥0 绿；-5%～0 黄；低于-5% 红（不低于上年）",
             page=PAGE_PROCUREMENT,
             figures=dict(amount=k["amount"], amount_last_year=k["amount_last_year"], yoy=k["yoy"]),
@@ -231,8 +256,8 @@ def briefing_cards(engine: Engine, f: Filters) -> list[dict]:
             label="未关闭滞销预警",
             value=f"{sum(warnings.values())} 条",
             detail=level_text,
-            status=warning_rag(warnings),
-            rule="有红色预警 红；有橙色或黄色预警 黄；仅蓝色或无 绿",
+            status=warning_rag(warnings, monitored_series(engine) > 0),
+            rule="有红色预警 红；有橙色或黄色预警 黄；仅蓝色或无 绿；未监测任何价格序列 暂无数据",
             page=PAGE_WARNINGS,
             figures=warnings,
         ),

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 
 metadata = MetaData(
@@ -104,6 +105,20 @@ buyer_unit = Table(
     ),
     Column("parent_id", Integer, ForeignKey("buyer_unit.id")),
     Column("contact", String(64)),
+    Column("credit_code", String(18), comment="统一社会信用代码（GB 32100，校验位已核验）"),
+    Column("active", Boolean, nullable=False, default=True, server_default=true(), comment="停用而不删除"),
+    Column(
+        "version", Integer, nullable=False, default=1, server_default="1", comment="每次修改加一（防止覆盖他人修改）"
+    ),
+    Index("ix_buyer_unit_credit_code", "credit_code", unique=True),
+)
+
+# 单位别名 — other names a unit is reported under (珠海一中 for 珠海市第一中学).
+unit_alias = Table(
+    "unit_alias",
+    metadata,
+    Column("alias", String(128), primary_key=True),
+    Column("unit_id", Integer, ForeignKey("buyer_unit.id"), nullable=False, index=True),
 )
 
 # 单位年度预算 — unit-year budgets, the bases of the reserve-share and union rules.
@@ -119,6 +134,7 @@ unit_budget = Table(
     Column("gift_budget", Money, comment="节日慰问品经费（元）"),
     Column("welfare_budget", Money, comment="职工集体福利额度（元）"),
     Column("plan_amount", Money, comment="年度消费帮扶指导计划（元）"),
+    Column("version", Integer, nullable=False, default=1, server_default="1", comment="每次修改加一"),
 )
 
 # 供应商 — suppliers (cooperatives, firms, farms) in the helped regions.

@@ -65,6 +65,7 @@ AUDIT_ACTIONS = {
     "ledger_sync": "同步督办台账",
     "meeting_add": "登记联席会议",
     "report_commit": "提交报送",
+    "register_change": "修改基础数据",
 }
 
 MIN_PASSWORD_LENGTH = 8

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from data_access.desks import imports, ledger, warnings
+from data_access.desks import imports, ledger, registers, warnings
 from data_access.desks.ingest import parse_upload
 from data_access.figures.ledger import ledger_items
 from data_access.store import schema as s
@@ -63,6 +63,24 @@ WRITES = [
         "imports.commit_upload",
         lambda e, p: imports.commit_upload(
             e, parse_upload(_ledger_csv(), "purchases", "x.csv", corpus.TODAY), principal=p
+        ),
+        [LEADER, ANALYST, DESK],
+    ),
+    (
+        "registers.commit_register(units)",
+        lambda e, p: registers.commit_register(
+            e,
+            p,
+            parse_upload(
+                "单位名称,单位类型,所在地区,帮扶辖区\r\n越权单位,工会,440402,440400\r\n".encode(), "units", "u.csv"
+            ),
+        ),
+        [LEADER, ANALYST, REPORTER, DESK],
+    ),
+    (
+        "registers.commit_register(budgets)",
+        lambda e, p: registers.commit_register(
+            e, p, parse_upload("单位,年度,年度计划采购额\r\n越权单位,2026,100\r\n".encode(), "budgets", "b.csv")
         ),
         [LEADER, ANALYST, DESK],
     ),

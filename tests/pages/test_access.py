@@ -137,7 +137,7 @@ def test_each_role_sees_its_pages_and_nothing_else(app_env, role):
     assert f"测试{auth.ROLES[role]}" in sidebar and auth.ROLES[role] in sidebar
     assert any(b.label == "退出登录" for b in at.sidebar.button)
     denied = [p for p, url in ALL_PAGES.items() if not registry.can_view(auth.Principal("u", role), url)]
-    assert len(ALL_PAGES) == 11 and set(ROLE_PAGES[role]).isdisjoint(denied)
+    assert len(ALL_PAGES) == 12 and set(ROLE_PAGES[role]).isdisjoint(denied)
     for page in denied:
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page(page)

@@ -123,3 +123,24 @@ def test_catalogue_filters_and_opens_a_product(app_env):
     assert {"名库状态", "重点产品认定", "参考价", "年供货量", "带贫人数"} <= labels
     assert at.query_params["product"] in (picker.options[1].split()[0], [picker.options[1].split()[0]])
     assert len(at.get("plotly_chart")) == charts_before + 1  # the product's price/volume chart
+
+
+def test_an_empty_store_says_no_data_never_normal(databases, monkeypatch):
+    """A configured store that starts empty has nothing to judge: every card and the headline say so."""
+    from data_access.figures.overview import briefing_cards, headline_status
+    from data_access.query.filters import Filters
+    from data_access.reference.setup import init_store
+
+    engine = databases.new_engine()
+    init_store(engine)
+    cards = briefing_cards(engine, Filters(start=date(2026, 1, 1), end=date(2026, 6, 30)))
+    assert [c["status"] for c in cards] == [None] * len(cards)
+    assert headline_status(cards)[0].startswith("暂无数据")
+    monkeypatch.setenv(ENV_URL, engine.url.render_as_string(hide_password=False))
+    monkeypatch.delenv("BANGFU_DEMO", raising=False)
+    at = AppTest.from_file(DASHBOARD, default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = " ".join(m.value for m in at.markdown)
+    assert "暂无数据" in shown and "正常" not in shown
+    engine.dispose()

@@ -265,7 +265,7 @@ def test_submissions_are_for_the_reporters_own_unit():
 @pytest.mark.parametrize(
     "role, pages",
     [
-        ("reporter", {"overview", "procurement", "reporting", "beneficiaries"}),
+        ("reporter", {"overview", "procurement", "reporting", "registers", "beneficiaries"}),
         ("analyst", {"overview", "procurement", "warnings", "outlet_map", "drilldown", "catalogue", "trends"}),
         ("leader", {"overview", "procurement", "warnings", "outlet_map", "drilldown", "catalogue", "trends", "ledger"}),
         (
