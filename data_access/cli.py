@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--form",
         required=True,
         choices=sorted(ALL_FORMS),
-        help="beneficiaries 名册 | proofs 证明材料 | purchases 台账 | units 单位名录 | budgets 年度预算与预留份额",
+        help="beneficiaries 名册 | proofs 证明材料 | purchases 台账 | units 单位名录 | budgets 年度预算与预留份额 | "
+        "suppliers 供应商 | pairings 结对关系 | meetings 联席会议 | outlets 网点名录 | products 产品名库",
     )
     p.add_argument("--year", type=int, help="budgets：文件没有“年度”列时的年度")
     p.add_argument("--unit", help="报送单位（名称或编号）")

@@ -44,7 +44,9 @@ __all__ = [
     "CHANNEL_LABELS",
     "FORMS",
     "REGISTERS",
+    "SUPPLIER_KINDS",
     "credit_code_problem",
+    "season_months",
     "Limits",
     "ParseResult",
     "PURPOSE_LABELS",
@@ -336,6 +338,132 @@ REGISTERS: dict[str, FormSpec] = {
         max_rows=500_000,
         max_amount_yuan=10_000_000_000,
     ),
+    "suppliers": FormSpec(
+        key="suppliers",
+        title="供应商名录",
+        attachment="",
+        fields=(
+            Field("name", "名称", "text", ("名称", "供应商名称", "供应商", "企业名称", "合作社名称", "主体名称")),
+            Field(
+                "credit_code",
+                "统一社会信用代码",
+                "credit_code",
+                ("统一社会信用代码", "信用代码", "社会信用代码"),
+                header_required=False,
+                value_required=False,
+            ),
+            Field("region", "所在县", "region", ("所在县", "所在县区", "所在地区", "所在地", "产地", "区县")),
+            Field("kind", "类型", "supplier_kind", ("类型", "主体类型", "经营主体类型", "供应商类型"), False, False),
+            Field(
+                "beneficiaries",
+                "带贫人数",
+                "count",
+                ("带贫人数", "联农带贫人数", "带动脱贫人口", "带贫户数"),
+                False,
+                False,
+            ),
+        ),
+        example=("示例：大通湖区某某水产合作社", "", "大通湖区", "合作社", "35"),
+        max_rows=200_000,
+        max_amount_yuan=0,
+    ),
+    "pairings": FormSpec(
+        key="pairings",
+        title="结对关系",
+        attachment="",
+        fields=(
+            Field("helper", "帮扶方", "region", ("帮扶方", "帮扶地区", "帮扶城市", "支援方", "协作方（东部）")),
+            Field(
+                "helped",
+                "受援地",
+                "region",
+                ("受援地", "受帮扶方", "受援地区", "被帮扶地区", "结对地区", "协作方（西部）"),
+            ),
+            Field("kind", "类型", "pairing_kind", ("类型", "结对类型", "帮扶类型", "关系类型")),
+            Field("since_year", "起始年度", "year", ("起始年度", "开始年度", "起始年份", "结对年度"), False, False),
+            Field("until_year", "终止年度", "year", ("终止年度", "结束年度", "终止年份"), False, False),
+        ),
+        example=("示例：珠海市", "巫山县", "对口支援", "2021", ""),
+        max_rows=50_000,
+        max_amount_yuan=0,
+    ),
+    "meetings": FormSpec(
+        key="meetings",
+        title="联席会议",
+        attachment="",
+        fields=(
+            Field("held_on", "日期", "date", ("日期", "会议日期", "召开日期", "时间", "会议时间")),
+            Field("title", "名称", "text", ("名称", "会议名称", "会议", "标题")),
+            Field("note", "备注", "text", ("备注", "说明", "议题", "会议议题"), False, False),
+        ),
+        example=("示例：2026-03-18", "消费帮扶工作联席会议第1次会议", "部署年度消费帮扶工作"),
+        max_rows=10_000,
+        max_amount_yuan=0,
+    ),
+    "outlets": FormSpec(
+        key="outlets",
+        title="网点名录",
+        attachment="",
+        fields=(
+            Field("name", "名称", "text", ("名称", "网点名称", "专柜名称", "专馆名称", "网点")),
+            Field("kind", "类型", "outlet_kind", ("类型", "网点类型", "形式")),
+            Field("address", "地址", "text", ("地址", "详细地址", "网点地址", "位置"), False, False),
+            Field("region", "所在县区", "region", ("所在县区", "所在区县", "所在地区", "区县", "所在地")),
+            Field("lng", "经度", "coordinate", ("经度", "lng", "lon", "东经"), False, False),
+            Field("lat", "纬度", "coordinate", ("纬度", "lat", "北纬"), False, False),
+            Field("operator", "运营单位", "text", ("运营单位", "运营方", "运营主体", "承办单位"), False, False),
+            Field("opened_on", "开设日期", "date", ("开设日期", "开业日期", "设立日期", "开设时间"), False, False),
+            Field("status", "状态", "outlet_status", ("状态", "运营状态", "网点状态"), False, False),
+        ),
+        example=(
+            "示例：市民中心消费帮扶专柜",
+            "专柜",
+            "香洲区某某路1号",
+            "香洲区",
+            "113.55",
+            "22.27",
+            "某某公司",
+            "2024-05-01",
+            "运营",
+        ),
+        max_rows=100_000,
+        max_amount_yuan=0,
+    ),
+    "products": FormSpec(
+        key="products",
+        title="产品名库",
+        attachment="",
+        fields=(
+            Field("name", "产品名称", "text", _PRODUCT_SYNONYMS),
+            Field("category", "品类", "category", ("品类", "产品类别", "类别", "产品品类")),
+            Field("origin", "产地县", "region", ("产地县", "产地", "产地区县", "原产地", "产地县区")),
+            Field("supplier", "供应商", "text", _SELLER_SYNONYMS, False, False),
+            Field("season", "上市月份", "season", ("上市月份", "上市周期", "上市时间", "供应月份"), False, False),
+            Field("supply_volume", "年供应量", "quantity", ("年供应量", "年供货量", "供应量", "年产量"), False, False),
+            Field("reference_price", "参考价", "price", ("参考价", "参考价格", "指导价", "销售价"), False, False),
+            Field("cost_price", "成本价", "price", ("成本价", "成本价格", "保本价"), False, False),
+            Field(
+                "certification_no", "认定批次", "text", ("认定批次", "认定文号", "文号", "认定批次或文号"), False, False
+            ),
+            Field("certified_on", "认定日期", "date", ("认定日期", "认定时间"), False, False),
+            Field("status", "状态", "product_status", ("状态", "在库状态", "产品状态"), False, False),
+        ),
+        example=(
+            "示例：大通湖大闸蟹",
+            "水产",
+            "大通湖区",
+            "大通湖区某某水产合作社",
+            "9-11月",
+            "50吨",
+            "80",
+            "55",
+            "2024年第一批",
+            "2024-06-01",
+            "在库",
+        ),
+        max_rows=100_000,
+        max_amount_yuan=0,
+    ),
 }
 ALL_FORMS: dict[str, FormSpec] = {**FORMS, **REGISTERS}
 
@@ -346,6 +474,82 @@ _UNIT_KIND_SYNONYMS: dict[str, tuple[str, ...]] = {
     "private_firm": ("民营企业", "民企", "私营企业", "企业"),
     "social_org": ("社会组织", "社团", "协会", "商会", "基金会", "民办非企业"),
 }
+_SUPPLIER_KIND_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "firm": ("企业", "公司", "龙头企业", "有限公司"),
+    "cooperative": ("合作社", "农民专业合作社", "专业合作社"),
+    "farm": ("家庭农场", "农场"),
+    "household": ("农户", "个体农户", "脱贫户", "个体"),
+}
+SUPPLIER_KINDS = {"firm": "企业", "cooperative": "合作社", "farm": "家庭农场", "household": "农户"}
+_PAIRING_KIND_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "east_west": ("东西部协作", "东西部扶贫协作", "东西协作"),
+    "counterpart": ("对口支援", "对口帮扶"),
+    "in_province": ("省内对口帮扶", "省内帮扶", "省内协作"),
+    "designated": ("定点帮扶", "定点扶贫"),
+    "former": ("原帮扶地区", "原帮扶"),
+}
+_OUTLET_KIND_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "counter": ("专柜", "消费帮扶专柜", "智能专柜", "扶贫专柜"),
+    "hall": ("专馆", "消费帮扶专馆", "扶贫馆"),
+    "zone": ("专区", "消费帮扶专区", "扶贫专区"),
+    "train": ("专列", "消费帮扶专列"),
+    "station": ("专站", "消费帮扶专站"),
+    "demo": ("示范点", "消费帮扶示范点"),
+}
+_OUTLET_STATUS_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "operating": ("运营", "运营中", "正常", "在营", "营业"),
+    "suspended": ("暂停", "暂停营业", "停业整顿"),
+    "exit_proposed": ("拟退出", "建议退出"),
+    "exited": ("已退出", "退出", "关闭", "已关闭"),
+}
+_CATEGORY_SYNONYMS: dict[str, tuple[str, ...]] = {
+    code: (name, *extra)
+    for code, name, extra in (
+        ("grain_oil", "粮油", ("粮食", "大米", "米面粮油", "食用油")),
+        ("meat_poultry", "肉禽蛋", ("肉类", "禽蛋", "畜禽", "肉蛋")),
+        ("fruit", "水果", ("果品", "鲜果")),
+        ("vegetable", "蔬菜", ("蔬果", "菌菇", "食用菌")),
+        ("tea_drink", "茶饮", ("茶叶", "饮品", "茶")),
+        ("specialty", "土特产", ("特产", "干货", "土特产品")),
+        ("aquatic", "水产", ("水产品", "鱼虾", "渔业")),
+        ("processed", "加工食品", ("加工品", "农产品加工", "食品")),
+    )
+}
+_PRODUCT_STATUS_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "listed": ("在库", "正常", "已认定", "入库"),
+    "watch": ("观察", "重点观察"),
+    "exit_proposed": ("拟退出", "建议退出"),
+    "exited": ("已退出", "退出", "出库"),
+}
+_MONTH_RANGE = re.compile(r"(次年)?(\d{1,2})\s*月?\s*[-~～至到]\s*(次年)?(\d{1,2})\s*月?")
+
+
+def season_months(text: str) -> tuple[list[int] | None, str | None]:
+    """上市月份 text → months (1–12, in selling order), or None and why: ``6-9月``, ``11月-次年2月``,
+    ``3、4、5月``, ``全年``."""
+    t = unicodedata.normalize("NFKC", text).replace(" ", "")
+    if t in ("全年", "常年", "1-12月"):
+        return list(range(1, 13)), None
+    months: list[int] = []
+    for part in re.split(r"[、,，;；/]", t):
+        if not part:
+            continue
+        m = _MONTH_RANGE.fullmatch(part)
+        if m:
+            a, b = int(m.group(2)), int(m.group(4))
+            if not (1 <= a <= 12 and 1 <= b <= 12):
+                return None, "月份应在 1 至 12 之间"
+            span = range(a, b + 1) if b >= a else [*range(a, 13), *range(1, b + 1)]
+            months += [x for x in span if x not in months]
+            continue
+        single = re.fullmatch(r"(\d{1,2})月?", part)
+        if single and 1 <= int(single.group(1)) <= 12:
+            months += [int(single.group(1))] if int(single.group(1)) not in months else []
+            continue
+        return None, "上市月份应写作 6-9月、11月-次年2月、3、4、5月 或 全年"
+    return (months or None), (None if months else "上市月份为空")
+
+
 # GB 32100-2015: the 18th character of a 统一社会信用代码 is a check character over the first 17.
 _CREDIT_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -933,6 +1137,32 @@ def _normalise_chunk(raw: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
             value, reasons = _vocabulary(s, _PURPOSE_SYNONYMS, PURPOSE_LABELS, "用途")
         elif f.kind == "unit_kind":
             value, reasons = _vocabulary(s, _UNIT_KIND_SYNONYMS, dict(labels.BUYER_KINDS), "单位类型")
+        elif f.kind == "supplier_kind":
+            value, reasons = _vocabulary(s, _SUPPLIER_KIND_SYNONYMS, SUPPLIER_KINDS, "供应商类型")
+        elif f.kind == "pairing_kind":
+            value, reasons = _vocabulary(s, _PAIRING_KIND_SYNONYMS, dict(labels.PAIRING_KINDS), "结对类型")
+        elif f.kind == "outlet_kind":
+            value, reasons = _vocabulary(s, _OUTLET_KIND_SYNONYMS, dict(labels.OUTLET_KINDS), "网点类型")
+        elif f.kind == "outlet_status":
+            value, reasons = _vocabulary(s, _OUTLET_STATUS_SYNONYMS, dict(labels.OUTLET_STATUSES), "网点状态")
+        elif f.kind == "coordinate":
+            value = pd.to_numeric(s.str.replace("°", ""), errors="coerce")
+            reasons = _reasons(s.index)
+            _set(reasons, s.notna() & value.isna(), "经纬度应为十进制度数，如 113.55")
+        elif f.kind == "category":
+            value, reasons = _vocabulary(s, _CATEGORY_SYNONYMS, dict(labels.CATEGORIES), "品类")
+        elif f.kind == "product_status":
+            value, reasons = _vocabulary(s, _PRODUCT_STATUS_SYNONYMS, dict(labels.PRODUCT_STATUSES), "产品状态")
+        elif f.kind == "season":
+            parsed = s.map(season_months, na_action="ignore")
+            value = parsed.map(lambda p: ",".join(map(str, p[0])) if p[0] else None, na_action="ignore")
+            reasons = parsed.map(lambda p: p[1], na_action="ignore").astype(object).where(s.notna(), None)
+        elif f.kind == "price":
+            # Yuan per kg: a price per 斤 (half a kg) is doubled; other per-piece units are kept as written.
+            per_jin = s.str.contains(r"/斤$", na=False) | (unit == "元/斤")
+            value, reasons = _amount(s.str.replace(r"元?/(斤|公斤|千克|kg|个|盒|箱|袋|瓶)$", "", regex=True), None, 1e7)
+            value = value.where(~per_jin, value * 2)
+            _set(reasons, value < 0, "价格不能为负数")
         elif f.kind == "credit_code":
             value = s.str.replace(" ", "").str.upper()
             reasons = value.map(credit_code_problem, na_action="ignore").astype(object).where(value.notna(), None)

@@ -1,5 +1,8 @@
-"""基础数据 registers in through the front door: the unit register (单位名录) and the unit-year budgets
-with 预留份额 (年度预算与预留份额, seed 001 三（二）; seed 004 一（一）).
+"""基础数据 registers in through the front door: the unit register (单位名录), the unit-year budgets
+with 预留份额 (年度预算与预留份额, seed 001 三（二）; seed 004 一（一）), suppliers (供应商名录), pairing
+relations (结对关系), the joint meetings (联席会议) and the 五专 outlets (网点名录; without coordinates an
+outlet stands at its county's centre, marked so) and the product catalogue (产品名库 / 认定目录: category,
+origin, supplier, 上市月份 such as 11月-次年2月, supply, reference and cost price, certification).
 
 The same path as 数据报送: ``ingest.parse_upload`` reads the office file (title rows, GBK, full-width
 digits, 万元, header synonyms) into normalised rows, then ``check_register`` / ``commit_register``
@@ -7,7 +10,7 @@ resolve every row against the store and refuse the whole file on any error, each
 the field. A commit is one transaction: new rows are inserted, changed rows updated with their
 version raised and an audit row holding what was before and what is after, unchanged rows left
 alone — so the same file twice, or an unchanged export of the register, changes nothing. Only
-admins load the unit register; a reporter may file its own unit's budget rows.
+admins load the registers; a reporter may file its own unit's budget rows.
 """
 
 from __future__ import annotations
@@ -22,9 +25,16 @@ import pandas as pd
 from sqlalchemy import Engine, func, insert, select, update
 
 from data_access.desks.imports import RegionNames, _norm
-from data_access.desks.ingest import REGISTERS, ParseResult, RowError
+from data_access.desks.ingest import REGISTERS, SUPPLIER_KINDS, ParseResult, RowError
 from data_access.query.export import xlsx_bytes
-from data_access.reference.labels import BUYER_KINDS
+from data_access.reference.labels import (
+    BUYER_KINDS,
+    CATEGORIES,
+    OUTLET_KINDS,
+    OUTLET_STATUSES,
+    PAIRING_KINDS,
+    PRODUCT_STATUSES,
+)
 from data_access.store import schema as s
 from data_access.trust.auth import ADMIN_ROLES, SUBMIT_ROLES, AccessDenied, Principal, require_role, write_audit
 
@@ -111,7 +121,7 @@ def _run(engine: Engine, principal: Principal, result: ParseResult, year: int | 
     if result.form not in REGISTERS:
         raise ValueError(f"「{result.form}」不是基础数据表")
     require_role(
-        principal, ADMIN_ROLES if result.form == "units" else SUBMIT_ROLES, f"导入{REGISTERS[result.form].title}"
+        principal, SUBMIT_ROLES if result.form == "budgets" else ADMIN_ROLES, f"导入{REGISTERS[result.form].title}"
     )
     outcome = RegisterOutcome(form=result.form, rows=len(result.rows))
     if not result.ok or not result.file_hash:
@@ -127,11 +137,7 @@ def _run(engine: Engine, principal: Principal, result: ParseResult, year: int | 
             if earlier is not None:
                 outcome.batch_id, outcome.already = earlier, True
                 return outcome
-            plan = (
-                _UnitPlan(conn, principal, result)
-                if result.form == "units"
-                else _BudgetPlan(conn, principal, result, year)
-            )
+            plan = _PLANS[result.form](conn, principal, result, year)
             plan.resolve()
             outcome.created, outcome.updated, outcome.unchanged = plan.counts()
             if write:
@@ -204,6 +210,9 @@ def _suggest(name: str, known: list[str]) -> str:
 
 
 class _UnitPlan(_Plan):
+    def __init__(self, conn, principal: Principal, result: ParseResult, _year: int | None = None):
+        super().__init__(conn, principal, result)
+
     def resolve(self) -> None:
         conn, rows = self.conn, self.result.rows
         regions = RegionNames(conn)
@@ -385,12 +394,355 @@ class _BudgetPlan(_Plan):
             self._audit("register_change", f"年度预算:单位{key['unit_id']}:{key['year']}", before, after)
 
 
+class _KeyedPlan(_Plan):
+    """A register whose rows have a natural key in one table: new keys inserted, changed rows updated
+    (version raised, before and after audited), the rest left alone."""
+
+    table = None
+    key: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+    subject = ""
+
+    def __init__(self, conn, principal: Principal, result: ParseResult, _year: int | None = None):
+        super().__init__(conn, principal, result)
+
+    def row_values(self, r) -> dict | None:
+        """The store's values of one parsed row (key and fields), or None after ``refuse``."""
+        raise NotImplementedError
+
+    def resolve(self) -> None:
+        t = self.table
+        seen: dict[tuple, int] = {}
+        self.rows = []
+        for r in self.result.rows.itertuples(index=False):
+            values = self.row_values(r)
+            if values is None:
+                continue
+            k = tuple(values[c] for c in self.key)
+            if k in seen:
+                self.refuse(r.source_row, self.spec.fields[0].key, None, f"与第{seen[k]}行重复")
+                continue
+            seen[k] = r.source_row
+            self.rows.append(values)
+        self.raise_if_refused()
+        current = {tuple(_value(row._mapping[c]) for c in self.key): row for row in self.conn.execute(select(t)).all()}
+        for values in self.rows:
+            old = current.get(tuple(values[c] for c in self.key))
+            if old is None:
+                self.new.append(values)
+                continue
+            before = {c: _value(_plain(old._mapping[c])) for c in self.fields}
+            after = {c: values[c] for c in self.fields}
+            if before != after:
+                self.changed.append(({c: values[c] for c in self.key}, before, after))
+            else:
+                self.same += 1
+
+    def write(self, batch_id: int) -> None:
+        t, versioned = self.table, "version" in self.table.c
+        if self.new:
+            rows = [dict(v, **({"version": 1} if versioned else {})) for v in self.new]
+            self.conn.execute(insert(t), rows)
+            self._audit(
+                "register_change", f"{self.subject}:{len(rows)} 行新增", None, {"batch": batch_id, "rows": rows[:50]}
+            )
+        for key, before, after in self.changed:
+            where = [t.c[c] == v for c, v in key.items()]
+            extra = {"version": t.c.version + 1} if versioned else {}
+            self.conn.execute(update(t).where(*where).values(**after, **extra))
+            self._audit("register_change", f"{self.subject}:{'/'.join(map(str, key.values()))}", before, after)
+
+
+def _plain(v):
+    """A stored value as a parsed row holds it (Decimal → float, a date stays a date)."""
+    return float(v) if hasattr(v, "as_tuple") else v
+
+
+class _SupplierPlan(_KeyedPlan):
+    table = s.supplier
+    key = ("name",)
+    fields = ("region_code", "kind", "credit_code", "beneficiaries")
+    subject = "供应商"
+
+    def resolve(self) -> None:
+        self.regions = RegionNames(self.conn)
+        self.credit_owner = {
+            c: n for n, c in self.conn.execute(select(s.supplier.c.name, s.supplier.c.credit_code)) if c
+        }
+        super().resolve()
+
+    def row_values(self, r) -> dict | None:
+        region, why = self.regions.resolve(r.region)
+        if why:
+            self.refuse(r.source_row, "region", r.region, why)
+            return None
+        name, credit = _norm(r.name), _value(getattr(r, "credit_code", None))
+        if credit and self.credit_owner.get(credit, name) != name:
+            self.refuse(
+                r.source_row, "credit_code", credit, f"该统一社会信用代码已登记为「{self.credit_owner[credit]}」"
+            )
+            return None
+        return dict(
+            name=name,
+            region_code=region,
+            kind=_value(getattr(r, "kind", None)),
+            credit_code=credit,
+            beneficiaries=_value(getattr(r, "beneficiaries", None)),
+        )
+
+
+class _PairingPlan(_KeyedPlan):
+    table = s.pairing
+    key = ("helper_code", "helped_code", "kind")
+    fields = ("since_year", "until_year")
+    subject = "结对关系"
+
+    def resolve(self) -> None:
+        self.regions = RegionNames(self.conn)
+        super().resolve()
+
+    def row_values(self, r) -> dict | None:
+        helper, why = self.regions.resolve(r.helper, provinces=True)
+        if why:
+            self.refuse(r.source_row, "helper", r.helper, why)
+        helped, why2 = self.regions.resolve(r.helped, provinces=True)
+        if why2:
+            self.refuse(r.source_row, "helped", r.helped, why2)
+        since, until = _value(getattr(r, "since_year", None)), _value(getattr(r, "until_year", None))
+        if since is not None and until is not None and until < since:
+            self.refuse(r.source_row, "until_year", until, "终止年度早于起始年度")
+            return None
+        if why or why2:
+            return None
+        if helper == helped:
+            self.refuse(r.source_row, "helped", r.helped, "帮扶方与受援地相同")
+            return None
+        return dict(helper_code=helper, helped_code=helped, kind=r.kind, since_year=since, until_year=until)
+
+
+class _MeetingPlan(_KeyedPlan):
+    table = s.meeting
+    key = ("held_on",)
+    fields = ("title", "note")
+    subject = "联席会议"
+
+    def row_values(self, r) -> dict | None:
+        return dict(held_on=pd.Timestamp(r.held_on).date(), title=_norm(r.title), note=_value(getattr(r, "note", None)))
+
+
+# China's extent in degrees (with its islands): a point outside it is a typo or swapped coordinates.
+CHINA_LNG, CHINA_LAT = (73.0, 136.0), (3.0, 54.0)
+
+
+class _OutletPlan(_KeyedPlan):
+    table = s.outlet
+    key = ("name",)
+    fields = ("kind", "address", "region_code", "lng", "lat", "coord_source", "operator", "opened_on", "status")
+    subject = "网点"
+
+    def resolve(self) -> None:
+        self.regions = RegionNames(self.conn)
+        r = s.region
+        self.centre = {c: (x, y) for c, x, y in self.conn.execute(select(r.c.code, r.c.lng, r.c.lat))}
+        super().resolve()
+
+    def row_values(self, r) -> dict | None:
+        region, why = self.regions.resolve(r.region)
+        if why:
+            self.refuse(r.source_row, "region", r.region, why)
+            return None
+        lng, lat = _value(getattr(r, "lng", None)), _value(getattr(r, "lat", None))
+        if (lng is None) != (lat is None):
+            self.refuse(
+                r.source_row, "lng" if lng is None else "lat", None, "经度和纬度须同时填写，或同时留空（按区县中心）"
+            )
+            return None
+        if lng is None:
+            lng, lat = self.centre.get(region, (None, None))
+            if lng is None:
+                self.refuse(r.source_row, "lng", None, "该区县没有中心坐标，请填写网点的经纬度")
+                return None
+            source = "county"
+        else:
+            if not (CHINA_LNG[0] <= lng <= CHINA_LNG[1] and CHINA_LAT[0] <= lat <= CHINA_LAT[1]):
+                hint = "（经纬度是否填反？）" if CHINA_LNG[0] <= lat <= CHINA_LNG[1] else ""
+                self.refuse(r.source_row, "lng", f"{lng}, {lat}", f"坐标不在中国境内{hint}")
+                return None
+            source = "given"
+        opened = _value(getattr(r, "opened_on", None))
+        return dict(
+            name=_norm(r.name),
+            kind=r.kind,
+            address=_value(getattr(r, "address", None)),
+            region_code=region,
+            lng=round(float(lng), 6),
+            lat=round(float(lat), 6),
+            coord_source=source,
+            operator=_value(getattr(r, "operator", None)),
+            opened_on=pd.Timestamp(opened).date() if opened is not None else None,
+            status=_value(getattr(r, "status", None)) or "operating",
+        )
+
+
+class _ProductPlan(_KeyedPlan):
+    table = s.product
+    key = ("name", "origin_code")
+    fields = (
+        "category",
+        "supplier_id",
+        "season_months",
+        "supply_volume",
+        "reference_price",
+        "cost_price",
+        "certification_no",
+        "certified",
+        "certified_on",
+        "status",
+    )
+    subject = "产品"
+
+    def resolve(self) -> None:
+        self.regions = RegionNames(self.conn)
+        self.suppliers = {_norm(n): i for i, n in self.conn.execute(select(s.supplier.c.id, s.supplier.c.name))}
+        super().resolve()
+
+    def row_values(self, r) -> dict | None:
+        origin, why = self.regions.resolve(r.origin)
+        if why:
+            self.refuse(r.source_row, "origin", r.origin, why)
+            return None
+        supplier = _value(getattr(r, "supplier", None))
+        supplier_id = None
+        if supplier:
+            supplier_id = self.suppliers.get(_norm(supplier))
+            if supplier_id is None:
+                self.refuse(
+                    r.source_row,
+                    "supplier",
+                    supplier,
+                    "供应商不在供应商名录中" + _suggest(_norm(supplier), list(self.suppliers)),
+                )
+                return None
+        certified_on = _value(getattr(r, "certified_on", None))
+        number = _value(getattr(r, "certification_no", None))
+        return dict(
+            name=_norm(r.name),
+            origin_code=origin,
+            category=r.category,
+            supplier_id=supplier_id,
+            season_months=_value(getattr(r, "season", None)),
+            supply_volume=_value(getattr(r, "supply_volume", None)),
+            reference_price=_value(getattr(r, "reference_price", None)),
+            cost_price=_value(getattr(r, "cost_price", None)),
+            certification_no=number,
+            certified=bool(number or certified_on),
+            certified_on=pd.Timestamp(certified_on).date() if certified_on is not None else None,
+            status=_value(getattr(r, "status", None)) or "listed",
+        )
+
+
+_PLANS = {
+    "units": _UnitPlan,
+    "budgets": _BudgetPlan,
+    "suppliers": _SupplierPlan,
+    "pairings": _PairingPlan,
+    "meetings": _MeetingPlan,
+    "outlets": _OutletPlan,
+    "products": _ProductPlan,
+}
+
+
 def register_frame(engine: Engine, form: str, year: int | None = None, unit_id: int | None = None) -> pd.DataFrame:
     """The register as it stands, in the template's columns (Chinese headers): export → edit → re-import.
     ``unit_id`` keeps one unit's budget rows (what a reporter sees)."""
     labels = [f.label for f in REGISTERS[form].fields]
     u = s.buyer_unit
     with engine.connect() as conn:
+        if form == "suppliers":
+            p = s.supplier
+            rows = conn.execute(
+                select(p.c.name, p.c.credit_code, p.c.region_code, p.c.kind, p.c.beneficiaries).order_by(p.c.name)
+            ).all()
+            data = [[r[0], r[1] or "", r[2], SUPPLIER_KINDS.get(r[3], ""), r[4]] for r in rows]
+            return pd.DataFrame(data, columns=labels)
+        if form == "pairings":
+            p = s.pairing
+            rows = conn.execute(
+                select(p.c.helper_code, p.c.helped_code, p.c.kind, p.c.since_year, p.c.until_year).order_by(p.c.id)
+            ).all()
+            data = [[r[0], r[1], PAIRING_KINDS[r[2]], r[3], r[4]] for r in rows]
+            return pd.DataFrame(data, columns=labels).astype({labels[3]: "Int64", labels[4]: "Int64"})
+        if form == "outlets":
+            o = s.outlet
+            rows = conn.execute(
+                select(
+                    o.c.name,
+                    o.c.kind,
+                    o.c.address,
+                    o.c.region_code,
+                    o.c.lng,
+                    o.c.lat,
+                    o.c.coord_source,
+                    o.c.operator,
+                    o.c.opened_on,
+                    o.c.status,
+                ).order_by(o.c.name)
+            ).all()
+            data = [
+                [
+                    r[0],
+                    OUTLET_KINDS[r[1]],
+                    r[2] or "",
+                    r[3],
+                    *((None, None) if r[6] == "county" else (r[4], r[5])),
+                    r[7] or "",
+                    str(r[8])[:10] if r[8] else "",
+                    OUTLET_STATUSES[r[9]],
+                ]
+                for r in rows
+            ]
+            return pd.DataFrame(data, columns=labels)
+        if form == "products":
+            p, sup = s.product, s.supplier
+            rows = conn.execute(
+                select(
+                    p.c.name,
+                    p.c.category,
+                    p.c.origin_code,
+                    sup.c.name,
+                    p.c.season_months,
+                    p.c.supply_volume,
+                    p.c.reference_price,
+                    p.c.cost_price,
+                    p.c.certification_no,
+                    p.c.certified_on,
+                    p.c.status,
+                )
+                .select_from(p.outerjoin(sup, sup.c.id == p.c.supplier_id))
+                .order_by(p.c.origin_code, p.c.name)
+            ).all()
+            data = [
+                [
+                    r[0],
+                    CATEGORIES[r[1]],
+                    r[2],
+                    r[3] or "",
+                    r[4] or "",
+                    f"{r[5]:g}kg" if r[5] is not None else "",
+                    r[6],
+                    r[7],
+                    r[8] or "",
+                    str(r[9])[:10] if r[9] else "",
+                    PRODUCT_STATUSES[r[10]],
+                ]
+                for r in rows
+            ]
+            return pd.DataFrame(data, columns=labels)
+        if form == "meetings":
+            m = s.meeting
+            rows = conn.execute(select(m.c.held_on, m.c.title, m.c.note).order_by(m.c.held_on)).all()
+            data = [[str(r[0])[:10], r[1], r[2] or ""] for r in rows]
+            return pd.DataFrame(data, columns=labels)
         if form == "units":
             parent = u.alias("parent")
             rows = conn.execute(

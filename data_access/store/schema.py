@@ -71,6 +71,8 @@ pairing = Table(
     ),
     Column("since_year", Integer),
     Column("source", Text, comment="政策依据"),
+    Column("until_year", Integer, comment="终止年度（空：仍在结对）"),
+    Column("version", Integer, nullable=False, default=1, server_default="1", comment="每次修改加一"),
     UniqueConstraint("helper_code", "helped_code", "kind"),
 )
 
@@ -145,6 +147,10 @@ supplier = Table(
     Column("name", String(128), nullable=False, unique=True),
     Column("region_code", String(12), ForeignKey("region.code"), nullable=False, index=True),
     Column("kind", String(24), comment="cooperative 合作社 | firm 企业 | farm 家庭农场 | household 农户"),
+    Column("credit_code", String(18), comment="统一社会信用代码（GB 32100，校验位已核验）"),
+    Column("beneficiaries", Integer, comment="带贫人数"),
+    Column("version", Integer, nullable=False, default=1, server_default="1", comment="每次修改加一"),
+    Index("ix_supplier_credit_code", "credit_code", unique=True),
 )
 
 # 产品名库 — product catalogue.
@@ -177,6 +183,9 @@ product = Table(
         default="listed",
         comment="listed 在库 | watch 观察 | exit_proposed 拟退出 | exited 已退出",
     ),
+    Column("cost_price", Float, comment="成本价（元/单位）"),
+    Column("certification_no", String(64), comment="认定批次或文号"),
+    Column("version", Integer, nullable=False, default=1, server_default="1", comment="每次修改加一"),
     UniqueConstraint("name", "origin_code"),
 )
 
@@ -208,6 +217,8 @@ outlet = Table(
         comment="operating 运营中 | suspended 暂停 | exit_proposed 拟退出 | exited 已退出",
     ),
     Column("status_reason", Text),
+    Column("coord_source", String(16), comment="given 登记的经纬度 | county 位置为区县中心"),
+    Column("version", Integer, nullable=False, default=1, server_default="1", comment="每次修改加一"),
 )
 
 # 报送批次 — one uploaded file, all-or-nothing.

@@ -86,7 +86,16 @@ def _snapshot(engine) -> dict:
     with engine.connect() as conn:
         return {
             t.name: conn.execute(select(func.count()).select_from(t)).scalar()
-            for t in (s.buyer_unit, s.unit_alias, s.unit_budget, s.report_batch, s.audit_log)
+            for t in (
+                s.buyer_unit,
+                s.unit_alias,
+                s.unit_budget,
+                s.supplier,
+                s.pairing,
+                s.meeting,
+                s.report_batch,
+                s.audit_log,
+            )
         }
 
 
@@ -125,10 +134,11 @@ def test_an_empty_store_takes_its_units_and_budgets_from_office_files(store):
 
 
 def test_the_same_file_twice_and_an_unchanged_export_change_nothing(store):
-    load(store, "units", units_xlsx(), "单位名录.xlsx")
+    units = units_xlsx()  # one file (openpyxl stamps each new workbook with the time it was written)
+    load(store, "units", units, "单位名录.xlsx")
     load(store, "budgets", budgets_gbk(BUDGETS), "预算.csv")
     before = _snapshot(store)
-    again = load(store, "units", units_xlsx(), "单位名录.xlsx")
+    again = load(store, "units", units, "单位名录.xlsx")
     assert again.already and not again.committed
     assert _snapshot(store) == before
     for form in ("units", "budgets"):
@@ -225,3 +235,128 @@ def test_templates_are_recognised_and_the_cli_loads_a_file(store, tmp_path):
     assert "年度" not in pd.read_csv(budgets, encoding="gbk").columns
     assert cli.main(["import", str(budgets), "--form", "budgets", "--year", "2026", "--url", url]) == 0
     assert register_counts(store) == {"units": 4, "aliases": 2, "budgets": 1}
+
+
+def _csv_gbk(lines: list[str]) -> bytes:
+    return ("\r\n".join(lines) + "\r\n").encode("gbk")
+
+
+SUPPLIERS = [
+    "供应商名称,信用代码,所在县区,主体类型,联农带贫人数",
+    f"大通湖区某某水产合作社,{credit('93430900MA4LXXXX1')},大通湖区,农民专业合作社,35",
+    '巫山县某某果业有限公司,,500237,龙头企业,"1,200"',
+]
+PAIRINGS = [
+    "帮扶地区,受援地区,结对类型,起始年度,终止年度",
+    "杭州市,恩施市,东西部扶贫协作,2021,",
+    "杭州市,利川市,东西部协作,2021年,2025",
+]
+OUTLETS = [
+    "网点名称,网点类型,详细地址,所在区县,经度,纬度,运营主体,开业日期,运营状态",
+    "市民中心消费帮扶专柜,智能专柜,香洲区某路1号,香洲区,113.55,22.27,某某公司,2024-05-01,运营中",
+    "大通湖区消费帮扶馆,专馆,,大通湖区,,,,2023年9月1日,暂停",
+]
+PRODUCTS = [
+    "产品名称,产品类别,产地,供应商名称,上市周期,年供货量,参考价,保本价,认定文号,认定日期,状态",
+    "大通湖大闸蟹,水产品,大通湖区,大通湖区某某水产合作社,9-11月,50吨,80元/斤,55,2024年第一批,2024-06-01,在库",
+    "巫山脆李,水果,巫山县,,7月-次年1月,,12,,,,观察",
+]
+MEETINGS = ["会议日期,会议名称,议题", "2026年3月18日,消费帮扶工作联席会议第1次会议,部署", "2026-06-18,第2次会议,"]
+
+
+@pytest.mark.parametrize(
+    "form, lines, expect",
+    [
+        (
+            "suppliers",
+            SUPPLIERS,
+            {
+                "大通湖区某某水产合作社": ("4309A1", "cooperative", 35),
+                "巫山县某某果业有限公司": ("500237", "firm", 1200),
+            },
+        ),
+        ("pairings", PAIRINGS, {("330100", "422801"): (2021, None), ("330100", "422802"): (2021, 2025)}),
+        (
+            "meetings",
+            MEETINGS,
+            {date(2026, 3, 18): ("消费帮扶工作联席会议第1次会议", "部署"), date(2026, 6, 18): ("第2次会议", None)},
+        ),
+    ],
+)
+def test_each_register_loads_once_and_re_imports_its_export_unchanged(store, form, lines, expect):
+    if form == "products":  # a product names its supplier from the register
+        load(store, "suppliers", _csv_gbk(SUPPLIERS), "suppliers.csv")
+    out = load(store, form, _csv_gbk(lines), f"{form}.csv")
+    assert out.committed and out.created == len(expect), out.errors
+    with store.connect() as conn:
+        if form == "suppliers":
+            t = s.supplier
+            got = {
+                r[0]: tuple(r[1:]) for r in conn.execute(select(t.c.name, t.c.region_code, t.c.kind, t.c.beneficiaries))
+            }
+        elif form == "pairings":
+            t = s.pairing
+            got = {
+                (r[0], r[1]): (r[2], r[3])
+                for r in conn.execute(select(t.c.helper_code, t.c.helped_code, t.c.since_year, t.c.until_year))
+            }
+        elif form == "products":
+            t = s.product
+            got = {
+                r[0]: tuple(r[1:])
+                for r in conn.execute(
+                    select(
+                        t.c.name,
+                        t.c.category,
+                        t.c.season_months,
+                        t.c.supply_volume,
+                        t.c.reference_price,
+                        t.c.cost_price,
+                        t.c.certified,
+                        t.c.status,
+                    )
+                )
+            }
+        elif form == "outlets":
+            t = s.outlet
+            got = {r[0]: tuple(r[1:]) for r in conn.execute(select(t.c.name, t.c.kind, t.c.coord_source, t.c.status))}
+        else:
+            t = s.meeting
+            got = {
+                date.fromisoformat(str(r[0])[:10]): (r[1], r[2])
+                for r in conn.execute(select(t.c.held_on, t.c.title, t.c.note))
+            }
+    assert {k: got[k] for k in expect} == expect
+    before = _snapshot(store)
+    again = load(store, form, register_export(store, form), f"{form}-导出.xlsx")
+    assert again.committed and (again.created, again.updated) == (0, 0), again.errors
+    assert _snapshot(store)["audit_log"] == before["audit_log"]
+
+
+@pytest.mark.parametrize(
+    "form, lines, field, reason",
+    [
+        ("suppliers", ["名称,所在县", "某合作社,不存在县"], "所在县", "不是已知的区县"),
+        ("suppliers", ["名称,所在县,类型", "某合作社,大通湖区,外星公司"], "类型", "无法识别"),
+        (
+            "pairings",
+            ["帮扶方,受援地,类型,起始年度,终止年度", "杭州市,恩施市,东西部协作,2024,2021"],
+            "终止年度",
+            "早于起始年度",
+        ),
+        ("pairings", ["帮扶方,受援地,类型", "杭州市,恩施市,友好城市"], "类型", "无法识别"),
+        ("meetings", ["日期,名称", "2026-02-30,会议"], "日期", ""),
+        ("outlets", ["名称,类型,所在县区,经度,纬度", "某专柜,专柜,香洲区,22.27,113.55"], "经度", "经纬度是否填反"),
+        ("outlets", ["名称,类型,所在县区,经度", "某专柜,专柜,香洲区,113.55"], "纬度", "同时填写"),
+        ("outlets", ["名称,类型,所在县区", "某专柜,流动摊,香洲区"], "类型", "无法识别"),
+        ("products", ["产品名称,品类,产地县,上市月份", "某米,粮油,大通湖区,13-15月"], "上市月份", "月份"),
+        ("products", ["产品名称,品类,产地县,供应商", "某米,粮油,大通湖区,不存在合作社"], "供应商", "不在供应商名录中"),
+    ],
+)
+def test_bad_register_rows_name_row_and_field(store, form, lines, field, reason):
+    before = _snapshot(store)
+    out = load(store, form, _csv_gbk(lines), "bad.csv")
+    assert not out.committed and any(e.field == field and reason in e.reason and e.row for e in out.errors), [
+        e.message for e in out.errors
+    ]
+    assert _snapshot(store) == before

@@ -29,7 +29,15 @@ def test_admin_sees_the_unit_register(demo_engine, monkeypatch):
     monkeypatch.setenv("BANGFU_DEMO", "1")
     at = registers_page()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.radio(key="reg_form").options == ["单位名录", "年度预算与预留份额"]
+    assert at.radio(key="reg_form").options == [
+        "单位名录",
+        "年度预算与预留份额",
+        "供应商名录",
+        "结对关系",
+        "联席会议",
+        "网点名录",
+        "产品名库",
+    ]
     table = at.dataframe[0].value
     with demo_engine.connect() as conn:
         names = {n for (n,) in conn.execute(select(s.buyer_unit.c.name))}
