@@ -21,6 +21,7 @@ Names become store keys as follows (every refusal is a row error naming the row 
 
 from __future__ import annotations
 
+import difflib
 import re
 import time
 import unicodedata
@@ -319,6 +320,9 @@ class _Plan:
     def _resolve_purchases(self, rows: pd.DataFrame, default_origin: str | None) -> None:
         conn, form = self.conn, self.form
         units = {_norm(n): i for i, n in conn.execute(select(s.buyer_unit.c.id, s.buyer_unit.c.name))}
+        names = sorted(units)
+        # A unit is found by any of its registered aliases too (珠海一中 for 珠海市第一中学).
+        units |= {_norm(a): i for a, i in conn.execute(select(s.unit_alias.c.alias, s.unit_alias.c.unit_id))}
         suppliers = {
             _norm(n): (i, r)
             for i, n, r in conn.execute(select(s.supplier.c.id, s.supplier.c.name, s.supplier.c.region_code))
@@ -342,13 +346,17 @@ class _Plan:
                 self.refuse(int(row), orders[key], _label(form, key), text, f"超过{width}个字")
         buyer = _map_unique(rows["buyer"], _norm)
         buyer_ids = buyer.map(units)
+        closest: dict[str, str] = {}
         for row, name in zip(rows["source_row"][buyer_ids.isna()], rows["buyer"][buyer_ids.isna()], strict=True):
+            if name not in closest:
+                close = difflib.get_close_matches(_norm(name), names, n=3, cutoff=0.5) if len(closest) < 500 else []
+                closest[name] = f"是否为：{'、'.join(close)}？" if close else ""
             self.refuse(
                 int(row),
                 orders["buyer"],
                 _label(form, "buyer"),
                 name,
-                f"「{name}」不在单位名录中；采购单位须先由管理员登记，或核对名称是否与名录一致",
+                f"「{name}」不在单位名录中；{closest[name]}采购单位须先由管理员在“基础数据”登记（或把该名称登记为别名）",
             )
         if self.principal.role == "reporter":
             other = buyer_ids.notna() & (buyer_ids != self.unit)

@@ -360,3 +360,30 @@ def test_bad_register_rows_name_row_and_field(store, form, lines, field, reason)
         e.message for e in out.errors
     ]
     assert _snapshot(store) == before
+
+
+def test_a_ledger_finds_units_by_alias_and_names_the_closest_unit_it_does_not_know(store):
+    """Purchases reported under 珠海一中 land on 珠海市第一中学; an unregistered name is refused with the
+    registered names closest to it."""
+    from data_access.desks.imports import commit_upload
+    from tests import ingest_corpus as corpus
+
+    load(store, "units", units_xlsx(), "单位名录.xlsx")
+    row = corpus._ledger_row(采购单位="珠海一中", 供应商="别名测试合作社", 产品名称="别名测试米", 凭证号="AL1")
+    result = parse_upload(corpus.csv_bytes([corpus.LEDGER_HEADER, row]), "purchases", "ledger.csv", corpus.TODAY)
+    out = commit_upload(store, result, principal=ADMIN)
+    assert out.committed, [e.message for e in out.errors]
+    with store.connect() as conn:
+        buyer = conn.execute(
+            select(s.buyer_unit.c.name)
+            .join(s.purchase, s.purchase.c.buyer_unit_id == s.buyer_unit.c.id)
+            .where(s.purchase.c.voucher_no == "AL1")
+        ).scalar()
+    assert buyer == "珠海市第一中学"
+    row = corpus._ledger_row(采购单位="珠海市第一小学", 凭证号="AL2")
+    result = parse_upload(corpus.csv_bytes([corpus.LEDGER_HEADER, row]), "purchases", "ledger2.csv", corpus.TODAY)
+    out = commit_upload(store, result, principal=ADMIN)
+    assert not out.committed
+    assert any(e.field == "采购单位" and "是否为：珠海市第一中学" in e.reason for e in out.errors), [
+        e.message for e in out.errors
+    ]
