@@ -39,6 +39,7 @@ POINT_COLUMNS = [
     "lat",
     "opened_on",
     "status",
+    "coord_source",
     "sales_yuan",
     "purchases",
 ]
@@ -82,7 +83,8 @@ def outlet_count(engine: Engine, f: Filters) -> int:
 
 def outlet_points(engine: Engine, f: Filters, limit: int = POINT_LIMIT) -> pd.DataFrame:
     """One row per outlet (at most ``limit``, largest sales first): ``id, name, kind, operator,
-    region_code, lng, lat, opened_on, status, sales_yuan`` (yuan, under the filters), ``purchases``.
+    region_code, lng, lat, opened_on, status, coord_source`` (``county``: the position is the county's
+    centre), ``sales_yuan`` (yuan, under the filters), ``purchases``.
 
     With an origin-side region, only outlets that sold produce of that region are kept.
     """
@@ -97,6 +99,7 @@ def outlet_points(engine: Engine, f: Filters, limit: int = POINT_LIMIT) -> pd.Da
         outlet.c.lat,
         outlet.c.opened_on,
         outlet.c.status,
+        outlet.c.coord_source,
     ).where(and_(True, *_location_conditions(f)))
     if f.region_code and f.region_side == "origin":
         q = q.where(outlet.c.id.in_([int(i) for i in sales.index]))

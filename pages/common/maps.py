@@ -186,7 +186,13 @@ def outlet_frame(points: pd.DataFrame) -> pd.DataFrame:
         for k, s in zip(df.kind, df.status, strict=True)
     ]
     df["line2"] = "运营方：" + df.operator.fillna("—").astype(str)
-    df["line3"] = ["开设：" + (d.isoformat() if d is not None and not pd.isna(d) else "—") for d in df.opened_on]
+    where = df.coord_source if "coord_source" in df else pd.Series(None, index=df.index)
+    df["line3"] = [
+        "开设："
+        + (d.isoformat() if d is not None and not pd.isna(d) else "—")
+        + (" ｜ 位置为区县中心" if c == "county" else "")
+        for d, c in zip(df.opened_on, where, strict=True)
+    ]
     df["line4"] = [f"期间销售额：{money_text(v)}（{n:,}笔）" for v, n in zip(df.sales_yuan, df.purchases, strict=True)]
     keep = [
         "id",

@@ -387,3 +387,18 @@ def test_a_ledger_finds_units_by_alias_and_names_the_closest_unit_it_does_not_kn
     assert any(e.field == "采购单位" and "是否为：珠海市第一中学" in e.reason for e in out.errors), [
         e.message for e in out.errors
     ]
+
+
+def test_an_outlet_without_coordinates_stands_at_its_county_and_the_map_says_so(store):
+    from data_access.figures.outlets import outlet_points
+    from pages.common.maps import outlet_frame
+
+    load(store, "outlets", _csv_gbk(OUTLETS), "outlets.csv")
+    points = outlet_points(store, Filters(start=date(2026, 1, 1), end=date(2026, 6, 30)))
+    lines = dict(zip(points.name, outlet_frame(points).line3, strict=True))
+    assert lines["大通湖区消费帮扶馆"].endswith("位置为区县中心")
+    assert "区县中心" not in lines["市民中心消费帮扶专柜"]
+    with store.connect() as conn:
+        centre = conn.execute(select(s.region.c.lng, s.region.c.lat).where(s.region.c.code == "4309A1")).one()
+    here = points.set_index("name").loc["大通湖区消费帮扶馆"]
+    assert (here.lng, here.lat) == pytest.approx(tuple(centre))
