@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("import-bench", _import_bench, "测量导入 N 行采购台账的用时与峰值内存（会写入所给的库，请用测试库）")
     p.add_argument("--rows", type=int, default=1_000_000)
 
+    p = command("register-bench", _register_bench, "测量导入单位名录与年度预算的用时（会写入所给的库，请用测试库）")
+    p.add_argument("--units", type=int, default=5000, help="单位数")
+    p.add_argument("--years", type=int, default=4, help="每个单位的预算年数（预算行数 = 单位数 × 年数）")
+    p.add_argument("--json", help="把结果写成 JSON 文件")
+
     p = command("user", None, "用户管理：add | list | disable | enable | passwd")
     users = p.add_subparsers(dest="user_command", required=True)
     a = users.add_parser("add", help="新建用户（密码从提示输入，或 --password-stdin 从标准输入读取）")
@@ -268,6 +273,14 @@ def _import_bench(args) -> int:
     for error in outcome.errors[:10]:
         print(error.message)
     return 1 if outcome.errors else 0
+
+
+def _register_bench(args) -> int:
+    engine = make_engine(args.url)
+    steps = bench.register_bench(engine, args.units, args.years, progress=print)
+    if args.json:
+        Path(args.json).write_text(json.dumps(steps, ensure_ascii=False, indent=2), encoding="utf-8")
+    return 0
 
 
 def _user_engine(args):

@@ -290,10 +290,19 @@ class _UnitPlan(_Plan):
     def write(self, batch_id: int) -> None:
         conn, u = self.conn, s.buyer_unit
         ids = {name: r.id for name, r in self.existing.items()}
-        for row in self.new:
-            values = {k: row[k] for k in ("name", "kind", "region_code", "jurisdiction_code", "credit_code")}
-            ids[row["name"]] = conn.execute(insert(u).values(**values, active=True, version=1)).inserted_primary_key[0]
-            self._audit("register_change", f"单位:{row['name']}", None, values)
+        if self.new:
+            # One multi-row INSERT … RETURNING (SQLAlchemy's insertmanyvalues), ids in the rows' order.
+            values = [
+                {k: row[k] for k in ("name", "kind", "region_code", "jurisdiction_code", "credit_code")}
+                | {"active": True, "version": 1}
+                for row in self.new
+            ]
+            stmt = insert(u).returning(u.c.id, u.c.name, sort_by_parameter_order=True)
+            for new_id, name in conn.execute(stmt, values).all():
+                ids[_norm(name)] = new_id
+            self._audit(
+                "register_change", f"单位:{len(values)} 个新增", None, {"batch": batch_id, "units": values[:50]}
+            )
         for row in self.new:  # parents may be new rows of the same file
             if row["parent"]:
                 conn.execute(update(u).where(u.c.id == ids[row["name"]]).values(parent_id=ids[row["parent"]]))

@@ -50,3 +50,15 @@ def test_floor_statements_cover_the_same_purchases_as_the_calls(demo_engine):
         assert float(amount or 0) == pytest.approx(k["amount"])
         assert n == k["purchases"] and units == k["units_reporting"]
         assert float(last or 0) == pytest.approx(k["amount_last_year"])
+
+
+def test_register_bench_loads_units_and_budgets_then_finds_nothing_to_change(fresh_engine, tmp_path):
+    url = fresh_engine.url.render_as_string(hide_password=False)
+    out = tmp_path / "registers.json"
+    assert cli.main(["register-bench", "--url", url, "--units", "60", "--years", "2", "--json", str(out)]) == 0
+    steps = json.loads(out.read_text(encoding="utf-8"))
+    assert [(s["step"], s["rows"], s["created"], s["unchanged"]) for s in steps] == [
+        ("单位名录", 60, 60, 0),
+        ("年度预算", 120, 120, 0),
+        ("年度预算（再次导入）", 120, 0, 120),
+    ]
