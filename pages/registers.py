@@ -9,11 +9,11 @@ import streamlit as st
 
 from data_access import cache
 from data_access.desks.imports import errors_frame, preview_frame
-from data_access.desks.ingest import REGISTERS, parse_upload, template_bytes
+from data_access.desks.ingest import REGISTERS, parse_upload
 from data_access.desks.registers import check_register, commit_register, register_export, register_frame
-from data_access.query.text import CSV_MIME, XLSX_MIME
+from data_access.query.text import XLSX_MIME
 from data_access.trust.auth import AccessDenied, Principal
-from pages.common import ui
+from pages.common import tables, ui
 
 HINTS = {
     "units": "单位名称、单位类型（预算单位/工会/国有企业/民营企业/社会组织）、所在地区（区县或地市，名称或区划代码）、"
@@ -69,24 +69,7 @@ def _current(form: str, principal: Principal) -> None:
         on_click="ignore",
         help="导出的文件可直接修改后重新导入；未修改的行不会产生任何变化",
     )
-    c3.download_button(
-        "下载模板（XLSX）",
-        partial(template_bytes, form, "xlsx"),
-        file_name=f"{REGISTERS[form].title}模板.xlsx",
-        mime=XLSX_MIME,
-        key=f"reg_tpl_xlsx_{form}",
-        width="stretch",
-        on_click="ignore",
-    )
-    c4.download_button(
-        "下载模板（CSV）",
-        partial(template_bytes, form, "csv"),
-        file_name=f"{REGISTERS[form].title}模板.csv",
-        mime=CSV_MIME,
-        key=f"reg_tpl_csv_{form}",
-        width="stretch",
-        on_click="ignore",
-    )
+    tables.template_buttons(form, REGISTERS[form].title, "reg_tpl", [c3, c4])
     if needle:
         hit = frame.astype(str).apply(lambda col: col.str.contains(needle, regex=False)).any(axis=1)
         frame = frame[hit]

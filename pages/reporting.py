@@ -17,10 +17,9 @@ from data_access.desks.imports import (
     preview_frame,
     unit_choices,
 )
-from data_access.desks.ingest import FORMS, parse_upload, template_bytes
-from data_access.query.text import CSV_MIME, XLSX_MIME
+from data_access.desks.ingest import FORMS, parse_upload
 from data_access.trust.auth import Principal
-from pages.common import ui
+from pages.common import tables, ui
 
 HINTS = {
     "beneficiaries": "附件1：姓名、身份证、联系方式、受益金额。身份证号校验后只以加密和脱敏形式保存。",
@@ -55,24 +54,7 @@ def _form_choice() -> str:
     st.caption(HINTS[form])
 
     c1, c2, _ = st.columns([1, 1, 2])
-    c1.download_button(
-        "下载模板（XLSX）",
-        partial(template_bytes, form, "xlsx"),
-        file_name=f"{FORMS[form].title}模板.xlsx",
-        mime=XLSX_MIME,
-        key=f"tpl_xlsx_{form}",
-        width="stretch",
-        on_click="ignore",
-    )
-    c2.download_button(
-        "下载模板（CSV）",
-        partial(template_bytes, form, "csv"),
-        file_name=f"{FORMS[form].title}模板.csv",
-        mime=CSV_MIME,
-        key=f"tpl_csv_{form}",
-        width="stretch",
-        on_click="ignore",
-    )
+    tables.template_buttons(form, FORMS[form].title, "tpl", [c1, c2])
     return form
 
 

@@ -7,6 +7,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+from data_access.desks.ingest import template_bytes
 from data_access.query.export import csv_bytes, xlsx_bytes
 from data_access.query.text import CSV_MIME, XLSX_MIME
 
@@ -47,3 +48,17 @@ def chart_and_table(fig, table: pd.DataFrame, name: str, key: str, note: str | N
         st.dataframe(table, hide_index=True, width="stretch")
         download_buttons(table, name, key, note)
     return event
+
+
+def template_buttons(form: str, title: str, key: str, columns: list) -> None:
+    """The blank template of an upload form as XLSX and CSV, in two given columns (files made on click)."""
+    for col, kind, mime in ((columns[0], "xlsx", XLSX_MIME), (columns[1], "csv", CSV_MIME)):
+        col.download_button(
+            f"下载模板（{kind.upper()}）",
+            partial(template_bytes, form, kind),
+            file_name=f"{title}模板.{kind}",
+            mime=mime,
+            key=f"{key}_{kind}_{form}",
+            width="stretch",
+            on_click="ignore",
+        )
