@@ -56,7 +56,7 @@ def _choice(principal: Principal) -> str:
 def _current(form: str, principal: Principal) -> None:
     """The register as it stands, searchable, with its export in the template's shape."""
     own = principal.unit_id if principal.role == "reporter" else None
-    frame = cache.run(register_frame, form, None, own)
+    frame = cache.query(register_frame, form, None, own)  # a commit (cache.act) clears it
     c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
     needle = c1.text_input("查找", placeholder="名称、地区代码或年度", key=f"reg_find_{form}").strip()
     c2.download_button(

@@ -306,9 +306,10 @@ class _UnitPlan(_Plan):
         for row in self.new:  # parents may be new rows of the same file
             if row["parent"]:
                 conn.execute(update(u).where(u.c.id == ids[row["name"]]).values(parent_id=ids[row["parent"]]))
+        parent_of = {r["name"]: r["parent"] for r in self.rows}
         for key, before, after in self.changed:
             values = {k: after[k] for k in UNIT_FIELDS}
-            parent = next((r["parent"] for r in self.rows if r["name"] == _norm(key["name"])), None)
+            parent = parent_of.get(_norm(key["name"]))
             values["parent_id"] = ids.get(parent) if parent else None
             conn.execute(update(u).where(u.c.id == key["id"]).values(**values, active=True, version=u.c.version + 1))
             self._audit("register_change", f"单位:{key['name']}", before, values)
