@@ -329,8 +329,10 @@ class _Plan:
         }
         products: dict[tuple[str, str], int] = {}
         origins_of: dict[str, set[str]] = {}
-        for i, n, o in conn.execute(select(s.product.c.id, s.product.c.name, s.product.c.origin_code)):
-            products[(_norm(n), o)] = i
+        # A product merged into another (desks.merges) is found as the product it was merged into.
+        pr = s.product.c
+        for i, n, o, m in conn.execute(select(pr.id, pr.name, pr.origin_code, pr.merged_into)):
+            products[(_norm(n), o)] = m or i
             origins_of.setdefault(_norm(n), set()).add(o)
         regions = RegionNames(conn)
         seller_key = "supplier" if form == "purchases" else "seller"

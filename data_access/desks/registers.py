@@ -16,6 +16,7 @@ admins load the registers; a reporter may file its own unit's budget rows.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, insert, select, update
 
 from data_access.desks.imports import RegionNames, _norm
-from data_access.desks.ingest import REGISTERS, SUPPLIER_KINDS, ParseResult, RowError
+from data_access.desks.ingest import REGISTERS, SUPPLIER_KINDS, ParseResult, RowError, parse_upload
 from data_access.query.export import xlsx_bytes
 from data_access.reference.labels import (
     BUYER_KINDS,
@@ -36,7 +37,16 @@ from data_access.reference.labels import (
     PRODUCT_STATUSES,
 )
 from data_access.store import schema as s
-from data_access.trust.auth import ADMIN_ROLES, SUBMIT_ROLES, AccessDenied, Principal, require_role, write_audit
+from data_access.trust.auth import (
+    ADMIN_ROLES,
+    AUDIT_ACTIONS,
+    SUBMIT_ROLES,
+    AccessDenied,
+    Principal,
+    require_role,
+    write_audit,
+    write_audits,
+)
 
 __all__ = [
     "RegisterOutcome",
@@ -45,6 +55,12 @@ __all__ = [
     "register_counts",
     "register_export",
     "register_frame",
+    "register_row",
+    "row_history",
+    "row_key",
+    "row_version",
+    "set_unit_active",
+    "row_subject",
 ]
 
 MAX_ERRORS = 5000
@@ -116,7 +132,41 @@ def commit_register(engine: Engine, principal: Principal, result: ParseResult, *
     return _run(engine, principal, result, year, write=True)
 
 
-def _run(engine: Engine, principal: Principal, result: ParseResult, year: int | None, write: bool):
+def register_row(
+    engine: Engine,
+    principal: Principal,
+    form: str,
+    values: dict[str, object],
+    *,
+    expected_version: int | None = None,
+    year: int | None = None,
+) -> RegisterOutcome:
+    """Add or edit one row from the page's form, through exactly the checks of a file import.
+
+    ``values`` holds the template's headers (what the export shows) → what was typed. The row is
+    written as a one-row file and read back by ``parse_upload``, so 万元, 元/斤, full-width digits and
+    every register rule apply as they do to a file. ``expected_version`` is the row's version when the
+    form was shown: an edit of a row someone changed since is refused (nothing written)."""
+    spec = REGISTERS[form]
+    row = {f.label: "" if values.get(f.label) is None else str(values.get(f.label)).strip() for f in spec.fields}
+    data = pd.DataFrame([row], dtype=str).to_csv(index=False).encode("utf-8")
+    result = parse_upload(data, form, "页面录入")
+    if result.ok:
+        # A form edit is recorded as a batch of its own even when the same values were typed before.
+        stamp = f"{principal.username}:{time.time_ns()}".encode()
+        result.file_hash = hashlib.sha256(data + stamp).hexdigest()
+    return _run(engine, principal, result, year, True, expected_version, typed=True)
+
+
+def _run(
+    engine: Engine,
+    principal: Principal,
+    result: ParseResult,
+    year: int | None,
+    write: bool,
+    expected: int | None = None,
+    typed: bool = False,
+):
     t0 = time.perf_counter()
     if result.form not in REGISTERS:
         raise ValueError(f"「{result.form}」不是基础数据表")
@@ -139,6 +189,8 @@ def _run(engine: Engine, principal: Principal, result: ParseResult, year: int | 
                 return outcome
             plan = _PLANS[result.form](conn, principal, result, year)
             plan.resolve()
+            if expected is not None:
+                plan.check_version(expected)
             outcome.created, outcome.updated, outcome.unchanged = plan.counts()
             if write:
                 outcome.batch_id = conn.execute(
@@ -148,7 +200,7 @@ def _run(engine: Engine, principal: Principal, result: ParseResult, year: int | 
                         period=None,
                         submitted_at=datetime.now().replace(microsecond=0),
                         submitted_by=principal.username[:64],
-                        file_name=(result.filename or "")[:256],
+                        file_name=("页面录入" if typed else result.filename or "")[:256],
                         file_hash=result.file_hash,
                         row_count=len(result.rows),
                         status="committed",
@@ -173,6 +225,20 @@ class _Plan:
         self.new: list[dict] = []
         self.changed: list[tuple[dict, dict, dict]] = []  # (key, before, after)
         self.same = 0
+        self.matched: list[int | None] = []  # versions of the stored rows the file's rows matched
+
+    def check_version(self, expected: int) -> None:
+        """A form edit names the version it was made on: refuse it when the row has moved on since."""
+        if not self.matched:
+            reason = "该行已不存在（可能已被合并或停用），请刷新页面后重新选择"
+        elif self.matched[0] is not None and self.matched[0] != expected:
+            reason = (
+                f"该行已被他人修改（您编辑的是第 {expected} 版，现为第 {self.matched[0]} 版），"
+                "本次修改未保存：请刷新后在最新内容上重新修改"
+            )
+        else:
+            return
+        raise _Refused([RowError(None, None, None, reason)], 1)
 
     def refuse(self, row, key: str | None, value, reason: str) -> None:
         self.count += 1
@@ -193,6 +259,17 @@ class _Plan:
     def _audit(self, action: str, subject: str, before: dict | None, after: dict) -> None:
         detail = json.dumps({"before": before, "after": after}, ensure_ascii=False, default=str)
         write_audit(self.conn, self.principal.username, action, subject[:128], detail)
+
+    def _audit_new(self, rows: list[dict], subject_of, batch_id: int) -> None:
+        """One audit row per new row (its history starts here)."""
+        detail = [
+            (
+                subject_of(r)[:128],
+                json.dumps({"before": None, "after": r, "batch": batch_id}, ensure_ascii=False, default=str),
+            )
+            for r in rows
+        ]
+        write_audits(self.conn, self.principal.username, "register_change", detail)
 
 
 def _value(v):
@@ -278,6 +355,7 @@ class _UnitPlan(_Plan):
             if old is None:
                 self.new.append(row)
                 continue
+            self.matched.append(old.version)
             parent = existing.get(row["parent"]) if row["parent"] else None
             after = {k: row[k] for k in UNIT_FIELDS if k != "parent_id"} | {"parent_id": getattr(parent, "id", None)}
             before = {k: _value(getattr(old, k)) for k in UNIT_FIELDS}
@@ -300,8 +378,10 @@ class _UnitPlan(_Plan):
             stmt = insert(u).returning(u.c.id, u.c.name, sort_by_parameter_order=True)
             for new_id, name in conn.execute(stmt, values).all():
                 ids[_norm(name)] = new_id
-            self._audit(
-                "register_change", f"单位:{len(values)} 个新增", None, {"batch": batch_id, "units": values[:50]}
+            self._audit_new(
+                [v | {"parent": r["parent"], "aliases": r["aliases"]} for v, r in zip(values, self.new, strict=True)],
+                lambda v: row_subject("units", v["name"]),
+                batch_id,
             )
         for row in self.new:  # parents may be new rows of the same file
             if row["parent"]:
@@ -312,7 +392,7 @@ class _UnitPlan(_Plan):
             parent = parent_of.get(_norm(key["name"]))
             values["parent_id"] = ids.get(parent) if parent else None
             conn.execute(update(u).where(u.c.id == key["id"]).values(**values, active=True, version=u.c.version + 1))
-            self._audit("register_change", f"单位:{key['name']}", before, values)
+            self._audit("register_change", row_subject("units", key["name"]), before, values)
         known = {a for (a,) in conn.execute(select(s.unit_alias.c.alias))}
         for row in self.rows:
             fresh = [a for a in row["aliases"] if a not in known]
@@ -332,7 +412,8 @@ class _BudgetPlan(_Plan):
         units = {_norm(n): i for i, n in conn.execute(select(u.c.id, u.c.name))}
         units |= {_norm(a): i for a, i in conn.execute(select(s.unit_alias.c.alias, s.unit_alias.c.unit_id))}
         units |= {c: i for i, c in conn.execute(select(u.c.id, u.c.credit_code).where(u.c.credit_code.isnot(None)))}
-        names = sorted({_norm(n) for (n,) in conn.execute(select(u.c.name))})
+        self.unit_names = {i: n for i, n in conn.execute(select(u.c.id, u.c.name))}
+        names = sorted({_norm(n) for n in self.unit_names.values()})
         today = datetime.now().date()
         if self.year is not None and not 2015 <= self.year <= today.year + 1:
             self.refuse(None, None, self.year, f"年度应在 2015 至 {today.year + 1} 年之间")
@@ -379,6 +460,7 @@ class _BudgetPlan(_Plan):
             if old is None:
                 self.new.append(row)
                 continue
+            self.matched.append(old.version)
             before = {k: _value(float(getattr(old, k)) if getattr(old, k) is not None else None) for k in BUDGET_FIELDS}
             if before != after:
                 self.changed.append(({"unit_id": row["unit_id"], "year": row["year"]}, before, after))
@@ -394,14 +476,19 @@ class _BudgetPlan(_Plan):
             ]
             for start in range(0, len(rows), 5000):
                 conn.execute(insert(b), rows[start : start + 5000])
-            self._audit("register_change", f"年度预算:{len(rows)} 行新增", None, {"batch": batch_id, "rows": len(rows)})
+            self._audit_new(
+                [{k: v for k, v in r.items() if k != "version"} for r in rows],
+                lambda r: row_subject("budgets", self.unit_names[r["unit_id"]], r["year"]),
+                batch_id,
+            )
         for key, before, after in self.changed:
             conn.execute(
                 update(b)
                 .where(b.c.unit_id == key["unit_id"], b.c.year == key["year"])
                 .values(**after, version=b.c.version + 1)
             )
-            self._audit("register_change", f"年度预算:单位{key['unit_id']}:{key['year']}", before, after)
+            subject = row_subject("budgets", self.unit_names[key["unit_id"]], key["year"])
+            self._audit("register_change", subject, before, after)
 
 
 class _KeyedPlan(_Plan):
@@ -441,6 +528,7 @@ class _KeyedPlan(_Plan):
             if old is None:
                 self.new.append(values)
                 continue
+            self.matched.append(old._mapping.get("version"))
             before = {c: _value(_plain(old._mapping[c])) for c in self.fields}
             after = {c: values[c] for c in self.fields}
             if before != after:
@@ -453,14 +541,12 @@ class _KeyedPlan(_Plan):
         if self.new:
             rows = [dict(v, **({"version": 1} if versioned else {})) for v in self.new]
             self.conn.execute(insert(t), rows)
-            self._audit(
-                "register_change", f"{self.subject}:{len(rows)} 行新增", None, {"batch": batch_id, "rows": rows[:50]}
-            )
+            self._audit_new(self.new, lambda v: row_subject(self.form, *(v[c] for c in self.key)), batch_id)
         for key, before, after in self.changed:
             where = [t.c[c] == v for c, v in key.items()]
             extra = {"version": t.c.version + 1} if versioned else {}
             self.conn.execute(update(t).where(*where).values(**after, **extra))
-            self._audit("register_change", f"{self.subject}:{'/'.join(map(str, key.values()))}", before, after)
+            self._audit("register_change", row_subject(self.form, *key.values()), before, after)
 
 
 def _plain(v):
@@ -662,6 +748,132 @@ _PLANS = {
 }
 
 
+def set_unit_active(
+    engine: Engine, principal: Principal, name: str, expected_version: int, active: bool, reason: str
+) -> None:
+    """Deactivate a unit (it leaves the rules' subjects and the register; its purchases stay) or bring
+    it back. Units are referenced by purchases and budgets, so they are never deleted. Refused with
+    ``ValueError`` (Chinese) on a stale version or an empty reason."""
+    require_role(principal, ADMIN_ROLES, "停用或恢复单位")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("请填写停用或恢复的原因")
+    u = s.buyer_unit
+    with engine.begin() as conn:
+        row = conn.execute(select(u).where(u.c.name == _norm(name))).first()
+        if row is None:
+            raise ValueError(f"单位「{name}」不在单位名录中")
+        if row.version != expected_version:
+            raise ValueError(
+                f"该单位已被他人修改（您看到的是第 {expected_version} 版，现为第 {row.version} 版），请刷新后重试"
+            )
+        if row.active == active:
+            raise ValueError(f"单位「{row.name}」已经是{'在用' if active else '停用'}状态")
+        conn.execute(update(u).where(u.c.id == row.id).values(active=active, version=u.c.version + 1))
+        detail = {
+            "what": "恢复" if active else "停用",
+            "before": {"active": row.active},
+            "after": {"active": active, "reason": reason},
+        }
+        subject = row_subject("units", row.name)
+        write_audit(conn, principal.username, "register_active", subject, json.dumps(detail, ensure_ascii=False))
+
+
+_SUBJECTS = {
+    "units": "单位",
+    "budgets": "年度预算",
+    "suppliers": "供应商",
+    "pairings": "结对关系",
+    "meetings": "联席会议",
+    "outlets": "网点",
+    "products": "产品",
+}
+
+
+def row_subject(form: str, *key) -> str:
+    """The audit subject of one register row (``单位:珠海市第一中学``, ``年度预算:珠海市第一中学:2026``):
+    every change of the row is audited under it, so its history is one lookup."""
+    return f"{_SUBJECTS.get(form, REGISTERS[form].title)}:{'/'.join(str(k) for k in key)}"[:128]
+
+
+def row_key(form: str, row: dict) -> tuple:
+    """The key of a row of ``register_frame`` (template headers → values): what ``row_subject`` and
+    ``row_version`` take."""
+    values = [row[f.label] for f in REGISTERS[form].fields]
+    if form == "budgets":
+        return (_norm(values[0]), int(values[1]))
+    if form == "pairings":
+        kinds = {label: code for code, label in PAIRING_KINDS.items()}
+        return (values[0], values[1], kinds.get(values[2], values[2]))
+    if form == "products":
+        return (_norm(values[0]), values[2])
+    if form == "meetings":
+        return (str(values[0])[:10],)
+    return (_norm(values[0]),)
+
+
+def row_version(engine: Engine, form: str, key: tuple) -> int | None:
+    """The stored version of one register row (None when it is gone or the register keeps none)."""
+    with engine.connect() as conn:
+        if form == "units":
+            u = s.buyer_unit
+            return conn.execute(select(u.c.version).where(u.c.name == key[0])).scalar()
+        if form == "budgets":
+            u, b = s.buyer_unit, s.unit_budget
+            q = select(b.c.version).join(u, u.c.id == b.c.unit_id).where(u.c.name == key[0], b.c.year == key[1])
+            return conn.execute(q).scalar()
+        plan = _PLANS[form]
+        t = getattr(plan, "table", None)
+        if t is None or "version" not in t.c:
+            return None
+        where = [
+            t.c[c] == (pd.Timestamp(v).date() if c == "held_on" else v) for c, v in zip(plan.key, key, strict=False)
+        ]
+        return conn.execute(select(t.c.version).where(*where)).scalar()
+
+
+def row_history(engine: Engine, form: str, key: tuple, limit: int = 200) -> pd.DataFrame:
+    """Every audited change of one register row, newest first: when, who, what, before and after."""
+    a = s.audit_log
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(a.c.at, a.c.username, a.c.action, a.c.detail)
+            .where(a.c.subject == row_subject(form, *key))
+            .order_by(a.c.at.desc(), a.c.id.desc())
+            .limit(limit)
+        ).all()
+    out = []
+    for at, who, action, detail in rows:
+        try:
+            d = json.loads(detail or "{}")
+        except ValueError:
+            d = {"note": detail}
+        before, after = d.get("before"), d.get("after")
+        if action == "register_change":
+            what = "新增" if before is None and after is not None else "修改"
+        else:
+            what = d.get("what") or AUDIT_ACTIONS.get(action, action)
+        changed = sorted(k for k in (after or {}) if (before or {}).get(k) != (after or {}).get(k)) if before else []
+        out.append(
+            {
+                "时间": at,
+                "操作人": who,
+                "操作": what,
+                "变更字段": "、".join(changed),
+                "修改前": _brief(before, changed),
+                "修改后": _brief(after, changed),
+            }
+        )
+    return pd.DataFrame(out, columns=["时间", "操作人", "操作", "变更字段", "修改前", "修改后"])
+
+
+def _brief(values: dict | None, keys: list[str]) -> str:
+    if not values:
+        return ""
+    shown = {k: values.get(k) for k in keys} if keys else values
+    return "；".join(f"{k}={v}" for k, v in shown.items() if k != "batch")[:300]
+
+
 def register_frame(engine: Engine, form: str, year: int | None = None, unit_id: int | None = None) -> pd.DataFrame:
     """The register as it stands, in the template's columns (Chinese headers): export → edit → re-import.
     ``unit_id`` keeps one unit's budget rows (what a reporter sees)."""
@@ -729,6 +941,7 @@ def register_frame(engine: Engine, form: str, year: int | None = None, unit_id: 
                     p.c.status,
                 )
                 .select_from(p.outerjoin(sup, sup.c.id == p.c.supplier_id))
+                .where(p.c.merged_into.is_(None))
                 .order_by(p.c.origin_code, p.c.name)
             ).all()
             data = [
