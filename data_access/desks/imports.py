@@ -95,6 +95,9 @@ class ImportOutcome:
     unit_id: int | None = None
     period: str | None = None
     seconds: float = 0.0
+    # Names the registers lack, with the closest registered names: what an admin can register in place.
+    unknown_units: dict[str, list[str]] = field(default_factory=dict)
+    unknown_suppliers: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -353,6 +356,7 @@ class _Plan:
             if name not in closest:
                 close = difflib.get_close_matches(_norm(name), names, n=3, cutoff=0.5) if len(closest) < 500 else []
                 closest[name] = f"是否为：{'、'.join(close)}？" if close else ""
+                self.outcome.unknown_units.setdefault(_norm(name), close)
             self.refuse(
                 int(row),
                 orders["buyer"],
@@ -386,6 +390,10 @@ class _Plan:
                     self.refuse(None, 0, None, None, f"默认产地：{reason}")
                 origin = origin.fillna(code) if code else origin
             bad = origin.isna()
+            supplier_names = sorted(suppliers)
+            for name in rows[seller_key][bad].dropna().unique()[:500]:
+                close = difflib.get_close_matches(_norm(name), supplier_names, n=3, cutoff=0.5)
+                self.outcome.unknown_suppliers.setdefault(_norm(name), close)
             for row, name in zip(rows["source_row"][bad], rows[seller_key][bad], strict=True):
                 self.refuse(
                     int(row),

@@ -24,7 +24,7 @@ from data_access.store import rollup
 from data_access.store import schema as s
 from data_access.trust.auth import ADMIN_ROLES, Principal, require_role, write_audit
 
-__all__ = ["MergeRefused", "merge_products", "merge_units", "merges_frame", "undo_merge"]
+__all__ = ["MergeRefused", "merge_products", "merge_units", "merges_frame", "product_choices", "undo_merge"]
 
 
 class MergeRefused(ValueError):
@@ -243,6 +243,19 @@ def merges_frame(engine: Engine, kind: str) -> pd.DataFrame:
         for r in rows
     ]
     return pd.DataFrame(data, columns=["编号", "被合并", "合并到", "原因", "移动", "操作人", "时间", "状态"])
+
+
+def product_choices(engine: Engine) -> pd.DataFrame:
+    """Products not merged away (id, name, origin county), for choosing a merge's two sides."""
+    p, r = s.product, s.region
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(p.c.id, p.c.name, r.c.name)
+            .join(r, r.c.code == p.c.origin_code)
+            .where(p.c.merged_into.is_(None))
+            .order_by(p.c.name, r.c.name)
+        ).all()
+    return pd.DataFrame([list(x) for x in rows], columns=["id", "产品名称", "产地"])
 
 
 _WHAT = {

@@ -55,6 +55,9 @@ __all__ = [
     "register_counts",
     "register_export",
     "register_frame",
+    "FIELD_CHOICES",
+    "inactive_units",
+    "key_fields",
     "register_row",
     "row_history",
     "row_key",
@@ -777,6 +780,41 @@ def set_unit_active(
         }
         subject = row_subject("units", row.name)
         write_audit(conn, principal.username, "register_active", subject, json.dumps(detail, ensure_ascii=False))
+
+
+# The closed vocabularies of the register fields (by ``Field.kind``): the page offers them as choices.
+FIELD_CHOICES = {
+    "unit_kind": list(BUYER_KINDS.values()),
+    "supplier_kind": list(SUPPLIER_KINDS.values()),
+    "outlet_kind": list(OUTLET_KINDS.values()),
+    "outlet_status": list(OUTLET_STATUSES.values()),
+    "pairing_kind": list(PAIRING_KINDS.values()),
+    "category": list(CATEGORIES.values()),
+    "product_status": list(PRODUCT_STATUSES.values()),
+}
+# The fields that name a row (fixed when it is edited: a new name is a new row, or a merge).
+KEY_FIELDS = {
+    "budgets": ("unit", "year"),
+    "pairings": ("helper", "helped", "kind"),
+    "products": ("name", "origin"),
+    "meetings": ("held_on",),
+}
+
+
+def key_fields(form: str) -> tuple[str, ...]:
+    """The keys of the fields that identify a row of ``form``."""
+    return KEY_FIELDS.get(form, (REGISTERS[form].fields[0].key,))
+
+
+def inactive_units(engine: Engine) -> pd.DataFrame:
+    """Units deactivated or merged away, with their version: the page's list to bring one back."""
+    u = s.buyer_unit
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(u.c.name, u.c.kind, u.c.region_code, u.c.version).where(u.c.active.is_(False)).order_by(u.c.name)
+        ).all()
+    data = [[r[0], BUYER_KINDS.get(r[1], r[1]), r[2], r[3]] for r in rows]
+    return pd.DataFrame(data, columns=["单位名称", "单位类型", "所在地区", "版本"])
 
 
 _SUBJECTS = {
