@@ -106,6 +106,9 @@ def _check_and_commit(upload, form: str, args: dict) -> None:
         st.session_state.pop("rep_done", None)
     result = st.session_state["rep_parsed"]
     checked = cache.run(check_upload, result, **args)
+    registered = st.session_state.pop("rep_registered", None)
+    if registered:
+        st.success(registered, icon=":material/how_to_reg:")
     done = st.session_state.get("rep_done")
     if done is not None and done.batch_id is not None:
         st.success(done.message, icon=":material/task_alt:")
@@ -139,9 +142,6 @@ def _register_in_place(checked) -> None:
     as another unit's alias), through the registers' own checks; the same file is then checked again."""
     st.subheader("在此登记缺少的单位或供应商")
     st.caption("登记后本页自动按同一文件重新校验，无需重新上传。")
-    done = st.session_state.pop("rep_registered", None)
-    if done:
-        st.success(done, icon=":material/task_alt:")
     for name, close in list(checked.unknown_units.items())[:10]:
         title = f"单位「{name}」不在单位名录中" + (f"（是否为：{'、'.join(close)}？）" if close else "")
         with st.expander(title, expanded=True):

@@ -37,6 +37,7 @@ from data_access.desks.ingest import (
     ALL_FORMS,
     FORMS,
     PURPOSE_LABELS,
+    REGISTERS,
     Limits,
     ParseResult,
     RowError,
@@ -753,7 +754,7 @@ def batches(engine: Engine, principal: Principal | None = None, limit: int = 100
                 "status",
             ],
         )
-    df["form_label"] = df["form"].map(FORM_LABELS).fillna(df["form"])
+    df["form_label"] = df["form"].map(FORM_LABELS | {k: spec.title for k, spec in REGISTERS.items()}).fillna(df["form"])
     return df
 
 
