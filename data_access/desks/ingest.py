@@ -620,24 +620,24 @@ _RULE_SUBJECT_SYNONYMS: dict[str, tuple[str, ...]] = {
     "any_unit": ("各类单位", "各单位", "所有单位", "全部单位", "any_unit"),
     "origin_county": ("产地区县", "产地县", "受援区县", "origin_county"),
 }
-# Every metric the rule engine evaluates (its allow-list), by code or by its short Chinese name.
-_METRIC_SYNONYMS: dict[str, tuple[str, ...]] = {
-    code: (METRIC_NAMES.get(code, code), code, *extra)
-    for code, extra in (
-        ("reserved_share", ("预留比例", "预留份额", "预留份额占比")),
-        ("canteen_832_share", ("832采购占比", "832平台采购比例", "食堂食材832采购占比")),
-        ("gift_assist_share", ("节日慰问品帮扶产品占比", "慰问品帮扶占比")),
-        ("gift_eastwest_share", ("节日慰问品东西部协作占比", "东西部协作产品占比")),
-        ("gift_per_member", ("人均慰问品帮扶金额", "工会人均帮扶采购", "人均帮扶采购额")),
-        ("welfare_outlet_share", ("集体福利专馆专区比例", "福利专馆专区占比")),
-        ("yoy_ratio", ("采购额不低于上年", "同比")),
-        ("origin_yoy_ratio", ("产地同比", "产地区县同比")),
-        ("reserved_filed", ("填报预留份额", "预留份额是否填报")),
-        ("report_monthly_by_day", ("每月报送", "按月报送截止日")),
-        ("report_quarterly", ("每季度报送", "按季度报送")),
-    )
+# Every metric the rule engine evaluates (its allow-list), by code, by its short Chinese name, or by
+# one of the other names offices use; nothing outside ``METRICS`` is read.
+_METRIC_EXTRA_NAMES: dict[str, tuple[str, ...]] = {
+    "reserved_share": ("预留比例", "预留份额", "预留份额占比"),
+    "canteen_832_share": ("832采购占比", "832平台采购比例", "食堂食材832采购占比"),
+    "gift_assist_share": ("节日慰问品帮扶产品占比", "慰问品帮扶占比"),
+    "gift_eastwest_share": ("节日慰问品东西部协作占比", "东西部协作产品占比"),
+    "gift_per_member": ("人均慰问品帮扶金额", "工会人均帮扶采购", "人均帮扶采购额"),
+    "welfare_outlet_share": ("集体福利专馆专区比例", "福利专馆专区占比"),
+    "yoy_ratio": ("采购额不低于上年", "同比"),
+    "origin_yoy_ratio": ("产地同比", "产地区县同比"),
+    "reserved_filed": ("填报预留份额", "预留份额是否填报"),
+    "report_monthly_by_day": ("每月报送", "按月报送截止日"),
+    "report_quarterly": ("每季度报送", "按季度报送"),
 }
-assert set(_METRIC_SYNONYMS) == set(METRICS), "every metric of the engine needs its names here"
+_METRIC_SYNONYMS: dict[str, tuple[str, ...]] = {
+    code: (METRIC_NAMES.get(code, code), code, *_METRIC_EXTRA_NAMES.get(code, ())) for code in METRICS
+}
 RULE_YEAR_SPAN = 10  # a rule may be entered up to ten years ahead (a 十五五 plan)
 _SPAN_SEP = r"[-~—–至到]"
 _OPEN_SPAN = re.compile(rf"自?(\d{{4}})(?:{_SPAN_SEP}?(?:今|现在|至今)|起(?:至今)?|以来|{_SPAN_SEP})")

@@ -1,8 +1,9 @@
 """基础数据 registers in through the front door: the unit register (单位名录), the unit-year budgets
 with 预留份额 (年度预算与预留份额, seed 001 三（二）; seed 004 一（一）), suppliers (供应商名录), pairing
-relations (结对关系), the joint meetings (联席会议) and the 五专 outlets (网点名录; without coordinates an
-outlet stands at its county's centre, marked so) and the product catalogue (产品名库 / 认定目录: category,
-origin, supplier, 上市月份 such as 11月-次年2月, supply, reference and cost price, certification).
+relations (结对关系), the joint meetings (联席会议), the 五专 outlets (网点名录; without coordinates an
+outlet stands at its county's centre, marked so), the product catalogue (产品名库 / 认定目录: category,
+origin, supplier, 上市月份 such as 11月-次年2月, supply, reference and cost price, certification) and the
+policy rules (政策规则, admins only: versions by year, so a changed threshold never rewrites a judged year).
 
 The same path as 数据报送: ``ingest.parse_upload`` reads the office file (title rows, GBK, full-width
 digits, 万元, header synonyms) into normalised rows, then ``check_register`` / ``commit_register``
@@ -717,7 +718,7 @@ class _RulePlan(_Plan):
             stored.setdefault((v["jurisdiction_code"], v["subject_kind"], v["metric"]), []).append(dict(v))
         self.codes = {v["code"] for vs in stored.values() for v in vs}
         for rule, found in by_rule.items():
-            self._merge(rule, sorted(found, key=lambda f: f["year_from"]), stored.get(rule, []))
+            self._merge(sorted(found, key=lambda f: f["year_from"]), stored.get(rule, []))
         self.raise_if_refused()
 
     def _row(self, r, regions: RegionNames) -> dict | None:
@@ -759,7 +760,7 @@ class _RulePlan(_Plan):
             **texts,
         )
 
-    def _merge(self, rule: tuple, found: list[dict], versions: list[dict]) -> None:
+    def _merge(self, found: list[dict], versions: list[dict]) -> None:
         """Plan one rule's file rows (by start year) against its stored versions."""
         y = self.effective
         for a, b in zip(found, found[1:], strict=False):
