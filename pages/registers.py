@@ -1,4 +1,4 @@
-"""基础数据 — the registers every figure stands on (单位名录, 年度预算与预留份额): the register as it
+"""基础数据 — the registers every figure stands on (单位名录, 年度预算与预留份额, 政策规则 …): the register as it
 stands, its template and export, and the upload that checks every row and loads all of it or none."""
 
 import hashlib
@@ -47,6 +47,11 @@ HINTS = {
     "meetings": "日期、名称、备注：督办台账的“上次会议以来”以这里的日期为准。",
     "outlets": "名称、类型（专柜/专馆/专区/专列/专站/示范点）、所在县区；地址、经度、纬度（不填则按区县中心，"
     "并标注“位置为区县中心”）、运营单位、开设日期、状态（运营/暂停/拟退出/已退出）可选。",
+    "rules": "适用辖区（地区名称或区划代码）、起止年度（2021-、2021-2025 或 2021至今；"
+    "也可分“起始年度”“终止年度”两列）、对象类型（预算单位/工会/各类单位/产地区县）、"
+    "指标（如 预留份额比例、832平台采购占比、按月报送）、"
+    "阈值（10%、500元/人、29日）、名称、条款原文、文件名称、文号、条款。阈值变更自“生效年度”起另立新版本，"
+    "以前的年度仍按原阈值评价。仅管理员可导入。",
     "budgets": "单位（名称、别名或统一社会信用代码）、年度、食堂食材采购预算、预留比例或预留金额、工会会员人数、"
     "节日慰问品经费、集体福利经费、年度计划采购额；某类单位没有的项目留空。金额可写万元。",
 }
@@ -119,6 +124,15 @@ def _upload(form: str) -> None:
             value=date.today().year,
             step=1,
             key="reg_year",
+        )
+    if form == "rules":
+        year = st.number_input(
+            "生效年度（阈值变更自该年起适用，以前的年度仍按原阈值评价）",
+            min_value=2015,
+            max_value=date.today().year + 10,
+            value=date.today().year,
+            step=1,
+            key="reg_rule_year",
         )
     upload = st.file_uploader("上传文件", type=["csv", "xlsx", "txt"], key=f"reg_upload_{form}")
     if upload is None:
@@ -199,7 +213,7 @@ def _edit(form: str, principal: Principal, frame) -> None:
     with st.form(f"reg_row_{form}_{pick}", border=True):
         values: dict[str, str] = {}
         cols = st.columns(2)
-        for i, f in enumerate(spec.fields):
+        for i, f in enumerate(x for x in spec.fields if x.template):
             shown, col = _text(current.get(f.label)), cols[i % 2]
             label = f.label + ("" if f.value_required else "（可选）")
             wkey = f"reg_{form}_{pick}_{f.key}"
@@ -211,6 +225,11 @@ def _edit(form: str, principal: Principal, frame) -> None:
                 )
             else:
                 values[f.label] = col.text_input(label, shown, disabled=f.key in fixed, key=wkey)
+        if form == "rules":
+            st.caption(
+                f"改动阈值自 {date.today().year} 年起生效，以前的年度仍按原阈值评价"
+                "（其他生效年度请用下方导入并选择生效年度）。"
+            )
         what = "保存修改" if key is not None else "新增"
         saved = st.form_submit_button(what, type="primary", icon=":material/save:")
     if saved:

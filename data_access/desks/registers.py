@@ -1,8 +1,9 @@
 """基础数据 registers in through the front door: the unit register (单位名录), the unit-year budgets
 with 预留份额 (年度预算与预留份额, seed 001 三（二）; seed 004 一（一）), suppliers (供应商名录), pairing
-relations (结对关系), the joint meetings (联席会议) and the 五专 outlets (网点名录; without coordinates an
-outlet stands at its county's centre, marked so) and the product catalogue (产品名库 / 认定目录: category,
-origin, supplier, 上市月份 such as 11月-次年2月, supply, reference and cost price, certification).
+relations (结对关系), the joint meetings (联席会议), the 五专 outlets (网点名录; without coordinates an
+outlet stands at its county's centre, marked so), the product catalogue (产品名库 / 认定目录: category,
+origin, supplier, 上市月份 such as 11月-次年2月, supply, reference and cost price, certification) and the
+policy rules (政策规则, admins only: versions by year, so a changed threshold never rewrites a judged year).
 
 The same path as 数据报送: ``ingest.parse_upload`` reads the office file (title rows, GBK, full-width
 digits, 万元, header synonyms) into normalised rows, then ``check_register`` / ``commit_register``
@@ -26,7 +27,8 @@ import pandas as pd
 from sqlalchemy import Engine, func, insert, select, update
 
 from data_access.desks.imports import RegionNames, _norm
-from data_access.desks.ingest import REGISTERS, SUPPLIER_KINDS, ParseResult, RowError, parse_upload
+from data_access.desks.ingest import REGISTERS, RULE_YEAR_SPAN, SUPPLIER_KINDS, ParseResult, RowError, parse_upload
+from data_access.engines.rules import METRIC_NAMES, THRESHOLD_UNITS
 from data_access.query.export import xlsx_bytes
 from data_access.reference.labels import (
     BUYER_KINDS,
@@ -35,6 +37,7 @@ from data_access.reference.labels import (
     OUTLET_STATUSES,
     PAIRING_KINDS,
     PRODUCT_STATUSES,
+    RULE_SUBJECTS,
 )
 from data_access.store import schema as s
 from data_access.trust.auth import (
@@ -151,7 +154,11 @@ def register_row(
     every register rule apply as they do to a file. ``expected_version`` is the row's version when the
     form was shown: an edit of a row someone changed since is refused (nothing written)."""
     spec = REGISTERS[form]
-    row = {f.label: "" if values.get(f.label) is None else str(values.get(f.label)).strip() for f in spec.fields}
+    row = {
+        f.label: "" if values.get(f.label) is None else str(values.get(f.label)).strip()
+        for f in spec.fields
+        if f.template
+    }
     data = pd.DataFrame([row], dtype=str).to_csv(index=False).encode("utf-8")
     result = parse_upload(data, form, "页面录入")
     if result.ok:
@@ -740,6 +747,249 @@ class _ProductPlan(_KeyedPlan):
         )
 
 
+RULE_TEXTS = ("title", "requirement", "source_doc", "source_doc_no", "source_clause")
+RULE_FIELDS = ("year_from", "year_to", "threshold", "threshold_unit", *RULE_TEXTS)
+RULE_WIDTHS = {"title": 128, "source_doc": 160, "source_doc_no": 48, "source_clause": 48}
+
+
+def threshold_text(value: float, unit: str) -> str:
+    """A rule's threshold as the 政策规则 register writes it (and reads it back): 30%, 500元/人, 29日."""
+    if unit in ("ratio", "ratio_to_last_year"):
+        return f"{value * 100:g}%"
+    if unit == "yuan_per_member":
+        return f"{value:g}元/人"
+    if unit == "day_of_month":
+        return f"{value:g}日"
+    if unit == "filed":
+        return "是"
+    if unit == "per_quarter":
+        return "每季度" if value == 1 else f"{value:g}次/季度"
+    return f"{value:g}"
+
+
+def _years(year_from: int, year_to: int | None) -> str:
+    return f"{year_from}-{year_to}" if year_to is not None else f"{year_from}-"
+
+
+def _years_text(year_from: int, year_to: int | None) -> str:
+    return f"{year_from}—{year_to}年" if year_to is not None else f"{year_from}年起"
+
+
+def _same_text(stored, given) -> bool:
+    return (_norm(stored) if stored else None) == (given or None)
+
+
+class _RulePlan(_Plan):
+    """政策规则. A rule is (jurisdiction, subject kind, metric); its versions differ by the year they
+    start. A file row with a version's start year updates that version's text in place; a changed
+    threshold of a version already in force before the effective year (``year``, else this year)
+    closes that version the year before and adds a new one from then on, so past years keep the
+    threshold they were judged by. A row starting later than an open version closes it."""
+
+    def __init__(self, conn, principal: Principal, result: ParseResult, year: int | None):
+        super().__init__(conn, principal, result)
+        self.effective = year if year is not None else datetime.now().year
+
+    def resolve(self) -> None:
+        rows = self.result.rows
+        last_ok = datetime.now().year + RULE_YEAR_SPAN
+        if not 2015 <= self.effective <= last_ok:
+            self.refuse(None, None, self.effective, f"生效年度应在 2015 至 {last_ok} 年之间")
+        if "years" not in rows and "year_from" not in rows:
+            self.refuse(None, "years", None, "缺少「起止年度」列（或「起始年度」「终止年度」两列）")
+        self.raise_if_refused()
+        regions = RegionNames(self.conn)
+        by_rule: dict[tuple, list[dict]] = {}
+        for r in rows.itertuples(index=False):
+            row = self._row(r, regions)
+            if row is not None:
+                by_rule.setdefault(row["rule"], []).append(row)
+        self.raise_if_refused()
+        p = s.policy_rule
+        stored: dict[tuple, list[dict]] = {}
+        for v in self.conn.execute(select(p).order_by(p.c.year_from, p.c.id)).mappings():
+            stored.setdefault((v["jurisdiction_code"], v["subject_kind"], v["metric"]), []).append(dict(v))
+        self.codes = {v["code"] for vs in stored.values() for v in vs}
+        for rule, found in by_rule.items():
+            self._merge(sorted(found, key=lambda f: f["year_from"]), stored.get(rule, []))
+        self.raise_if_refused()
+
+    def _row(self, r, regions: RegionNames) -> dict | None:
+        """The store's values of one parsed row, or None after ``refuse``."""
+        jurisdiction, why = regions.resolve(r.jurisdiction, provinces=True)
+        if why:
+            self.refuse(r.source_row, "jurisdiction", r.jurisdiction, why)
+            return None
+        start, end, key = _value(getattr(r, "year_from", None)), _value(getattr(r, "year_to", None)), "year_from"
+        if start is None:
+            start, end, key = _value(getattr(r, "span_from", None)), _value(getattr(r, "span_to", None)), "years"
+        if start is None:
+            self.refuse(r.source_row, key, None, "必填：起止年度，如 2021-、2021-2025 或 2021至今")
+            return None
+        if end is not None and end < start:
+            self.refuse(r.source_row, "year_to" if key == "year_from" else key, end, "终止年度早于起始年度")
+            return None
+        if (r.metric == "origin_yoy_ratio") != (r.subject_kind == "origin_county"):
+            self.refuse(
+                r.source_row,
+                "subject_kind",
+                RULE_SUBJECTS[r.subject_kind],
+                f"指标「{METRIC_NAMES['origin_yoy_ratio']}」只适用于对象类型「产地区县」，"
+                f"对象类型「产地区县」也只能用这一指标（本行指标为「{METRIC_NAMES.get(r.metric, r.metric)}」）",
+            )
+            return None
+        texts = {k: _value(getattr(r, k, None)) for k in RULE_TEXTS}
+        for k, width in RULE_WIDTHS.items():
+            if texts[k] and len(texts[k]) > width:
+                self.refuse(r.source_row, k, texts[k], f"超过{width}个字")
+                return None
+        return dict(
+            row=r.source_row,
+            rule=(jurisdiction, r.subject_kind, r.metric),
+            year_from=int(start),
+            year_to=None if end is None else int(end),
+            threshold=round(float(r.threshold), 6),
+            threshold_unit=THRESHOLD_UNITS[r.metric],
+            **texts,
+        )
+
+    def _merge(self, found: list[dict], versions: list[dict]) -> None:
+        """Plan one rule's file rows (by start year) against its stored versions."""
+        y = self.effective
+        for a, b in zip(found, found[1:], strict=False):
+            if a["year_from"] == b["year_from"]:
+                self.refuse(
+                    b["row"], "years", _years(b["year_from"], b["year_to"]), f"与第{a['row']}行是同一规则的同一起始年度"
+                )
+                return
+            if a["year_to"] is None:  # an open row ends where the file's next version of the rule starts
+                a["year_to"] = b["year_from"] - 1
+            elif a["year_to"] >= b["year_from"]:
+                self.refuse(
+                    b["row"],
+                    "years",
+                    _years(b["year_from"], b["year_to"]),
+                    f"与第{a['row']}行（{_years_text(a['year_from'], a['year_to'])}）的年度重叠",
+                )
+                return
+        by_start = {v["year_from"]: v for v in versions}
+        state = {v["id"]: dict(v) for v in versions}
+        touched: dict[int, int] = {}
+        added: list[dict] = []
+
+        def end_of(f: dict, start: int) -> int | None:
+            if f["year_to"] is not None:
+                return f["year_to"]
+            later = [x for x in by_start if x > start]  # an open row ends where a stored later version starts
+            return min(later) - 1 if later else None
+
+        def change(v: dict, after: dict, row: int) -> bool:
+            if v["id"] in touched:
+                self.refuse(row, "years", None, f"与第{touched[v['id']]}行指向同一版本（{v['code']}）")
+                return False
+            touched[v["id"]] = row
+            before = {k: _value(v[k]) for k in RULE_FIELDS}
+            self.changed.append(({"id": v["id"], "code": v["code"]}, before, after))
+            state[v["id"]].update(after)
+            return True
+
+        for f in found:
+            v = by_start.get(f["year_from"])
+            if v is not None and v["year_from"] < y and round(v["threshold"], 6) != f["threshold"]:
+                w = by_start.get(y)
+                if (
+                    w is not None
+                    and v["year_to"] == y - 1
+                    and round(w["threshold"], 6) == f["threshold"]
+                    and (f["year_to"] is None or f["year_to"] >= y)
+                ):
+                    f, v = dict(f, year_from=y), w  # split by an earlier import: the row is the version from y
+            if v is None:
+                added.append(self._add(f, f["year_from"], end_of(f, f["year_from"])))
+                continue
+            self.matched.append(v.get("version"))
+            end = end_of(f, f["year_from"])
+            after = {"year_from": v["year_from"], "year_to": end, "threshold": f["threshold"]}
+            after["threshold_unit"] = f["threshold_unit"]
+            after |= {k: v[k] if _same_text(v[k], f[k]) else f[k] for k in RULE_TEXTS}
+            before = {k: _value(v[k]) for k in RULE_FIELDS}
+            if {**before, "threshold": round(before["threshold"], 6)} == after:
+                self.same += 1
+                touched.setdefault(v["id"], f["row"])
+            elif round(v["threshold"], 6) == f["threshold"] or v["year_from"] >= y:
+                change(v, after, f["row"])
+            elif (v["year_to"] is not None and v["year_to"] < y) or (end is not None and end < y):
+                self.refuse(
+                    f["row"],
+                    "threshold",
+                    threshold_text(f["threshold"], f["threshold_unit"]),
+                    f"阈值变更自{y}年起生效，而该规则的这一版本（{_years_text(v['year_from'], v['year_to'])}，"
+                    f"阈值{threshold_text(v['threshold'], v['threshold_unit'])}）在{y}年以前已结束；过去的年度按当时的"
+                    "规则评价，阈值不能改动。如需自某年起调整，请新增一行并填写新的起始年度",
+                )
+            elif change(v, before | {"year_to": y - 1}, f["row"]):
+                added.append(self._add(f, y, end))
+        self._check_overlaps(list(state.values()), added, touched)
+
+    def _add(self, f: dict, start: int, end: int | None) -> dict:
+        jurisdiction, subject, metric = f["rule"]
+        base = f"{jurisdiction}_{metric}_{start}"[:44]
+        code, n = base, 1
+        while code in self.codes:
+            n += 1
+            code = f"{base}_{n}"
+        self.codes.add(code)
+        values = dict(
+            code=code,
+            jurisdiction_code=jurisdiction,
+            subject_kind=subject,
+            metric=metric,
+            year_from=start,
+            year_to=end,
+            threshold=f["threshold"],
+            threshold_unit=f["threshold_unit"],
+            **{k: f[k] for k in RULE_TEXTS},
+            source_file=None,
+        )
+        self.new.append(values)
+        return values | {"row": f["row"]}
+
+    def _check_overlaps(self, stored: list[dict], added: list[dict], touched: dict[int, int]) -> None:
+        """No two versions of a rule cover one year: an untouched open version is closed the year before a
+        later one starts; any other overlap is refused on the row that made it."""
+        items = sorted(stored + added, key=lambda v: (v["year_from"], "row" in v))
+        for a, b in zip(items, items[1:], strict=False):
+            if a["year_to"] is not None and a["year_to"] < b["year_from"]:
+                continue
+            a_row, b_row = a.get("row", touched.get(a.get("id"))), b.get("row", touched.get(b.get("id")))
+            if a_row is None and b_row is None:
+                continue  # the store's own state, not this file's doing
+            if a_row is None and a["year_to"] is None and a["year_from"] < b["year_from"]:
+                before = {k: _value(a[k]) for k in RULE_FIELDS}
+                self.changed.append(
+                    ({"id": a["id"], "code": a["code"]}, before, before | {"year_to": b["year_from"] - 1})
+                )
+                a["year_to"] = b["year_from"] - 1
+                continue
+            shown = f"已有版本 {a['code']}" if a_row is None else f"第{a_row}行"
+            self.refuse(
+                b_row if b_row is not None else a_row,
+                "years",
+                _years(b["year_from"], b["year_to"]),
+                f"与{shown}（{_years_text(a['year_from'], a['year_to'])}，"
+                f"阈值{threshold_text(a['threshold'], a['threshold_unit'])}）的年度重叠；请调整起止年度",
+            )
+
+    def write(self, batch_id: int) -> None:
+        p = s.policy_rule
+        for key, before, after in self.changed:
+            self.conn.execute(update(p).where(p.c.id == key["id"]).values(**after, version=p.c.version + 1))
+            self._audit("register_change", row_subject("rules", key["code"]), before, after)
+        if self.new:
+            self.conn.execute(insert(p), [dict(v, version=1) for v in self.new])
+            self._audit_new(self.new, lambda v: row_subject("rules", v["code"]), batch_id)
+
+
 _PLANS = {
     "units": _UnitPlan,
     "budgets": _BudgetPlan,
@@ -748,6 +998,7 @@ _PLANS = {
     "meetings": _MeetingPlan,
     "outlets": _OutletPlan,
     "products": _ProductPlan,
+    "rules": _RulePlan,
 }
 
 
@@ -791,6 +1042,8 @@ FIELD_CHOICES = {
     "pairing_kind": list(PAIRING_KINDS.values()),
     "category": list(CATEGORIES.values()),
     "product_status": list(PRODUCT_STATUSES.values()),
+    "rule_subject": list(RULE_SUBJECTS.values()),
+    "metric": list(METRIC_NAMES.values()),
 }
 # The fields that name a row (fixed when it is edited: a new name is a new row, or a merge).
 KEY_FIELDS = {
@@ -798,6 +1051,7 @@ KEY_FIELDS = {
     "pairings": ("helper", "helped", "kind"),
     "products": ("name", "origin"),
     "meetings": ("held_on",),
+    "rules": ("jurisdiction", "years", "subject_kind", "metric"),
 }
 
 
@@ -837,7 +1091,7 @@ def row_subject(form: str, *key) -> str:
 def row_key(form: str, row: dict) -> tuple:
     """The key of a row of ``register_frame`` (template headers → values): what ``row_subject`` and
     ``row_version`` take."""
-    values = [row[f.label] for f in REGISTERS[form].fields]
+    values = [row[f.label] for f in REGISTERS[form].fields if f.template]
     if form == "budgets":
         return (_norm(values[0]), int(values[1]))
     if form == "pairings":
@@ -847,7 +1101,21 @@ def row_key(form: str, row: dict) -> tuple:
         return (_norm(values[0]), values[2])
     if form == "meetings":
         return (str(values[0])[:10],)
+    if form == "rules":  # 适用辖区 code, start year, subject and metric codes: one version of one rule
+        subjects = {label: code for code, label in RULE_SUBJECTS.items()}
+        metrics = {label: code for code, label in METRIC_NAMES.items()}
+        start = int(str(values[1]).split("-")[0].split("至")[0])
+        return (values[0], start, subjects.get(values[2], values[2]), metrics.get(values[3], values[3]))
     return (_norm(values[0]),)
+
+
+def _rule_code(conn, key: tuple) -> str | None:
+    p = s.policy_rule
+    return conn.execute(
+        select(p.c.code).where(
+            p.c.jurisdiction_code == key[0], p.c.year_from == key[1], p.c.subject_kind == key[2], p.c.metric == key[3]
+        )
+    ).scalar()
 
 
 def row_version(engine: Engine, form: str, key: tuple) -> int | None:
@@ -860,6 +1128,9 @@ def row_version(engine: Engine, form: str, key: tuple) -> int | None:
             u, b = s.buyer_unit, s.unit_budget
             q = select(b.c.version).join(u, u.c.id == b.c.unit_id).where(u.c.name == key[0], b.c.year == key[1])
             return conn.execute(q).scalar()
+        if form == "rules":
+            code = _rule_code(conn, key)
+            return conn.execute(select(s.policy_rule.c.version).where(s.policy_rule.c.code == code)).scalar()
         plan = _PLANS[form]
         t = getattr(plan, "table", None)
         if t is None or "version" not in t.c:
@@ -874,9 +1145,10 @@ def row_history(engine: Engine, form: str, key: tuple, limit: int = 200) -> pd.D
     """Every audited change of one register row, newest first: when, who, what, before and after."""
     a = s.audit_log
     with engine.connect() as conn:
+        subject = row_subject(form, _rule_code(conn, key)) if form == "rules" else row_subject(form, *key)
         rows = conn.execute(
             select(a.c.at, a.c.username, a.c.action, a.c.detail)
-            .where(a.c.subject == row_subject(form, *key))
+            .where(a.c.subject == subject)
             .order_by(a.c.at.desc(), a.c.id.desc())
             .limit(limit)
         ).all()
@@ -915,7 +1187,7 @@ def _brief(values: dict | None, keys: list[str]) -> str:
 def register_frame(engine: Engine, form: str, year: int | None = None, unit_id: int | None = None) -> pd.DataFrame:
     """The register as it stands, in the template's columns (Chinese headers): export → edit → re-import.
     ``unit_id`` keeps one unit's budget rows (what a reporter sees)."""
-    labels = [f.label for f in REGISTERS[form].fields]
+    labels = [f.label for f in REGISTERS[form].template_fields]
     u = s.buyer_unit
     with engine.connect() as conn:
         if form == "suppliers":
@@ -995,6 +1267,32 @@ def register_frame(engine: Engine, form: str, year: int | None = None, unit_id: 
                     r[8] or "",
                     str(r[9])[:10] if r[9] else "",
                     PRODUCT_STATUSES[r[10]],
+                ]
+                for r in rows
+            ]
+            return pd.DataFrame(data, columns=labels)
+        if form == "rules":
+            p = s.policy_rule
+            rows = conn.execute(
+                select(
+                    p.c.jurisdiction_code,
+                    p.c.year_from,
+                    p.c.year_to,
+                    p.c.subject_kind,
+                    p.c.metric,
+                    p.c.threshold,
+                    p.c.threshold_unit,
+                    *[p.c[k] for k in RULE_TEXTS],
+                ).order_by(p.c.jurisdiction_code, p.c.subject_kind, p.c.metric, p.c.year_from)
+            ).all()
+            data = [
+                [
+                    r[0],
+                    _years(r[1], r[2]),
+                    RULE_SUBJECTS.get(r[3], r[3]),
+                    METRIC_NAMES.get(r[4], r[4]),
+                    threshold_text(r[5], r[6]),
+                    *[x or "" for x in r[7:]],
                 ]
                 for r in rows
             ]

@@ -352,6 +352,14 @@ policy_rule = Table(
     Column("source_doc_no", String(48)),
     Column("source_clause", String(48), nullable=False),
     Column("source_file", String(64)),
+    Column(
+        "version",
+        Integer,
+        nullable=False,
+        default=1,
+        server_default="1",
+        comment="每次修改加一；大于1即在系统中改过，初始化不再按种子覆盖",
+    ),
 )
 
 # 滞销预警 — one warning episode on one series, with its lifecycle.

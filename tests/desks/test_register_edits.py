@@ -233,3 +233,18 @@ def test_a_file_commit_is_unchanged_by_the_form_path(store):
     first = commit_register(store, ADMIN, parse_upload(data, "units", "u.csv", date(2026, 6, 30)))
     again = commit_register(store, ADMIN, parse_upload(data, "units", "u.csv", date(2026, 6, 30)))
     assert first.committed and again.already
+
+
+def test_a_rule_threshold_changed_in_the_form_is_a_new_version_with_its_history(store):
+    rules = register_frame(store, "rules")
+    row = rules[rules["指标"].str.contains("832")].iloc[0].to_dict()
+    key = row_key("rules", row)
+    version = row_version(store, "rules", key)
+    assert version == 1
+    out = register_row(store, ADMIN, "rules", row | {"阈值": "35%"}, expected_version=version)
+    assert out.committed, [e.message for e in out.errors]
+    # A text edit of the same version made on the page opened before the split: stale, refused.
+    again = register_row(store, ADMIN, "rules", row | {"名称": "改过的名称"}, expected_version=version)
+    assert not again.committed and "已被他人修改" in again.errors[0].reason
+    history = row_history(store, "rules", key)
+    assert list(history["操作"]) == ["修改"] and "year_to" in history.iloc[0]["变更字段"]
