@@ -319,6 +319,10 @@ class _Plan:
 
     def _resolve_purchases(self, rows: pd.DataFrame, default_origin: str | None) -> None:
         conn, form = self.conn, self.form
+        # Optional columns a file leaves out (凭证号, 渠道, 用途, 数量, 备注) are read as blank cells.
+        absent = [f.key for f in FORMS[form].fields if f.key not in rows]
+        if absent:
+            rows = rows.assign(**{k: pd.Series(None, index=rows.index, dtype=object) for k in absent})
         units = {_norm(n): i for i, n in conn.execute(select(s.buyer_unit.c.id, s.buyer_unit.c.name))}
         names = sorted(units)
         # A unit is found by any of its registered aliases too (珠海一中 for 珠海市第一中学).
