@@ -747,7 +747,8 @@ def batches(engine: Engine, principal: Principal | None = None, limit: int = 100
                 "status",
             ],
         )
-    df["form_label"] = df["form"].map(FORM_LABELS).fillna(df["form"])
+    # 基础数据 registers are batches too (their files are kept apart by form and hash): titled as such.
+    df["form_label"] = df["form"].map({key: spec.title for key, spec in ALL_FORMS.items()}).fillna(df["form"])
     return df
 
 

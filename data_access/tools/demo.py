@@ -966,9 +966,9 @@ def generate_demo(
             conn.execute(delete(s.metadata.tables[name]))
     remap = None
     if front_door:
-        for form, name, data, year in demo_register_files(frames, regions, until):
+        for form, name, data in demo_register_files(frames, regions, until):
             say(f"导入基础数据「{REGISTERS[form].title}」（{name}）")
-            load_register_file(engine, form, name, data, year=year, today=max(date.today(), until))
+            load_register_file(engine, form, name, data, today=max(date.today(), until))
         remap = _register_ids(engine, frames)
         _apply_ids(frames, remap)
     with engine.begin() as conn:
@@ -1026,20 +1026,17 @@ DEMO_ADMIN = Principal(username="demo-admin", role="admin", display_name="协作
 
 
 class RegisterFile(NamedTuple):
-    """One register as an office keeps it: the form, a file name, the file's bytes, the import's year."""
+    """One register as an office keeps it: the form, a file name, the file's bytes."""
 
     form: str
     name: str
     data: bytes
-    year: int | None = None
 
 
-def load_register_file(
-    engine: Engine, form: str, name: str, data: bytes, *, year: int | None = None, today: date | None = None
-):
+def load_register_file(engine: Engine, form: str, name: str, data: bytes, *, today: date | None = None):
     """Parse and commit one register file as ``DEMO_ADMIN``; a refused file raises with its first errors."""
     parsed = parse_upload(data, form, name, today)
-    outcome = commit_register(engine, DEMO_ADMIN, parsed, year=year)
+    outcome = commit_register(engine, DEMO_ADMIN, parsed)
     if outcome.errors:
         shown = "；".join(e.message for e in outcome.errors[:5])
         raise RuntimeError(f"演示数据「{name}」未能导入：{outcome.message} {shown}")
@@ -1061,6 +1058,7 @@ def _number(v: float) -> str:
 
 def office_xlsx(title: str, headers: list[str], rows: list[list], *, sheet: str = "Sheet1") -> bytes:
     """An XLSX as an office makes one: a bold title merged across the columns, the header, the rows."""
+    # Deferred: openpyxl (~0.2 s to import) is needed only when a demo is built, not on every start.
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
@@ -1123,6 +1121,7 @@ def meeting_days(until: date) -> list[date]:
 
 
 def meeting_title(n: int) -> str:
+    """The title of the demo's ``n``-th joint meeting."""
     return f"消费帮扶工作联席会议第{n}次会议（演示）"
 
 
