@@ -37,7 +37,6 @@ from data_access.desks.ingest import (
     ALL_FORMS,
     FORMS,
     PURPOSE_LABELS,
-    REGISTERS,
     Limits,
     ParseResult,
     RowError,
@@ -323,6 +322,10 @@ class _Plan:
 
     def _resolve_purchases(self, rows: pd.DataFrame, default_origin: str | None) -> None:
         conn, form = self.conn, self.form
+        # Optional columns a file leaves out (凭证号, 渠道, 用途, 数量, 备注) are read as blank cells.
+        absent = [f.key for f in FORMS[form].fields if f.key not in rows]
+        if absent:
+            rows = rows.assign(**{k: pd.Series(None, index=rows.index, dtype=object) for k in absent})
         units = {_norm(n): i for i, n in conn.execute(select(s.buyer_unit.c.id, s.buyer_unit.c.name))}
         names = sorted(units)
         # A unit is found by any of its registered aliases too (珠海一中 for 珠海市第一中学).
@@ -754,7 +757,8 @@ def batches(engine: Engine, principal: Principal | None = None, limit: int = 100
                 "status",
             ],
         )
-    df["form_label"] = df["form"].map(FORM_LABELS | {k: spec.title for k, spec in REGISTERS.items()}).fillna(df["form"])
+    # 基础数据 registers are batches too (their files are kept apart by form and hash): titled as such.
+    df["form_label"] = df["form"].map({key: spec.title for key, spec in ALL_FORMS.items()}).fillna(df["form"])
     return df
 
 

@@ -421,6 +421,7 @@ REGISTERS: dict[str, FormSpec] = {
             Field("operator", "运营单位", "text", ("运营单位", "运营方", "运营主体", "承办单位"), False, False),
             Field("opened_on", "开设日期", "date", ("开设日期", "开业日期", "设立日期", "开设时间"), False, False),
             Field("status", "状态", "outlet_status", ("状态", "运营状态", "网点状态"), False, False),
+            Field("status_reason", "状态说明", "text", ("状态说明", "状态原因", "退出原因", "暂停原因"), False, False),
         ),
         example=(
             "示例：市民中心消费帮扶专柜",
@@ -432,6 +433,7 @@ REGISTERS: dict[str, FormSpec] = {
             "某某公司",
             "2024-05-01",
             "运营",
+            "",
         ),
         max_rows=100_000,
         max_amount_yuan=0,
@@ -454,6 +456,14 @@ REGISTERS: dict[str, FormSpec] = {
             ),
             Field("certified_on", "认定日期", "date", ("认定日期", "认定时间"), False, False),
             Field("status", "状态", "product_status", ("状态", "在库状态", "产品状态"), False, False),
+            Field(
+                "beneficiaries",
+                "带贫人数",
+                "count",
+                ("带贫人数", "联农带贫人数", "带动脱贫人口", "带贫户数"),
+                False,
+                False,
+            ),
         ),
         example=(
             "示例：大通湖大闸蟹",
@@ -467,6 +477,7 @@ REGISTERS: dict[str, FormSpec] = {
             "2024年第一批",
             "2024-06-01",
             "在库",
+            "35",
         ),
         max_rows=100_000,
         max_amount_yuan=0,

@@ -643,7 +643,18 @@ CHINA_LNG, CHINA_LAT = (73.0, 136.0), (3.0, 54.0)
 class _OutletPlan(_KeyedPlan):
     table = s.outlet
     key = ("name",)
-    fields = ("kind", "address", "region_code", "lng", "lat", "coord_source", "operator", "opened_on", "status")
+    fields = (
+        "kind",
+        "address",
+        "region_code",
+        "lng",
+        "lat",
+        "coord_source",
+        "operator",
+        "opened_on",
+        "status",
+        "status_reason",
+    )
     subject = "网点"
 
     def resolve(self) -> None:
@@ -687,6 +698,7 @@ class _OutletPlan(_KeyedPlan):
             operator=_value(getattr(r, "operator", None)),
             opened_on=pd.Timestamp(opened).date() if opened is not None else None,
             status=_value(getattr(r, "status", None)) or "operating",
+            status_reason=_value(getattr(r, "status_reason", None)),
         )
 
 
@@ -704,6 +716,7 @@ class _ProductPlan(_KeyedPlan):
         "certified",
         "certified_on",
         "status",
+        "beneficiaries",
     )
     subject = "产品"
 
@@ -744,6 +757,7 @@ class _ProductPlan(_KeyedPlan):
             certified=bool(number or certified_on),
             certified_on=pd.Timestamp(certified_on).date() if certified_on is not None else None,
             status=_value(getattr(r, "status", None)) or "listed",
+            beneficiaries=_value(getattr(r, "beneficiaries", None)),
         )
 
 
@@ -1218,6 +1232,7 @@ def register_frame(engine: Engine, form: str, year: int | None = None, unit_id: 
                     o.c.operator,
                     o.c.opened_on,
                     o.c.status,
+                    o.c.status_reason,
                 ).order_by(o.c.name)
             ).all()
             data = [
@@ -1230,6 +1245,7 @@ def register_frame(engine: Engine, form: str, year: int | None = None, unit_id: 
                     r[7] or "",
                     str(r[8])[:10] if r[8] else "",
                     OUTLET_STATUSES[r[9]],
+                    r[10] or "",
                 ]
                 for r in rows
             ]
@@ -1249,6 +1265,7 @@ def register_frame(engine: Engine, form: str, year: int | None = None, unit_id: 
                     p.c.certification_no,
                     p.c.certified_on,
                     p.c.status,
+                    p.c.beneficiaries,
                 )
                 .select_from(p.outerjoin(sup, sup.c.id == p.c.supplier_id))
                 .where(p.c.merged_into.is_(None))
@@ -1267,6 +1284,7 @@ def register_frame(engine: Engine, form: str, year: int | None = None, unit_id: 
                     r[8] or "",
                     str(r[9])[:10] if r[9] else "",
                     PRODUCT_STATUSES[r[10]],
+                    r[11],
                 ]
                 for r in rows
             ]

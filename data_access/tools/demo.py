@@ -4,29 +4,45 @@ Helper jurisdictions (珠海, 广州, 大通湖区, 山东, 上海, 云南, 重�
 seeds pair them with, through the channels the seeds name, at the rates the rules ask for —
 some units ahead and some behind, so every page has something to say. Weekly price/volume
 series per product carry injected 滞销 episodes whose labels are kept in ``series_episode``.
+
+The demo's 基础数据 registers (单位名录 with aliases, 年度预算与预留份额, 供应商名录, 产品名库, 网点名录,
+结对关系, 联席会议) go in through the front door: they are written as a 协作办 keeps them (XLSX with a
+merged title row, GBK CSV with header synonyms, 万元 amounts and full-width digits) and loaded by
+``ingest.parse_upload`` + ``registers.commit_register`` as an administrator, so every first start runs
+the path a real office uses. The facts (purchases, price series, batches, beneficiaries) are bulk
+loaded; the large bench (``front_door=False``) bulk loads the registers too.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
+import io
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, ForeignKeyConstraint, delete, select, text
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
+from data_access.desks.imports import _norm
+from data_access.desks.ingest import REGISTERS, SUPPLIER_KINDS, parse_upload
 from data_access.desks.ledger import add_meeting, sync_ledger, update_item
+from data_access.desks.registers import commit_register
 from data_access.desks.warnings import apply_action, refresh_warnings
 from data_access.figures.ledger import ledger_items
 from data_access.query.filters import region_prefix
+from data_access.reference import labels
 from data_access.reference.seeds import (
     CHONGQING_TOWNSHIP_COUNTIES,
     DATONGHU_CODE,
     GUANGZHOU,
+    PAIRINGS,
     ZHUHAI,
 )
 from data_access.reference.setup import ensure_store, init_store
@@ -846,6 +862,9 @@ def _report_batches(rng, units_df: pd.DataFrame, until: date) -> pd.DataFrame:
 
 
 DEMO_TABLES = [
+    "supervision_event",
+    "supervision_item",
+    "meeting",
     "purchase",
     "series_episode",
     "warning_action",
@@ -859,8 +878,11 @@ DEMO_TABLES = [
     "outlet",
     "product",
     "supplier",
+    "unit_alias",
     "buyer_unit",
 ]
+# The registers: loaded from office files (``front_door``) or, for the large bench, bulk inserted.
+REGISTER_TABLES = ["supplier", "product", "buyer_unit", "unit_budget", "outlet"]
 INSERT_ORDER = [
     "supplier",
     "product",
@@ -914,9 +936,19 @@ def _reset_sequences(conn) -> None:
 
 
 def generate_demo(
-    engine: Engine, seed: int = DEFAULT_SEED, scale: int = DEFAULT_SCALE, until: date = DEFAULT_UNTIL, progress=None
+    engine: Engine,
+    seed: int = DEFAULT_SEED,
+    scale: int = DEFAULT_SCALE,
+    until: date = DEFAULT_UNTIL,
+    progress=None,
+    *,
+    front_door: bool = True,
 ) -> DemoSummary:
-    """Replace the store's facts with the demo data set, in one transaction."""
+    """Replace the store's facts with the demo data set.
+
+    With ``front_door`` (the default demo) the registers are written as office files and loaded by
+    the 基础数据 imports, each file in its own transaction, then the facts are bulk loaded in one
+    transaction. Without it (the large bench) everything is bulk loaded in one transaction."""
     t0 = time.perf_counter()
 
     def say(msg: str) -> None:
@@ -924,17 +956,32 @@ def generate_demo(
             progress(f"[{time.perf_counter() - t0:5.1f}s] {msg}")
 
     say("生成演示数据…")
-    frames = build_demo_frames(_regions(engine), seed=seed, scale=scale, until=until)
+    regions = _regions(engine)
+    frames = build_demo_frames(regions, seed=seed, scale=scale, until=until)
     frames["beneficiary"] = _protected_beneficiaries(frames.pop("beneficiary_plain"))
+    # The store numbers the batches (register imports take numbers too).
+    frames["report_batch"] = frames["report_batch"].drop(columns=["id"])
     with engine.begin() as conn:
         for name in DEMO_TABLES:
             conn.execute(delete(s.metadata.tables[name]))
+    remap = None
+    if front_door:
+        for form, name, data in demo_register_files(frames, regions, until):
+            say(f"导入基础数据「{REGISTERS[form].title}」（{name}）")
+            load_register_file(engine, form, name, data, today=max(date.today(), until))
+        remap = _register_ids(engine, frames)
+        _apply_ids(frames, remap)
+    with engine.begin() as conn:
         for name in INSERT_ORDER:
+            if front_door and name in REGISTER_TABLES:
+                continue
             say(f"写入 {name}（{len(frames[name]):,} 行）")
             bulk_insert(conn, s.metadata.tables[name], frames[name])
         n_purchases = 0
         with _without_purchase_indexes(conn):
             for chunk in purchase_chunks(frames):
+                if remap is not None:
+                    _apply_purchase_ids(chunk, remap)
                 bulk_insert(conn, s.purchase, chunk)
                 n_purchases += len(chunk)
                 say(f"写入 purchase（累计 {n_purchases:,} / {scale:,} 行）")
@@ -952,6 +999,9 @@ def generate_demo(
                 dict(key="demo_generated_at", value=datetime.now().isoformat(timespec="seconds")),
             ],
         )
+    if not front_door:
+        for n, day in enumerate(meeting_days(until), start=1):
+            add_meeting(engine, DEMO_DESK, day, meeting_title(n))
     say("运行滞销预警引擎并回放专班处置…")
     demo_warnings(engine, seed=seed, until=until)
     if engine.dialect.name == "postgresql":
@@ -969,6 +1019,331 @@ def generate_demo(
         episodes=len(frames["series_episode"]),
         seconds=time.perf_counter() - t0,
     )
+
+
+# The administrator the demo's registers are loaded as (checked and audited as any other import).
+DEMO_ADMIN = Principal(username="demo-admin", role="admin", display_name="协作办管理员（演示）", demo=True)
+
+
+class RegisterFile(NamedTuple):
+    """One register as an office keeps it: the form, a file name, the file's bytes."""
+
+    form: str
+    name: str
+    data: bytes
+
+
+def load_register_file(engine: Engine, form: str, name: str, data: bytes, *, today: date | None = None):
+    """Parse and commit one register file as ``DEMO_ADMIN``; a refused file raises with its first errors."""
+    parsed = parse_upload(data, form, name, today)
+    outcome = commit_register(engine, DEMO_ADMIN, parsed)
+    if outcome.errors:
+        shown = "；".join(e.message for e in outcome.errors[:5])
+        raise RuntimeError(f"演示数据「{name}」未能导入：{outcome.message} {shown}")
+    return outcome
+
+
+_FULL_WIDTH = str.maketrans("0123456789.", "０１２３４５６７８９．")
+
+
+def _full_width(text: str) -> str:
+    """Digits as some office software types them (full-width); the import reads them as plain digits."""
+    return text.translate(_FULL_WIDTH)
+
+
+def _number(v: float) -> str:
+    """A number as a person writes it: no trailing zeros, no exponent."""
+    return f"{v:.4f}".rstrip("0").rstrip(".")
+
+
+def office_xlsx(title: str, headers: list[str], rows: list[list], *, sheet: str = "Sheet1") -> bytes:
+    """An XLSX as an office makes one: a bold title merged across the columns, the header, the rows."""
+    # Deferred: openpyxl (~0.2 s to import) is needed only when a demo is built, not on every start.
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet
+    ws.append([title])
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headers))
+    ws["A1"].font = Font(bold=True, size=14)
+    ws["A1"].alignment = Alignment(horizontal="center")
+    ws.append(headers)
+    for row in rows:
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def office_csv(title: str, headers: list[str], rows: list[list]) -> bytes:
+    """A CSV as Excel saves one on a Chinese Windows: GBK, a title line, the header, the rows.
+
+    A name GBK cannot hold is written in GB 18030 (its superset; the import reads both)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow([title] + [""] * (len(headers) - 1))
+    writer.writerow(headers)
+    writer.writerows([["" if v is None else v for v in row] for row in rows])
+    text_ = buf.getvalue()
+    try:
+        return codecs.encode(text_, "gbk")
+    except UnicodeEncodeError:
+        return codecs.encode(text_, "gb18030")
+
+
+def _place_names(regions: pd.DataFrame):
+    """code → what an office writes for the place: its name where that name is unique, else the code."""
+    counts = regions.name.value_counts()
+    names = dict(zip(regions.code, regions.name, strict=True))
+
+    def place(code: str) -> str:
+        name = names.get(code)
+        return name if name is not None and counts.get(name, 0) == 1 else code
+
+    return place
+
+
+def _unit_alias(name: str, taken: set[str]) -> str | None:
+    """The short name an office uses for a city's bureau (珠海市教育局 → 珠海教育局), when it is free."""
+    for _jcode, jname, *_ in JURISDICTIONS:
+        if jname.endswith("市") and name.startswith(jname) and len(name) > len(jname) + 1:
+            alias = jname[:-1] + name[len(jname) :]
+            return alias if alias not in taken else None
+    return None
+
+
+def meeting_days(until: date) -> list[date]:
+    """The demo's three joint meetings: on the 18th, seven, four and one month(s) before ``until``."""
+    end = pd.Period(until, "M")
+    return [(end - k).to_timestamp().date().replace(day=18) for k in (7, 4, 1)]
+
+
+def meeting_title(n: int) -> str:
+    """The title of the demo's ``n``-th joint meeting."""
+    return f"消费帮扶工作联席会议第{n}次会议（演示）"
+
+
+def demo_register_files(frames: dict, regions: pd.DataFrame, until: date) -> list[RegisterFile]:
+    """The demo's registers as a 协作办 keeps them, in the order they are loaded.
+
+    Mixed as real offices mix them: XLSX with a merged title row and GBK CSV; header synonyms
+    (单位全称, 单位性质, 所属辖区…); places by name where the name is unique, by code otherwise;
+    budgets in 万元 under the header or in the cell; every fifth row's digits full-width."""
+    place = _place_names(regions)
+    files: list[RegisterFile] = []
+
+    units = frames["buyer_unit"]
+    taken = set(units.name)
+    unit_rows = []
+    for i, u in enumerate(units.itertuples()):
+        alias = _unit_alias(u.name, taken) if u.kind in ("budget_unit", "union") else None
+        if alias:
+            taken.add(alias)
+        region = place(u.region_code)
+        region = _full_width(region) if i % 5 == 4 else region
+        unit_rows.append([u.name, labels.BUYER_KINDS[u.kind], region, place(u.jurisdiction_code), None, alias])
+    files.append(
+        RegisterFile(
+            "units",
+            "单位名录.xlsx",
+            office_xlsx(
+                f"消费帮扶责任单位名录（截至{until:%Y年%m月}）",
+                ["单位全称", "单位性质", "所在区县", "所属辖区", "上级单位", "简称"],
+                unit_rows,
+                sheet="单位名录",
+            ),
+        )
+    )
+
+    name_of = units.set_index("id").name
+    budget_rows = []
+    for i, b in enumerate(frames["unit_budget"].itertuples()):
+        fw = _full_width if i % 5 == 2 else str
+
+        def money(v, unit: str = "", _fw=fw) -> str | None:
+            return None if v is None or pd.isna(v) else _fw(_number(float(v))) + unit
+
+        budget_rows.append(
+            [
+                name_of[b.unit_id],
+                f"{b.year}年" if i % 3 == 0 else str(b.year),
+                money(None if pd.isna(b.canteen_food_budget) else b.canteen_food_budget / 1e4),
+                None if pd.isna(b.reserved_share) else fw(_number(b.reserved_share * 100)) + "%",
+                money(b.reserved_amount),
+                None if pd.isna(b.union_members) else fw(str(int(b.union_members))),
+                money(b.gift_budget),
+                money(b.welfare_budget),
+                money(b.plan_amount / 1e4, "万元") if i % 2 else money(b.plan_amount),
+            ]
+        )
+    files.append(
+        RegisterFile(
+            "budgets",
+            "年度预算与预留份额.csv",
+            office_csv(
+                "各单位年度预算与预留份额汇总表",
+                [
+                    "单位名称",
+                    "预算年度",
+                    "食堂食材采购预算（万元）",
+                    "预留份额比例",
+                    "预留份额金额",
+                    "会员人数",
+                    "节日慰问经费",
+                    "集体福利经费",
+                    "年度采购计划",
+                ],
+                budget_rows,
+            ),
+        )
+    )
+
+    sup = frames["supplier"]
+    files.append(
+        RegisterFile(
+            "suppliers",
+            "供应商名录.csv",
+            office_csv(
+                "消费帮扶供应商名录",
+                ["供应商名称", "所在县区", "主体类型"],
+                [[r.name, place(r.region_code), SUPPLIER_KINDS[r.kind]] for r in sup.itertuples()],
+            ),
+        )
+    )
+
+    supplier_name = sup.set_index("id").name
+    product_rows = []
+    for i, p in enumerate(frames["product"].itertuples()):
+        months = [int(m) for m in p.season_months.split(",")]
+        season = "全年" if len(months) == 12 else "、".join(map(str, months)) + "月"
+        volume = f"{_number(p.supply_volume / 1000)}吨" if i % 2 else f"{int(p.supply_volume)}公斤"
+        product_rows.append(
+            [
+                p.name,
+                labels.CATEGORIES[p.category],
+                place(p.origin_code),
+                supplier_name[p.supplier_id],
+                season,
+                volume,
+                p.reference_price,
+                p.certified_on.isoformat() if p.certified_on is not None and not pd.isna(p.certified_on) else None,
+                labels.PRODUCT_STATUSES[p.status],
+                int(p.beneficiaries),
+            ]
+        )
+    files.append(
+        RegisterFile(
+            "products",
+            "产品名库.xlsx",
+            office_xlsx(
+                "消费帮扶产品名库（认定目录）",
+                ["品名", "产品类别", "产地", "供应商名称", "上市时间", "年供应量", "参考价格", "认定日期", "产品状态"]
+                + ["带贫人数"],
+                product_rows,
+                sheet="产品名库",
+            ),
+        )
+    )
+
+    outlet_rows = [
+        [
+            o.name,
+            labels.OUTLET_KINDS[o.kind],
+            o.address,
+            place(o.region_code),
+            o.lng,
+            o.lat,
+            o.operator,
+            o.opened_on.isoformat(),
+            labels.OUTLET_STATUSES[o.status],
+            o.status_reason if isinstance(o.status_reason, str) else None,
+        ]
+        for o in frames["outlet"].itertuples()
+    ]
+    files.append(
+        RegisterFile(
+            "outlets",
+            "五专网点名录.xlsx",
+            office_xlsx(
+                "消费帮扶专柜、专馆、专区名录",
+                ["网点名称", "网点类型", "详细地址", "所在区县", "经度", "纬度", "运营主体", "开设日期", "运营状态"]
+                + ["状态说明"],
+                outlet_rows,
+                sheet="网点名录",
+            ),
+        )
+    )
+
+    helpers = {j[0] for j in JURISDICTIONS}
+    pairing_rows = [
+        [place(h), place(d), labels.PAIRING_KINDS[k], f"{y}年"] for h, d, k, y, _source in PAIRINGS if h in helpers
+    ]
+    files.append(
+        RegisterFile(
+            "pairings",
+            "结对关系.csv",
+            office_csv("东西部协作与对口帮扶结对关系", ["帮扶方", "受援地区", "结对类型", "起始年份"], pairing_rows),
+        )
+    )
+
+    meeting_rows = [
+        [f"{day.year}年{day.month}月{day.day}日", meeting_title(n), "通报各单位消费帮扶进度，部署下一阶段工作"]
+        for n, day in enumerate(meeting_days(until), start=1)
+    ]
+    files.append(
+        RegisterFile(
+            "meetings",
+            "联席会议.xlsx",
+            office_xlsx("消费帮扶工作联席会议记录", ["会议日期", "会议名称", "会议议题"], meeting_rows),
+        )
+    )
+    return files
+
+
+def _register_ids(engine: Engine, frames: dict) -> dict[str, np.ndarray]:
+    """The generator's ids → the store's ids, per register (the imports number the rows)."""
+    with engine.connect() as conn:
+        unit_id = {_norm(n): i for i, n in conn.execute(select(s.buyer_unit.c.id, s.buyer_unit.c.name))}
+        supplier_id = {_norm(n): i for i, n in conn.execute(select(s.supplier.c.id, s.supplier.c.name))}
+        product_id = {
+            (_norm(n), o): i
+            for i, n, o in conn.execute(select(s.product.c.id, s.product.c.name, s.product.c.origin_code))
+        }
+        outlet_id = {_norm(n): i for i, n in conn.execute(select(s.outlet.c.id, s.outlet.c.name))}
+
+    def table(df: pd.DataFrame, key) -> np.ndarray:
+        out = np.zeros(int(df.id.max()) + 1, dtype=np.int64)
+        out[df.id.to_numpy()] = [key(r) for r in df.itertuples()]
+        return out
+
+    return {
+        "unit": table(frames["buyer_unit"], lambda r: unit_id[_norm(r.name)]),
+        "supplier": table(frames["supplier"], lambda r: supplier_id[_norm(r.name)]),
+        "product": table(frames["product"], lambda r: product_id[(_norm(r.name), r.origin_code)]),
+        "outlet": table(frames["outlet"], lambda r: outlet_id[_norm(r.name)]),
+    }
+
+
+def _apply_ids(frames: dict, ids: dict[str, np.ndarray]) -> None:
+    """The facts' references to registers, as the store numbered the registers."""
+    frames["price_series"]["product_id"] = ids["product"][frames["price_series"].product_id.to_numpy()]
+    frames["report_batch"]["unit_id"] = ids["unit"][frames["report_batch"].unit_id.to_numpy()]
+    frames["benefit"]["unit_id"] = ids["unit"][frames["benefit"].unit_id.to_numpy()]
+    frames["benefit"]["product_id"] = ids["product"][frames["benefit"].product_id.to_numpy()]
+
+
+def _apply_purchase_ids(chunk: pd.DataFrame, ids: dict[str, np.ndarray]) -> None:
+    chunk["buyer_unit_id"] = ids["unit"][chunk.buyer_unit_id.to_numpy()]
+    chunk["supplier_id"] = ids["supplier"][chunk.supplier_id.to_numpy()]
+    chunk["product_id"] = ids["product"][chunk.product_id.to_numpy()]
+    outlet = chunk.outlet_id
+    known = outlet.notna()
+    chunk["outlet_id"] = pd.array(
+        np.where(known, ids["outlet"][outlet.fillna(0).to_numpy(dtype=np.int64)], 0), dtype="Int64"
+    )
+    chunk.loc[~known, "outlet_id"] = pd.NA
 
 
 def demo_warnings(engine: Engine, seed: int = DEFAULT_SEED, until: date = DEFAULT_UNTIL) -> int:
@@ -1051,16 +1426,9 @@ LEDGER_ACTIONS = [
 
 
 def _demo_ledger(engine: Engine, until: date) -> None:
-    """Three joint meetings before ``until``; the ledger synced on the last meeting's day (the desks
-    then act on some items, deterministically by item id) and again on ``until``."""
-    with engine.begin() as conn:
-        for name in ("supervision_event", "supervision_item", "meeting"):
-            conn.execute(delete(s.metadata.tables[name]))
-    end = pd.Period(until, "M")
-    held = [(end - k).to_timestamp().date().replace(day=18) for k in (7, 4, 1)]
-    for n, day in enumerate(held, start=1):
-        add_meeting(engine, DEMO_DESK, day, f"消费帮扶工作联席会议第{n}次会议（演示）")
-    last = held[-1]
+    """The ledger synced on the last of the three joint meetings before ``until`` (the desks then act
+    on some items, deterministically by item id) and again on ``until``."""
+    last = meeting_days(until)[-1]
     sync_ledger(engine, DEMO_DESK, last, now=datetime.combine(last, datetime.min.time()).replace(hour=9))
     for item in ledger_items(engine, last).itertuples():
         pick = item.id % 5

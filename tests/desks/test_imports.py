@@ -253,6 +253,21 @@ def test_failure_while_writing_leaves_store_unchanged(store, monkeypatch):
     assert imports.store_counts(store) == before
 
 
+def test_a_ledger_with_only_the_required_columns_imports(store):
+    """渠道, 用途, 数量 and 凭证号 are optional headers: a ledger without them goes in as 其他, not a crash."""
+    row = dict(zip(corpus.LEDGER_HEADER, corpus._ledger_row(凭证号="MIN1"), strict=True))
+    header = ["交易日期", "采购单位", "供应商", "产品名称", "产地", "金额（元）"]
+    result, outcome = commit(store, corpus.csv_bytes([header, [row[h] for h in header]]), "purchases")
+    assert result.ok and outcome.committed, outcome.message
+    with store.connect() as conn:
+        got = conn.execute(
+            select(s.purchase.c.channel, s.purchase.c.purpose, s.purchase.c.voucher_no).where(
+                s.purchase.c.batch_id == outcome.batch_id
+            )
+        ).all()
+    assert [tuple(r) for r in got] == [("other", "other", None)]
+
+
 def test_check_writes_nothing_and_reports_what_commit_would(store):
     row = corpus._ledger_row(供应商="预检合作社", 产品名称="预检米", 凭证号="PC1")
     result = parse_upload(corpus.csv_bytes([corpus.LEDGER_HEADER, row]), "purchases", "x.csv", corpus.TODAY)
