@@ -66,6 +66,7 @@ AUDIT_ACTIONS = {
     "meeting_add": "登记联席会议",
     "report_commit": "提交报送",
     "register_change": "修改基础数据",
+    "outlet_status": "变更网点状态",
 }
 
 MIN_PASSWORD_LENGTH = 8
