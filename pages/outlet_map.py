@@ -216,6 +216,37 @@ def _outlet_label(register, outlet_id: int) -> str:
     return f"{row['name']}（{row['region_name']}，{row['status_label']}）"
 
 
+def _change_status(outlet_id: int, version: int, name: str, tag: str) -> None:
+    """Form callback: change the outlet's status as of the version this desk saw; the outcome shows on rerun.
+
+    (A callback, not ``if st.form_submit_button``: it runs before the page, so the router's rerun
+    cannot drop the click.)"""
+    status = st.session_state.get(f"om_status_to_{tag}")
+    reason = st.session_state.get(f"om_status_reason_{tag}")
+    effective_on = st.session_state.get(f"om_status_on_{tag}")
+    try:
+        done = cache.act(change_outlet_status, outlet_id, version, status, reason, effective_on)
+    except (StaleOutlet, ValueError) as exc:
+        st.session_state["om_status_msg"] = ("warning", str(exc))
+    except (AccessDenied, cache.StoreUnavailable) as exc:
+        st.session_state["om_status_msg"] = ("error", str(exc))
+    else:
+        if status in ("suspended", "exit_proposed"):
+            note = "已在督办台账（网点拟退出）中列出，原因与日期随之更新"
+        elif done["ledger"]["resolved"]:
+            note = "督办台账中该网点的事项已自动销号"
+        else:
+            note = "督办台账已同步"
+        st.session_state["om_status_msg"] = (
+            "success",
+            f"「{name}」已改为「{OUTLET_STATUSES[status]}」（{effective_on:%Y-%m-%d}起）；{note}。",
+        )
+
+
+def _step_label(current: str, step: str) -> str:
+    return "运营中（撤销拟退出）" if step == "operating" and current == "exit_proposed" else OUTLET_STATUSES[step]
+
+
 def _status_form(row, principal: Principal) -> None:
     """A desk's status change of one outlet: only the steps allowed from its status, a reason, a date."""
     steps = STATUS_TRANSITIONS[row["status"]]
@@ -227,47 +258,38 @@ def _status_form(row, principal: Principal) -> None:
         return
     today = date.today()
     earliest = max(d for d in (row["opened_on"], row["status_since"], date(2000, 1, 1)) if isinstance(d, date))
-    with st.form(f"om_status_{int(row['id'])}_{int(row['version'])}"):
-        new = st.radio(
+    tag = f"{int(row['id'])}_{int(row['version'])}"  # a fresh form for each outlet and each version of it
+    with st.form(f"om_status_{tag}"):
+        st.radio(
             "变更为",
             list(steps),
-            format_func=lambda s: (
-                "运营中（撤销拟退出）" if s == "operating" and row["status"] == "exit_proposed" else OUTLET_STATUSES[s]
-            ),
+            format_func=partial(_step_label, row["status"]),
             horizontal=True,
+            key=f"om_status_to_{tag}",
         )
-        reason = st.text_area(
-            "原因（必填）", max_chars=MAX_REASON, placeholder="如：连续多月销售额偏低；食品抽检不合格；整改到位"
+        st.text_area(
+            "原因（必填）",
+            max_chars=MAX_REASON,
+            placeholder="如：连续多月销售额偏低；食品抽检不合格；整改到位",
+            key=f"om_status_reason_{tag}",
         )
-        effective_on = st.date_input("生效日期", value=today, min_value=min(earliest, today), max_value=today)
-        if st.form_submit_button("保存状态变更", type="primary"):
-            try:
-                done = cache.act(change_outlet_status, int(row["id"]), int(row["version"]), new, reason, effective_on)
-            except (StaleOutlet, ValueError) as exc:
-                st.warning(str(exc))
-            except AccessDenied as exc:
-                st.error(str(exc))
-            else:
-                ledger = done["ledger"]
-                note = (
-                    "已列入督办台账"
-                    if ledger["opened"] or ledger["reopened"]
-                    else "督办台账事项已自动销号"
-                    if ledger["resolved"]
-                    else "督办台账已同步"
-                )
-                st.session_state["om_status_done"] = (
-                    f"「{row['name']}」已改为「{OUTLET_STATUSES[new]}」（{effective_on:%Y-%m-%d}起）；{note}。"
-                )
-                st.rerun()
+        st.date_input(
+            "生效日期", value=today, min_value=min(earliest, today), max_value=today, key=f"om_status_on_{tag}"
+        )
+        st.form_submit_button(
+            "保存状态变更",
+            type="primary",
+            on_click=_change_status,
+            args=(int(row["id"]), int(row["version"]), str(row["name"]), tag),
+        )
 
 
 def _status_section(chosen, principal: Principal) -> None:
     """网点状态 (动态退出): pick an outlet, read its status with reason and date and its history; desks change it."""
     st.subheader("网点状态与动态退出")
-    done = st.session_state.pop("om_status_done", None)
-    if done:
-        st.success(done, icon=":material/task_alt:")
+    msg = st.session_state.pop("om_status_msg", None)
+    if msg:
+        getattr(st, msg[0])(msg[1])
     register = cache.query(outlet_register).set_index("id", drop=False)
     if register.empty:
         st.info("暂无网点。网点在「基础数据」中导入网点名录。")
@@ -303,13 +325,14 @@ def _status_section(chosen, principal: Principal) -> None:
                 "changed_at": "记录时间",
             }
         )[["生效日期", "原状态", "新状态", "原因", "操作人", "记录时间"]]
-        st.dataframe(shown, hide_index=True, width="stretch", key="om_history")
+        st.dataframe(shown, hide_index=True, width="stretch")
     _status_form(row, principal)
 
 
 def render() -> None:
     f = ui.current_filters()
     principal = ui.current_principal()
+    print("RENDER")
     st.title("网点地图")
     ui.freshness(
         "网点表（outlet）与状态变更记录（outlet_status_change）；销售额为经该网点的采购明细（purchase.outlet_id）合计；"
