@@ -213,7 +213,7 @@ def _tables(points, counties) -> None:
 
 def _outlet_label(register, outlet_id: int) -> str:
     row = register.loc[outlet_id]
-    return f"{row['name']}（{row['region_name']}，{row['status_label']}）"
+    return f"{row['name']}（{row['region_name']}）"  # no status: the label must not change when it does
 
 
 def _change_status(outlet_id: int, version: int, name: str, tag: str) -> None:
