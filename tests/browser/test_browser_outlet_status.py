@@ -82,6 +82,8 @@ def test_admin_proposes_an_outlet_for_exit_and_the_ledger_lists_it(store):
         item = ledger_items(engine, AS_OF, kinds=("outlet",))
         item = item[item.source_key == str(int(target.id))]
         assert len(item) == 1 and REASON in item.detail.iloc[0]
+        page.locator('[data-testid="stDataFrame"]', has_text=f"{name}：拟退出").first.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
         ledger_shot = screenshot(page, "ledger_outlet_exit")
         assert not [u for u in page.blocked if "googleapis" not in u and "gstatic" not in u], page.blocked
     shutil.copy(shot, ROOT / "docs" / "img" / "outlet_status.png")
