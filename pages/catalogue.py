@@ -11,6 +11,7 @@ from data_access.figures.catalogue import (
     product_catalogue,
     product_detail,
     product_monthly_amounts,
+    product_outlets,
     product_series,
     product_warnings,
     season_by_category,
@@ -295,6 +296,33 @@ def _monthly(f, p: dict, product_id: int) -> None:
     tables.download_buttons(monthly_table, f"{p['name']}月度采购", key="catalogue_monthly")
 
 
+def _outlets(f, p: dict, product_id: int) -> None:
+    """The outlets that sold the product in the period, each with its status (动态退出: 拟退出 with reason and date)."""
+    sold = cache.query(product_outlets, f, product_id)
+    if sold.empty:
+        return
+    st.markdown("**销售网点**（所选期间经五专网点的采购；状态含原因与日期）")
+    leaving = sold[sold.status.isin(["exit_proposed", "suspended", "exited"])]
+    if len(leaving):
+        st.caption(
+            f"其中 {len(leaving)} 个网点已暂停、拟退出或已退出："
+            + "、".join(leaving.name.head(5))
+            + ("等" if len(leaving) > 5 else "")
+        )
+    shown = sold.rename(
+        columns={
+            "name": "网点",
+            "kind_label": "类型",
+            "status_text": "状态",
+            "sales_yuan": "销售额（元）",
+            "purchases": "笔数",
+        }
+    )[["网点", "类型", "状态", "销售额（元）", "笔数"]]
+    st.dataframe(shown, hide_index=True, width="stretch")
+    tables.download_buttons(shown, f"{p['name']}销售网点", key="catalogue_outlets")
+    ui.page_link("outlet_map", "到网点地图查看或变更网点状态", icon=":material/storefront:")
+
+
 def render() -> None:
     f = ui.current_filters()
     st.title("产品名库")
@@ -328,6 +356,7 @@ def render() -> None:
     _series(p, product_id)
     _warnings(p, product_id)
     _monthly(f, p, product_id)
+    _outlets(f, p, product_id)
 
 
 render()

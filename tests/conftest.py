@@ -63,8 +63,11 @@ class Databases:
         return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
     def new_engine(self):
+        global _pg_tests_run
         eng = make_engine(self.new_url())
         self.engines.append(eng)
+        if self.backend == "postgresql":
+            _pg_tests_run += 1  # a store of a module's own counts too (BANGFU_REQUIRE_PG)
         return eng
 
     def drop_all(self):
@@ -92,10 +95,7 @@ def databases(backend, tmp_path_factory):
 @pytest.fixture
 def fresh_engine(databases):
     """An empty store (no schema) on the current backend."""
-    global _pg_tests_run
     eng = databases.new_engine()
-    if databases.backend == "postgresql":
-        _pg_tests_run += 1
     yield eng
     eng.dispose()
 
@@ -103,12 +103,9 @@ def fresh_engine(databases):
 @pytest.fixture(scope="session")
 def demo_engine(databases):
     """A demo store at test scale on the current backend. Shared: treat as read-only."""
-    global _pg_tests_run
     eng = databases.new_engine()
     init_store(eng)
     generate_demo(eng, scale=TEST_SCALE)
-    if databases.backend == "postgresql":
-        _pg_tests_run += 1
     return eng
 
 

@@ -12,10 +12,14 @@ from datetime import date
 import pandas as pd
 from sqlalchemy import Engine, and_, func, or_, select
 
+from data_access.figures.outlets import status_text
 from data_access.query.facts import scoped_select
 from data_access.query.filters import Filters, in_region
+from data_access.query.periods import as_date
+from data_access.reference.labels import OUTLET_KINDS
 from data_access.store.db import frame
 from data_access.store.schema import (
+    outlet,
     price_observation,
     price_series,
     product,
@@ -304,3 +308,47 @@ def product_monthly_amounts(engine: Engine, f: Filters, product_id: int) -> pd.D
     df["amount"] = df.amount.astype(float)
     df["quantity"] = df.quantity.astype(float)
     return df
+
+
+def product_outlets(engine: Engine, f: Filters, product_id: int, limit: int = 50) -> pd.DataFrame:
+    """The 五专 outlets that sold one product under ``f``, largest sales first (at most ``limit``):
+    ``id, name, kind_label, status, status_text`` (status with its date and reason, 动态退出)
+    ``, sales_yuan, purchases``."""
+    q = (
+        scoped_select(f, purchase.c.outlet_id, func.sum(purchase.c.amount), func.count())
+        .where(purchase.c.product_id == product_id, purchase.c.outlet_id.is_not(None))
+        .group_by(purchase.c.outlet_id)
+        .order_by(func.sum(purchase.c.amount).desc(), purchase.c.outlet_id)
+        .limit(limit)
+    )
+    columns = ["id", "name", "kind_label", "status", "status_text", "sales_yuan", "purchases"]
+    with engine.connect() as conn:
+        sold = frame(conn.execute(q).all(), columns=["id", "sales_yuan", "purchases"])
+        if sold.empty:
+            return pd.DataFrame(columns=columns)
+        rows = conn.execute(
+            select(
+                outlet.c.id,
+                outlet.c.name,
+                outlet.c.kind,
+                outlet.c.status,
+                outlet.c.status_reason,
+                outlet.c.status_since,
+            ).where(outlet.c.id.in_([int(i) for i in sold.id]))
+        ).all()
+    about = {r.id: r for r in rows}
+    sold = sold[sold.id.isin(list(about))]
+    return pd.DataFrame(
+        {
+            "id": sold.id.astype(int),
+            "name": [about[i].name for i in sold.id],
+            "kind_label": [OUTLET_KINDS.get(about[i].kind, about[i].kind) for i in sold.id],
+            "status": [about[i].status for i in sold.id],
+            "status_text": [
+                status_text(about[i].status, about[i].status_reason, as_date(about[i].status_since)) for i in sold.id
+            ],
+            "sales_yuan": sold.sales_yuan.astype(float),
+            "purchases": sold.purchases.astype(int),
+        },
+        columns=columns,
+    ).reset_index(drop=True)

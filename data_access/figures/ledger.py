@@ -135,12 +135,16 @@ def _rules(engine: Engine, as_of: date) -> _Source:
     return _Source(items, lambda key: True)
 
 
+# What an outlet item asks of the desk, by the outlet's status (an operating one is there for its sales).
+OUTLET_TITLES = {"exit_proposed": "拟退出", "suspended": "暂停运营，待定去留", "operating": "连续低销，列为退出候选"}
+
+
 def _outlets(engine: Engine, as_of: date) -> _Source:
     df = exit_candidates(engine, Filters(start=date(as_of.year, 1, 1), end=as_of), as_of)
     items = [
         dict(
             source_key=str(r.id),
-            title=f"{r.name}：拟动态退出",
+            title=f"{r.name}：{OUTLET_TITLES.get(r.status, '拟动态退出')}",
             detail=r.reason,
             severity="orange",
             region_code=r.region_code,

@@ -4,6 +4,9 @@ Dynamic exit (动态退出, seeds 000/001/003): an outlet whose monthly sales st
 ``LOW_SHARE`` of the median month of outlets of its kind for ``LOW_MONTHS`` months in a row
 is an exit candidate, and so is one already suspended or proposed for exit. The reference month
 of a kind is the median, over its operating outlets, of each outlet's mean monthly sales.
+
+A desk moves an outlet along ``STATUS_TRANSITIONS`` (``desks.outlets.change_outlet_status``), each
+step with a reason and a date kept in ``outlet_status_change``; ``outlet_history`` reads them back.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from data_access.query.periods import as_date
 from data_access.query.text import money_text
 from data_access.reference.labels import OUTLET_KINDS, OUTLET_STATUSES
 from data_access.store.db import frame
-from data_access.store.schema import outlet, purchase, region
+from data_access.store.schema import outlet, outlet_status_change, purchase, region
 
 # Above this many outlets the map gets a density grid instead of every point.
 POINT_LIMIT = 3000
@@ -28,6 +31,14 @@ GRID_DEGREES = 0.1
 LOW_SHARE = 0.3
 LOW_MONTHS = 3
 WINDOW_MONTHS = 6
+# 动态退出 (seeds 001, 003): the steps a desk may take from each status. 已退出 is final — an outlet
+# that opens again is registered as a new outlet.
+STATUS_TRANSITIONS = {
+    "operating": ("suspended", "exit_proposed"),
+    "suspended": ("operating", "exit_proposed"),
+    "exit_proposed": ("exited", "operating"),
+    "exited": (),
+}
 
 POINT_COLUMNS = [
     "id",
@@ -39,6 +50,8 @@ POINT_COLUMNS = [
     "lat",
     "opened_on",
     "status",
+    "status_reason",
+    "status_since",
     "coord_source",
     "sales_yuan",
     "purchases",
@@ -83,8 +96,9 @@ def outlet_count(engine: Engine, f: Filters) -> int:
 
 def outlet_points(engine: Engine, f: Filters, limit: int = POINT_LIMIT) -> pd.DataFrame:
     """One row per outlet (at most ``limit``, largest sales first): ``id, name, kind, operator,
-    region_code, lng, lat, opened_on, status, coord_source`` (``county``: the position is the county's
-    centre), ``sales_yuan`` (yuan, under the filters), ``purchases``.
+    region_code, lng, lat, opened_on, status, status_reason, status_since`` (the current status's reason
+    and date), ``coord_source`` (``county``: the position is the county's centre), ``sales_yuan`` (yuan,
+    under the filters), ``purchases``.
 
     With an origin-side region, only outlets that sold produce of that region are kept.
     """
@@ -99,6 +113,8 @@ def outlet_points(engine: Engine, f: Filters, limit: int = POINT_LIMIT) -> pd.Da
         outlet.c.lat,
         outlet.c.opened_on,
         outlet.c.status,
+        outlet.c.status_reason,
+        outlet.c.status_since,
         outlet.c.coord_source,
     ).where(and_(True, *_location_conditions(f)))
     if f.region_code and f.region_side == "origin":
@@ -106,6 +122,7 @@ def outlet_points(engine: Engine, f: Filters, limit: int = POINT_LIMIT) -> pd.Da
     with engine.connect() as conn:
         df = frame(conn.execute(q).all(), columns=POINT_COLUMNS[:-2])
     df["opened_on"] = df.opened_on.map(as_date)
+    df["status_since"] = df.status_since.map(as_date)
     df["sales_yuan"] = df.id.map(sales.sales_yuan).fillna(0.0).astype(float)
     df["purchases"] = df.id.map(sales.purchases).fillna(0).astype(int)
     return df.sort_values(["sales_yuan", "id"], ascending=[False, True]).head(limit).reset_index(drop=True)
@@ -168,6 +185,7 @@ def exit_candidates(engine: Engine, f: Filters, as_of: date | None = None) -> pd
             region.c.name,
             outlet.c.status,
             outlet.c.status_reason,
+            outlet.c.status_since,
             outlet.c.opened_on,
         )
         .select_from(outlet.join(region, region.c.code == outlet.c.region_code))
@@ -187,7 +205,7 @@ def exit_candidates(engine: Engine, f: Filters, as_of: date | None = None) -> pd
         return pd.DataFrame(columns=columns)
     # Arrays over outlets × the window's months (pandas pivots and per-column frames cost ~60 ms
     # for a thousand outlets, ten times the query).
-    ids, names, kinds, regions, region_names, status, status_reason, opened_on = (
+    ids, names, kinds, regions, region_names, status, status_reason, status_since, opened_on = (
         np.array(c, dtype=object) for c in zip(*rows, strict=True)
     )
     ids = ids.astype(np.int64)
@@ -236,11 +254,12 @@ def exit_candidates(engine: Engine, f: Filters, as_of: date | None = None) -> pd
         }
     )
     out["reason"] = [
-        _reason(m, st, why, fl, sy)
-        for m, st, why, fl, sy in zip(
+        _reason(m, st, why, on, fl, sy)
+        for m, st, why, on, fl, sy in zip(
             months_low[chosen].tolist(),
             status[chosen].tolist(),
             status_reason[chosen].tolist(),
+            [as_date(d) for d in status_since[chosen].tolist()],
             floor[chosen].tolist(),
             sales_yuan[chosen].tolist(),
             strict=True,
@@ -249,15 +268,25 @@ def exit_candidates(engine: Engine, f: Filters, as_of: date | None = None) -> pd
     return out[columns]
 
 
-def _reason(months_low: int, status: str, status_reason: str | None, floor: float, sales_yuan: float) -> str:
+def status_text(status: str, status_reason: str | None, status_since: date | None) -> str:
+    """An outlet's status in words with its reason and date: ``拟退出（2026-11-20起：连续多月销售额偏低）``."""
+    label = OUTLET_STATUSES.get(status, status)
+    since = f"{status_since:%Y-%m-%d}起" if isinstance(status_since, date) else ""
+    why = status_reason if isinstance(status_reason, str) and status_reason else ""
+    inner = "：".join(p for p in (since, why) if p)
+    return f"{label}（{inner}）" if inner else label
+
+
+def _reason(
+    months_low: int, status: str, status_reason: str | None, status_since: date | None, floor: float, sales_yuan: float
+) -> str:
     parts = []
     if months_low >= LOW_MONTHS:
         parts.append(
             f"连续{months_low}个月销售额低于同类网点月均销售额中位数的{LOW_SHARE:.0%}（每月{money_text(floor)}）"
         )
     if status != "operating":
-        text = f"当前状态：{OUTLET_STATUSES.get(status, status)}"
-        parts.append(text + (f"（{status_reason}）" if isinstance(status_reason, str) and status_reason else ""))
+        parts.append(f"当前状态：{status_text(status, status_reason, status_since)}")
     parts.append(f"近{WINDOW_MONTHS}个月销售额{money_text(sales_yuan)}")
     return "；".join(parts)
 
@@ -286,4 +315,63 @@ def outlets_since(engine: Engine, since: date) -> pd.DataFrame:
     df["opened_on"] = df.opened_on.map(as_date)
     df.insert(3, "kind_label", df.kind.map(OUTLET_KINDS))
     df["status_label"] = df.status.map(OUTLET_STATUSES)
+    return df
+
+
+def outlet_register(engine: Engine) -> pd.DataFrame:
+    """Every outlet with its current status, by name: ``id, name, kind, region_code, region_name,
+    opened_on, status, status_label, status_reason, status_since, version`` (for the status form)."""
+    q = (
+        select(
+            outlet.c.id,
+            outlet.c.name,
+            outlet.c.kind,
+            outlet.c.region_code,
+            region.c.name,
+            outlet.c.opened_on,
+            outlet.c.status,
+            outlet.c.status_reason,
+            outlet.c.status_since,
+            outlet.c.version,
+        )
+        .select_from(outlet.join(region, region.c.code == outlet.c.region_code))
+        .order_by(outlet.c.name)
+    )
+    columns = [
+        "id",
+        "name",
+        "kind",
+        "region_code",
+        "region_name",
+        "opened_on",
+        "status",
+        "status_reason",
+        "status_since",
+        "version",
+    ]
+    with engine.connect() as conn:
+        df = frame(conn.execute(q).all(), columns=columns)
+    df["opened_on"] = df.opened_on.map(as_date)
+    df["status_since"] = df.status_since.map(as_date)
+    df.insert(7, "status_label", df.status.map(OUTLET_STATUSES))
+    return df
+
+
+def outlet_history(engine: Engine, outlet_id: int) -> pd.DataFrame:
+    """One outlet's status changes, newest first: ``effective_on, from_status, to_status, from_label,
+    to_label, reason, changed_by, changed_at``."""
+    c = outlet_status_change.c
+    q = (
+        select(c.effective_on, c.from_status, c.to_status, c.reason, c.changed_by, c.changed_at)
+        .where(c.outlet_id == outlet_id)
+        .order_by(c.id.desc())
+    )
+    with engine.connect() as conn:
+        df = frame(
+            conn.execute(q).all(),
+            columns=["effective_on", "from_status", "to_status", "reason", "changed_by", "changed_at"],
+        )
+    df["effective_on"] = df.effective_on.map(as_date)
+    df.insert(3, "from_label", df.from_status.map(OUTLET_STATUSES))
+    df.insert(4, "to_label", df.to_status.map(OUTLET_STATUSES))
     return df

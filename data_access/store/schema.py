@@ -237,6 +237,22 @@ outlet = Table(
     Column("status_reason", Text),
     Column("coord_source", String(16), comment="given 登记的经纬度 | county 位置为区县中心"),
     Column("version", Integer, nullable=False, default=1, server_default="1", comment="每次修改加一"),
+    Column("status_since", Date, comment="当前状态的生效日期"),
+)
+
+# 网点状态变更 — each change of an outlet's status (动态退出) with its reason and date; appended, never edited.
+outlet_status_change = Table(
+    "outlet_status_change",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("outlet_id", Integer, ForeignKey("outlet.id"), nullable=False),
+    Column("from_status", String(16), nullable=False),
+    Column("to_status", String(16), nullable=False),
+    Column("reason", Text, nullable=False, comment="变更原因"),
+    Column("effective_on", Date, nullable=False, comment="生效日期"),
+    Column("changed_by", String(64), nullable=False, comment="操作人"),
+    Column("changed_at", DateTime, nullable=False, comment="记录时间"),
+    Index("ix_outlet_status_change_outlet", "outlet_id", "id"),
 )
 
 # 报送批次 — one uploaded file, all-or-nothing.

@@ -22,12 +22,12 @@ import io
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, ForeignKeyConstraint, delete, select, text
+from sqlalchemy import Engine, ForeignKeyConstraint, bindparam, delete, select, text, update
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
 from data_access.desks.imports import _norm
@@ -502,7 +502,7 @@ def build_demo_frames(
                     status_reason="连续多月销售额偏低" if status == "exit_proposed" else None,
                 )
             )
-    outlets_df = pd.DataFrame(outlets)
+    outlets_df, outlet_history = _outlet_history(pd.DataFrame(outlets), until)
 
     max_unit = int(units_df.id.max()) + 1
     ew_rate = np.zeros(max_unit)
@@ -544,6 +544,7 @@ def build_demo_frames(
         buyer_unit=units_df,
         unit_budget=budgets_df.drop(columns=["diligence_"]),
         outlet=outlets_df,
+        outlet_status_change=outlet_history,
         price_series=series,
         price_observation=obs,
         series_episode=episodes,
@@ -570,6 +571,50 @@ class PurchaseContext:
     supplier_of: pd.Series
     price_of: pd.Series
     outlet_pools: dict
+
+
+# The demo's outlet history (动态退出): why an outlet left 运营中, step by step; exited ones were proposed first.
+DEMO_STATUS_STEPS = {
+    "suspended": [("operating", "suspended", "网点装修改造，暂停营业")],
+    "exit_proposed": [("operating", "exit_proposed", "连续多月销售额偏低")],
+    "exited": [
+        ("operating", "exit_proposed", "连续多月销售额偏低"),
+        ("exit_proposed", "exited", "经专班评估，带贫效果不达标，予以退出"),
+    ],
+}
+
+
+def _outlet_history(outlets: pd.DataFrame, until: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Outlets with ``status_reason``/``status_since`` filled, and their ``outlet_status_change`` rows.
+
+    Dates follow from the outlet's id (no draw from the generator: the rest of the demo stays as it was);
+    every change falls after the outlet opened and on or before ``until``."""
+    rows, reasons, since = [], [], []
+    for o in outlets.itertuples():
+        steps = DEMO_STATUS_STEPS.get(o.status, [])
+        first = max(o.opened_on, until - timedelta(days=300))
+        span = max((until - first).days, 1)
+        day = first + timedelta(days=(o.id * 37) % span)
+        for k, (frm, to, why) in enumerate(steps):
+            on = min(day + timedelta(days=45 * k), until)
+            rows.append(
+                dict(
+                    outlet_id=o.id,
+                    from_status=frm,
+                    to_status=to,
+                    reason=why,
+                    effective_on=on,
+                    changed_by="demo-desk",
+                    changed_at=datetime.combine(on, datetime.min.time()).replace(hour=10),
+                )
+            )
+        reasons.append(rows[-1]["reason"] if steps else None)
+        since.append(rows[-1]["effective_on"] if steps else None)
+    history = pd.DataFrame(
+        rows, columns=["outlet_id", "from_status", "to_status", "reason", "effective_on", "changed_by", "changed_at"]
+    )
+    history.insert(0, "id", np.arange(1, len(history) + 1))
+    return outlets.assign(status_reason=reasons, status_since=since), history
 
 
 def purchase_chunks(frames: dict, chunk_rows: int = 1_000_000):
@@ -875,6 +920,7 @@ DEMO_TABLES = [
     "beneficiary",
     "report_batch",
     "unit_budget",
+    "outlet_status_change",
     "outlet",
     "product",
     "supplier",
@@ -889,6 +935,7 @@ INSERT_ORDER = [
     "buyer_unit",
     "unit_budget",
     "outlet",
+    "outlet_status_change",
     "report_batch",
     "price_series",
     "price_observation",
@@ -971,6 +1018,7 @@ def generate_demo(
             load_register_file(engine, form, name, data, today=max(date.today(), until))
         remap = _register_ids(engine, frames)
         _apply_ids(frames, remap)
+        _outlet_status_since(engine, frames["outlet"], remap)
     with engine.begin() as conn:
         for name in INSERT_ORDER:
             if front_door and name in REGISTER_TABLES:
@@ -1332,6 +1380,19 @@ def _apply_ids(frames: dict, ids: dict[str, np.ndarray]) -> None:
     frames["report_batch"]["unit_id"] = ids["unit"][frames["report_batch"].unit_id.to_numpy()]
     frames["benefit"]["unit_id"] = ids["unit"][frames["benefit"].unit_id.to_numpy()]
     frames["benefit"]["product_id"] = ids["product"][frames["benefit"].product_id.to_numpy()]
+    history = frames["outlet_status_change"]
+    history["outlet_id"] = ids["outlet"][history.outlet_id.to_numpy()]
+
+
+def _outlet_status_since(engine: Engine, outlets: pd.DataFrame, ids: dict[str, np.ndarray]) -> None:
+    """The date each outlet's current status began (the register file has no such column): from its history."""
+    since = outlets[outlets.status_since.notna()]
+    if since.empty:
+        return
+    o = s.outlet
+    rows = [{"oid": int(ids["outlet"][i]), "since": d} for i, d in zip(since.id, since.status_since, strict=True)]
+    with engine.begin() as conn:
+        conn.execute(update(o).where(o.c.id == bindparam("oid")).values(status_since=bindparam("since")), rows)
 
 
 def _apply_purchase_ids(chunk: pd.DataFrame, ids: dict[str, np.ndarray]) -> None:

@@ -69,6 +69,7 @@ AUDIT_ACTIONS = {
     "register_merge": "合并基础数据",
     "register_unmerge": "撤销合并",
     "register_active": "停用或恢复基础数据",
+    "outlet_status": "变更网点状态",
 }
 
 MIN_PASSWORD_LENGTH = 8

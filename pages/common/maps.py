@@ -18,6 +18,7 @@ import streamlit as st
 from pydeck.bindings.json_tools import default_serialize
 
 from data_access.cache import TTL_SECONDS
+from data_access.figures.outlets import status_text
 from data_access.query.text import money_text, pct_text
 from data_access.reference.labels import OUTLET_KINDS, OUTLET_STATUSES, PAIRING_KINDS
 from pages.common.charts import memo_built
@@ -182,10 +183,12 @@ def outlet_frame(points: pd.DataFrame) -> pd.DataFrame:
     df["outline_width"] = [w for _, _, w in style]
     df["title"] = df.name
     df["line1"] = [
-        f"类型：{OUTLET_KINDS.get(k, k)} ｜ 状态：{OUTLET_STATUSES.get(s, s)}"
-        for k, s in zip(df.kind, df.status, strict=True)
+        f"类型：{OUTLET_KINDS.get(k, k)} ｜ 运营方：{o if isinstance(o, str) and o else '—'}"
+        for k, o in zip(df.kind, df.operator, strict=True)
     ]
-    df["line2"] = "运营方：" + df.operator.fillna("—").astype(str)
+    reasons = df.status_reason if "status_reason" in df else pd.Series(None, index=df.index)
+    since = df.status_since if "status_since" in df else pd.Series(None, index=df.index)
+    df["line2"] = ["状态：" + status_text(s, r, d) for s, r, d in zip(df.status, reasons, since, strict=True)]
     where = df.coord_source if "coord_source" in df else pd.Series(None, index=df.index)
     df["line3"] = [
         "开设："
@@ -247,16 +250,26 @@ def highlight_layer(points: pd.DataFrame, layer_id: str = "highlight") -> pdk.La
     )
 
 
-def legend_html() -> str:
-    """The outlet legend: a coloured dot per kind and a word per status style."""
+def legend_html(show_exited: bool = True) -> str:
+    """The outlet legend: a coloured dot per kind, then each status drawn as the map draws it."""
     dots = "".join(
         f'<span style="display:inline-block;width:10px;height:10px;border-radius:5px;'
         f'background:rgb({c[0]},{c[1]},{c[2]});margin:0 4px 0 10px"></span>{OUTLET_KINDS[k]}'
         for k, c in KIND_COLORS.items()
     )
+    fill = KIND_COLORS["hall"]
+    statuses = "".join(
+        f'<span style="display:inline-block;width:12px;height:12px;border-radius:7px;box-sizing:border-box;'
+        f"background:rgba({fill[0]},{fill[1]},{fill[2]},{alpha / 255:.2f});"
+        f'border:{width}px solid rgb({line[0]},{line[1]},{line[2]});margin:0 4px 0 10px"></span>'
+        f"{OUTLET_STATUSES[status]}"
+        for status, (alpha, line, width) in STATUS_STYLE.items()
+        if show_exited or status != "exited"
+    )
+    hidden = "" if show_exited else "（已退出网点未画出）"
     return (
-        f'<div style="font-size:0.85rem">{dots}<br/><span style="margin-left:10px">圆点大小＝期间销售额；'
-        "半透明灰边＝暂停，黑色粗边＝拟退出，淡色＝已退出；区县颜色越深采购额越大</span></div>"
+        f'<div style="font-size:0.85rem">{dots}<br/>{statuses}{hidden}<br/><span style="margin-left:10px">'
+        "圆点大小＝期间销售额；黑色粗边＝拟退出；区县颜色越深采购额越大</span></div>"
     )
 
 

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from data_access.desks import imports, ledger, registers, warnings
+from data_access.desks import imports, ledger, outlets, registers, warnings
 from data_access.desks.ingest import parse_upload
 from data_access.figures.ledger import ledger_items
 from data_access.store import schema as s
@@ -57,6 +57,18 @@ WRITES = [
     (
         "ledger.add_meeting",
         lambda e, p: ledger.add_meeting(e, p, date(2026, 11, 2), "越权会议"),
+        [LEADER, ANALYST, REPORTER],
+    ),
+    (
+        "outlets.change_outlet_status",
+        lambda e, p: outlets.change_outlet_status(
+            e,
+            p,
+            *_first(e, s.outlet, s.outlet.c.id, s.outlet.c.version),
+            "suspended",
+            "越权",
+            date(2026, 10, 31),
+        ),
         [LEADER, ANALYST, REPORTER],
     ),
     (

@@ -10,6 +10,7 @@ from data_access.figures.catalogue import (
     product_catalogue,
     product_detail,
     product_monthly_amounts,
+    product_outlets,
     product_series,
     product_warnings,
     season_by_category,
@@ -141,3 +142,37 @@ def test_season_calendar_and_counts():
     counts = season_by_category(cat).set_index(["category", "month"]).products
     assert counts[("fruit", 7)] == 2 and counts[("fruit", 6)] == 1 and counts[("tea_drink", 3)] == 1
     assert counts.sum() == 4 and len(counts) == 24
+
+
+def test_product_outlets_are_the_outlets_that_sold_it_with_their_status(demo_engine):
+    with demo_engine.connect() as conn:
+        product_id, n = conn.execute(
+            text(
+                "SELECT p.product_id, COUNT(DISTINCT p.outlet_id) FROM purchase p JOIN outlet o ON o.id = p.outlet_id "
+                "WHERE p.purchase_date BETWEEN :s AND :e AND o.status = 'exit_proposed' "
+                "GROUP BY p.product_id ORDER BY 2 DESC, 1 LIMIT 1"
+            ),
+            {"s": YEAR.start, "e": YEAR.end},
+        ).one()
+        want = {
+            r[0]: (float(r[1]), r[2], r[3], r[4], r[5])
+            for r in conn.execute(
+                text(
+                    "SELECT p.outlet_id, SUM(p.amount), COUNT(*), o.status, o.status_reason, o.status_since "
+                    "FROM purchase p JOIN outlet o ON o.id = p.outlet_id WHERE p.product_id = :p "
+                    "AND p.purchase_date BETWEEN :s AND :e GROUP BY p.outlet_id, o.status, o.status_reason, "
+                    "o.status_since"
+                ),
+                {"p": product_id, "s": YEAR.start, "e": YEAR.end},
+            ).all()
+        }
+    sold = product_outlets(demo_engine, YEAR, product_id)
+    assert n > 0 and len(sold) == len(want) and sold.sales_yuan.is_monotonic_decreasing
+    for r in sold.itertuples():
+        amount, purchases, status, reason, since = want[r.id]
+        assert r.sales_yuan == pytest.approx(amount) and r.purchases == purchases and r.status == status
+    leaving = sold[sold.status == "exit_proposed"].iloc[0]
+    _, _, _, reason, since = want[leaving.id]
+    # 拟退出 with its date and reason, as the map and the ledger say it.
+    assert leaving.status_text == f"拟退出（{str(since)[:10]}起：{reason}）"
+    assert product_outlets(demo_engine, YEAR, -1).empty

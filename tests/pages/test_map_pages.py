@@ -68,3 +68,46 @@ def test_outlet_map_each_shading(app_env, shade):
     shown = metrics(at)
     assert int(shown["网点总数"].replace(",", "")) > 0
     assert any("退出候选网点" in m.value for m in at.main.markdown)
+
+
+def test_a_desk_proposes_an_outlet_for_exit_on_the_map_page_and_the_ledger_lists_it(writable_demo_engine, monkeypatch):
+    from data_access.figures.outlets import outlet_history, outlet_register
+
+    monkeypatch.setenv(ENV_URL, writable_demo_engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("BANGFU_DEMO", "1")
+    reg = outlet_register(writable_demo_engine)
+    target = reg[reg.status == "operating"].iloc[0]
+    at = run("pages/outlet_map.py")
+    assert any(s.value == "网点状态与动态退出" for s in at.main.subheader)
+    at.selectbox(key="om_status_outlet").select(int(target.id)).run()
+    tag = f"{int(target.id)}_{int(target.version)}"
+    radio = at.radio(key=f"om_status_to_{tag}")
+    assert radio.options == ["暂停", "拟退出"]  # only the steps allowed from 运营中
+    # No reason: refused with a message, nothing written.
+    radio.set_value("exit_proposed")
+    at.button(key=f"FormSubmitter:om_status_{tag}-保存状态变更").click().run()
+    assert any("请填写状态变更的原因" in w.value for w in at.warning)
+    assert outlet_history(writable_demo_engine, int(target.id)).empty
+    at.radio(key=f"om_status_to_{tag}").set_value("exit_proposed")
+    at.text_area(key=f"om_status_reason_{tag}").input("价格明显高于同类网点，群众投诉")
+    at.button(key=f"FormSubmitter:om_status_{tag}-保存状态变更").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("已改为「拟退出」" in s.value for s in at.success)
+    assert any("拟退出（" in m.value and "价格明显高于同类网点，群众投诉" in m.value for m in at.main.markdown)
+    history = next(d.value for d in at.dataframe if "新状态" in d.value.columns)
+    assert history["新状态"].tolist() == ["拟退出"] and history["原因"].tolist() == ["价格明显高于同类网点，群众投诉"]
+    # Now 拟退出: the form offers 已退出 and the withdrawal.
+    radio = at.radio(key=f"om_status_to_{int(target.id)}_{int(target.version) + 1}")
+    assert radio.options == ["已退出", "运营中（撤销拟退出）"]
+    at.switch_page("pages/ledger.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    # Listed under 会后新增 and under 全部在办, with the reason and the date.
+    tables = [d.value for d in at.dataframe if {"事项", "原因"} <= set(d.value.columns)]
+    rows = [t[t["事项"] == f"{target['name']}：拟退出"] for t in tables]
+    assert sum(len(r) for r in rows) == 2
+    assert all(
+        "拟退出（" in r["原因"].iloc[0] and "价格明显高于同类网点，群众投诉" in r["原因"].iloc[0]
+        for r in rows
+        if len(r)
+    )

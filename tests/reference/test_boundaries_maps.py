@@ -91,6 +91,8 @@ def test_outlet_layer_sizes_by_sales_and_shows_status():
             lat=[22.2, 22.1],
             opened_on=[date(2021, 5, 1), None],
             status=["operating", "exit_proposed"],
+            status_reason=[None, "食品抽检不合格"],
+            status_since=[None, date(2026, 11, 20)],
             sales_yuan=[200_000.0, 0.0],
             purchases=[30, 0],
         )
@@ -98,9 +100,9 @@ def test_outlet_layer_sizes_by_sales_and_shows_status():
     frame = maps.outlet_frame(points)
     assert frame.radius.iloc[0] > frame.radius.iloc[1]
     assert frame.outline_width.iloc[1] > frame.outline_width.iloc[0]
-    assert (
-        frame.line1.iloc[1] == "类型：专馆 ｜ 状态：拟退出" and frame.line4.iloc[0] == "期间销售额：20.00万元（30笔）"
-    )
+    assert frame.line1.iloc[1] == "类型：专馆 ｜ 运营方：—" and frame.line4.iloc[0] == "期间销售额：20.00万元（30笔）"
+    # The tooltip says what the status is, since when and why.
+    assert list(frame.line2) == ["状态：运营中", "状态：拟退出（2026-11-20起：食品抽检不合格）"]
     spec = json.loads(maps.deck([maps.outlet_layer(points)], maps.view_for(points.lng, points.lat)).to_json())
     layer = spec["layers"][0]
     assert layer["radiusUnits"] == "pixels" and layer["pickable"] is True

@@ -1,14 +1,14 @@
 """reversible merges of duplicate units and products: the merge record, and a product's merged_into
 
 Revision ID: registers_0006
-Revises: registers_0004
+Revises: registers_0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "registers_0006"
-down_revision = "registers_0004"
+down_revision = "registers_0005"
 branch_labels = None
 depends_on = None
 
