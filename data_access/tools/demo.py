@@ -20,6 +20,7 @@ import csv
 import hashlib
 import io
 import time
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -1382,6 +1383,8 @@ def _apply_ids(frames: dict, ids: dict[str, np.ndarray]) -> None:
     frames["benefit"]["product_id"] = ids["product"][frames["benefit"].product_id.to_numpy()]
     history = frames["outlet_status_change"]
     history["outlet_id"] = ids["outlet"][history.outlet_id.to_numpy()]
+    # The import reads text as offices type it (full-width punctuation to half-width): the history says the same.
+    history["reason"] = history["reason"].map(lambda t: unicodedata.normalize("NFKC", t))
 
 
 def _outlet_status_since(engine: Engine, outlets: pd.DataFrame, ids: dict[str, np.ndarray]) -> None:
