@@ -18,6 +18,7 @@ from data_access.desks.imports import (
     unit_choices,
 )
 from data_access.desks.ingest import FORMS, parse_upload
+from data_access.figures.readiness import missing
 from data_access.trust.auth import Principal
 from pages.common import tables, ui
 
@@ -164,6 +165,8 @@ def render() -> None:
     )
 
     form = _form_choice()
+    if cache.query(missing, date.today().year)["units"]:
+        ui.no_data("单位名录为空：报送的每一笔都要落到已登记的单位上，请先导入单位名录。", (("registers", "units"),))
     args = _submission(form, principal)
     upload = st.file_uploader(
         "上传文件",
