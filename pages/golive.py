@@ -47,6 +47,7 @@ def _table(items: list[dict]) -> None:
         table.assign(状态=[[v] for v in table["状态"]]),
         hide_index=True,
         width="stretch",
+        height=35 * (len(table) + 1) + 3,  # every item in view, no inner scroll
         column_config={
             "状态": STATUS_COLUMN,
             "现有": st.column_config.NumberColumn(format="localized", width=70),
