@@ -91,9 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         choices=sorted(ALL_FORMS),
         help="beneficiaries 名册 | proofs 证明材料 | purchases 台账 | units 单位名录 | budgets 年度预算与预留份额 | "
-        "suppliers 供应商 | pairings 结对关系 | meetings 联席会议 | outlets 网点名录 | products 产品名库",
+        "suppliers 供应商 | pairings 结对关系 | meetings 联席会议 | outlets 网点名录 | products 产品名库 | "
+        "rules 政策规则（仅管理员）",
     )
-    p.add_argument("--year", type=int, help="budgets：文件没有“年度”列时的年度")
+    p.add_argument("--year", type=int, help="budgets：文件没有“年度”列时的年度；rules：阈值变更的生效年度（默认今年）")
     p.add_argument("--unit", help="报送单位（名称或编号）")
     p.add_argument("--period", help="报送期，如 2024-05 或 2024-Q2（名册必填）")
     p.add_argument("--origin", help="证明材料的默认产地（区县名称或代码）")

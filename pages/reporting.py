@@ -17,9 +17,10 @@ from data_access.desks.imports import (
     preview_frame,
     unit_choices,
 )
-from data_access.desks.ingest import FORMS, parse_upload
+from data_access.desks.ingest import FORMS, REGISTERS, parse_upload
+from data_access.desks.registers import FIELD_CHOICES, register_frame, register_row
 from data_access.figures.readiness import missing
-from data_access.trust.auth import Principal
+from data_access.trust.auth import AccessDenied, Principal
 from pages.common import tables, ui
 
 HINTS = {
@@ -106,6 +107,9 @@ def _check_and_commit(upload, form: str, args: dict) -> None:
         st.session_state.pop("rep_done", None)
     result = st.session_state["rep_parsed"]
     checked = cache.run(check_upload, result, **args)
+    registered = st.session_state.pop("rep_registered", None)
+    if registered:
+        st.success(registered, icon=":material/how_to_reg:")
     done = st.session_state.get("rep_done")
     if done is not None and done.batch_id is not None:
         st.success(done.message, icon=":material/task_alt:")
@@ -120,6 +124,8 @@ def _check_and_commit(upload, form: str, args: dict) -> None:
     if checked.errors:
         st.subheader("问题清单")
         st.dataframe(errors_frame(checked.errors), hide_index=True, width="stretch")
+    if args["principal"].role == "admin" and (checked.unknown_units or checked.unknown_suppliers):
+        _register_in_place(checked)
     if len(result.rows):
         st.subheader(f"预览（前 {min(len(result.rows), 200)} 行，共 {len(result.rows):,} 行）")
         st.dataframe(preview_frame(result), hide_index=True, width="stretch")
@@ -130,6 +136,68 @@ def _check_and_commit(upload, form: str, args: dict) -> None:
         cache.clear()
         st.session_state["rep_done"] = outcome
         st.rerun()
+
+
+def _register_in_place(checked) -> None:
+    """An admin registers the units or suppliers the file names but the registers lack (or files a name
+    as another unit's alias), through the registers' own checks; the same file is then checked again."""
+    st.subheader("在此登记缺少的单位或供应商")
+    st.caption("登记后本页自动按同一文件重新校验，无需重新上传。")
+    for name, close in list(checked.unknown_units.items())[:10]:
+        title = f"单位「{name}」不在单位名录中" + (f"（是否为：{'、'.join(close)}？）" if close else "")
+        with st.expander(title, expanded=True):
+            as_alias, new_unit = st.tabs(["登记为已有单位的别名", "登记为新单位"])
+            with as_alias.form(f"rep_alias_{name}"):
+                units = cache.query(register_frame, "units")
+                names = list(units["单位名称"])
+                owner = st.selectbox(
+                    "是哪个已登记单位的别名",
+                    names,
+                    index=names.index(close[0]) if close and close[0] in names else None,
+                    placeholder="选择单位",
+                    key=f"rep_alias_owner_{name}",
+                )
+                if st.form_submit_button("登记为别名", icon=":material/link:") and owner:
+                    row = units.set_index("单位名称").loc[owner]
+                    aliases = "、".join(a for a in [str(row["别名"] or ""), name] if a)
+                    values = {"单位名称": owner, **{k: v for k, v in row.items() if k != "别名"}, "别名": aliases}
+                    _register("units", values, f"已把「{name}」登记为「{owner}」的别名")
+            with new_unit.form(f"rep_unit_{name}"):
+                c1, c2 = st.columns(2)
+                values = {
+                    "单位名称": c1.text_input("单位名称", name, key=f"rep_new_name_{name}"),
+                    "单位类型": c2.selectbox("单位类型", FIELD_CHOICES["unit_kind"], key=f"rep_new_kind_{name}"),
+                    "所在地区": c1.text_input("所在地区（区县或地市）", key=f"rep_new_region_{name}"),
+                    "帮扶辖区": c2.text_input("帮扶辖区（适用其政策规则的地区）", key=f"rep_new_juris_{name}"),
+                    "统一社会信用代码": c1.text_input("统一社会信用代码（可选）", key=f"rep_new_credit_{name}"),
+                }
+                if st.form_submit_button("登记新单位", type="primary", icon=":material/add_business:"):
+                    _register("units", values, f"已登记单位「{values['单位名称']}」")
+    for name, close in list(checked.unknown_suppliers.items())[:10]:
+        title = f"供应商「{name}」不在供应商名录中" + (f"（是否为：{'、'.join(close)}？）" if close else "")
+        with st.expander(title, expanded=True), st.form(f"rep_supplier_{name}"):
+            c1, c2 = st.columns(2)
+            values = {
+                "名称": c1.text_input("名称", name, key=f"rep_sup_name_{name}"),
+                "所在县": c2.text_input("所在县（名称或区划代码）", key=f"rep_sup_region_{name}"),
+                "类型": c1.selectbox("类型", ["", *FIELD_CHOICES["supplier_kind"]], key=f"rep_sup_kind_{name}"),
+            }
+            if st.form_submit_button("登记供应商", type="primary", icon=":material/add_business:"):
+                _register("suppliers", values, f"已登记供应商「{values['名称']}」")
+
+
+def _register(form: str, values: dict, done: str) -> None:
+    try:
+        outcome = cache.act(register_row, form, values)
+    except AccessDenied as exc:
+        st.error(str(exc), icon=":material/block:")
+        return
+    if not outcome.committed:
+        title = REGISTERS[form].title
+        st.error(f"未能登记到「{title}」：" + "；".join(e.message for e in outcome.errors[:5]), icon=":material/error:")
+        return
+    st.session_state["rep_registered"] = done + "，已按同一文件重新校验。"
+    st.rerun()
 
 
 def _batches(principal: Principal) -> None:

@@ -37,6 +37,7 @@ from data_access.desks.ingest import (
     ALL_FORMS,
     FORMS,
     PURPOSE_LABELS,
+    REGISTERS,
     Limits,
     ParseResult,
     RowError,
@@ -95,6 +96,9 @@ class ImportOutcome:
     unit_id: int | None = None
     period: str | None = None
     seconds: float = 0.0
+    # Names the registers lack, with the closest registered names: what an admin can register in place.
+    unknown_units: dict[str, list[str]] = field(default_factory=dict)
+    unknown_suppliers: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -329,8 +333,10 @@ class _Plan:
         }
         products: dict[tuple[str, str], int] = {}
         origins_of: dict[str, set[str]] = {}
-        for i, n, o in conn.execute(select(s.product.c.id, s.product.c.name, s.product.c.origin_code)):
-            products[(_norm(n), o)] = i
+        # A product merged into another (desks.merges) is found as the product it was merged into.
+        pr = s.product.c
+        for i, n, o, m in conn.execute(select(pr.id, pr.name, pr.origin_code, pr.merged_into)):
+            products[(_norm(n), o)] = m or i
             origins_of.setdefault(_norm(n), set()).add(o)
         regions = RegionNames(conn)
         seller_key = "supplier" if form == "purchases" else "seller"
@@ -351,6 +357,7 @@ class _Plan:
             if name not in closest:
                 close = difflib.get_close_matches(_norm(name), names, n=3, cutoff=0.5) if len(closest) < 500 else []
                 closest[name] = f"是否为：{'、'.join(close)}？" if close else ""
+                self.outcome.unknown_units.setdefault(_norm(name), close)
             self.refuse(
                 int(row),
                 orders["buyer"],
@@ -384,6 +391,10 @@ class _Plan:
                     self.refuse(None, 0, None, None, f"默认产地：{reason}")
                 origin = origin.fillna(code) if code else origin
             bad = origin.isna()
+            supplier_names = sorted(suppliers)
+            for name in rows[seller_key][bad].dropna().unique()[:500]:
+                close = difflib.get_close_matches(_norm(name), supplier_names, n=3, cutoff=0.5)
+                self.outcome.unknown_suppliers.setdefault(_norm(name), close)
             for row, name in zip(rows["source_row"][bad], rows[seller_key][bad], strict=True):
                 self.refuse(
                     int(row),
@@ -743,7 +754,7 @@ def batches(engine: Engine, principal: Principal | None = None, limit: int = 100
                 "status",
             ],
         )
-    df["form_label"] = df["form"].map(FORM_LABELS).fillna(df["form"])
+    df["form_label"] = df["form"].map(FORM_LABELS | {k: spec.title for k, spec in REGISTERS.items()}).fillna(df["form"])
     return df
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from data_access.engines.rules import METRIC_NAMES, METRICS, THRESHOLD_UNITS
 from data_access.query.export import neutralise as safe_cell
 from data_access.query.export import safe_frame
 from data_access.reference import labels
@@ -73,6 +74,7 @@ class Field:
     synonyms: tuple[str, ...] = ()
     header_required: bool = True
     value_required: bool = True
+    template: bool = True  # False: an alternative column a file may have, not in the template or export
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,11 @@ class FormSpec:
 
     def field(self, key: str) -> Field:
         return next(f for f in self.fields if f.key == key)
+
+    @property
+    def template_fields(self) -> tuple[Field, ...]:
+        """The columns of the template and of an export, in order (``example`` has one cell each)."""
+        return tuple(f for f in self.fields if f.template)
 
 
 _DATE_SYNONYMS = (
@@ -464,6 +471,63 @@ REGISTERS: dict[str, FormSpec] = {
         max_rows=100_000,
         max_amount_yuan=0,
     ),
+    "rules": FormSpec(
+        key="rules",
+        title="政策规则",
+        attachment="",
+        fields=(
+            Field("jurisdiction", "适用辖区", "region", ("适用辖区", "辖区", "适用地区", "帮扶辖区", "所属辖区")),
+            # 起止年度 in one cell, or the two columns 起始年度/终止年度 below (either is enough).
+            Field(
+                "years",
+                "起止年度",
+                "year_span",
+                ("起止年度", "适用年度", "执行年度", "有效期", "起止年份", "有效年度"),
+                header_required=False,
+                value_required=False,
+            ),
+            Field("subject_kind", "对象类型", "rule_subject", ("对象类型", "适用对象", "考核对象", "对象")),
+            Field("metric", "指标", "metric", ("指标", "考核指标", "指标名称", "指标代码")),
+            Field("threshold", "阈值", "threshold", ("阈值", "目标值", "标准", "要求值", "门槛")),
+            Field("title", "名称", "text", ("名称", "规则名称", "规则", "要求")),
+            Field("requirement", "条款原文", "long_text", ("条款原文", "原文", "政策原文", "条款内容", "原文摘录")),
+            Field("source_doc", "文件名称", "text", ("文件名称", "文件", "政策文件", "依据文件", "文件标题")),
+            Field("source_doc_no", "文号", "text", ("文号", "文件文号", "发文字号", "发文文号"), False, False),
+            Field("source_clause", "条款", "text", ("条款", "条款号", "条目", "章节")),
+            Field(
+                "year_from",
+                "起始年度",
+                "rule_year",
+                ("起始年度", "开始年度", "起始年份", "生效年度"),
+                header_required=False,
+                value_required=False,
+                template=False,
+            ),
+            Field(
+                "year_to",
+                "终止年度",
+                "rule_year",
+                ("终止年度", "结束年度", "终止年份", "失效年度"),
+                header_required=False,
+                value_required=False,
+                template=False,
+            ),
+        ),
+        example=(
+            "示例：珠海市",
+            "2021-",
+            "预算单位",
+            "预留份额比例",
+            "30%",
+            "预算单位预留份额≥30%",
+            "2021年各级预算单位应当按照不低于30%的比例预留年度食堂食材采购份额。",
+            "《关于大力推进消费帮扶巩固拓展脱贫攻坚成果的工作方案》（珠海）",
+            "珠委农组〔2021〕15号",
+            "四（二）",
+        ),
+        max_rows=10_000,
+        max_amount_yuan=0,
+    ),
 }
 ALL_FORMS: dict[str, FormSpec] = {**FORMS, **REGISTERS}
 
@@ -548,6 +612,126 @@ def season_months(text: str) -> tuple[list[int] | None, str | None]:
             continue
         return None, "上市月份应写作 6-9月、11月-次年2月、3、4、5月 或 全年"
     return (months or None), (None if months else "上市月份为空")
+
+
+_RULE_SUBJECT_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "budget_unit": ("预算单位", "各级预算单位", "行政事业单位", "budget_unit"),
+    "union": ("工会", "基层工会", "各级工会", "union"),
+    "any_unit": ("各类单位", "各单位", "所有单位", "全部单位", "any_unit"),
+    "origin_county": ("产地区县", "产地县", "受援区县", "origin_county"),
+}
+# Every metric the rule engine evaluates (its allow-list), by code, by its short Chinese name, or by
+# one of the other names offices use; nothing outside ``METRICS`` is read.
+_METRIC_EXTRA_NAMES: dict[str, tuple[str, ...]] = {
+    "reserved_share": ("预留比例", "预留份额", "预留份额占比"),
+    "canteen_832_share": ("832采购占比", "832平台采购比例", "食堂食材832采购占比"),
+    "gift_assist_share": ("节日慰问品帮扶产品占比", "慰问品帮扶占比"),
+    "gift_eastwest_share": ("节日慰问品东西部协作占比", "东西部协作产品占比"),
+    "gift_per_member": ("人均慰问品帮扶金额", "工会人均帮扶采购", "人均帮扶采购额"),
+    "welfare_outlet_share": ("集体福利专馆专区比例", "福利专馆专区占比"),
+    "yoy_ratio": ("采购额不低于上年", "同比"),
+    "origin_yoy_ratio": ("产地同比", "产地区县同比"),
+    "reserved_filed": ("填报预留份额", "预留份额是否填报"),
+    "report_monthly_by_day": ("每月报送", "按月报送截止日"),
+    "report_quarterly": ("每季度报送", "按季度报送"),
+}
+_METRIC_SYNONYMS: dict[str, tuple[str, ...]] = {
+    code: (METRIC_NAMES.get(code, code), code, *_METRIC_EXTRA_NAMES.get(code, ())) for code in METRICS
+}
+RULE_YEAR_SPAN = 10  # a rule may be entered up to ten years ahead (a 十五五 plan)
+_SPAN_SEP = r"[-~—–至到]"
+_OPEN_SPAN = re.compile(rf"自?(\d{{4}})(?:{_SPAN_SEP}?(?:今|现在|至今)|起(?:至今)?|以来|{_SPAN_SEP})")
+_CLOSED_SPAN = re.compile(rf"自?(\d{{4}}){_SPAN_SEP}(\d{{4}})")
+
+
+def year_span(text: str, today: date | None = None) -> tuple[int | None, int | None, str | None]:
+    """起止年度 text → (first year, last year or None while in force, why not): ``2021-``, ``2021-2025``,
+    ``2021至今``, ``2021年起``, ``2021年度-2025年度``."""
+    t = re.sub(r"年度?|\s", "", unicodedata.normalize("NFKC", text))
+    last_ok = (today or date.today()).year + RULE_YEAR_SPAN
+    m = _CLOSED_SPAN.fullmatch(t)
+    first, last = (int(m.group(1)), int(m.group(2))) if m else (None, None)
+    if m is None:
+        m = _OPEN_SPAN.fullmatch(t)
+        first = int(m.group(1)) if m else None
+    if first is None:
+        if re.fullmatch(r"\d{4}", t):
+            return None, None, "只写了一个年度：只适用该年请写 2021-2021，长期有效请写 2021- 或 2021至今"
+        return None, None, "起止年度应写作 2021-（长期有效）、2021-2025 或 2021至今"
+    for year in (first, last):
+        if year is not None and not EARLIEST_DATE.year <= year <= last_ok:
+            return None, None, f"年度应在 {EARLIEST_DATE.year} 至 {last_ok} 年之间"
+    if last is not None and last < first:
+        return None, None, "终止年度早于起始年度"
+    return first, last, None
+
+
+def _rule_year(today: date) -> Callable[[str], tuple[int | None, int | None, str | None]]:
+    """起始年度 or 终止年度 alone (a four-digit year), read with the bounds of ``year_span``."""
+
+    def read(text: str):
+        if not re.fullmatch(r"\d{4}\s*年?度?", text):
+            return None, None, "年度应为四位年份，如 2026"
+        return year_span(f"{text}-{text}", today)
+
+    return read
+
+
+_THRESHOLD_RE = re.compile(
+    r"(?:≥|>=|不低于|不少于|至少)?(\d+(?:\.\d+)?)(%|元/人|元每人|元|日前|日|号|次/季度|次/季|次)?"
+)
+_THRESHOLD_WORDS = {
+    "filed": ("是", "须填报", "填报", "已填报", "需填报", "应填报"),
+    "per_quarter": ("每季度", "每季", "每季度一次"),
+    "ratio_to_last_year": ("不低于上年", "不低于去年", "只增不减", "不低于上年同期"),
+}
+_THRESHOLD_FORMS = {
+    "ratio": "比例，写作 10% 或 0.1",
+    "ratio_to_last_year": "上年的倍数，写作 100%（不低于上年）或 1.1",
+    "yuan_per_member": "每人金额，写作 500元/人 或 500",
+    "filed": "是否填报，写作 是",
+    "day_of_month": "每月截止日，写作 29日 或 29",
+    "per_quarter": "每季度报送次数，写作 每季度 或 1",
+}
+
+
+def threshold_value(text: str, unit: str, header_unit: str | None = None) -> tuple[float | None, str | None]:
+    """阈值 text read in a metric's threshold unit (``THRESHOLD_UNITS``) → (value, None) or (None, why):
+    ``10%``/``0.1`` → 0.1; ``500元/人`` → 500; ``29日`` → 29; ``100%``/``不低于上年`` → 1.0; ``是`` → 1."""
+    t = re.sub(r"\s", "", unicodedata.normalize("NFKC", text))
+    wrong = f"该指标的阈值是{_THRESHOLD_FORMS[unit]}"
+    if t in _THRESHOLD_WORDS.get(unit, ()):
+        return 1.0, None
+    m = _THRESHOLD_RE.fullmatch(t)
+    if m is None:
+        return None, wrong
+    number, suffix = float(m.group(1)), m.group(2) or ("%" if header_unit in ("%", "％") else None)
+    if unit == "ratio":
+        value = number / 100 if suffix == "%" or (suffix is None and number > 1) else number
+        if suffix not in (None, "%"):
+            return None, wrong
+        return (round(value, 6), None) if 0 < value <= 1 else (None, "比例应大于 0、不超过 100%")
+    if unit == "ratio_to_last_year":
+        # 100 or 110 without a sign are percents of last year; 1 or 1.1 are multiples.
+        value = number / 100 if suffix == "%" or (suffix is None and number > 5) else number
+        if suffix not in (None, "%"):
+            return None, wrong
+        return (round(value, 6), None) if 0 < value <= 5 else (None, "上年的倍数应大于 0、不超过 500%")
+    if unit == "yuan_per_member":
+        if suffix not in (None, "元", "元/人", "元每人"):
+            return None, wrong
+        return (round(number, 2), None) if number > 0 else (None, "每人金额应大于 0")
+    if unit == "day_of_month":
+        if suffix not in (None, "日", "号", "日前") or not number.is_integer():
+            return None, wrong
+        return (number, None) if 1 <= number <= 31 else (None, "每月截止日应在 1 至 31 之间")
+    if unit == "filed":
+        ok = (suffix is None and number == 1) or (suffix == "%" and number == 100)
+        return (1.0, None) if ok else (None, wrong)
+    if unit == "per_quarter":
+        ok = suffix in (None, "次", "次/季度", "次/季") and number.is_integer() and number >= 1
+        return (number, None) if ok else (None, wrong)
+    return None, f"未知的阈值单位 {unit}"
 
 
 # GB 32100-2015: the 18th character of a 统一社会信用代码 is a check character over the first 17.
@@ -894,7 +1078,7 @@ def _missing_headers(spec: FormSpec, found: dict) -> list[str]:
 
 
 def _header_error(spec: FormSpec, best: tuple | None, first_rows: list) -> str:
-    expected = "、".join(f.label for f in spec.fields)
+    expected = "、".join(f.label for f in spec.template_fields)
     if best is None:
         if not first_rows:
             return "文件中没有任何内容"
@@ -1071,13 +1255,13 @@ def _quantity(s: pd.Series, header_unit: str | None) -> tuple[pd.Series, pd.Seri
     return value.where(ok), unit.where(ok & value.notna()), reasons
 
 
-def _text(s: pd.Series) -> pd.Series:
+def _text(s: pd.Series, longest: int = 200) -> pd.Series:
     reasons = _reasons(s.index)
     first = s.str[0]
     plain_number = s.str.fullmatch(r"[+-]\d+(?:\.\d+)?", na=False)
     formula = s.str.match(r"[=@]", na=False) | (s.str.match(r"[+-]", na=False) & ~plain_number)
     _set(reasons, formula, "以「" + first.fillna("") + "」开头，疑似公式；为防公式注入不予导入，请删除开头的符号")
-    _set(reasons, s.str.len() > 200, "超过200个字")
+    _set(reasons, s.str.len() > longest, f"超过{longest}个字")
     return reasons
 
 
@@ -1168,6 +1352,36 @@ def _normalise_chunk(raw: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
             reasons = value.map(credit_code_problem, na_action="ignore").astype(object).where(value.notna(), None)
         elif f.kind == "year":
             value, reasons = _year(s, ctx.today)
+        elif f.kind == "rule_year":
+            parsed = s.map(_rule_year(ctx.today), na_action="ignore")
+            value = parsed.map(lambda p: p[0], na_action="ignore").astype("Int64")
+            reasons = parsed.map(lambda p: p[2], na_action="ignore").astype(object).where(s.notna(), None)
+        elif f.kind == "year_span":
+            parsed = s.map(lambda v: year_span(v, ctx.today), na_action="ignore")
+            value = s
+            reasons = parsed.map(lambda p: p[2], na_action="ignore").astype(object).where(s.notna(), None)
+            extra["span_from"] = parsed.map(lambda p: p[0], na_action="ignore").astype("Int64")
+            extra["span_to"] = parsed.map(lambda p: p[1], na_action="ignore").astype("Int64")
+        elif f.kind == "rule_subject":
+            value, reasons = _vocabulary(s, _RULE_SUBJECT_SYNONYMS, dict(labels.RULE_SUBJECTS), "对象类型")
+        elif f.kind == "metric":
+            value, reasons = _vocabulary(s, _METRIC_SYNONYMS, {}, "指标")
+            allowed = "、".join(f"{METRIC_NAMES.get(c, c)}（{c}）" for c in METRICS)
+            reasons = reasons.where(reasons.isna(), f"未知指标，规则引擎无法计算，不予导入；可填：{allowed}")
+        elif f.kind == "threshold":
+            units = out["metric"].map(THRESHOLD_UNITS) if "metric" in out else pd.Series(None, index=s.index)
+            parsed = pd.Series(
+                [
+                    threshold_value(v, u, unit) if isinstance(v, str) and isinstance(u, str) else (None, None)
+                    for v, u in zip(s, units, strict=True)
+                ],
+                index=s.index,
+                dtype=object,
+            )
+            value = parsed.map(lambda p: p[0]).astype(float)
+            reasons = parsed.map(lambda p: p[1]).astype(object)
+        elif f.kind == "long_text":
+            value, reasons = s, _text(s, 2000)
         elif f.kind == "ratio":
             value, reasons = _ratio(s, unit)
         elif f.kind == "count":
@@ -1449,7 +1663,7 @@ def template_bytes(form: str, kind: str = "xlsx") -> bytes:
     """The blank form users download: a title row as in seed 002, the header, one 示例 row."""
     spec = ALL_FORMS[form]
     title = f"{spec.attachment}　{spec.title}" if spec.attachment else spec.title
-    headers = [f.label for f in spec.fields]
+    headers = [f.label for f in spec.template_fields]
     if kind == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\r\n")
@@ -1479,7 +1693,7 @@ def _template_xlsx(spec: FormSpec, title: str, headers: list[str]) -> bytes:
     ws["A1"].alignment = Alignment(horizontal="center")
     ws.append(headers)
     ws.append(list(spec.example))
-    for col, f in enumerate(spec.fields, start=1):
+    for col, f in enumerate(spec.template_fields, start=1):
         letter = get_column_letter(col)
         ws.cell(row=2, column=col).font = Font(bold=True)
         example = ws.cell(row=3, column=col)

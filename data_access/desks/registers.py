@@ -1,8 +1,9 @@
 """基础数据 registers in through the front door: the unit register (单位名录), the unit-year budgets
 with 预留份额 (年度预算与预留份额, seed 001 三（二）; seed 004 一（一）), suppliers (供应商名录), pairing
-relations (结对关系), the joint meetings (联席会议) and the 五专 outlets (网点名录; without coordinates an
-outlet stands at its county's centre, marked so) and the product catalogue (产品名库 / 认定目录: category,
-origin, supplier, 上市月份 such as 11月-次年2月, supply, reference and cost price, certification).
+relations (结对关系), the joint meetings (联席会议), the 五专 outlets (网点名录; without coordinates an
+outlet stands at its county's centre, marked so), the product catalogue (产品名库 / 认定目录: category,
+origin, supplier, 上市月份 such as 11月-次年2月, supply, reference and cost price, certification) and the
+policy rules (政策规则, admins only: versions by year, so a changed threshold never rewrites a judged year).
 
 The same path as 数据报送: ``ingest.parse_upload`` reads the office file (title rows, GBK, full-width
 digits, 万元, header synonyms) into normalised rows, then ``check_register`` / ``commit_register``
@@ -16,6 +17,7 @@ admins load the registers; a reporter may file its own unit's budget rows.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -25,7 +27,8 @@ import pandas as pd
 from sqlalchemy import Engine, func, insert, select, update
 
 from data_access.desks.imports import RegionNames, _norm
-from data_access.desks.ingest import REGISTERS, SUPPLIER_KINDS, ParseResult, RowError
+from data_access.desks.ingest import REGISTERS, RULE_YEAR_SPAN, SUPPLIER_KINDS, ParseResult, RowError, parse_upload
+from data_access.engines.rules import METRIC_NAMES, THRESHOLD_UNITS
 from data_access.query.export import xlsx_bytes
 from data_access.reference.labels import (
     BUYER_KINDS,
@@ -34,9 +37,19 @@ from data_access.reference.labels import (
     OUTLET_STATUSES,
     PAIRING_KINDS,
     PRODUCT_STATUSES,
+    RULE_SUBJECTS,
 )
 from data_access.store import schema as s
-from data_access.trust.auth import ADMIN_ROLES, SUBMIT_ROLES, AccessDenied, Principal, require_role, write_audit
+from data_access.trust.auth import (
+    ADMIN_ROLES,
+    AUDIT_ACTIONS,
+    SUBMIT_ROLES,
+    AccessDenied,
+    Principal,
+    require_role,
+    write_audit,
+    write_audits,
+)
 
 __all__ = [
     "RegisterOutcome",
@@ -45,6 +58,15 @@ __all__ = [
     "register_counts",
     "register_export",
     "register_frame",
+    "FIELD_CHOICES",
+    "inactive_units",
+    "key_fields",
+    "register_row",
+    "row_history",
+    "row_key",
+    "row_version",
+    "set_unit_active",
+    "row_subject",
 ]
 
 MAX_ERRORS = 5000
@@ -116,7 +138,45 @@ def commit_register(engine: Engine, principal: Principal, result: ParseResult, *
     return _run(engine, principal, result, year, write=True)
 
 
-def _run(engine: Engine, principal: Principal, result: ParseResult, year: int | None, write: bool):
+def register_row(
+    engine: Engine,
+    principal: Principal,
+    form: str,
+    values: dict[str, object],
+    *,
+    expected_version: int | None = None,
+    year: int | None = None,
+) -> RegisterOutcome:
+    """Add or edit one row from the page's form, through exactly the checks of a file import.
+
+    ``values`` holds the template's headers (what the export shows) → what was typed. The row is
+    written as a one-row file and read back by ``parse_upload``, so 万元, 元/斤, full-width digits and
+    every register rule apply as they do to a file. ``expected_version`` is the row's version when the
+    form was shown: an edit of a row someone changed since is refused (nothing written)."""
+    spec = REGISTERS[form]
+    row = {
+        f.label: "" if values.get(f.label) is None else str(values.get(f.label)).strip()
+        for f in spec.fields
+        if f.template
+    }
+    data = pd.DataFrame([row], dtype=str).to_csv(index=False).encode("utf-8")
+    result = parse_upload(data, form, "页面录入")
+    if result.ok:
+        # A form edit is recorded as a batch of its own even when the same values were typed before.
+        stamp = f"{principal.username}:{time.time_ns()}".encode()
+        result.file_hash = hashlib.sha256(data + stamp).hexdigest()
+    return _run(engine, principal, result, year, True, expected_version, typed=True)
+
+
+def _run(
+    engine: Engine,
+    principal: Principal,
+    result: ParseResult,
+    year: int | None,
+    write: bool,
+    expected: int | None = None,
+    typed: bool = False,
+):
     t0 = time.perf_counter()
     if result.form not in REGISTERS:
         raise ValueError(f"「{result.form}」不是基础数据表")
@@ -139,6 +199,8 @@ def _run(engine: Engine, principal: Principal, result: ParseResult, year: int | 
                 return outcome
             plan = _PLANS[result.form](conn, principal, result, year)
             plan.resolve()
+            if expected is not None:
+                plan.check_version(expected)
             outcome.created, outcome.updated, outcome.unchanged = plan.counts()
             if write:
                 outcome.batch_id = conn.execute(
@@ -148,7 +210,7 @@ def _run(engine: Engine, principal: Principal, result: ParseResult, year: int | 
                         period=None,
                         submitted_at=datetime.now().replace(microsecond=0),
                         submitted_by=principal.username[:64],
-                        file_name=(result.filename or "")[:256],
+                        file_name=("页面录入" if typed else result.filename or "")[:256],
                         file_hash=result.file_hash,
                         row_count=len(result.rows),
                         status="committed",
@@ -173,6 +235,20 @@ class _Plan:
         self.new: list[dict] = []
         self.changed: list[tuple[dict, dict, dict]] = []  # (key, before, after)
         self.same = 0
+        self.matched: list[int | None] = []  # versions of the stored rows the file's rows matched
+
+    def check_version(self, expected: int) -> None:
+        """A form edit names the version it was made on: refuse it when the row has moved on since."""
+        if not self.matched:
+            reason = "该行已不存在（可能已被合并或停用），请刷新页面后重新选择"
+        elif self.matched[0] is not None and self.matched[0] != expected:
+            reason = (
+                f"该行已被他人修改（您编辑的是第 {expected} 版，现为第 {self.matched[0]} 版），"
+                "本次修改未保存：请刷新后在最新内容上重新修改"
+            )
+        else:
+            return
+        raise _Refused([RowError(None, None, None, reason)], 1)
 
     def refuse(self, row, key: str | None, value, reason: str) -> None:
         self.count += 1
@@ -193,6 +269,17 @@ class _Plan:
     def _audit(self, action: str, subject: str, before: dict | None, after: dict) -> None:
         detail = json.dumps({"before": before, "after": after}, ensure_ascii=False, default=str)
         write_audit(self.conn, self.principal.username, action, subject[:128], detail)
+
+    def _audit_new(self, rows: list[dict], subject_of, batch_id: int) -> None:
+        """One audit row per new row (its history starts here)."""
+        detail = [
+            (
+                subject_of(r)[:128],
+                json.dumps({"before": None, "after": r, "batch": batch_id}, ensure_ascii=False, default=str),
+            )
+            for r in rows
+        ]
+        write_audits(self.conn, self.principal.username, "register_change", detail)
 
 
 def _value(v):
@@ -278,6 +365,7 @@ class _UnitPlan(_Plan):
             if old is None:
                 self.new.append(row)
                 continue
+            self.matched.append(old.version)
             parent = existing.get(row["parent"]) if row["parent"] else None
             after = {k: row[k] for k in UNIT_FIELDS if k != "parent_id"} | {"parent_id": getattr(parent, "id", None)}
             before = {k: _value(getattr(old, k)) for k in UNIT_FIELDS}
@@ -300,8 +388,10 @@ class _UnitPlan(_Plan):
             stmt = insert(u).returning(u.c.id, u.c.name, sort_by_parameter_order=True)
             for new_id, name in conn.execute(stmt, values).all():
                 ids[_norm(name)] = new_id
-            self._audit(
-                "register_change", f"单位:{len(values)} 个新增", None, {"batch": batch_id, "units": values[:50]}
+            self._audit_new(
+                [v | {"parent": r["parent"], "aliases": r["aliases"]} for v, r in zip(values, self.new, strict=True)],
+                lambda v: row_subject("units", v["name"]),
+                batch_id,
             )
         for row in self.new:  # parents may be new rows of the same file
             if row["parent"]:
@@ -312,7 +402,7 @@ class _UnitPlan(_Plan):
             parent = parent_of.get(_norm(key["name"]))
             values["parent_id"] = ids.get(parent) if parent else None
             conn.execute(update(u).where(u.c.id == key["id"]).values(**values, active=True, version=u.c.version + 1))
-            self._audit("register_change", f"单位:{key['name']}", before, values)
+            self._audit("register_change", row_subject("units", key["name"]), before, values)
         known = {a for (a,) in conn.execute(select(s.unit_alias.c.alias))}
         for row in self.rows:
             fresh = [a for a in row["aliases"] if a not in known]
@@ -332,7 +422,8 @@ class _BudgetPlan(_Plan):
         units = {_norm(n): i for i, n in conn.execute(select(u.c.id, u.c.name))}
         units |= {_norm(a): i for a, i in conn.execute(select(s.unit_alias.c.alias, s.unit_alias.c.unit_id))}
         units |= {c: i for i, c in conn.execute(select(u.c.id, u.c.credit_code).where(u.c.credit_code.isnot(None)))}
-        names = sorted({_norm(n) for (n,) in conn.execute(select(u.c.name))})
+        self.unit_names = {i: n for i, n in conn.execute(select(u.c.id, u.c.name))}
+        names = sorted({_norm(n) for n in self.unit_names.values()})
         today = datetime.now().date()
         if self.year is not None and not 2015 <= self.year <= today.year + 1:
             self.refuse(None, None, self.year, f"年度应在 2015 至 {today.year + 1} 年之间")
@@ -379,6 +470,7 @@ class _BudgetPlan(_Plan):
             if old is None:
                 self.new.append(row)
                 continue
+            self.matched.append(old.version)
             before = {k: _value(float(getattr(old, k)) if getattr(old, k) is not None else None) for k in BUDGET_FIELDS}
             if before != after:
                 self.changed.append(({"unit_id": row["unit_id"], "year": row["year"]}, before, after))
@@ -394,14 +486,19 @@ class _BudgetPlan(_Plan):
             ]
             for start in range(0, len(rows), 5000):
                 conn.execute(insert(b), rows[start : start + 5000])
-            self._audit("register_change", f"年度预算:{len(rows)} 行新增", None, {"batch": batch_id, "rows": len(rows)})
+            self._audit_new(
+                [{k: v for k, v in r.items() if k != "version"} for r in rows],
+                lambda r: row_subject("budgets", self.unit_names[r["unit_id"]], r["year"]),
+                batch_id,
+            )
         for key, before, after in self.changed:
             conn.execute(
                 update(b)
                 .where(b.c.unit_id == key["unit_id"], b.c.year == key["year"])
                 .values(**after, version=b.c.version + 1)
             )
-            self._audit("register_change", f"年度预算:单位{key['unit_id']}:{key['year']}", before, after)
+            subject = row_subject("budgets", self.unit_names[key["unit_id"]], key["year"])
+            self._audit("register_change", subject, before, after)
 
 
 class _KeyedPlan(_Plan):
@@ -441,6 +538,7 @@ class _KeyedPlan(_Plan):
             if old is None:
                 self.new.append(values)
                 continue
+            self.matched.append(old._mapping.get("version"))
             before = {c: _value(_plain(old._mapping[c])) for c in self.fields}
             after = {c: values[c] for c in self.fields}
             if before != after:
@@ -453,14 +551,12 @@ class _KeyedPlan(_Plan):
         if self.new:
             rows = [dict(v, **({"version": 1} if versioned else {})) for v in self.new]
             self.conn.execute(insert(t), rows)
-            self._audit(
-                "register_change", f"{self.subject}:{len(rows)} 行新增", None, {"batch": batch_id, "rows": rows[:50]}
-            )
+            self._audit_new(self.new, lambda v: row_subject(self.form, *(v[c] for c in self.key)), batch_id)
         for key, before, after in self.changed:
             where = [t.c[c] == v for c, v in key.items()]
             extra = {"version": t.c.version + 1} if versioned else {}
             self.conn.execute(update(t).where(*where).values(**after, **extra))
-            self._audit("register_change", f"{self.subject}:{'/'.join(map(str, key.values()))}", before, after)
+            self._audit("register_change", row_subject(self.form, *key.values()), before, after)
 
 
 def _plain(v):
@@ -651,6 +747,249 @@ class _ProductPlan(_KeyedPlan):
         )
 
 
+RULE_TEXTS = ("title", "requirement", "source_doc", "source_doc_no", "source_clause")
+RULE_FIELDS = ("year_from", "year_to", "threshold", "threshold_unit", *RULE_TEXTS)
+RULE_WIDTHS = {"title": 128, "source_doc": 160, "source_doc_no": 48, "source_clause": 48}
+
+
+def threshold_text(value: float, unit: str) -> str:
+    """A rule's threshold as the 政策规则 register writes it (and reads it back): 30%, 500元/人, 29日."""
+    if unit in ("ratio", "ratio_to_last_year"):
+        return f"{value * 100:g}%"
+    if unit == "yuan_per_member":
+        return f"{value:g}元/人"
+    if unit == "day_of_month":
+        return f"{value:g}日"
+    if unit == "filed":
+        return "是"
+    if unit == "per_quarter":
+        return "每季度" if value == 1 else f"{value:g}次/季度"
+    return f"{value:g}"
+
+
+def _years(year_from: int, year_to: int | None) -> str:
+    return f"{year_from}-{year_to}" if year_to is not None else f"{year_from}-"
+
+
+def _years_text(year_from: int, year_to: int | None) -> str:
+    return f"{year_from}—{year_to}年" if year_to is not None else f"{year_from}年起"
+
+
+def _same_text(stored, given) -> bool:
+    return (_norm(stored) if stored else None) == (given or None)
+
+
+class _RulePlan(_Plan):
+    """政策规则. A rule is (jurisdiction, subject kind, metric); its versions differ by the year they
+    start. A file row with a version's start year updates that version's text in place; a changed
+    threshold of a version already in force before the effective year (``year``, else this year)
+    closes that version the year before and adds a new one from then on, so past years keep the
+    threshold they were judged by. A row starting later than an open version closes it."""
+
+    def __init__(self, conn, principal: Principal, result: ParseResult, year: int | None):
+        super().__init__(conn, principal, result)
+        self.effective = year if year is not None else datetime.now().year
+
+    def resolve(self) -> None:
+        rows = self.result.rows
+        last_ok = datetime.now().year + RULE_YEAR_SPAN
+        if not 2015 <= self.effective <= last_ok:
+            self.refuse(None, None, self.effective, f"生效年度应在 2015 至 {last_ok} 年之间")
+        if "years" not in rows and "year_from" not in rows:
+            self.refuse(None, "years", None, "缺少「起止年度」列（或「起始年度」「终止年度」两列）")
+        self.raise_if_refused()
+        regions = RegionNames(self.conn)
+        by_rule: dict[tuple, list[dict]] = {}
+        for r in rows.itertuples(index=False):
+            row = self._row(r, regions)
+            if row is not None:
+                by_rule.setdefault(row["rule"], []).append(row)
+        self.raise_if_refused()
+        p = s.policy_rule
+        stored: dict[tuple, list[dict]] = {}
+        for v in self.conn.execute(select(p).order_by(p.c.year_from, p.c.id)).mappings():
+            stored.setdefault((v["jurisdiction_code"], v["subject_kind"], v["metric"]), []).append(dict(v))
+        self.codes = {v["code"] for vs in stored.values() for v in vs}
+        for rule, found in by_rule.items():
+            self._merge(sorted(found, key=lambda f: f["year_from"]), stored.get(rule, []))
+        self.raise_if_refused()
+
+    def _row(self, r, regions: RegionNames) -> dict | None:
+        """The store's values of one parsed row, or None after ``refuse``."""
+        jurisdiction, why = regions.resolve(r.jurisdiction, provinces=True)
+        if why:
+            self.refuse(r.source_row, "jurisdiction", r.jurisdiction, why)
+            return None
+        start, end, key = _value(getattr(r, "year_from", None)), _value(getattr(r, "year_to", None)), "year_from"
+        if start is None:
+            start, end, key = _value(getattr(r, "span_from", None)), _value(getattr(r, "span_to", None)), "years"
+        if start is None:
+            self.refuse(r.source_row, key, None, "必填：起止年度，如 2021-、2021-2025 或 2021至今")
+            return None
+        if end is not None and end < start:
+            self.refuse(r.source_row, "year_to" if key == "year_from" else key, end, "终止年度早于起始年度")
+            return None
+        if (r.metric == "origin_yoy_ratio") != (r.subject_kind == "origin_county"):
+            self.refuse(
+                r.source_row,
+                "subject_kind",
+                RULE_SUBJECTS[r.subject_kind],
+                f"指标「{METRIC_NAMES['origin_yoy_ratio']}」只适用于对象类型「产地区县」，"
+                f"对象类型「产地区县」也只能用这一指标（本行指标为「{METRIC_NAMES.get(r.metric, r.metric)}」）",
+            )
+            return None
+        texts = {k: _value(getattr(r, k, None)) for k in RULE_TEXTS}
+        for k, width in RULE_WIDTHS.items():
+            if texts[k] and len(texts[k]) > width:
+                self.refuse(r.source_row, k, texts[k], f"超过{width}个字")
+                return None
+        return dict(
+            row=r.source_row,
+            rule=(jurisdiction, r.subject_kind, r.metric),
+            year_from=int(start),
+            year_to=None if end is None else int(end),
+            threshold=round(float(r.threshold), 6),
+            threshold_unit=THRESHOLD_UNITS[r.metric],
+            **texts,
+        )
+
+    def _merge(self, found: list[dict], versions: list[dict]) -> None:
+        """Plan one rule's file rows (by start year) against its stored versions."""
+        y = self.effective
+        for a, b in zip(found, found[1:], strict=False):
+            if a["year_from"] == b["year_from"]:
+                self.refuse(
+                    b["row"], "years", _years(b["year_from"], b["year_to"]), f"与第{a['row']}行是同一规则的同一起始年度"
+                )
+                return
+            if a["year_to"] is None:  # an open row ends where the file's next version of the rule starts
+                a["year_to"] = b["year_from"] - 1
+            elif a["year_to"] >= b["year_from"]:
+                self.refuse(
+                    b["row"],
+                    "years",
+                    _years(b["year_from"], b["year_to"]),
+                    f"与第{a['row']}行（{_years_text(a['year_from'], a['year_to'])}）的年度重叠",
+                )
+                return
+        by_start = {v["year_from"]: v for v in versions}
+        state = {v["id"]: dict(v) for v in versions}
+        touched: dict[int, int] = {}
+        added: list[dict] = []
+
+        def end_of(f: dict, start: int) -> int | None:
+            if f["year_to"] is not None:
+                return f["year_to"]
+            later = [x for x in by_start if x > start]  # an open row ends where a stored later version starts
+            return min(later) - 1 if later else None
+
+        def change(v: dict, after: dict, row: int) -> bool:
+            if v["id"] in touched:
+                self.refuse(row, "years", None, f"与第{touched[v['id']]}行指向同一版本（{v['code']}）")
+                return False
+            touched[v["id"]] = row
+            before = {k: _value(v[k]) for k in RULE_FIELDS}
+            self.changed.append(({"id": v["id"], "code": v["code"]}, before, after))
+            state[v["id"]].update(after)
+            return True
+
+        for f in found:
+            v = by_start.get(f["year_from"])
+            if v is not None and v["year_from"] < y and round(v["threshold"], 6) != f["threshold"]:
+                w = by_start.get(y)
+                if (
+                    w is not None
+                    and v["year_to"] == y - 1
+                    and round(w["threshold"], 6) == f["threshold"]
+                    and (f["year_to"] is None or f["year_to"] >= y)
+                ):
+                    f, v = dict(f, year_from=y), w  # split by an earlier import: the row is the version from y
+            if v is None:
+                added.append(self._add(f, f["year_from"], end_of(f, f["year_from"])))
+                continue
+            self.matched.append(v.get("version"))
+            end = end_of(f, f["year_from"])
+            after = {"year_from": v["year_from"], "year_to": end, "threshold": f["threshold"]}
+            after["threshold_unit"] = f["threshold_unit"]
+            after |= {k: v[k] if _same_text(v[k], f[k]) else f[k] for k in RULE_TEXTS}
+            before = {k: _value(v[k]) for k in RULE_FIELDS}
+            if {**before, "threshold": round(before["threshold"], 6)} == after:
+                self.same += 1
+                touched.setdefault(v["id"], f["row"])
+            elif round(v["threshold"], 6) == f["threshold"] or v["year_from"] >= y:
+                change(v, after, f["row"])
+            elif (v["year_to"] is not None and v["year_to"] < y) or (end is not None and end < y):
+                self.refuse(
+                    f["row"],
+                    "threshold",
+                    threshold_text(f["threshold"], f["threshold_unit"]),
+                    f"阈值变更自{y}年起生效，而该规则的这一版本（{_years_text(v['year_from'], v['year_to'])}，"
+                    f"阈值{threshold_text(v['threshold'], v['threshold_unit'])}）在{y}年以前已结束；过去的年度按当时的"
+                    "规则评价，阈值不能改动。如需自某年起调整，请新增一行并填写新的起始年度",
+                )
+            elif change(v, before | {"year_to": y - 1}, f["row"]):
+                added.append(self._add(f, y, end))
+        self._check_overlaps(list(state.values()), added, touched)
+
+    def _add(self, f: dict, start: int, end: int | None) -> dict:
+        jurisdiction, subject, metric = f["rule"]
+        base = f"{jurisdiction}_{metric}_{start}"[:44]
+        code, n = base, 1
+        while code in self.codes:
+            n += 1
+            code = f"{base}_{n}"
+        self.codes.add(code)
+        values = dict(
+            code=code,
+            jurisdiction_code=jurisdiction,
+            subject_kind=subject,
+            metric=metric,
+            year_from=start,
+            year_to=end,
+            threshold=f["threshold"],
+            threshold_unit=f["threshold_unit"],
+            **{k: f[k] for k in RULE_TEXTS},
+            source_file=None,
+        )
+        self.new.append(values)
+        return values | {"row": f["row"]}
+
+    def _check_overlaps(self, stored: list[dict], added: list[dict], touched: dict[int, int]) -> None:
+        """No two versions of a rule cover one year: an untouched open version is closed the year before a
+        later one starts; any other overlap is refused on the row that made it."""
+        items = sorted(stored + added, key=lambda v: (v["year_from"], "row" in v))
+        for a, b in zip(items, items[1:], strict=False):
+            if a["year_to"] is not None and a["year_to"] < b["year_from"]:
+                continue
+            a_row, b_row = a.get("row", touched.get(a.get("id"))), b.get("row", touched.get(b.get("id")))
+            if a_row is None and b_row is None:
+                continue  # the store's own state, not this file's doing
+            if a_row is None and a["year_to"] is None and a["year_from"] < b["year_from"]:
+                before = {k: _value(a[k]) for k in RULE_FIELDS}
+                self.changed.append(
+                    ({"id": a["id"], "code": a["code"]}, before, before | {"year_to": b["year_from"] - 1})
+                )
+                a["year_to"] = b["year_from"] - 1
+                continue
+            shown = f"已有版本 {a['code']}" if a_row is None else f"第{a_row}行"
+            self.refuse(
+                b_row if b_row is not None else a_row,
+                "years",
+                _years(b["year_from"], b["year_to"]),
+                f"与{shown}（{_years_text(a['year_from'], a['year_to'])}，"
+                f"阈值{threshold_text(a['threshold'], a['threshold_unit'])}）的年度重叠；请调整起止年度",
+            )
+
+    def write(self, batch_id: int) -> None:
+        p = s.policy_rule
+        for key, before, after in self.changed:
+            self.conn.execute(update(p).where(p.c.id == key["id"]).values(**after, version=p.c.version + 1))
+            self._audit("register_change", row_subject("rules", key["code"]), before, after)
+        if self.new:
+            self.conn.execute(insert(p), [dict(v, version=1) for v in self.new])
+            self._audit_new(self.new, lambda v: row_subject("rules", v["code"]), batch_id)
+
+
 _PLANS = {
     "units": _UnitPlan,
     "budgets": _BudgetPlan,
@@ -659,13 +998,196 @@ _PLANS = {
     "meetings": _MeetingPlan,
     "outlets": _OutletPlan,
     "products": _ProductPlan,
+    "rules": _RulePlan,
 }
+
+
+def set_unit_active(
+    engine: Engine, principal: Principal, name: str, expected_version: int, active: bool, reason: str
+) -> None:
+    """Deactivate a unit (it leaves the rules' subjects and the register; its purchases stay) or bring
+    it back. Units are referenced by purchases and budgets, so they are never deleted. Refused with
+    ``ValueError`` (Chinese) on a stale version or an empty reason."""
+    require_role(principal, ADMIN_ROLES, "停用或恢复单位")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("请填写停用或恢复的原因")
+    u = s.buyer_unit
+    with engine.begin() as conn:
+        row = conn.execute(select(u).where(u.c.name == _norm(name))).first()
+        if row is None:
+            raise ValueError(f"单位「{name}」不在单位名录中")
+        if row.version != expected_version:
+            raise ValueError(
+                f"该单位已被他人修改（您看到的是第 {expected_version} 版，现为第 {row.version} 版），请刷新后重试"
+            )
+        if row.active == active:
+            raise ValueError(f"单位「{row.name}」已经是{'在用' if active else '停用'}状态")
+        conn.execute(update(u).where(u.c.id == row.id).values(active=active, version=u.c.version + 1))
+        detail = {
+            "what": "恢复" if active else "停用",
+            "before": {"active": row.active},
+            "after": {"active": active, "reason": reason},
+        }
+        subject = row_subject("units", row.name)
+        write_audit(conn, principal.username, "register_active", subject, json.dumps(detail, ensure_ascii=False))
+
+
+# The closed vocabularies of the register fields (by ``Field.kind``): the page offers them as choices.
+FIELD_CHOICES = {
+    "unit_kind": list(BUYER_KINDS.values()),
+    "supplier_kind": list(SUPPLIER_KINDS.values()),
+    "outlet_kind": list(OUTLET_KINDS.values()),
+    "outlet_status": list(OUTLET_STATUSES.values()),
+    "pairing_kind": list(PAIRING_KINDS.values()),
+    "category": list(CATEGORIES.values()),
+    "product_status": list(PRODUCT_STATUSES.values()),
+    "rule_subject": list(RULE_SUBJECTS.values()),
+    "metric": list(METRIC_NAMES.values()),
+}
+# The fields that name a row (fixed when it is edited: a new name is a new row, or a merge).
+KEY_FIELDS = {
+    "budgets": ("unit", "year"),
+    "pairings": ("helper", "helped", "kind"),
+    "products": ("name", "origin"),
+    "meetings": ("held_on",),
+    "rules": ("jurisdiction", "years", "subject_kind", "metric"),
+}
+
+
+def key_fields(form: str) -> tuple[str, ...]:
+    """The keys of the fields that identify a row of ``form``."""
+    return KEY_FIELDS.get(form, (REGISTERS[form].fields[0].key,))
+
+
+def inactive_units(engine: Engine) -> pd.DataFrame:
+    """Units deactivated or merged away, with their version: the page's list to bring one back."""
+    u = s.buyer_unit
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(u.c.name, u.c.kind, u.c.region_code, u.c.version).where(u.c.active.is_(False)).order_by(u.c.name)
+        ).all()
+    data = [[r[0], BUYER_KINDS.get(r[1], r[1]), r[2], r[3]] for r in rows]
+    return pd.DataFrame(data, columns=["单位名称", "单位类型", "所在地区", "版本"])
+
+
+_SUBJECTS = {
+    "units": "单位",
+    "budgets": "年度预算",
+    "suppliers": "供应商",
+    "pairings": "结对关系",
+    "meetings": "联席会议",
+    "outlets": "网点",
+    "products": "产品",
+}
+
+
+def row_subject(form: str, *key) -> str:
+    """The audit subject of one register row (``单位:珠海市第一中学``, ``年度预算:珠海市第一中学:2026``):
+    every change of the row is audited under it, so its history is one lookup."""
+    return f"{_SUBJECTS.get(form, REGISTERS[form].title)}:{'/'.join(str(k) for k in key)}"[:128]
+
+
+def row_key(form: str, row: dict) -> tuple:
+    """The key of a row of ``register_frame`` (template headers → values): what ``row_subject`` and
+    ``row_version`` take."""
+    values = [row[f.label] for f in REGISTERS[form].fields if f.template]
+    if form == "budgets":
+        return (_norm(values[0]), int(values[1]))
+    if form == "pairings":
+        kinds = {label: code for code, label in PAIRING_KINDS.items()}
+        return (values[0], values[1], kinds.get(values[2], values[2]))
+    if form == "products":
+        return (_norm(values[0]), values[2])
+    if form == "meetings":
+        return (str(values[0])[:10],)
+    if form == "rules":  # 适用辖区 code, start year, subject and metric codes: one version of one rule
+        subjects = {label: code for code, label in RULE_SUBJECTS.items()}
+        metrics = {label: code for code, label in METRIC_NAMES.items()}
+        start = int(str(values[1]).split("-")[0].split("至")[0])
+        return (values[0], start, subjects.get(values[2], values[2]), metrics.get(values[3], values[3]))
+    return (_norm(values[0]),)
+
+
+def _rule_code(conn, key: tuple) -> str | None:
+    p = s.policy_rule
+    return conn.execute(
+        select(p.c.code).where(
+            p.c.jurisdiction_code == key[0], p.c.year_from == key[1], p.c.subject_kind == key[2], p.c.metric == key[3]
+        )
+    ).scalar()
+
+
+def row_version(engine: Engine, form: str, key: tuple) -> int | None:
+    """The stored version of one register row (None when it is gone or the register keeps none)."""
+    with engine.connect() as conn:
+        if form == "units":
+            u = s.buyer_unit
+            return conn.execute(select(u.c.version).where(u.c.name == key[0])).scalar()
+        if form == "budgets":
+            u, b = s.buyer_unit, s.unit_budget
+            q = select(b.c.version).join(u, u.c.id == b.c.unit_id).where(u.c.name == key[0], b.c.year == key[1])
+            return conn.execute(q).scalar()
+        if form == "rules":
+            code = _rule_code(conn, key)
+            return conn.execute(select(s.policy_rule.c.version).where(s.policy_rule.c.code == code)).scalar()
+        plan = _PLANS[form]
+        t = getattr(plan, "table", None)
+        if t is None or "version" not in t.c:
+            return None
+        where = [
+            t.c[c] == (pd.Timestamp(v).date() if c == "held_on" else v) for c, v in zip(plan.key, key, strict=False)
+        ]
+        return conn.execute(select(t.c.version).where(*where)).scalar()
+
+
+def row_history(engine: Engine, form: str, key: tuple, limit: int = 200) -> pd.DataFrame:
+    """Every audited change of one register row, newest first: when, who, what, before and after."""
+    a = s.audit_log
+    with engine.connect() as conn:
+        subject = row_subject(form, _rule_code(conn, key)) if form == "rules" else row_subject(form, *key)
+        rows = conn.execute(
+            select(a.c.at, a.c.username, a.c.action, a.c.detail)
+            .where(a.c.subject == subject)
+            .order_by(a.c.at.desc(), a.c.id.desc())
+            .limit(limit)
+        ).all()
+    out = []
+    for at, who, action, detail in rows:
+        try:
+            d = json.loads(detail or "{}")
+        except ValueError:
+            d = {"note": detail}
+        before, after = d.get("before"), d.get("after")
+        if action == "register_change":
+            what = "新增" if before is None and after is not None else "修改"
+        else:
+            what = d.get("what") or AUDIT_ACTIONS.get(action, action)
+        changed = sorted(k for k in (after or {}) if (before or {}).get(k) != (after or {}).get(k)) if before else []
+        out.append(
+            {
+                "时间": at,
+                "操作人": who,
+                "操作": what,
+                "变更字段": "、".join(changed),
+                "修改前": _brief(before, changed),
+                "修改后": _brief(after, changed),
+            }
+        )
+    return pd.DataFrame(out, columns=["时间", "操作人", "操作", "变更字段", "修改前", "修改后"])
+
+
+def _brief(values: dict | None, keys: list[str]) -> str:
+    if not values:
+        return ""
+    shown = {k: values.get(k) for k in keys} if keys else values
+    return "；".join(f"{k}={v}" for k, v in shown.items() if k != "batch")[:300]
 
 
 def register_frame(engine: Engine, form: str, year: int | None = None, unit_id: int | None = None) -> pd.DataFrame:
     """The register as it stands, in the template's columns (Chinese headers): export → edit → re-import.
     ``unit_id`` keeps one unit's budget rows (what a reporter sees)."""
-    labels = [f.label for f in REGISTERS[form].fields]
+    labels = [f.label for f in REGISTERS[form].template_fields]
     u = s.buyer_unit
     with engine.connect() as conn:
         if form == "suppliers":
@@ -729,6 +1251,7 @@ def register_frame(engine: Engine, form: str, year: int | None = None, unit_id: 
                     p.c.status,
                 )
                 .select_from(p.outerjoin(sup, sup.c.id == p.c.supplier_id))
+                .where(p.c.merged_into.is_(None))
                 .order_by(p.c.origin_code, p.c.name)
             ).all()
             data = [
@@ -744,6 +1267,32 @@ def register_frame(engine: Engine, form: str, year: int | None = None, unit_id: 
                     r[8] or "",
                     str(r[9])[:10] if r[9] else "",
                     PRODUCT_STATUSES[r[10]],
+                ]
+                for r in rows
+            ]
+            return pd.DataFrame(data, columns=labels)
+        if form == "rules":
+            p = s.policy_rule
+            rows = conn.execute(
+                select(
+                    p.c.jurisdiction_code,
+                    p.c.year_from,
+                    p.c.year_to,
+                    p.c.subject_kind,
+                    p.c.metric,
+                    p.c.threshold,
+                    p.c.threshold_unit,
+                    *[p.c[k] for k in RULE_TEXTS],
+                ).order_by(p.c.jurisdiction_code, p.c.subject_kind, p.c.metric, p.c.year_from)
+            ).all()
+            data = [
+                [
+                    r[0],
+                    _years(r[1], r[2]),
+                    RULE_SUBJECTS.get(r[3], r[3]),
+                    METRIC_NAMES.get(r[4], r[4]),
+                    threshold_text(r[5], r[6]),
+                    *[x or "" for x in r[7:]],
                 ]
                 for r in rows
             ]

@@ -104,6 +104,35 @@ METRICS = {
     "report_monthly_by_day": "按期（每月规定日前）报送的月份 ÷ 应报月份",
     "report_quarterly": "已报送季度 ÷ 应报季度",
 }
+# The short Chinese name of each metric (the 指标 column of the 政策规则 register) and the unit its
+# threshold is read in: a share (0.1 = 10%), yuan per union member, a multiple of last year, a
+# filing (1 = filed), a day of the month (29 = by the 29th), filings per quarter.
+METRIC_NAMES = {
+    "reserved_share": "预留份额比例",
+    "canteen_832_share": "832平台采购占比",
+    "gift_assist_share": "慰问品帮扶产品占比",
+    "gift_eastwest_share": "慰问品东西部协作占比",
+    "gift_per_member": "慰问品人均帮扶金额",
+    "welfare_outlet_share": "集体福利专馆专区占比",
+    "yoy_ratio": "采购额同比",
+    "origin_yoy_ratio": "产地区县采购额同比",
+    "reserved_filed": "预留份额填报",
+    "report_monthly_by_day": "按月报送",
+    "report_quarterly": "按季报送",
+}
+THRESHOLD_UNITS = {
+    "reserved_share": "ratio",
+    "canteen_832_share": "ratio",
+    "gift_assist_share": "ratio",
+    "gift_eastwest_share": "ratio",
+    "gift_per_member": "yuan_per_member",
+    "welfare_outlet_share": "ratio",
+    "yoy_ratio": "ratio_to_last_year",
+    "origin_yoy_ratio": "ratio_to_last_year",
+    "reserved_filed": "filed",
+    "report_monthly_by_day": "day_of_month",
+    "report_quarterly": "per_quarter",
+}
 
 
 class UnknownMetric(ValueError):

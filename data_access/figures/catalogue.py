@@ -108,7 +108,7 @@ def product_catalogue(
     spent_q = scoped_select(f, purchase.c.product_id, func.sum(purchase.c.amount), with_product=True).group_by(
         purchase.c.product_id
     )
-    conds = []
+    conds = [product.c.merged_into.is_(None)]  # a duplicate merged into another is listed as that one
     if f.categories:
         conds.append(product.c.category.in_(f.categories))
     if f.region_code and f.region_side == "origin":

@@ -102,8 +102,9 @@ NEEDS: tuple[Need, ...] = (
         "在用政策规则",
         ("overview", "procurement", "ledger"),
         "rules",
-        None,
-        "初始化（python -m data_access init）载入政策文件种子中的规则；新辖区规则的导入尚未提供",
+        "registers",
+        "初始化（python -m data_access init）载入政策文件种子中的规则；基础数据 → 政策规则：新辖区的规则、"
+        "改变的阈值（按生效年度分版本）",
     ),
     Need("meetings", "联席会议", ("ledger",), "meetings", "registers", "基础数据 → 联席会议"),
     Need(

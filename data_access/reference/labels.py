@@ -19,6 +19,8 @@ BUYER_KINDS = {
     "private_firm": "民营企业",
     "social_org": "社会组织",
 }
+# Whom a policy rule judges (policy_rule.subject_kind): units of a kind, every unit, or the helped counties.
+RULE_SUBJECTS = {"budget_unit": "预算单位", "union": "工会", "any_unit": "各类单位", "origin_county": "产地区县"}
 CATEGORIES = {
     "grain_oil": "粮油",
     "meat_poultry": "肉禽蛋",

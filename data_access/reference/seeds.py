@@ -387,21 +387,23 @@ def _fill_coordinates(rows: list[dict]) -> None:
 
 
 def load_reference_data(engine: Engine) -> None:
-    """Insert or refresh regions, pairings, policy rules and 专班 (idempotent)."""
+    """Insert or refresh regions, pairings, policy rules and 专班 (idempotent).
+
+    A seed rule is refreshed from ``POLICY_RULES`` only while nobody has changed it in the app
+    (``version`` 1): a rule an admin edited, or closed when a new version took over, stays as the
+    admin left it, and a closed rule is never re-opened. A seed rule whose years another version of
+    the same rule (jurisdiction, subject kind, metric) already covers is not added."""
     with engine.begin() as conn:
         if conn.execute(select(func.count()).select_from(region)).scalar() == 0:
             conn.execute(region.insert(), region_rows())
-        for table, rows, key in (
-            (task_group, [dict(code=c, name=n, duty=d) for c, n, d in TASK_GROUPS], "code"),
-            (policy_rule, POLICY_RULES, "code"),
-        ):
-            existing = set(conn.execute(select(table.c[key])).scalars())
-            fresh = [r for r in rows if r[key] not in existing]
-            if fresh:
-                conn.execute(table.insert(), fresh)
-            for r in rows:
-                if r[key] in existing:
-                    conn.execute(table.update().where(table.c[key] == r[key]).values(**r))
+        groups = [dict(code=c, name=n, duty=d) for c, n, d in TASK_GROUPS]
+        existing = set(conn.execute(select(task_group.c.code)).scalars())
+        if fresh := [g for g in groups if g["code"] not in existing]:
+            conn.execute(task_group.insert(), fresh)
+        for g in groups:
+            if g["code"] in existing:
+                conn.execute(task_group.update().where(task_group.c.code == g["code"]).values(**g))
+        _refresh_rules(conn)
         existing = set(conn.execute(select(pairing.c.helper_code, pairing.c.helped_code, pairing.c.kind)).all())
         fresh = [
             dict(helper_code=h, helped_code=d, kind=k, since_year=y, source=s)
@@ -410,3 +412,29 @@ def load_reference_data(engine: Engine) -> None:
         ]
         if fresh:
             conn.execute(pairing.insert(), fresh)
+
+
+def _refresh_rules(conn) -> None:
+    p = policy_rule
+    stored = {r.code: r for r in conn.execute(select(p)).all()}
+    spans: dict[tuple, list[tuple[int, int | None]]] = {}
+    for r in stored.values():
+        spans.setdefault((r.jurisdiction_code, r.subject_kind, r.metric), []).append((r.year_from, r.year_to))
+    fresh = []
+    for seed in POLICY_RULES:
+        row = stored.get(seed["code"])
+        if row is None:
+            rule = (seed["jurisdiction_code"], seed["subject_kind"], seed["metric"])
+            if not any(_overlap((seed["year_from"], seed["year_to"]), span) for span in spans.get(rule, [])):
+                fresh.append(seed)
+        elif row.version == 1:
+            values = dict(seed)
+            if row.year_to is not None and seed["year_to"] is None:
+                values.pop("year_to")  # closed in the store: a seed without an end must not re-open it
+            conn.execute(p.update().where(p.c.code == seed["code"]).values(**values))
+    if fresh:
+        conn.execute(p.insert(), fresh)
+
+
+def _overlap(a: tuple[int, int | None], b: tuple[int, int | None]) -> bool:
+    return (a[1] is None or a[1] >= b[0]) and (b[1] is None or b[1] >= a[0])

@@ -186,7 +186,25 @@ product = Table(
     Column("cost_price", Float, comment="成本价（元/单位）"),
     Column("certification_no", String(64), comment="认定批次或文号"),
     Column("version", Integer, nullable=False, default=1, server_default="1", comment="每次修改加一"),
+    Column("merged_into", Integer, comment="已合并到的产品 id（重复产品合并后，导入按名称找到的是合并后的产品）"),
     UniqueConstraint("name", "origin_code"),
+)
+
+# 基础数据合并 — a duplicate unit or product merged into another: what moved, so it can be undone.
+register_merge = Table(
+    "register_merge",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False, comment="unit 单位 | product 产品"),
+    Column("from_id", Integer, nullable=False, comment="被合并（停用）的单位或产品"),
+    Column("into_id", Integer, nullable=False, comment="保留的单位或产品"),
+    Column("reason", Text, nullable=False),
+    Column("moved", Text, nullable=False, comment="移动的行：表.列 → 主键列表（JSON），撤销时按此移回"),
+    Column("merged_by", String(64), nullable=False),
+    Column("merged_at", DateTime, nullable=False),
+    Column("undone_by", String(64)),
+    Column("undone_at", DateTime),
+    Index("ix_register_merge_kind_from", "kind", "from_id"),
 )
 
 # 五专网点 / 示范点 — dedicated outlets and demonstration outlets.
@@ -334,6 +352,14 @@ policy_rule = Table(
     Column("source_doc_no", String(48)),
     Column("source_clause", String(48), nullable=False),
     Column("source_file", String(64)),
+    Column(
+        "version",
+        Integer,
+        nullable=False,
+        default=1,
+        server_default="1",
+        comment="每次修改加一；大于1即在系统中改过，初始化不再按种子覆盖",
+    ),
 )
 
 # 滞销预警 — one warning episode on one series, with its lifecycle.

@@ -66,6 +66,9 @@ AUDIT_ACTIONS = {
     "meeting_add": "登记联席会议",
     "report_commit": "提交报送",
     "register_change": "修改基础数据",
+    "register_merge": "合并基础数据",
+    "register_unmerge": "撤销合并",
+    "register_active": "停用或恢复基础数据",
 }
 
 MIN_PASSWORD_LENGTH = 8
@@ -266,6 +269,14 @@ def write_audit(
             at=at or datetime.now(), username=username[:64], action=action, subject=subject, detail=detail
         )
     )
+
+
+def write_audits(conn, username: str, action: str, rows: list[tuple[str, str]], at: datetime | None = None) -> None:
+    """Append many audit rows (subject, detail) of one action in the caller's transaction, in multi-row INSERTs."""
+    at, who = at or datetime.now(), username[:64]
+    values = [dict(at=at, username=who, action=action, subject=subject, detail=detail) for subject, detail in rows]
+    for start in range(0, len(values), 5000):
+        conn.execute(audit_log.insert(), values[start : start + 5000])
 
 
 def locked_until(engine: Engine, username: str, now: datetime | None = None) -> datetime | None:

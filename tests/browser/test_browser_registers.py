@@ -3,8 +3,10 @@ the unit register (XLSX with a merged title row) and the budgets (GBK CSV), a ba
 refused naming row and field with the closest registered name, and the registers show what was loaded."""
 
 import pytest
+from sqlalchemy import func, select
 
 from data_access.reference.setup import init_store
+from data_access.store import schema as s
 from data_access.store.db import make_engine
 from tests.browser_support import browser_page, require_browser, screenshot, streamlit_server, wait_for_app
 from tests.desks.test_registers import BUDGETS, budgets_gbk, units_xlsx
@@ -60,3 +62,70 @@ def test_an_admin_loads_the_registers_of_an_empty_store(empty_store, tmp_path):
         assert "已导入「年度预算与预留份额」3 行" in main.inner_text()
         screenshot(page, "registers")
         assert not page.blocked
+
+
+def _field(page, label: str):
+    return page.locator('[data-testid="stMain"]').get_by_label(label, exact=True)
+
+
+def test_an_admin_adds_a_unit_then_registers_an_unknown_buyer_in_place_and_commits(empty_store, tmp_path):
+    """The 基础数据 form adds a unit with the file's checks; an upload naming a unit nobody registered
+    fails, the admin registers it from the 数据报送 page itself, the same file is checked again and goes in."""
+    from tests import ingest_corpus as corpus
+
+    ledger = tmp_path / "采购台账.csv"
+    rows = [
+        corpus._ledger_row(采购单位="香洲区机关事务中心", 凭证号="B1", 产地="大通湖区", **{"金额（元）": "1200"}),
+        corpus._ledger_row(采购单位="香洲区第九小学", 凭证号="B2", 产地="大通湖区", **{"金额（元）": "800"}),
+    ]
+    ledger.write_bytes(corpus.csv_bytes([corpus.LEDGER_HEADER, *rows], encoding="gbk"))
+    with streamlit_server(empty_store, {"BANGFU_DEMO": "0"}) as base, browser_page(height=1600) as page:
+        main = page.locator('[data-testid="stMain"]')
+        page.goto(f"{base}/registers?register=units")
+        wait_for_app(page)
+        # A bad region first: refused naming the field, nothing saved.
+        _field(page, "单位名称").fill("香洲区机关事务中心")
+        _field(page, "所在地区").fill("火星区")
+        _field(page, "帮扶辖区").fill("珠海市")
+        page.get_by_role("button", name="新增").click()
+        wait_for_app(page)
+        assert "本行未保存" in main.inner_text() and "所在地区" in main.inner_text()
+        _field(page, "所在地区").fill("香洲区")
+        page.get_by_role("button", name="新增").click()
+        wait_for_app(page)
+        assert "新增 1 行" in main.inner_text(), main.inner_text()[:2000]
+
+        page.goto(f"{base}/reporting?form=purchases")
+        wait_for_app(page)
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(ledger))
+        wait_for_app(page)
+        text = main.inner_text()
+        assert "整个文件都不导入" in text or "未导入" in text
+        assert "单位「香洲区第九小学」不在单位名录中" in text
+        main.get_by_role("tab", name="登记为新单位").click()
+        form = main.locator('[data-testid="stForm"]').filter(has_text="登记新单位")
+        form.get_by_label("所在地区（区县或地市）").fill("香洲区")
+        form.get_by_label("帮扶辖区（适用其政策规则的地区）").fill("珠海市")
+        form.get_by_role("button", name="登记新单位").click()
+        wait_for_app(page)
+        text = main.inner_text()
+        assert "已登记单位「香洲区第九小学」" in text and "可以导入" in text, text[:2000]
+        page.get_by_role("button", name="确认导入").click()
+        wait_for_app(page)
+        assert "已导入" in main.inner_text()
+        screenshot(page, "register_in_place")
+        assert not page.blocked
+    engine = make_engine(empty_store)
+    try:
+        with engine.connect() as conn:
+            got = dict(
+                conn.execute(
+                    select(s.buyer_unit.c.name, func.sum(s.purchase.c.amount))
+                    .join(s.purchase, s.purchase.c.buyer_unit_id == s.buyer_unit.c.id)
+                    .where(s.purchase.c.voucher_no.in_(["B1", "B2"]))
+                    .group_by(s.buyer_unit.c.name)
+                ).all()
+            )
+    finally:
+        engine.dispose()
+    assert {k: float(v) for k, v in got.items()} == {"香洲区机关事务中心": 1200.0, "香洲区第九小学": 800.0}

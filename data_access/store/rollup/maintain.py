@@ -199,7 +199,15 @@ def add_batch(conn, batch_id: int) -> bool:
     mark = _watermark(conn)
     if mark is None or (others or 0) > mark:
         return False
-    batch_ends = _year_ends(conn, s.purchase, p.batch_id == batch_id)
+    _put_in(conn, p.batch_id == batch_id)
+    batch_max = conn.execute(select(func.max(p.id)).where(p.batch_id == batch_id)).scalar()
+    _set_watermark(conn, max(mark, batch_max or 0))
+    return True
+
+
+def _put_in(conn, where) -> None:
+    """Add the purchases matching ``where`` to every rollup (their months carried forward where cumulative)."""
+    batch_ends = _year_ends(conn, s.purchase, where)
     for r in ROLLUPS:
         ends = None
         if r.cumulative:
@@ -209,19 +217,35 @@ def add_batch(conn, batch_id: int) -> bool:
                 ends[year] = max(old_end or 0, batch_end)
                 if old_end is not None and old_end < batch_end:
                     _extend(conn, r, old_end, batch_end)
-        _upsert(conn, r, _aggregate(r, p.batch_id == batch_id, ends))
-    batch_max = conn.execute(select(func.max(p.id)).where(p.batch_id == batch_id)).scalar()
-    _set_watermark(conn, max(mark, batch_max or 0))
-    return True
+        _upsert(conn, r, _aggregate(r, where, ends))
 
 
 def remove_batch(conn, batch_id: int) -> None:
     """Take one batch's purchases out of every rollup; call it before deleting them, same transaction."""
-    batch = s.purchase.c.batch_id == batch_id
-    years = _year_ends(conn, s.purchase, batch)
+    _take_out(conn, s.purchase.c.batch_id == batch_id)
+
+
+def reassign(conn, ids: list[int], **values) -> None:
+    """Set ``values`` on the purchases ``ids`` (a merge moves them to another unit or product), the
+    rollups kept exact inside the caller's transaction: the purchases' sums leave the rows of their
+    old unit or product (its kind, region, category …) and join those of the new one."""
+    p = s.purchase
+    current = is_current(conn)
+    for start in range(0, len(ids), 5000):
+        where = p.c.id.in_(ids[start : start + 5000])
+        if current:
+            _take_out(conn, where)
+        conn.execute(update(p).where(where).values(**values))
+        if current:
+            _put_in(conn, where)
+
+
+def _take_out(conn, where) -> None:
+    """Subtract the purchases matching ``where`` from every rollup (rows left empty are deleted)."""
+    years = _year_ends(conn, s.purchase, where)
     for r in ROLLUPS:
         ends = {y: _year_end(conn, r.table, y) or 0 for y in years} if r.cumulative else None
-        agg = _aggregate(r, batch, ends).subquery()
+        agg = _aggregate(r, where, ends).subquery()
         t = r.table.c
         match = and_(*[t[d] == agg.c[d] for d in r.dims])
         conn.execute(
