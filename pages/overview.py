@@ -36,7 +36,7 @@ BADGES = {
     "green": ("green", "绿 · 正常"),
     "yellow": ("orange", "黄 · 关注"),
     "red": ("red", "红 · 落后"),
-    None: ("gray", "— · 无数据"),
+    None: ("gray", "— · 暂无数据"),
 }
 
 
@@ -84,13 +84,27 @@ def _headline(f: Filters, cards: list[dict], k: dict, data: dict) -> None:
         f"截至 {f.end:%Y年%m月%d日}，累计采购 **{by_key['amount']['value']}**（同比 "
         f"{pct_text(k['yoy'], signed=True)}），完成年度计划 **{pct_text(plan['plan_share'])}**，"
         f"时间进度 {pct_text(plan['time_progress'])}，{pace}；"
-        f"**{by_key['units']['figures']['units_behind']} 个单位落后**{behind_names}；"
-        f"未关闭滞销预警 {sum(warn.values())} 条（红色 {warn['red']} 条）{risk_names}。"
+        + (
+            f"**{by_key['units']['figures']['units_behind']} 个单位落后**{behind_names}；"
+            if by_key["rules"]["figures"]["total"]
+            else "规则暂无数据（没有可评价的单位）；"
+        )
+        + (
+            f"未关闭滞销预警 {sum(warn.values())} 条（红色 {warn['red']} 条）{risk_names}。"
+            if by_key["warnings"]["status"] is not None
+            else "滞销预警暂无数据（未监测价格序列）。"
+        )
     )
     text, status = headline_status(cards)
     with st.container(border=True):
         st.badge(text, color=BADGES[status][0], icon=":material/flag:")
-        st.markdown(headline)
+        if status is None:  # nothing to judge: no paragraph of zeros, the way to load data instead
+            ui.no_data(
+                "库中还没有可评价的单位、预算、采购记录、网点或价格序列。",
+                (("registers", "units"), ("reporting", "purchases")),
+            )
+        else:
+            st.markdown(headline)
 
 
 def _cards(cards: list[dict]) -> None:
@@ -104,6 +118,16 @@ def _cards(cards: list[dict]) -> None:
                 st.metric(card["label"], card["value"], help=f"判定标准：{card['rule']}")
                 st.caption(card["detail"])
                 ui.page_link(registry.BY_FILE[card["page"]].url_path, "查看明细", icon=":material/arrow_forward:")
+                if card["status"] is None:
+                    _load_link(*card["load"])
+
+
+def _load_link(url_path: str | None, form: str) -> None:
+    """Under a card with nothing to judge: where its data is loaded (上线准备 when no form exists yet)."""
+    if url_path is not None and registry.can_view(ui.current_principal(), url_path):
+        ui.load_link(url_path, form)
+    elif registry.can_view(ui.current_principal(), "golive"):
+        ui.page_link("golive", "查看上线准备清单", icon=":material/checklist:")
 
 
 def _pack_downloads(f: Filters, data: dict, as_of: date) -> date:
@@ -158,24 +182,26 @@ def _pack_downloads(f: Filters, data: dict, as_of: date) -> date:
     return since
 
 
-def _notice_and_risk(data: dict) -> None:
-    """Units behind (the notice list) beside the open unsold-produce warnings and exiting outlets."""
+def _notice_and_risk(data: dict, cards: list[dict]) -> None:
+    """Units behind (the notice list) beside the open unsold-produce warnings and exiting outlets;
+    暂无数据 where no rule had a unit to judge or no price series is monitored."""
+    by_key = {c["key"]: c for c in cards}
     left, right = st.columns(2)
     with left:
         st.subheader("通报：进度落后单位")
-        notice = notice_table(data["behind"])
-        st.caption(f"共 {len(notice)} 个单位未达标，按差额从大到小；每行为该单位最落后的一条规则及其依据条款。")
-        st.dataframe(
-            notice.head(10)[["单位", "未达标规则", "状态", "差额（元）", "依据条款"]],
-            hide_index=True,
-            width="stretch",
-            column_config={"差额（元）": st.column_config.NumberColumn(format="localized")},
-        )
-        tables.download_buttons(notice, "通报_落后单位", key="overview_notice")
+        if not by_key["rules"]["figures"]["total"]:
+            ui.no_data(
+                "没有可评价的单位：先导入单位名录与年度预算。",
+                (("registers", "units"), ("registers", "budgets")),
+            )
+        else:
+            _notice(data)
     with right:
         st.subheader("风险：未关闭滞销预警")
         wt = warning_table(data["warnings"])
-        if wt.empty:
+        if wt.empty and by_key["warnings"]["status"] is None:
+            ui.no_data("未监测任何价格序列，滞销无从判断。")
+        elif wt.empty:
             st.success("当前没有未关闭的滞销预警。")
         else:
             st.caption(f"共 {len(wt)} 条，按等级与分值排序。")
@@ -186,6 +212,19 @@ def _notice_and_risk(data: dict) -> None:
             st.caption(
                 f"拟退出网点 {len(exits)} 个：" + "、".join(exits.name.head(6)) + ("等" if len(exits) > 6 else "")
             )
+
+
+def _notice(data: dict) -> None:
+    """The notice list: units behind, worst first, with the clause."""
+    notice = notice_table(data["behind"])
+    st.caption(f"共 {len(notice)} 个单位未达标，按差额从大到小；每行为该单位最落后的一条规则及其依据条款。")
+    st.dataframe(
+        notice.head(10)[["单位", "未达标规则", "状态", "差额（元）", "依据条款"]],
+        hide_index=True,
+        width="stretch",
+        column_config={"差额（元）": st.column_config.NumberColumn(format="localized")},
+    )
+    tables.download_buttons(notice, "通报_落后单位", key="overview_notice")
 
 
 def _changes(f: Filters, since: date) -> None:
@@ -258,7 +297,7 @@ def render() -> None:
     _headline(f, cards, k, data)
     _cards(cards)
     since = _pack_downloads(f, data, as_of)
-    _notice_and_risk(data)
+    _notice_and_risk(data, cards)
     _changes(f, since)
     _monthly(f, k)
     _by_channel(f)

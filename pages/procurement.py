@@ -73,16 +73,17 @@ def _kpis(k: dict, summary: dict, n_red: int) -> None:
         delta=f"{pct_text(gap, signed=True)} 较时间进度" if gap is not None else None,
         help=f"年度指导计划 {money_text(k['plan'])}（范围内单位的计划合计）；时间进度 {pct_text(k['time_progress'])}",
     )
+    judged = bool(summary["total"])  # no (rule, unit) pair evaluated: nothing met, nothing behind
     c[2].metric(
         "规则达标",
-        f"{summary['met']} / {summary['total']}",
+        f"{summary['met']} / {summary['total']}" if judged else "暂无数据",
         help=f"政策规则 × 适用对象的评价项中按时间进度达标的项数；{summary['rules']} 条规则中"
         f"{summary['rules_all_met']} 条全部达标。红 {summary['by_status']['red']} "
         f"项，黄 {summary['by_status']['yellow']} 项",
     )
     c[3].metric(
         "落后单位",
-        summary["units_behind"],
+        summary["units_behind"] if judged else "暂无数据",
         delta=f"其中红色 {n_red} 个" if n_red else None,
         delta_color="inverse",
         delta_arrow="off",
@@ -95,7 +96,12 @@ def _ranking(f: Filters, k: dict, progress: dict, region_names: dict, n_red: int
     unit picked in the table (kept in the URL as ``unit``), or None."""
     ranking, behind, summary = progress["ranking"], progress["behind"], progress["summary"]
     st.subheader("单位排名：谁落后、差多少、依据哪条")
-    if behind.empty:
+    if not summary["total"]:
+        ui.no_data(
+            "没有可评价的单位：规则按单位名录与年度预算评价，所选范围内还没有适用规则的单位。",
+            (("registers", "units"), ("registers", "budgets")),
+        )
+    elif behind.empty:
         st.success("所有适用规则的单位均达到时间进度要求。")
     else:
         top = behind.iloc[0]

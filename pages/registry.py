@@ -38,6 +38,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/drilldown.py", "drilldown", "地区下钻", ":material/travel_explore:", READERS),
     PageSpec("pages/reporting.py", "reporting", "数据报送", ":material/upload_file:", SUBMIT_ROLES),
     PageSpec("pages/registers.py", "registers", "基础数据", ":material/database:", SUBMIT_ROLES),
+    PageSpec("pages/golive.py", "golive", "上线准备", ":material/checklist:", ADMIN_ROLES),
     PageSpec("pages/beneficiaries.py", "beneficiaries", "带贫人员", ":material/groups:", PERSONAL_DATA_ROLES),
     PageSpec("pages/audit.py", "audit", "审计日志", ":material/policy:", ADMIN_ROLES),
     PageSpec("pages/catalogue.py", "catalogue", "产品名库", ":material/inventory_2:", READERS),

@@ -19,6 +19,7 @@ from data_access.desks.imports import (
 )
 from data_access.desks.ingest import FORMS, REGISTERS, parse_upload
 from data_access.desks.registers import FIELD_CHOICES, register_frame, register_row
+from data_access.figures.readiness import missing
 from data_access.trust.auth import AccessDenied, Principal
 from pages.common import tables, ui
 
@@ -232,6 +233,8 @@ def render() -> None:
     )
 
     form = _form_choice()
+    if cache.query(missing, date.today().year)["units"]:
+        ui.no_data("单位名录为空：报送的每一笔都要落到已登记的单位上，请先导入单位名录。", (("registers", "units"),))
     args = _submission(form, principal)
     upload = st.file_uploader(
         "上传文件",

@@ -4,6 +4,7 @@ import streamlit as st
 
 from data_access import cache
 from data_access.figures.overview import data_as_of
+from data_access.figures.readiness import missing
 from data_access.figures.semantic import (
     DIMENSIONS,
     GRAINS,
@@ -122,6 +123,8 @@ def render() -> None:
         "指标与维度由 data_access.figures.semantic 定义"
     )
     st.caption(ui.describe_filters(f))
+    if cache.query(missing, f.year)["purchases"]:
+        ui.no_data(f"{f.year}年库中没有采购记录。", (("reporting", "purchases"),))
     state = _controls()
     _trend(f, state)
 

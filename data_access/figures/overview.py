@@ -190,7 +190,8 @@ def headline_status(cards: list[dict]) -> tuple[str, str | None]:
 def briefing_cards(engine: Engine, f: Filters) -> list[dict]:
     """The briefing's headline cards, in reading order. Each: ``key``, ``label``, ``value`` (text),
     ``detail`` (text), ``status`` (green/yellow/red/None), ``rule`` (the threshold in words),
-    ``page`` (the page behind it) and the raw ``figures`` it was made from."""
+    ``page`` (the page behind it), ``load`` ((url_path, form) of the page and form that load what it
+    judges; url_path None: no form yet) and the raw ``figures`` it was made from."""
 
     k = overview_kpis(engine, f)
     rules = rules_summary(engine, f, f.end)
@@ -208,6 +209,7 @@ def briefing_cards(engine: Engine, f: Filters) -> list[dict]:
     return [
         dict(
             key="amount",
+            load=("reporting", "purchases"),
             label="年度累计采购额",
             value=money_text(k["amount"]),
             detail=f"上年同期 {money_text(k['amount_last_year'])}，同比 {pct_text(k['yoy'], signed=True)}",
@@ -219,6 +221,7 @@ def briefing_cards(engine: Engine, f: Filters) -> list[dict]:
         ),
         dict(
             key="plan",
+            load=("registers", "budgets"),
             label="完成年度计划 / 时间进度",
             value=f"{pct_text(k['plan_share'])} / {pct_text(k['time_progress'])}",
             detail=(
@@ -233,8 +236,9 @@ def briefing_cards(engine: Engine, f: Filters) -> list[dict]:
         ),
         dict(
             key="rules",
+            load=("registers", "units"),
             label="政策规则达标",
-            value=f"{rules['met']} / {rules['total']}",
+            value=f"{rules['met']} / {rules['total']}" if rules["total"] else "暂无数据",
             detail=f"达标率 {pct_text(met_share)}（规则 × 适用单位）",
             status=rag("rules", met_share),
             rule="达标率≥90% 绿；70%～90% 黄；低于70% 红",
@@ -243,8 +247,9 @@ def briefing_cards(engine: Engine, f: Filters) -> list[dict]:
         ),
         dict(
             key="units",
+            load=("registers", "units"),
             label="落后单位",
-            value=f"{rules['units_behind']} 个",
+            value=f"{rules['units_behind']} 个" if rules["total"] else "暂无数据",
             detail=f"占单位总数 {pct_text(behind_share)}（共 {subjects} 个，本年有采购 {k['units_reporting']} 个）",
             status=rag("units", -behind_share if behind_share is not None else None),
             rule="无落后单位 绿；落后单位占比≤10% 黄；更多 红",
@@ -253,6 +258,7 @@ def briefing_cards(engine: Engine, f: Filters) -> list[dict]:
         ),
         dict(
             key="warnings",
+            load=(None, "prices"),
             label="未关闭滞销预警",
             value=f"{sum(warnings.values())} 条",
             detail=level_text,
@@ -263,6 +269,7 @@ def briefing_cards(engine: Engine, f: Filters) -> list[dict]:
         ),
         dict(
             key="outlets",
+            load=("registers", "outlets"),
             label="运营中网点 / 拟退出",
             value=f"{outlets.get('operating', 0)} / {exiting}",
             detail=f"五专网点与示范点共 {sum(outlets.values())} 个，已退出 {outlets.get('exited', 0)} 个",

@@ -49,7 +49,7 @@ from data_access.reference.labels import (
 from data_access.reference.regions import region_table
 
 FONT = "Microsoft YaHei"
-RAG_LABELS = {"green": "绿", "yellow": "黄", "red": "红", None: "—"}
+RAG_LABELS = {"green": "绿", "yellow": "黄", "red": "红", None: "暂无数据"}
 RAG_RGB = {
     "green": RGBColor(0x2C, 0xA0, 0x2C),
     "yellow": RGBColor(0xE6, 0xB8, 0x00),
@@ -463,7 +463,7 @@ def pptx_pack(data: dict, demo: bool = False) -> bytes:
         Inches(7.05),
         Inches(12.3),
         Inches(0.35),
-        "状态：绿=达到或好于标准，黄=需关注，红=落后；判定标准见末页。",
+        "状态：绿=达到或好于标准，黄=需关注，红=落后，暂无数据=没有可判断的数据；判定标准见末页。",
         size=9,
         color=grey,
     )
@@ -507,7 +507,10 @@ def pptx_pack(data: dict, demo: bool = False) -> bytes:
     )
     wt = warning_table(data["warnings"]).head(WARNING_ROWS)
     if wt.empty:
-        _text(s, Inches(4.8), Inches(1.5), Inches(8.0), Inches(0.5), "当前没有未关闭的滞销预警。", size=14)
+        # No warning on no series is no judgement: the card has no status then (overview.warning_rag).
+        monitored = next(c for c in data["cards"] if c["key"] == "warnings")["status"] is not None
+        empty = "当前没有未关闭的滞销预警。" if monitored else "暂无数据：未监测任何价格序列。"
+        _text(s, Inches(4.8), Inches(1.5), Inches(8.0), Inches(0.5), empty, size=14)
     else:
         _table(
             s,
@@ -531,7 +534,9 @@ def pptx_pack(data: dict, demo: bool = False) -> bytes:
     )
     nt = notice_table(behind).head(NOTICE_ROWS)
     if nt.empty:
-        _text(s, Inches(0.5), Inches(1.5), Inches(12.3), Inches(0.5), "所有单位均达到规则要求。", size=14)
+        judged = next(c for c in data["cards"] if c["key"] == "rules")["figures"]["total"]
+        empty = "所有单位均达到规则要求。" if judged else "暂无数据：没有可评价的单位（请先导入单位名录与年度预算）。"
+        _text(s, Inches(0.5), Inches(1.5), Inches(12.3), Inches(0.5), empty, size=14)
     else:
         shown = nt.assign(**{c: nt[c].map(money_text) for c in ("实际（元）", "应达（元）", "差额（元）")}).rename(
             columns={"实际（元）": "实际", "应达（元）": "应达", "差额（元）": "差额"}

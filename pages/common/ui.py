@@ -12,6 +12,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from data_access import cache
+from data_access.desks.ingest import ALL_FORMS
 from data_access.figures.overview import data_as_of, data_years
 from data_access.query.filters import REGION_SIDES, Filters, region_level
 from data_access.query.text import filters_in_words
@@ -209,11 +210,48 @@ def current_principal() -> Principal:
     return st.session_state["principal"]
 
 
-def page_link(url_path: str, label: str, icon: str | None = None, help: str | None = None) -> None:
-    """A link to another page of the app (by its ``url_path`` in the registry); plain text when
-    this user's role may not open it."""
+def page_link(
+    url_path: str, label: str, icon: str | None = None, help: str | None = None, query_params: dict | None = None
+) -> None:
+    """A link to another page of the app (by its ``url_path`` in the registry, with ``query_params``
+    such as ``{"register": "units"}``); plain text when this user's role may not open it."""
     spec = registry.BY_URL[url_path]
     if registry.can_view(current_principal(), url_path):
-        st.page_link(spec.file, label=label, icon=icon, help=help)
+        st.page_link(spec.file, label=label, icon=icon, help=help, query_params=query_params)
     else:
         st.caption(label)
+
+
+LOAD_PARAMS = {"registers": "register", "reporting": "form"}
+"""The URL parameter that opens a loading page on one form (基础数据 ?register=, 数据报送 ?form=)."""
+
+
+def load_link(url_path: str | None, form: str | None = None, label: str | None = None) -> None:
+    """A link to the page that loads ``form`` (基础数据 or 数据报送), opened on that form."""
+    if url_path is None:
+        return
+    title = registry.BY_URL[url_path].title
+    params = {LOAD_PARAMS[url_path]: form} if form and url_path in LOAD_PARAMS else None
+    if form in ALL_FORMS:
+        title = f"{title} · {ALL_FORMS[form].title}"
+    page_link(url_path, label or f"去「{title}」导入", icon=":material/upload_file:", query_params=params)
+
+
+def no_data(what: str, loads: tuple[tuple[str | None, str | None], ...] = ()) -> None:
+    """暂无数据 instead of a judgement: says what is missing, links to 上线准备 and to the pages that
+    load it (``loads``: (url_path, form) pairs); who may not load it is told to ask an admin."""
+    st.info(f"暂无数据：{what}", icon=":material/inbox:")
+    principal = current_principal()
+    links = [(u, f) for u, f in loads if u and registry.can_view(principal, u)]
+    if registry.can_view(principal, "golive"):
+        links.insert(0, ("golive", None))
+    if not links:
+        st.caption("请联系管理员导入基础数据。")
+        return
+    cols = st.columns(len(links))
+    for col, (url_path, form) in zip(cols, links, strict=True):
+        with col:
+            if url_path == "golive":
+                page_link("golive", "查看上线准备清单", icon=":material/checklist:")
+            else:
+                load_link(url_path, form)
