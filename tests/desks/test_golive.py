@@ -231,9 +231,41 @@ def _office_files(admin_year: int) -> list[tuple[str, str, bytes]]:
             "结对关系.csv",
             _gbk_csv("结对关系", ["帮扶方", "受援地区", "结对类型", "起始年份"], [list(p) for p in PAIRINGS]),
         ),
-        # RULES REGISTER: when the ``rules`` register form lands (another change in flight), write
-        # the office's rules file here and import it with the others; until then the seed rules
-        # that ``init`` loads are what the units below are judged by.
+        # 政策规则 of the office beside the seeds' (init loaded those): 广州's unions owe 30 % of the
+        # 节日慰问品 budget in 帮扶产品 from 2026 — a rule the seeds do not have.
+        (
+            "rules",
+            "政策规则.csv",
+            _gbk_csv(
+                "广州市消费帮扶政策规则（2026年）",
+                [
+                    "适用辖区",
+                    "起止年度",
+                    "对象类型",
+                    "考核指标",
+                    "目标值",
+                    "规则名称",
+                    "条款原文",
+                    "依据文件",
+                    "文号",
+                    "条款",
+                ],
+                [
+                    [
+                        "广州市",
+                        "2026至今",
+                        "工会",
+                        "慰问品帮扶产品占比",
+                        "３０％",
+                        "工会慰问品帮扶产品占比≥30%",
+                        "各级工会节日慰问品采购脱贫地区农副产品的比例不低于30%。",
+                        "广州市消费帮扶工作方案（示例）",
+                        "",
+                        "二（三）",
+                    ]
+                ],
+            ),
+        ),
         (
             "meetings",
             "联席会议.xlsx",
@@ -330,6 +362,7 @@ def test_go_live_from_office_files(fresh_engine, monkeypatch):
         "outlets": len(OUTLETS),
         "pairings": 1,  # the seeds' pair is already in the store: unchanged
         "meetings": len(MEETINGS),
+        "rules": 1,
     }
     for form, name, data in _office_files(2026):
         parsed = parse_upload(data, form, name, TODAY)
@@ -490,6 +523,12 @@ def test_go_live_from_office_files(fresh_engine, monkeypatch):
     row = welfare["广州市越秀区机关工会"]
     assert row["target_yuan"] == pytest.approx(160_000 * 0.50)
     assert row["actual_yuan"] == pytest.approx(welfare_outlet["广州市越秀区机关工会"]) == 50_000
+
+    # The office's own rule (from its rules file) judges 广州's union like a seed rule.
+    gz_gift = evaluated[evaluated.rule_code.str.startswith("440100_gift_assist_share")]
+    assert list(gz_gift.unit_name) == ["广州市越秀区机关工会"]
+    assert gz_gift.iloc[0]["target_yuan"] == pytest.approx(200_000 * 0.30)
+    assert gz_gift.iloc[0]["actual_yuan"] == pytest.approx(gift["广州市越秀区机关工会"])
 
     # 采购进度's ranking lists exactly the units the rules judged, the hospital among the red ones.
     ranking = rule_progress(engine, F)["ranking"]
