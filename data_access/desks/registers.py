@@ -657,6 +657,31 @@ class _OutletPlan(_KeyedPlan):
     )
     subject = "网点"
 
+    def write(self, batch_id: int) -> None:
+        """As every keyed register; a status changed by the file (动态退出 by import) is also a row of the
+        outlet's status history, dated today, with the file's 状态说明 as its reason."""
+        super().write(batch_id)
+        moved = [(k, b, a) for k, b, a in self.changed if b.get("status") != a.get("status")]
+        if not moved:
+            return
+        o, now = s.outlet, datetime.now().replace(microsecond=0)
+        names = [k["name"] for k, _, _ in moved]
+        ids = dict(self.conn.execute(select(o.c.name, o.c.id).where(o.c.name.in_(names))).all())
+        rows = [
+            dict(
+                outlet_id=ids[k["name"]],
+                from_status=b["status"],
+                to_status=a["status"],
+                reason=a.get("status_reason") or f"网点名录导入（批次 {batch_id}）",
+                effective_on=now.date(),
+                changed_by=self.principal.username[:64],
+                changed_at=now,
+            )
+            for k, b, a in moved
+        ]
+        self.conn.execute(insert(s.outlet_status_change), rows)
+        self.conn.execute(update(o).where(o.c.id.in_([r["outlet_id"] for r in rows])).values(status_since=now.date()))
+
     def resolve(self) -> None:
         self.regions = RegionNames(self.conn)
         r = s.region

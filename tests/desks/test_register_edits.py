@@ -248,3 +248,17 @@ def test_a_rule_threshold_changed_in_the_form_is_a_new_version_with_its_history(
     assert not again.committed and "已被他人修改" in again.errors[0].reason
     history = row_history(store, "rules", key)
     assert list(history["操作"]) == ["修改"] and "year_to" in history.iloc[0]["变更字段"]
+
+
+def test_an_outlet_status_changed_by_the_register_file_enters_its_status_history(store):
+    head = "名称,类型,所在县区,状态,状态说明\r\n"
+    first = (head + "大通湖区消费帮扶馆,专馆,大通湖区,运营,\r\n").encode("gbk")
+    assert commit_register(store, ADMIN, parse_upload(first, "outlets", "o1.csv", date(2026, 6, 30))).committed
+    moved = (head + "大通湖区消费帮扶馆,专馆,大通湖区,拟退出,连续六个月零销售\r\n").encode("gbk")
+    out = commit_register(store, ADMIN, parse_upload(moved, "outlets", "o2.csv", date(2026, 6, 30)))
+    assert out.committed and out.updated == 1, out.errors
+    with store.connect() as conn:
+        change = conn.execute(select(s.outlet_status_change)).one()
+        since = conn.execute(select(s.outlet.c.status_since)).scalar()
+    assert (change.from_status, change.to_status, change.reason) == ("operating", "exit_proposed", "连续六个月零销售")
+    assert change.changed_by == ADMIN.username and since == change.effective_on
