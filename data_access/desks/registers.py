@@ -1208,7 +1208,7 @@ def row_history(engine: Engine, form: str, key: tuple, limit: int = 200) -> pd.D
                 "时间": at,
                 "操作人": who,
                 "操作": what,
-                "变更字段": "、".join(changed),
+                "变更字段": "、".join(_COLUMN_LABELS.get(k, k) for k in changed),
                 "修改前": _brief(before, changed),
                 "修改后": _brief(after, changed),
             }
@@ -1216,11 +1216,86 @@ def row_history(engine: Engine, form: str, key: tuple, limit: int = 200) -> pd.D
     return pd.DataFrame(out, columns=["时间", "操作人", "操作", "变更字段", "修改前", "修改后"])
 
 
+# The store's column names in a row's history, in the words of the templates.
+_COLUMN_LABELS = {
+    "name": "名称",
+    "kind": "类型",
+    "region_code": "所在地区",
+    "jurisdiction_code": "帮扶辖区",
+    "credit_code": "统一社会信用代码",
+    "parent_id": "上级单位",
+    "parent": "上级单位",
+    "aliases": "别名",
+    "active": "在用",
+    "reason": "原因",
+    "unit_id": "单位",
+    "year": "年度",
+    "canteen_food_budget": "食堂食材采购预算",
+    "reserved_share": "预留比例",
+    "reserved_amount": "预留金额",
+    "union_members": "工会会员人数",
+    "gift_budget": "节日慰问品经费",
+    "welfare_budget": "集体福利经费",
+    "plan_amount": "年度计划采购额",
+    "beneficiaries": "带贫人数",
+    "helper_code": "帮扶方",
+    "helped_code": "受援地",
+    "since_year": "起始年度",
+    "until_year": "终止年度",
+    "held_on": "日期",
+    "title": "名称",
+    "note": "备注",
+    "address": "地址",
+    "lng": "经度",
+    "lat": "纬度",
+    "coord_source": "坐标来源",
+    "operator": "运营单位",
+    "opened_on": "开设日期",
+    "status": "状态",
+    "status_reason": "状态说明",
+    "origin_code": "产地县",
+    "category": "品类",
+    "supplier_id": "供应商",
+    "season_months": "上市月份",
+    "supply_volume": "年供应量",
+    "reference_price": "参考价",
+    "cost_price": "成本价",
+    "certification_no": "认定批次或文号",
+    "certified": "已认定",
+    "certified_on": "认定日期",
+    "year_from": "起始年度",
+    "year_to": "终止年度",
+    "threshold": "阈值",
+    "requirement": "条款原文",
+    "source_doc": "文件名称",
+    "source_doc_no": "文号",
+    "source_clause": "条款",
+    "duplicate": "被合并",
+    "kept": "合并到",
+    "moved": "移动",
+}
+_VALUE_LABELS = {
+    "kind": BUYER_KINDS | SUPPLIER_KINDS | OUTLET_KINDS | PAIRING_KINDS,
+    "status": OUTLET_STATUSES | PRODUCT_STATUSES,
+    "category": CATEGORIES,
+    "subject_kind": RULE_SUBJECTS,
+    "metric": METRIC_NAMES,
+    "active": {True: "是", False: "否"},
+}
+
+
 def _brief(values: dict | None, keys: list[str]) -> str:
     if not values:
         return ""
     shown = {k: values.get(k) for k in keys} if keys else values
-    return "；".join(f"{k}={v}" for k, v in shown.items() if k != "batch")[:300]
+    words = []
+    for k, v in shown.items():
+        if k in ("batch", "version", "threshold_unit"):
+            continue
+        v = _VALUE_LABELS.get(k, {}).get(v, v) if isinstance(v, (str, bool)) else v
+        v = "、".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v)
+        words.append(f"{_COLUMN_LABELS.get(k, k)}：{v}")
+    return "；".join(words)[:300]
 
 
 def register_frame(engine: Engine, form: str, year: int | None = None, unit_id: int | None = None) -> pd.DataFrame:

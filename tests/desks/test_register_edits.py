@@ -61,7 +61,7 @@ def test_a_unit_added_and_edited_in_the_form_goes_through_the_file_checks_and_ke
 
     history = row_history(store, "units", key)
     assert list(history["操作"]) == ["修改", "新增"]
-    assert history.iloc[0]["变更字段"] == "region_code" and "440404" in history.iloc[0]["修改后"]
+    assert history.iloc[0]["变更字段"] == "所在地区" and "440404" in history.iloc[0]["修改后"]
     assert history.iloc[0]["操作人"] == ADMIN.username
 
 
@@ -247,7 +247,7 @@ def test_a_rule_threshold_changed_in_the_form_is_a_new_version_with_its_history(
     again = register_row(store, ADMIN, "rules", row | {"名称": "改过的名称"}, expected_version=version)
     assert not again.committed and "已被他人修改" in again.errors[0].reason
     history = row_history(store, "rules", key)
-    assert list(history["操作"]) == ["修改"] and "year_to" in history.iloc[0]["变更字段"]
+    assert list(history["操作"]) == ["修改"] and "终止年度" in history.iloc[0]["变更字段"]
 
 
 def test_an_outlet_status_changed_by_the_register_file_enters_its_status_history(store):
