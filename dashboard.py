@@ -13,7 +13,8 @@ try:
     status = ui.store_status()
     st.session_state["store_status"] = status
     principal = access.signed_in_principal()
-    nav = st.navigation(registry.streamlit_pages(principal))
+    # Every page listed (no "View more": an admin has 13, and a hidden 督办台账 is a page nobody finds).
+    nav = st.navigation(registry.streamlit_pages(principal), expanded=True)
     with st.sidebar:
         st.markdown("### 消费帮扶监测看板")
         if status["demo"]:
