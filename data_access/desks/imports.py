@@ -99,6 +99,8 @@ class ImportOutcome:
     # Names the registers lack, with the closest registered names: what an admin can register in place.
     unknown_units: dict[str, list[str]] = field(default_factory=dict)
     unknown_suppliers: dict[str, list[str]] = field(default_factory=dict)
+    # 价格监测数据: the refresh of the imported series' warnings (counts), run right after the commit.
+    warnings: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -118,11 +120,21 @@ class ImportOutcome:
         new = "、".join(f"{_CREATED_LABELS[k]} {n} 个" for k, n in self.created.items() if n)
         new = f"；新增{new}" if new else ""
         if self.committed:
-            return f"已导入「{title}」{self.rows:,} 行（批次 {self.batch_id}）{new}。"
+            refreshed = (
+                f"；已刷新这些序列的预警（新增 {self.warnings['inserted']}，更新 {self.warnings['updated']}）"
+                if self.warnings
+                else ""
+            )
+            return f"已导入「{title}」{self.rows:,} 行（批次 {self.batch_id}）{new}{refreshed}。"
         return f"「{title}」{self.rows:,} 行可以导入{new}。"
 
 
-_CREATED_LABELS = {"supplier": "供应商", "product": "产品（品类按名称推断，未认定）", "beneficiary": "带贫人员"}
+_CREATED_LABELS = {
+    "series": "价格监测序列",
+    "supplier": "供应商",
+    "product": "产品（品类按名称推断，未认定）",
+    "beneficiary": "带贫人员",
+}
 
 
 class _Refused(Exception):
@@ -155,9 +167,10 @@ def import_file(
     today: date | None = None,
     limits: Limits | None = None,
     progress=None,
+    defaults: dict | None = None,
 ) -> tuple[ParseResult, ImportOutcome]:
     """Parse ``path`` and, if it is clean, commit it: the parse and the outcome (what the CLI prints)."""
-    result = parse_upload(Path(path), form, None, today, limits=limits, progress=progress)
+    result = parse_upload(Path(path), form, None, today, limits=limits, progress=progress, defaults=defaults)
     if not result.ok:
         errors = list(result.errors) or [RowError(None, None, None, result.message)]
         return result, ImportOutcome(form=form, errors=errors, error_count=max(result.error_count, len(errors)))
@@ -176,6 +189,10 @@ def check_upload(
     default_origin: str | None = None,
 ) -> ImportOutcome:
     """Everything ``commit_upload`` would check, without writing: for the preview."""
+    if result.form == "prices":
+        from data_access.desks.prices import check_prices
+
+        return check_prices(engine, result, principal=principal)
     return _run(engine, result, unit, period, principal, default_origin, write=False)
 
 
@@ -193,8 +210,13 @@ def commit_upload(
     ``unit``: the reporting unit (id or name; a reporter's own unit is forced); ``period``:
     ``2024-05`` or ``2024-Q2`` (taken from the dates when not given; required for 名册). Only
     reporters (for their own unit) and admins may submit (``AccessDenied``); the batch and its
-    audit row are written in the same transaction.
+    audit row are written in the same transaction. 价格监测数据 (desks and admins) goes to
+    ``prices.commit_prices``, which then refreshes the warnings of the series it touched.
     """
+    if result.form == "prices":
+        from data_access.desks.prices import commit_prices
+
+        return commit_prices(engine, result, principal=principal)
     return _run(engine, result, unit, period, principal, default_origin, write=True)
 
 

@@ -246,6 +246,75 @@ FORMS: dict[str, FormSpec] = {
         max_rows=2_000_000,
         max_amount_yuan=100_000_000,
     ),
+    # Long files by these headers; wide files (one column per market or product) are read by
+    # ``prices.read_price_rows`` with the default product or market chosen on the page.
+    "prices": FormSpec(
+        key="prices",
+        title="价格监测数据",
+        attachment="",
+        fields=(
+            Field(
+                "date", "日期", "date", ("日期", "监测日期", "采集日期", "报价日期", "时间", "发布日期", "周", "月份")
+            ),
+            Field("product", "产品", "text", ("产品", "品种", "产品名称", "品名", "商品", "商品名称", "农产品")),
+            Field(
+                "origin", "产地", "region", ("产地", "原产地", "产品产地"), header_required=False, value_required=False
+            ),
+            Field(
+                "market",
+                "市场/监测点",
+                "text",
+                ("市场/监测点", "市场", "监测点", "批发市场", "市场名称", "监测点名称", "采价点"),
+                header_required=False,
+                value_required=False,
+            ),
+            Field(
+                "county",
+                "监测点所在县",
+                "region",
+                ("监测点所在县", "监测点县", "所在县", "监测县"),
+                header_required=False,
+                value_required=False,
+                template=False,
+            ),
+            Field(
+                "price", "价格", "price", ("价格", "均价", "平均价", "批发价", "批发均价", "零售价", "收购价", "地头价")
+            ),
+            Field(
+                "unit",
+                "单位",
+                "text",
+                ("单位", "价格单位", "计价单位"),
+                header_required=False,
+                value_required=False,
+            ),
+            Field(
+                "volume",
+                "销量",
+                "quantity",
+                ("销量", "交易量", "成交量", "上市量"),
+                header_required=False,
+                value_required=False,
+            ),
+            Field("stock", "库存", "quantity", ("库存", "库存量"), False, False),
+            Field(
+                "source", "来源", "text", ("来源", "数据来源", "信息来源"), header_required=False, value_required=False
+            ),
+        ),
+        example=(
+            "示例：2024-03-15",
+            "高原红米",
+            "433127",
+            "北京新发地",
+            "6.80",
+            "元/斤",
+            "1200kg",
+            "300kg",
+            "农业农村局",
+        ),
+        max_rows=500_000,
+        max_amount_yuan=100_000_000,
+    ),
 }
 
 _UNIT_SYNONYMS = ("单位", "单位名称", "单位全称", "采购单位", "预算单位", "工会名称", "单位（全称）")
@@ -529,6 +598,7 @@ REGISTERS: dict[str, FormSpec] = {
         max_amount_yuan=0,
     ),
 }
+
 ALL_FORMS: dict[str, FormSpec] = {**FORMS, **REGISTERS}
 
 _UNIT_KIND_SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -1465,6 +1535,7 @@ def parse_upload(
     limits: Limits | None = None,
     pii_key: bytes | None = None,
     progress: Callable[[int], None] | None = None,
+    defaults: dict | None = None,
 ) -> ParseResult:
     """Read one uploaded form (CSV or XLSX) into normalised rows and a list of every error.
 
@@ -1472,6 +1543,7 @@ def parse_upload(
     given, dates as datetime64) and ``source_row``, the row number shown in the spreadsheet.
     Nothing here raises on bad input; file-level problems are errors without a row.
     ``progress(rows_read)`` is called after every chunk of rows, for a progress display.
+    ``defaults``: for 价格监测数据, the ``product`` or ``market`` of a wide file's columns.
     """
     spec = ALL_FORMS[form]
     limits = limits or Limits()
@@ -1480,7 +1552,7 @@ def parse_upload(
     result = ParseResult(form=form, filename=name, rows=_empty_rows(spec))
     errors = _Errors(limits.max_errors)
     try:
-        _parse_into(result, data, spec, limits, today, errors, pii_key, progress)
+        _parse_into(result, data, spec, limits, today, errors, pii_key, progress, defaults or {})
     except _FileError as exc:
         errors.flush()
         errors.file(str(exc))
@@ -1514,6 +1586,7 @@ def _parse_into(
     errors: _Errors,
     pii_key: bytes | None,
     progress: Callable[[int], None] | None,
+    defaults: dict,
 ) -> None:
     try:
         size = len(data) if _is_bytes(data) else os.stat(data).st_size
@@ -1547,6 +1620,26 @@ def _parse_into(
                 f"文件扩展名为 {_ext(result.filename)}，内容实为 CSV 文本"
                 f"（{_encoding_label(result.encoding)}），已按 CSV 读取。"
             )
+
+    if spec.key == "prices":
+        from data_access.desks.prices import read_price_rows
+
+        try:
+            sheets = (
+                [_xlsx_rows(sheet) for sheet in workbook.worksheets]
+                if workbook is not None
+                else [_csv_rows(data, result.encoding, head)]
+            )
+            ctx = _Context(spec, {}, today, spec.max_amount_yuan, errors)
+            df = read_price_rows(sheets, spec, ctx, result, defaults, limits.max_rows or spec.max_rows)
+            errors.flush()
+        finally:
+            if workbook is not None:
+                workbook.close()
+        if len(df) == 0:
+            raise _FileError(f"文件只有表头（第{result.header_row}行），没有价格数据")
+        result.rows = df
+        return
 
     try:
         if workbook is not None:
