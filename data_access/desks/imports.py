@@ -43,6 +43,7 @@ from data_access.desks.ingest import (
     RowError,
     parse_upload,
 )
+from data_access.desks.prices import run_prices
 from data_access.reference.labels import CHANNELS
 from data_access.store import rollup
 from data_access.store import schema as s
@@ -190,9 +191,9 @@ def check_upload(
 ) -> ImportOutcome:
     """Everything ``commit_upload`` would check, without writing: for the preview."""
     if result.form == "prices":
-        from data_access.desks.prices import check_prices
-
-        return check_prices(engine, result, principal=principal)
+        return run_prices(
+            engine, result, principal, ImportOutcome(result.form, len(result.rows)), RegionNames, write=False
+        )
     return _run(engine, result, unit, period, principal, default_origin, write=False)
 
 
@@ -211,12 +212,12 @@ def commit_upload(
     ``2024-05`` or ``2024-Q2`` (taken from the dates when not given; required for 名册). Only
     reporters (for their own unit) and admins may submit (``AccessDenied``); the batch and its
     audit row are written in the same transaction. 价格监测数据 (desks and admins) goes to
-    ``prices.commit_prices``, which then refreshes the warnings of the series it touched.
+    ``prices.run_prices``, which then refreshes the warnings of the series it touched.
     """
     if result.form == "prices":
-        from data_access.desks.prices import commit_prices
-
-        return commit_prices(engine, result, principal=principal)
+        return run_prices(
+            engine, result, principal, ImportOutcome(result.form, len(result.rows)), RegionNames, write=True
+        )
     return _run(engine, result, unit, period, principal, default_origin, write=True)
 
 
@@ -705,6 +706,23 @@ def preview_frame(result: ParseResult, limit: int = 200) -> pd.DataFrame:
                 "benefit_yuan": "受益金额（元）",
             }
         )
+    elif result.form == "prices":
+        columns.update(
+            {
+                "date": "日期",
+                "product": "产品",
+                "origin": "产地",
+                "market": "市场/监测点",
+                "county": "监测点所在县",
+                "price_shown": "报送价格",
+                "unit": "单位",
+                "price": "价格（元/公斤）",
+                "volume": "销量（kg）",
+                "stock": "库存（kg）",
+                "source": "来源",
+            }
+        )
+        rows = rows.dropna(axis=1, how="all")
     else:
         for f in spec.fields:
             if f.key in rows:
@@ -712,7 +730,7 @@ def preview_frame(result: ParseResult, limit: int = 200) -> pd.DataFrame:
         if "unit" in rows and "unit" not in columns:  # the quantity's unit (a budget's 单位 is a field)
             columns["unit"] = "计量单位"
     out = rows[[c for c in columns if c in rows]].rename(columns=columns)
-    for col in ("交易时间", "交易日期"):
+    for col in ("交易时间", "交易日期", "日期"):
         if col in out:
             out[col] = pd.to_datetime(out[col]).dt.date
 

@@ -1,6 +1,6 @@
 """价格监测数据 intake: the series register and its observations, from long or wide files.
 
-A price file is read in one of two shapes (``read_price_rows``, called by ``ingest.parse_upload``):
+A price file is read by ``ingest.parse_upload`` (form ``prices``) in one of two shapes:
 
 - long: one row per observation, columns 日期, 产品/品种, 市场/监测点, 价格, 单位, 销量, 库存 (and
   optionally 产地, 监测点所在县, 来源) found by their header synonyms;
@@ -8,7 +8,8 @@ A price file is read in one of two shapes (``read_price_rows``, called by ``inge
   the form's default product) or per product (the market is the default market).
 
 Prices are normalised to 元/kg (元/斤 ×2, 元/吨 ÷1000); the unit the file used is kept on the
-series (``source_unit``). ``commit_prices`` writes one ``report_batch``, registers new series
+series (``source_unit``). ``run_prices`` (through ``imports.check_upload/commit_upload``) checks
+every row against the 产品名库; a commit writes one ``report_batch``, registers new series
 (``price_series``: product × 监测点县 × market, with grain and source), aggregates the rows to
 the series' grain (a week is stored on its Monday, a month on its first day, as the demo does),
 replaces a re-reported value keeping the change in ``price_revision``, and then refreshes the
@@ -21,262 +22,45 @@ import difflib
 import re
 import time
 import unicodedata
-from collections.abc import Iterator
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
+from data_access.desks.ingest import ParseResult, RowError
+from data_access.desks.warnings import refresh_warnings
 from data_access.store import schema as s
 from data_access.trust.auth import DESK_ROLES, Principal, require_role, write_audit
 
-__all__ = [
-    "GRAIN_LABELS",
-    "PRICE_UNITS",
-    "commit_prices",
-    "check_prices",
-    "price_unit_factor",
-    "read_price_rows",
-]
+__all__ = ["GRAIN_LABELS", "infer_grain", "period_start", "run_prices"]
 
-# 元 per unit → 元/kg: the factor a price is multiplied by.
-PRICE_UNITS = {
-    "斤": 2.0,
-    "市斤": 2.0,
-    "500g": 2.0,
-    "公斤": 1.0,
-    "千克": 1.0,
-    "kg": 1.0,
-    "吨": 0.001,
-    "t": 0.001,
-    "克": 1000.0,
-    "g": 1000.0,
-}
 GRAIN_LABELS = {"day": "日", "week": "周", "month": "月"}
-_UNIT_RE = re.compile(r"元\s*(?:/|每|／)\s*(市斤|斤|500g|公斤|千克|kg|吨|t|克|g)", re.IGNORECASE)
-_PRICE_CELL = re.compile(r"^(?P<num>[+-]?\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>.*)$")
+_SPACES = re.compile(r"\s+")
 
 
-def price_unit_factor(text: str | None) -> tuple[str | None, float | None]:
-    """(canonical unit such as ``元/斤``, factor to 元/kg) of a unit text, or (None, None)."""
-    if not text:
-        return None, None
-    t = unicodedata.normalize("NFKC", str(text)).strip().lower().replace(" ", "")
-    m = _UNIT_RE.search(t)
-    word = m.group(1) if m else t.removeprefix("元").removeprefix("/")
-    if word not in PRICE_UNITS:
-        return None, None
-    canonical = {"市斤": "斤", "千克": "公斤", "kg": "公斤", "t": "吨", "g": "克", "500g": "斤"}.get(word, word)
-    return f"元/{canonical}", PRICE_UNITS[word]
+def _norm(text) -> str:
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", str(text))).strip()
 
 
-# --------------------------------------------------------------------------- reading
+def run_prices(
+    engine: Engine,
+    result: ParseResult,
+    principal: Principal,
+    outcome,
+    regions,
+    *,
+    write: bool,
+    now: datetime | None = None,
+):
+    """Check (``write=False``) or commit a clean price parse; fills and returns ``outcome`` (an
+    ``imports.ImportOutcome``). ``regions(conn)`` resolves 产地/县 names (``imports.RegionNames``).
 
-
-def read_price_rows(sheets: list[Iterator], spec, ctx, result, defaults: dict, max_rows: int) -> pd.DataFrame:
-    """Rows of a price file (first sheet with a long or wide header) as long raw rows, normalised.
-
-    ``sheets`` are iterators of ``(row number, cells)``; errors go to ``ctx.errors``.
-    """
-    from data_access.desks import ingest as g
-
-    first_error = None
-    for sheet in sheets:
-        buffered: list[tuple[int, list]] = []
-        found = None
-        for rownum, cells in sheet:
-            buffered.append((rownum, list(cells)))
-            if found is None and any(c and str(c).strip() for c in cells):
-                found = _header_kind(spec, cells)
-                if found is not None:
-                    header_row, kind, mapping = rownum, *found
-                    break
-            if sum(1 for _, c in buffered if any(x and str(x).strip() for x in c)) >= g.HEADER_SCAN_ROWS:
-                break
-        if found is None:
-            non_blank = [(n, c) for n, c in buffered if any(x and str(x).strip() for x in c)]
-            first_error = first_error or g._header_error(spec, None, non_blank)
-            continue
-        title_unit = next(
-            (u for _, cells in buffered[:-1] for c in cells if c for u in [price_unit_factor(str(c))[0]] if u), None
-        )
-        data = [(n, c) for n, c in sheet if n > header_row and not _skipped(g, c)]
-        if len(data) > max_rows:
-            raise g._FileError(f"数据超过 {max_rows:,} 行的上限；请拆分成多个文件分批导入")
-        result.header_row = header_row
-        if kind == "long":
-            raw = _long_raw(data, mapping, title_unit)
-        else:
-            raw = _wide_raw(data, mapping, title_unit, defaults, result)
-        return _normalise(raw, ctx, result)
-    raise g._FileError(first_error or "文件中没有任何内容")
-
-
-def _skipped(g, cells) -> bool:
-    """示例, 合计 and 填表人 rows, as the other forms skip them."""
-    first = next((str(c) for c in cells if c and str(c).strip()), None)
-    return first is not None and g._SKIP_RE.match(first) is not None
-
-
-def _header_kind(spec, cells) -> tuple[str, dict] | None:
-    from data_access.desks import ingest as g
-
-    mapping = g._match_header(spec, cells)
-    if {"date", "product", "price"} <= mapping.keys():
-        return "long", mapping
-    texts = [(i, str(c).strip()) for i, c in enumerate(cells) if c and str(c).strip()]
-    if len(texts) < 3 or "date" not in mapping:
-        return None
-    date_col = mapping["date"][0]
-    columns = []
-    for i, text in texts:
-        if i == date_col:
-            continue
-        m = re.fullmatch(r"(.+?)\s*[(\[（【](.*?)[)\]）】]", text)
-        name, unit = (m.group(1).strip(), m.group(2)) if m else (text, None)
-        columns.append((i, name, price_unit_factor(unit)[0] if unit else None))
-    return "wide", {"date": date_col, "columns": columns}
-
-
-def _long_raw(data, mapping, title_unit) -> pd.DataFrame:
-    keys = list(mapping)
-    records = []
-    for rownum, cells in data:
-        values = [cells[mapping[k][0]] if mapping[k][0] < len(cells) else None for k in keys]
-        if not any(v and str(v).strip() for v in values):
-            continue
-        records.append([*values, rownum])
-    raw = pd.DataFrame(records, columns=[*keys, "source_row"])
-    header_unit = price_unit_factor(mapping["price"][1])[0] if mapping["price"][1] else None
-    raw["header_unit"] = header_unit or title_unit
-    raw["price_label"] = "价格"
-    return raw
-
-
-def _wide_raw(data, mapping, title_unit, defaults: dict, result) -> pd.DataFrame:
-    from data_access.desks import ingest as g
-
-    product, market = (defaults.get("product") or "").strip(), (defaults.get("market") or "").strip()
-    if not product and not market:
-        names = "、".join(name for _, name, _ in mapping["columns"][:6])
-        raise g._FileError(
-            f"这是宽表（每行一个日期，各列为：{names}）：列为市场时请选择默认产品，列为产品时请填写默认市场"
-        )
-    columns_are = "market" if product else "product"
-    result.notes.append(
-        f"宽表：各列为{'市场' if product else '产品'}，"
-        + (f"产品为「{product}」" if product else f"市场为「{market}」")
-        + "。"
-    )
-    records = []
-    for rownum, cells in data:
-        day = cells[mapping["date"]] if mapping["date"] < len(cells) else None
-        if not (day and str(day).strip()):
-            continue
-        for i, name, unit in mapping["columns"]:
-            value = cells[i] if i < len(cells) else None
-            if not (value and str(value).strip()):
-                continue  # a gap
-            records.append(
-                {
-                    "date": day,
-                    "product": name if columns_are == "product" else product,
-                    "market": name if columns_are == "market" else market,
-                    "price": value,
-                    "header_unit": unit or title_unit,
-                    "price_label": name,
-                    "source_row": rownum,
-                }
-            )
-    return pd.DataFrame(
-        records, columns=["date", "product", "market", "price", "header_unit", "price_label", "source_row"]
-    )
-
-
-def _normalise(raw: pd.DataFrame, ctx, result) -> pd.DataFrame:
-    from data_access.desks import ingest as g
-
-    errors = ctx.errors
-    if raw.empty:
-        return raw
-    out = pd.DataFrame({"source_row": raw["source_row"].astype("int64")})
-    rows = raw["source_row"]
-    for key in ("product", "origin", "market", "county", "source"):
-        out[key] = g._clean(raw[key].astype(object)) if key in raw else None
-    out["market"] = out["market"].astype(object)
-    if "market" not in raw or out["market"].isna().all():
-        default = None
-        out["market"] = default
-    day, reasons = g._dates(g._clean(raw["date"].astype(object)), ctx.today)
-    errors.add_series(0, "日期", rows, raw["date"], reasons)
-    out["date"] = day
-    miss = out["product"].isna()
-    for row in rows[miss]:
-        errors.add(1, int(row), "产品", None, "产品为空")
-
-    text = g._clean(raw["price"].astype(object))
-    parts = text.fillna("").map(lambda v: unicodedata.normalize("NFKC", v).replace(",", "")).str.extract(_PRICE_CELL)
-    num = pd.to_numeric(parts["num"], errors="coerce")
-    unit_text = parts["unit"].where(parts["unit"].fillna("").str.strip() != "")
-    if "unit" in raw:
-        unit_text = unit_text.fillna(g._clean(raw["unit"].astype(object)))
-    unit_text = unit_text.fillna(raw["header_unit"])
-    parsed = unit_text.map(lambda u: price_unit_factor(u) if isinstance(u, str) else (None, None))
-    unit = parsed.map(lambda p: p[0])
-    factor = parsed.map(lambda p: p[1])
-    no_unit = unit_text.isna()
-    if no_unit.any():
-        unit = unit.where(~no_unit, "元/公斤")
-        factor = factor.where(~no_unit, 1.0)
-        result.notes.append("未注明价格单位的按 元/公斤 读取。")
-    for label_order, (row, shown, label, n, u, f) in enumerate(
-        zip(rows, raw["price"], raw["price_label"], num, unit_text, factor, strict=True)
-    ):
-        del label_order
-        if pd.isna(n):
-            errors.add(
-                5, int(row), label, str(shown)[:60], "无法识别为价格，请填写数字，可带单位（如 3.5 或 3.5元/斤）"
-            )
-        elif n <= 0:
-            errors.add(5, int(row), label, str(shown)[:60], "价格须大于 0")
-        elif f is None or pd.isna(f):
-            errors.add(5, int(row), label, str(u)[:60], "无法识别的价格单位；请用 元/斤、元/公斤 或 元/吨")
-    out["price"] = (num * factor.astype(float)).round(4)
-    out["price_shown"] = num
-    out["unit"] = unit
-    for key, label in (("volume", "销量"), ("stock", "库存")):
-        if key in raw:
-            value, _, why = g._quantity(g._clean(raw[key].astype(object)), None)
-            errors.add_series(6, label, rows, raw[key], why)
-            out[key] = value
-        else:
-            out[key] = np.nan
-    out["price_label"] = raw["price_label"]
-    return out
-
-
-# --------------------------------------------------------------------------- committing
-
-
-def check_prices(engine: Engine, result, *, principal: Principal):
-    """Everything ``commit_prices`` checks, without writing."""
-    return _run(engine, result, principal, write=False)
-
-
-def commit_prices(engine: Engine, result, *, principal: Principal, now: datetime | None = None):
-    """Write a clean price parse as one batch (all or nothing), then refresh the warnings of the
-    series it touched (only those). Desks and admins may import prices."""
-    return _run(engine, result, principal, write=True, now=now)
-
-
-def _run(engine, result, principal, write: bool, now: datetime | None = None):
-    from data_access.desks.imports import ImportOutcome, RegionNames, RowError, _earlier_batch
-
+    A commit is one transaction (all rows or none; the same file twice changes nothing); right
+    after it the warnings of the series it touched, and only those, are refreshed. Desks and
+    admins may import prices (``AccessDenied`` otherwise)."""
     t0 = time.perf_counter()
     require_role(principal, DESK_ROLES, "导入价格监测数据")
-    outcome = ImportOutcome(form=result.form, rows=len(result.rows))
     if not result.ok or not result.file_hash:
         outcome.errors = list(result.errors) or [RowError(None, None, None, result.message)]
         outcome.error_count = max(result.error_count, len(outcome.errors))
@@ -285,11 +69,14 @@ def _run(engine, result, principal, write: bool, now: datetime | None = None):
     series_ids: list[int] = []
     try:
         with engine.begin() if write else engine.connect() as conn:
-            earlier = _earlier_batch(conn, result)
+            b = s.report_batch
+            earlier = conn.execute(
+                select(b.c.id).where(b.c.form == result.form, b.c.file_hash == result.file_hash)
+            ).scalar()
             if earlier is not None:
                 outcome.batch_id, outcome.already = earlier, True
                 return outcome
-            rows, errors = _resolve(conn, result.rows, RegionNames(conn))
+            rows, errors = _resolve(conn, result.rows, regions(conn))
             if errors:
                 outcome.errors, outcome.error_count = errors[:5000], len(errors)
                 return outcome
@@ -301,8 +88,6 @@ def _run(engine, result, principal, write: bool, now: datetime | None = None):
     except IntegrityError:
         outcome.errors = [RowError(None, None, None, "另一批次正在同时导入相同的价格序列，请稍后重试")]
     if outcome.committed and series_ids:
-        from data_access.desks.warnings import refresh_warnings
-
         outcome.warnings = refresh_warnings(engine, principal, series_ids=series_ids, now=now)
     outcome.seconds = time.perf_counter() - t0
     return outcome
@@ -314,8 +99,6 @@ def _suggest(name: str, names: list[str]) -> str:
 
 
 def _resolve(conn, rows: pd.DataFrame, regions) -> tuple[pd.DataFrame, list]:
-    from data_access.desks.imports import RowError, _norm
-
     p = s.product
     catalogue = conn.execute(
         select(p.c.id, p.c.name, p.c.origin_code).where(p.c.merged_into.is_(None))
