@@ -130,10 +130,11 @@ def _monitored_series(status: pd.DataFrame) -> None:
         }
     )
     st.caption(
-        f"共 {len(shown)} 个序列（最近导入的在前）；最近一期早于两个粒度周期的标为“数据过期”。"
+        f"共 {len(shown)} 个序列（最近导入的在前），其中 {int(status.stale.sum())} 个数据过期"
+        "（最近一期早于两个粒度周期）。"
         "价格监测数据在“数据报送”导入，导入后即刷新这些序列的预警。"
     )
-    st.dataframe(shown, hide_index=True, width="stretch", key="alerts_series", height=min(360, 38 + 35 * len(shown)))
+    st.dataframe(shown, hide_index=True, width="stretch", key="alerts_monitored", height=min(360, 38 + 35 * len(shown)))
 
 
 def _pick_warning(open_df: pd.DataFrame) -> int | None:
