@@ -1,7 +1,8 @@
 """数据报送: read the reporting forms from messy office files, normalise and validate them.
 
-Three forms: ``beneficiaries`` (附件1 带贫人员名册), ``proofs`` (附件2 消费扶贫证明材料) — both as
-prescribed by seed 002 — and ``purchases`` (采购台账, the purchase ledger). ``parse_upload``
+Four forms: ``beneficiaries`` (附件1 带贫人员名册), ``proofs`` (附件2 消费扶贫证明材料) — both as
+prescribed by seed 002 —, ``purchases`` (采购台账, the purchase ledger) and ``prices`` (价格监测数据,
+long or wide, read by ``read_price_rows``). ``parse_upload``
 reads CSV (UTF-8, UTF-8 with BOM, GBK/GB18030, UTF-16 with BOM) or XLSX, finds the header row
 below title rows, maps header synonyms to fields, and returns a ``ParseResult`` whose ``rows``
 hold normalised values (yuan, kg, dates) under English column names, ready for the store, and
@@ -1869,7 +1870,7 @@ def read_price_rows(sheets: list[Iterator], spec, ctx, result, defaults: dict, m
             raw = _price_long_raw(data, mapping, title_unit)
         else:
             raw = _price_wide_raw(data, mapping, title_unit, defaults, result)
-        return _normalise_prices(raw, ctx, result)
+        return _normalise_prices(raw, ctx, result, defaults)
     raise _FileError(first_error or "文件中没有任何内容")
 
 
@@ -1950,18 +1951,21 @@ def _price_wide_raw(data, mapping, title_unit, defaults: dict, result) -> pd.Dat
     )
 
 
-def _normalise_prices(raw: pd.DataFrame, ctx, result) -> pd.DataFrame:
+def _normalise_prices(raw: pd.DataFrame, ctx, result, defaults: dict) -> pd.DataFrame:
     errors = ctx.errors
     if raw.empty:
         return raw
     out = pd.DataFrame({"source_row": raw["source_row"].astype("int64")})
     rows = raw["source_row"]
-    for key in ("product", "origin", "market", "county", "source"):
-        out[key] = _clean(raw[key].astype(object)) if key in raw else None
-    out["market"] = out["market"].astype(object)
-    if "market" not in raw or out["market"].isna().all():
-        default = None
-        out["market"] = default
+    labels_ = {"product": "产品", "origin": "产地", "market": "市场/监测点", "county": "监测点所在县", "source": "来源"}
+    for order, (key, label) in enumerate(labels_.items(), start=1):
+        if key not in raw:
+            out[key] = None
+            continue
+        out[key] = _clean(raw[key].astype(object))
+        errors.add_series(order, label, rows, raw[key], _text(out[key], 64))
+    # A long file without 市场/监测点 takes the page's default market (else the product's 产地监测点).
+    out["market"] = out["market"].astype(object).fillna((defaults.get("market") or "").strip() or None)
     day, reasons = _dates(_clean(raw["date"].astype(object)), ctx.today)
     errors.add_series(0, "日期", rows, raw["date"], reasons)
     out["date"] = day
@@ -1984,10 +1988,7 @@ def _normalise_prices(raw: pd.DataFrame, ctx, result) -> pd.DataFrame:
         unit = unit.where(~no_unit, "元/公斤")
         factor = factor.where(~no_unit, 1.0)
         result.notes.append("未注明价格单位的按 元/公斤 读取。")
-    for label_order, (row, shown, label, n, u, f) in enumerate(
-        zip(rows, raw["price"], raw["price_label"], num, unit_text, factor, strict=True)
-    ):
-        del label_order
+    for row, shown, label, n, u, f in zip(rows, raw["price"], raw["price_label"], num, unit_text, factor, strict=True):
         if pd.isna(n):
             errors.add(
                 5, int(row), label, str(shown)[:60], "无法识别为价格，请填写数字，可带单位（如 3.5 或 3.5元/斤）"

@@ -151,6 +151,28 @@ def test_daily_rows_are_averaged_into_the_week_stored_on_its_monday(store):
     assert obs.volume.tolist() == [400.0, 100.0]
 
 
+def test_the_alerts_page_figure_tells_when_each_series_last_received_data(store):
+    from data_access.figures.alerts import series_status
+    from data_access.query.filters import Filters
+
+    every = Filters(start=date(2020, 1, 1), end=date(2026, 12, 31))
+    lines = "日期,产品,市场,价格\n2024-07-15,巫山柑橘,过期测试点,10\n2024-07-22,巫山柑橘,过期测试点,11\n"
+    _commit(store, lines.encode(), "过期.csv")
+    fresh = series_status(store, every, today=date(2024, 8, 1)).set_index("market").loc["过期测试点"]
+    assert fresh.last_date == date(2024, 7, 22) and fresh.grain == "week" and not fresh.stale
+    assert fresh.received_at.year == date.today().year and fresh.observations == 2
+    late = series_status(store, every, today=date(2024, 8, 10)).set_index("market").loc["过期测试点"]
+    assert late.stale  # older than two weeks
+
+
+def test_a_formula_in_a_text_cell_is_refused_and_a_long_file_takes_the_default_market():
+    bad = _parse("日期,产品,市场,价格\n2024-01-01,巫山柑橘,=HYPERLINK(1),3\n".encode(), "公式.csv")
+    [err] = bad.errors
+    assert (err.row, err.field) == (2, "市场/监测点") and "公式" in err.reason
+    ok = _parse("日期,产品,价格\n2024-01-01,巫山柑橘,3\n".encode(), "无市场.csv", market="万州批发市场")
+    assert ok.ok and ok.rows.market.tolist() == ["万州批发市场"]
+
+
 def test_a_re_reported_price_replaces_the_old_one_and_the_change_is_kept(store):
     first = (
         "日期,产品,市场,价格,单位\n"
