@@ -276,7 +276,6 @@ FORMS: dict[str, FormSpec] = {
                 ("监测点所在县", "监测点县", "所在县", "监测县"),
                 header_required=False,
                 value_required=False,
-                template=False,
             ),
             Field(
                 "price", "价格", "price", ("价格", "均价", "平均价", "批发价", "批发均价", "零售价", "收购价", "地头价")
@@ -307,6 +306,7 @@ FORMS: dict[str, FormSpec] = {
             "高原红米",
             "433127",
             "北京新发地",
+            "110106",
             "6.80",
             "元/斤",
             "1200kg",
@@ -1636,7 +1636,7 @@ def _parse_into(
             if workbook is not None:
                 workbook.close()
         if len(df) == 0:
-            raise _FileError(f"文件只有表头（第{result.header_row}行），没有价格数据")
+            raise _FileError(f"文件只有表头（第{result.header_row}行），没有数据行")
         result.rows = df
         return
 
@@ -1862,7 +1862,17 @@ def read_price_rows(sheets: list[Iterator], spec, ctx, result, defaults: dict, m
         title_unit = next(
             (u for _, cells in buffered[:-1] for c in cells if c for u in [price_unit_factor(str(c))[0]] if u), None
         )
-        data = [(n, c) for n, c in sheet if n > header_row and not _skipped(c)]
+        data, skipped = [], {"example": [], "total": [], "footer": []}
+        for n, c in sheet:
+            kind_ = _skipped(c)
+            if kind_:
+                skipped[kind_].append(n)
+            elif n > header_row:
+                data.append((n, c))
+        for what, label in (("example", "示例行"), ("total", "合计行"), ("footer", "表尾说明")):
+            if skipped[what]:
+                shown = "、".join(str(r) for r in skipped[what][:10]) + ("等" if len(skipped[what]) > 10 else "")
+                result.notes.append(f"已跳过{label}：第{shown}行。")
         if len(data) > max_rows:
             raise _FileError(f"数据超过 {max_rows:,} 行的上限；请拆分成多个文件分批导入")
         result.header_row = header_row
@@ -1874,10 +1884,11 @@ def read_price_rows(sheets: list[Iterator], spec, ctx, result, defaults: dict, m
     raise _FileError(first_error or "文件中没有任何内容")
 
 
-def _skipped(cells) -> bool:
-    """示例, 合计 and 填表人 rows, as the other forms skip them."""
+def _skipped(cells) -> str | None:
+    """``example``, ``total`` or ``footer`` for the 示例, 合计 and 填表人 rows the other forms skip too."""
     first = next((str(c) for c in cells if c and str(c).strip()), None)
-    return first is not None and _SKIP_RE.match(first) is not None
+    m = _SKIP_RE.match(first) if first is not None else None
+    return m.lastgroup if m else None
 
 
 def _price_header_kind(spec, cells) -> tuple[str, dict] | None:
