@@ -92,12 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(ALL_FORMS),
         help="beneficiaries 名册 | proofs 证明材料 | purchases 台账 | units 单位名录 | budgets 年度预算与预留份额 | "
         "suppliers 供应商 | pairings 结对关系 | meetings 联席会议 | outlets 网点名录 | products 产品名库 | "
-        "rules 政策规则（仅管理员）",
+        "rules 政策规则（仅管理员） | prices 价格监测数据（专班、管理员）",
     )
     p.add_argument("--year", type=int, help="budgets：文件没有“年度”列时的年度；rules：阈值变更的生效年度（默认今年）")
     p.add_argument("--unit", help="报送单位（名称或编号）")
     p.add_argument("--period", help="报送期，如 2024-05 或 2024-Q2（名册必填）")
     p.add_argument("--origin", help="证明材料的默认产地（区县名称或代码）")
+    p.add_argument("--product", help="prices 宽表（各列为市场）的产品：产品名库中的名称")
+    p.add_argument("--market", help="prices 宽表（各列为产品）的市场或监测点")
     p.add_argument("--user", help="记录为报送人的用户名（默认 cli:<系统用户>）")
 
     p = command("import-bench", _import_bench, "测量导入 N 行采购台账的用时与峰值内存（会写入所给的库，请用测试库）")
@@ -224,6 +226,7 @@ def _import(args) -> int:
         principal=auth.cli_principal(args.user),
         default_origin=args.origin,
         limits=imports.Limits(max_bytes=None),
+        defaults={"product": args.product, "market": args.market},
     )
     for note in result.notes:
         print(note)

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from data_access import cache
+from data_access.desks.prices import GRAIN_LABELS
 from data_access.desks.warnings import StaleWarning, WarningActionError, apply_action
 from data_access.engines.rules import units_behind
 from data_access.figures import alerts
@@ -107,6 +108,35 @@ def _open_warnings(open_df: pd.DataFrame, by_region: pd.DataFrame, group_names: 
     if rows and st.session_state.get("alerts_listing_last") != rows[0]:
         st.session_state["alerts_listing_last"] = rows[0]
         st.query_params["warning"] = str(int(open_df.id.iloc[rows[0]]))
+
+
+def _monitored_series(status: pd.DataFrame) -> None:
+    """监测序列: when each series last received data, and which are out of date."""
+    st.subheader("监测序列")
+    if status.empty:
+        st.caption("所选范围内没有价格监测序列。")
+        return
+    shown = pd.DataFrame(
+        {
+            "序列": status.series_id,
+            "产品": status.product_name,
+            "监测点所在县": status.region_name,
+            "市场/监测点": status.market,
+            "粒度": status.grain.map(GRAIN_LABELS).fillna(status.grain),
+            "原始单位": status.source_unit.fillna("—"),
+            "来源": status.source.fillna("—"),
+            "最近数据": status.last_date,
+            "期数": status.observations,
+            "最近导入": status.received_at.dt.strftime("%Y-%m-%d %H:%M").fillna("—"),
+            "状态": status.stale.map({True: "数据过期", False: "正常"}),
+        }
+    )
+    st.caption(
+        f"共 {len(shown)} 个序列（最近导入的在前），其中 {int(status.stale.sum())} 个数据过期"
+        "（最近一期早于两个粒度周期）。"
+        "价格监测数据在“数据报送”导入，导入后即刷新这些序列的预警。"
+    )
+    st.dataframe(shown, hide_index=True, width="stretch", key="alerts_monitored", height=min(360, 38 + 35 * len(shown)))
 
 
 def _pick_warning(open_df: pd.DataFrame) -> int | None:
@@ -301,7 +331,8 @@ def render() -> None:
 
     if cache.query(missing, f.year)["prices"]:
         ui.no_data(
-            "库中没有价格监测序列，滞销无从判断（没有预警不等于没有滞销）。价格序列的导入尚未提供，目前只有演示数据写入。"
+            "库中没有价格监测序列，滞销无从判断（没有预警不等于没有滞销）。请在数据报送导入价格监测数据。",
+            (("reporting", "prices"),),
         )
         return
     counts = cache.query(alerts.warning_counts, f)
@@ -312,6 +343,7 @@ def render() -> None:
 
     _kpis(counts)
     _open_warnings(open_df, by_region, group_names)
+    _monitored_series(cache.query(alerts.series_status, f))
     wid = _pick_warning(open_df)
     if wid is None:
         return

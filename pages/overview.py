@@ -200,7 +200,7 @@ def _notice_and_risk(data: dict, cards: list[dict]) -> None:
         st.subheader("风险：未关闭滞销预警")
         wt = warning_table(data["warnings"])
         if wt.empty and by_key["warnings"]["status"] is None:
-            ui.no_data("未监测任何价格序列，滞销无从判断。")
+            ui.no_data("未监测任何价格序列，滞销无从判断。", (("reporting", "prices"),))
         elif wt.empty:
             st.success("当前没有未关闭的滞销预警。")
         else:

@@ -20,7 +20,7 @@ from data_access.desks.imports import (
 from data_access.desks.ingest import FORMS, REGISTERS, parse_upload
 from data_access.desks.registers import FIELD_CHOICES, register_frame, register_row
 from data_access.figures.readiness import missing
-from data_access.trust.auth import AccessDenied, Principal
+from data_access.trust.auth import DESK_ROLES, AccessDenied, Principal
 from pages.common import tables, ui
 
 HINTS = {
@@ -28,6 +28,10 @@ HINTS = {
     "proofs": "附件2：序号、产品名称、卖方、买方、数量、金额、交易时间、备注。买方须为单位名录中的单位。",
     "purchases": "采购台账：交易日期、采购单位、供应商、产品名称、"
     "产地（区县名称或代码）、渠道、用途、数量、金额、凭证号。",
+    "prices": "价格监测数据（专班、管理员）：长表为 日期、产品、市场/监测点、价格、单位、销量、库存；"
+    "宽表为每行一个日期、每列一个市场（选默认产品）或一个产品（填默认市场），如公开发布的价格周报。"
+    "元/斤、元/吨 折算为 元/公斤（原单位保留）；日数据按序列粒度（周、月）取平均；"
+    "同一日期再次报送的价格覆盖原值并留痕；导入后即刷新这些序列的滞销预警。",
 }
 
 
@@ -39,9 +43,9 @@ def _show_progress(status, rows: int) -> None:
     status.update(label=f"正在校验：已读取 {rows:,} 行…")
 
 
-def _form_choice() -> str:
+def _form_choice(principal: Principal) -> str:
     """The form to submit (kept in the URL), its hint and its templates."""
-    forms = list(FORMS)
+    forms = [f for f in FORMS if f != "prices" or principal.role in DESK_ROLES]
     wanted = st.query_params.get("form")
     form = st.radio(
         "报送表",
@@ -60,8 +64,28 @@ def _form_choice() -> str:
     return form
 
 
+def _price_defaults() -> dict:
+    """A wide price file's default product (columns are markets) or market (columns are products)."""
+    c1, c2, _ = st.columns(3)
+    product = c1.text_input(
+        "默认产品",
+        placeholder="如 巫山脆李",
+        key="rep_price_product",
+        help="宽表各列为市场（如 日期、北京新发地、山东寿光）时，这些价格所属的产品：须在产品名库中",
+    )
+    market = c2.text_input(
+        "默认市场/监测点",
+        placeholder="如 重庆双福批发市场",
+        key="rep_price_market",
+        help="宽表各列为产品（如 日期、大蒜、生姜）时，这些价格的市场或监测点",
+    )
+    return {"product": product.strip() or None, "market": market.strip() or None}
+
+
 def _submission(form: str, principal: Principal) -> dict:
     """Reporting unit, period and default origin; returns them as check/commit arguments."""
+    if form == "prices":
+        return dict(principal=principal)
     units = cache.query(unit_choices, principal)
     last_month = (pd.Timestamp(date.today()) - pd.offsets.MonthBegin(1)).strftime("%Y-%m")
     c1, c2, c3 = st.columns(3)
@@ -95,13 +119,13 @@ def _submission(form: str, principal: Principal) -> dict:
     return dict(unit=unit, period=period.strip() or None, principal=principal, default_origin=origin)
 
 
-def _check_and_commit(upload, form: str, args: dict) -> None:
+def _check_and_commit(upload, form: str, args: dict, defaults: dict | None = None) -> None:
     """Parse once per file, check every row, show problems and a preview; commit all or nothing."""
     data = upload.getvalue()
-    key = (form, hashlib.sha256(data).hexdigest())
+    key = (form, hashlib.sha256(data).hexdigest(), tuple(sorted((defaults or {}).items())))
     if st.session_state.get("rep_parsed_key") != key:
         with st.status(f"正在读取「{upload.name}」…", expanded=False) as status:
-            result = parse_upload(data, form, upload.name, progress=partial(_show_progress, status))
+            result = parse_upload(data, form, upload.name, progress=partial(_show_progress, status), defaults=defaults)
             status.update(label=f"读取完成：{len(result.rows):,} 行", state="complete")
         st.session_state["rep_parsed_key"], st.session_state["rep_parsed"] = key, result
         st.session_state.pop("rep_done", None)
@@ -228,13 +252,14 @@ def render() -> None:
     principal = ui.current_principal()
     st.title("数据报送")
     st.caption(
-        "上传附件1《带贫人员名册》、附件2《消费扶贫证明材料》或采购台账（CSV：UTF-8/GBK；XLSX）。"
+        "上传附件1《带贫人员名册》、附件2《消费扶贫证明材料》、采购台账或价格监测数据（CSV：UTF-8/GBK；XLSX）。"
         "逐行校验，全部通过才导入，任何一处错误整个文件都不导入；同一文件重复上传不会重复导入。"
     )
 
-    form = _form_choice()
-    if cache.query(missing, date.today().year)["units"]:
+    form = _form_choice(principal)
+    if form != "prices" and cache.query(missing, date.today().year)["units"]:
         ui.no_data("单位名录为空：报送的每一笔都要落到已登记的单位上，请先导入单位名录。", (("registers", "units"),))
+    defaults = _price_defaults() if form == "prices" else None
     args = _submission(form, principal)
     upload = st.file_uploader(
         "上传文件",
@@ -243,7 +268,7 @@ def render() -> None:
         help="单个文件不超过 50 MB；更大的台账请拆分，或用命令 python -m data_access import",
     )
     if upload is not None:
-        _check_and_commit(upload, form, args)
+        _check_and_commit(upload, form, args, defaults)
     _batches(principal)
 
 

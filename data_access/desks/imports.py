@@ -42,6 +42,7 @@ from data_access.desks.ingest import (
     RowError,
     parse_upload,
 )
+from data_access.desks.prices import run_prices
 from data_access.reference.labels import CHANNELS
 from data_access.store import rollup
 from data_access.store import schema as s
@@ -98,6 +99,8 @@ class ImportOutcome:
     # Names the registers lack, with the closest registered names: what an admin can register in place.
     unknown_units: dict[str, list[str]] = field(default_factory=dict)
     unknown_suppliers: dict[str, list[str]] = field(default_factory=dict)
+    # 价格监测数据: the refresh of the imported series' warnings (counts), run right after the commit.
+    warnings: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -117,11 +120,21 @@ class ImportOutcome:
         new = "、".join(f"{_CREATED_LABELS[k]} {n} 个" for k, n in self.created.items() if n)
         new = f"；新增{new}" if new else ""
         if self.committed:
-            return f"已导入「{title}」{self.rows:,} 行（批次 {self.batch_id}）{new}。"
+            refreshed = (
+                f"；已刷新这些序列的预警（新增 {self.warnings['inserted']}，更新 {self.warnings['updated']}）"
+                if self.warnings
+                else ""
+            )
+            return f"已导入「{title}」{self.rows:,} 行（批次 {self.batch_id}）{new}{refreshed}。"
         return f"「{title}」{self.rows:,} 行可以导入{new}。"
 
 
-_CREATED_LABELS = {"supplier": "供应商", "product": "产品（品类按名称推断，未认定）", "beneficiary": "带贫人员"}
+_CREATED_LABELS = {
+    "series": "价格监测序列",
+    "supplier": "供应商",
+    "product": "产品（品类按名称推断，未认定）",
+    "beneficiary": "带贫人员",
+}
 
 
 class _Refused(Exception):
@@ -154,9 +167,10 @@ def import_file(
     today: date | None = None,
     limits: Limits | None = None,
     progress=None,
+    defaults: dict | None = None,
 ) -> tuple[ParseResult, ImportOutcome]:
     """Parse ``path`` and, if it is clean, commit it: the parse and the outcome (what the CLI prints)."""
-    result = parse_upload(Path(path), form, None, today, limits=limits, progress=progress)
+    result = parse_upload(Path(path), form, None, today, limits=limits, progress=progress, defaults=defaults)
     if not result.ok:
         errors = list(result.errors) or [RowError(None, None, None, result.message)]
         return result, ImportOutcome(form=form, errors=errors, error_count=max(result.error_count, len(errors)))
@@ -175,6 +189,10 @@ def check_upload(
     default_origin: str | None = None,
 ) -> ImportOutcome:
     """Everything ``commit_upload`` would check, without writing: for the preview."""
+    if result.form == "prices":
+        return run_prices(
+            engine, result, principal, ImportOutcome(result.form, len(result.rows)), RegionNames, write=False
+        )
     return _run(engine, result, unit, period, principal, default_origin, write=False)
 
 
@@ -192,8 +210,13 @@ def commit_upload(
     ``unit``: the reporting unit (id or name; a reporter's own unit is forced); ``period``:
     ``2024-05`` or ``2024-Q2`` (taken from the dates when not given; required for 名册). Only
     reporters (for their own unit) and admins may submit (``AccessDenied``); the batch and its
-    audit row are written in the same transaction.
+    audit row are written in the same transaction. 价格监测数据 (desks and admins) goes to
+    ``prices.run_prices``, which then refreshes the warnings of the series it touched.
     """
+    if result.form == "prices":
+        return run_prices(
+            engine, result, principal, ImportOutcome(result.form, len(result.rows)), RegionNames, write=True
+        )
     return _run(engine, result, unit, period, principal, default_origin, write=True)
 
 
@@ -686,6 +709,23 @@ def preview_frame(result: ParseResult, limit: int = 200) -> pd.DataFrame:
                 "benefit_yuan": "受益金额（元）",
             }
         )
+    elif result.form == "prices":
+        columns.update(
+            {
+                "date": "日期",
+                "product": "产品",
+                "origin": "产地",
+                "market": "市场/监测点",
+                "county": "监测点所在县",
+                "price_shown": "报送价格",
+                "unit": "单位",
+                "price": "价格（元/公斤）",
+                "volume": "销量（kg）",
+                "stock": "库存（kg）",
+                "source": "来源",
+            }
+        )
+        rows = rows.dropna(axis=1, how="all")
     else:
         for f in spec.fields:
             if f.key in rows:
@@ -693,7 +733,7 @@ def preview_frame(result: ParseResult, limit: int = 200) -> pd.DataFrame:
         if "unit" in rows and "unit" not in columns:  # the quantity's unit (a budget's 单位 is a field)
             columns["unit"] = "计量单位"
     out = rows[[c for c in columns if c in rows]].rename(columns=columns)
-    for col in ("交易时间", "交易日期"):
+    for col in ("交易时间", "交易日期", "日期"):
         if col in out:
             out[col] = pd.to_datetime(out[col]).dt.date
 

@@ -1,7 +1,8 @@
 """数据报送: read the reporting forms from messy office files, normalise and validate them.
 
-Three forms: ``beneficiaries`` (附件1 带贫人员名册), ``proofs`` (附件2 消费扶贫证明材料) — both as
-prescribed by seed 002 — and ``purchases`` (采购台账, the purchase ledger). ``parse_upload``
+Four forms: ``beneficiaries`` (附件1 带贫人员名册), ``proofs`` (附件2 消费扶贫证明材料) — both as
+prescribed by seed 002 —, ``purchases`` (采购台账, the purchase ledger) and ``prices`` (价格监测数据,
+long or wide, read by ``read_price_rows``). ``parse_upload``
 reads CSV (UTF-8, UTF-8 with BOM, GBK/GB18030, UTF-16 with BOM) or XLSX, finds the header row
 below title rows, maps header synonyms to fields, and returns a ``ParseResult`` whose ``rows``
 hold normalised values (yuan, kg, dates) under English column names, ready for the store, and
@@ -244,6 +245,75 @@ FORMS: dict[str, FormSpec] = {
             "FP20240315001",
         ),
         max_rows=2_000_000,
+        max_amount_yuan=100_000_000,
+    ),
+    # Long files by these headers; wide files (one column per market or product) are read by
+    # ``prices.read_price_rows`` with the default product or market chosen on the page.
+    "prices": FormSpec(
+        key="prices",
+        title="价格监测数据",
+        attachment="",
+        fields=(
+            Field(
+                "date", "日期", "date", ("日期", "监测日期", "采集日期", "报价日期", "时间", "发布日期", "周", "月份")
+            ),
+            Field("product", "产品", "text", ("产品", "品种", "产品名称", "品名", "商品", "商品名称", "农产品")),
+            Field(
+                "origin", "产地", "region", ("产地", "原产地", "产品产地"), header_required=False, value_required=False
+            ),
+            Field(
+                "market",
+                "市场/监测点",
+                "text",
+                ("市场/监测点", "市场", "监测点", "批发市场", "市场名称", "监测点名称", "采价点"),
+                header_required=False,
+                value_required=False,
+            ),
+            Field(
+                "county",
+                "监测点所在县",
+                "region",
+                ("监测点所在县", "监测点县", "所在县", "监测县"),
+                header_required=False,
+                value_required=False,
+            ),
+            Field(
+                "price", "价格", "price", ("价格", "均价", "平均价", "批发价", "批发均价", "零售价", "收购价", "地头价")
+            ),
+            Field(
+                "unit",
+                "单位",
+                "text",
+                ("单位", "价格单位", "计价单位"),
+                header_required=False,
+                value_required=False,
+            ),
+            Field(
+                "volume",
+                "销量",
+                "quantity",
+                ("销量", "交易量", "成交量", "上市量"),
+                header_required=False,
+                value_required=False,
+            ),
+            Field("stock", "库存", "quantity", ("库存", "库存量"), False, False),
+            Field(
+                "source", "来源", "text", ("来源", "数据来源", "信息来源"), header_required=False, value_required=False
+            ),
+        ),
+        example=(
+            "示例：2024-03-15",
+            "高原红米",
+            "433127",
+            "北京新发地",
+            "110106",
+            "6.80",
+            "元/斤",
+            "1200kg",
+            "300kg",
+            "农业农村局",
+        ),
+        max_rows=500_000,
         max_amount_yuan=100_000_000,
     ),
 }
@@ -540,6 +610,7 @@ REGISTERS: dict[str, FormSpec] = {
         max_amount_yuan=0,
     ),
 }
+
 ALL_FORMS: dict[str, FormSpec] = {**FORMS, **REGISTERS}
 
 _UNIT_KIND_SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -1476,6 +1547,7 @@ def parse_upload(
     limits: Limits | None = None,
     pii_key: bytes | None = None,
     progress: Callable[[int], None] | None = None,
+    defaults: dict | None = None,
 ) -> ParseResult:
     """Read one uploaded form (CSV or XLSX) into normalised rows and a list of every error.
 
@@ -1483,6 +1555,7 @@ def parse_upload(
     given, dates as datetime64) and ``source_row``, the row number shown in the spreadsheet.
     Nothing here raises on bad input; file-level problems are errors without a row.
     ``progress(rows_read)`` is called after every chunk of rows, for a progress display.
+    ``defaults``: for 价格监测数据, the ``product`` or ``market`` of a wide file's columns.
     """
     spec = ALL_FORMS[form]
     limits = limits or Limits()
@@ -1491,7 +1564,7 @@ def parse_upload(
     result = ParseResult(form=form, filename=name, rows=_empty_rows(spec))
     errors = _Errors(limits.max_errors)
     try:
-        _parse_into(result, data, spec, limits, today, errors, pii_key, progress)
+        _parse_into(result, data, spec, limits, today, errors, pii_key, progress, defaults or {})
     except _FileError as exc:
         errors.flush()
         errors.file(str(exc))
@@ -1525,6 +1598,7 @@ def _parse_into(
     errors: _Errors,
     pii_key: bytes | None,
     progress: Callable[[int], None] | None,
+    defaults: dict,
 ) -> None:
     try:
         size = len(data) if _is_bytes(data) else os.stat(data).st_size
@@ -1558,6 +1632,24 @@ def _parse_into(
                 f"文件扩展名为 {_ext(result.filename)}，内容实为 CSV 文本"
                 f"（{_encoding_label(result.encoding)}），已按 CSV 读取。"
             )
+
+    if spec.key == "prices":
+        try:
+            sheets = (
+                [_xlsx_rows(sheet) for sheet in workbook.worksheets]
+                if workbook is not None
+                else [_csv_rows(data, result.encoding, head)]
+            )
+            ctx = _Context(spec, {}, today, spec.max_amount_yuan, errors)
+            df = read_price_rows(sheets, spec, ctx, result, defaults, limits.max_rows or spec.max_rows)
+            errors.flush()
+        finally:
+            if workbook is not None:
+                workbook.close()
+        if len(df) == 0:
+            raise _FileError(f"文件只有表头（第{result.header_row}行），没有数据行")
+        result.rows = df
+        return
 
     try:
         if workbook is not None:
@@ -1721,3 +1813,221 @@ def _template_xlsx(spec: FormSpec, title: str, headers: list[str]) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- 价格监测数据
+# Long files by the form's headers; wide files (a date column, one column per market or product).
+
+# 元 per unit → 元/kg: the factor a price is multiplied by.
+PRICE_UNITS = {
+    "斤": 2.0,
+    "市斤": 2.0,
+    "500g": 2.0,
+    "公斤": 1.0,
+    "千克": 1.0,
+    "kg": 1.0,
+    "吨": 0.001,
+    "t": 0.001,
+    "克": 1000.0,
+    "g": 1000.0,
+}
+_PRICE_UNIT_RE = re.compile(r"元\s*(?:/|每|／)\s*(市斤|斤|500g|公斤|千克|kg|吨|t|克|g)", re.IGNORECASE)
+_PRICE_CELL = re.compile(r"^(?P<num>[+-]?\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>.*)$")
+
+
+def price_unit_factor(text: str | None) -> tuple[str | None, float | None]:
+    """(canonical unit such as ``元/斤``, factor to 元/kg) of a unit text, or (None, None)."""
+    if not text:
+        return None, None
+    t = unicodedata.normalize("NFKC", str(text)).strip().lower().replace(" ", "")
+    m = _PRICE_UNIT_RE.search(t)
+    word = m.group(1) if m else t.removeprefix("元").removeprefix("/")
+    if word not in PRICE_UNITS:
+        return None, None
+    canonical = {"市斤": "斤", "千克": "公斤", "kg": "公斤", "t": "吨", "g": "克", "500g": "斤"}.get(word, word)
+    return f"元/{canonical}", PRICE_UNITS[word]
+
+
+def read_price_rows(sheets: list[Iterator], spec, ctx, result, defaults: dict, max_rows: int) -> pd.DataFrame:
+    """Rows of a price file (first sheet with a long or wide header) as long raw rows, normalised.
+
+    ``sheets`` are iterators of ``(row number, cells)``; errors go to ``ctx.errors``.
+    """
+    first_error = None
+    for sheet in sheets:
+        buffered: list[tuple[int, list]] = []
+        found = None
+        for rownum, cells in sheet:
+            buffered.append((rownum, list(cells)))
+            if found is None and any(c and str(c).strip() for c in cells):
+                found = _price_header_kind(spec, cells)
+                if found is not None:
+                    header_row, kind, mapping = rownum, *found
+                    break
+            if sum(1 for _, c in buffered if any(x and str(x).strip() for x in c)) >= HEADER_SCAN_ROWS:
+                break
+        if found is None:
+            non_blank = [(n, c) for n, c in buffered if any(x and str(x).strip() for x in c)]
+            first_error = first_error or _header_error(spec, None, non_blank)
+            continue
+        title_unit = next(
+            (u for _, cells in buffered[:-1] for c in cells if c for u in [price_unit_factor(str(c))[0]] if u), None
+        )
+        data, skipped = [], {"example": [], "total": [], "footer": []}
+        for n, c in sheet:
+            kind_ = _skipped(c)
+            if kind_:
+                skipped[kind_].append(n)
+            elif n > header_row:
+                data.append((n, c))
+        for what, label in (("example", "示例行"), ("total", "合计行"), ("footer", "表尾说明")):
+            if skipped[what]:
+                shown = "、".join(str(r) for r in skipped[what][:10]) + ("等" if len(skipped[what]) > 10 else "")
+                result.notes.append(f"已跳过{label}：第{shown}行。")
+        if len(data) > max_rows:
+            raise _FileError(f"数据超过 {max_rows:,} 行的上限；请拆分成多个文件分批导入")
+        result.header_row = header_row
+        if kind == "long":
+            raw = _price_long_raw(data, mapping, title_unit)
+        else:
+            raw = _price_wide_raw(data, mapping, title_unit, defaults, result)
+        return _normalise_prices(raw, ctx, result, defaults)
+    raise _FileError(first_error or "文件中没有任何内容")
+
+
+def _skipped(cells) -> str | None:
+    """``example``, ``total`` or ``footer`` for the 示例, 合计 and 填表人 rows the other forms skip too."""
+    first = next((str(c) for c in cells if c and str(c).strip()), None)
+    m = _SKIP_RE.match(first) if first is not None else None
+    return m.lastgroup if m else None
+
+
+def _price_header_kind(spec, cells) -> tuple[str, dict] | None:
+    mapping = _match_header(spec, cells)
+    if {"date", "product", "price"} <= mapping.keys():
+        return "long", mapping
+    texts = [(i, str(c).strip()) for i, c in enumerate(cells) if c and str(c).strip()]
+    if len(texts) < 3 or "date" not in mapping:
+        return None
+    date_col = mapping["date"][0]
+    columns = []
+    for i, text in texts:
+        if i == date_col:
+            continue
+        m = re.fullmatch(r"(.+?)\s*[(\[（【](.*?)[)\]）】]", text)
+        name, unit = (m.group(1).strip(), m.group(2)) if m else (text, None)
+        columns.append((i, name, price_unit_factor(unit)[0] if unit else None))
+    return "wide", {"date": date_col, "columns": columns}
+
+
+def _price_long_raw(data, mapping, title_unit) -> pd.DataFrame:
+    keys = list(mapping)
+    records = []
+    for rownum, cells in data:
+        values = [cells[mapping[k][0]] if mapping[k][0] < len(cells) else None for k in keys]
+        if not any(v and str(v).strip() for v in values):
+            continue
+        records.append([*values, rownum])
+    raw = pd.DataFrame(records, columns=[*keys, "source_row"])
+    header_unit = price_unit_factor(mapping["price"][1])[0] if mapping["price"][1] else None
+    raw["header_unit"] = header_unit or title_unit
+    raw["price_label"] = "价格"
+    return raw
+
+
+def _price_wide_raw(data, mapping, title_unit, defaults: dict, result) -> pd.DataFrame:
+    product, market = (defaults.get("product") or "").strip(), (defaults.get("market") or "").strip()
+    if not product and not market:
+        names = "、".join(name for _, name, _ in mapping["columns"][:6])
+        raise _FileError(
+            f"这是宽表（每行一个日期，各列为：{names}）：列为市场时请选择默认产品，列为产品时请填写默认市场"
+        )
+    columns_are = "market" if product else "product"
+    result.notes.append(
+        f"宽表：各列为{'市场' if product else '产品'}，"
+        + (f"产品为「{product}」" if product else f"市场为「{market}」")
+        + "。"
+    )
+    records = []
+    for rownum, cells in data:
+        day = cells[mapping["date"]] if mapping["date"] < len(cells) else None
+        if not (day and str(day).strip()):
+            continue
+        for i, name, unit in mapping["columns"]:
+            value = cells[i] if i < len(cells) else None
+            if not (value and str(value).strip()):
+                continue  # a gap
+            records.append(
+                {
+                    "date": day,
+                    "product": name if columns_are == "product" else product,
+                    "market": name if columns_are == "market" else market,
+                    "price": value,
+                    "header_unit": unit or title_unit,
+                    "price_label": name,
+                    "source_row": rownum,
+                }
+            )
+    return pd.DataFrame(
+        records, columns=["date", "product", "market", "price", "header_unit", "price_label", "source_row"]
+    )
+
+
+def _normalise_prices(raw: pd.DataFrame, ctx, result, defaults: dict) -> pd.DataFrame:
+    errors = ctx.errors
+    if raw.empty:
+        return raw
+    out = pd.DataFrame({"source_row": raw["source_row"].astype("int64")})
+    rows = raw["source_row"]
+    labels_ = {"product": "产品", "origin": "产地", "market": "市场/监测点", "county": "监测点所在县", "source": "来源"}
+    for order, (key, label) in enumerate(labels_.items(), start=1):
+        if key not in raw:
+            out[key] = None
+            continue
+        out[key] = _clean(raw[key].astype(object))
+        errors.add_series(order, label, rows, raw[key], _text(out[key], 64))
+    # A long file without 市场/监测点 takes the page's default market (else the product's 产地监测点).
+    out["market"] = out["market"].astype(object).fillna((defaults.get("market") or "").strip() or None)
+    day, reasons = _dates(_clean(raw["date"].astype(object)), ctx.today)
+    errors.add_series(0, "日期", rows, raw["date"], reasons)
+    out["date"] = day
+    miss = out["product"].isna()
+    for row in rows[miss]:
+        errors.add(1, int(row), "产品", None, "产品为空")
+
+    text = _clean(raw["price"].astype(object))
+    parts = text.fillna("").map(lambda v: unicodedata.normalize("NFKC", v).replace(",", "")).str.extract(_PRICE_CELL)
+    num = pd.to_numeric(parts["num"], errors="coerce")
+    unit_text = parts["unit"].where(parts["unit"].fillna("").str.strip() != "")
+    if "unit" in raw:
+        unit_text = unit_text.fillna(_clean(raw["unit"].astype(object)))
+    unit_text = unit_text.fillna(raw["header_unit"])
+    parsed = unit_text.map(lambda u: price_unit_factor(u) if isinstance(u, str) else (None, None))
+    unit = parsed.map(lambda p: p[0])
+    factor = parsed.map(lambda p: p[1])
+    no_unit = unit_text.isna()
+    if no_unit.any():
+        unit = unit.where(~no_unit, "元/公斤")
+        factor = factor.where(~no_unit, 1.0)
+        result.notes.append("未注明价格单位的按 元/公斤 读取。")
+    for row, shown, label, n, u, f in zip(rows, raw["price"], raw["price_label"], num, unit_text, factor, strict=True):
+        if pd.isna(n):
+            errors.add(
+                5, int(row), label, str(shown)[:60], "无法识别为价格，请填写数字，可带单位（如 3.5 或 3.5元/斤）"
+            )
+        elif n <= 0:
+            errors.add(5, int(row), label, str(shown)[:60], "价格须大于 0")
+        elif f is None or pd.isna(f):
+            errors.add(5, int(row), label, str(u)[:60], "无法识别的价格单位；请用 元/斤、元/公斤 或 元/吨")
+    out["price"] = (num * factor.astype(float)).round(4)
+    out["price_shown"] = num
+    out["unit"] = unit
+    for key, label in (("volume", "销量"), ("stock", "库存")):
+        if key in raw:
+            value, _, why = _quantity(_clean(raw[key].astype(object)), None)
+            errors.add_series(6, label, rows, raw[key], why)
+            out[key] = value
+        else:
+            out[key] = float("nan")
+    out["price_label"] = raw["price_label"]
+    return out

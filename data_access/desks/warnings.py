@@ -65,6 +65,7 @@ def refresh_warnings(
     since: date | None = None,
     now: datetime | None = None,
     backdate: bool = False,
+    series_ids: list[int] | None = None,
 ) -> dict:
     """Score every stored series and upsert its alert episodes; returns counts
     ``inserted, updated, unchanged, series, seconds``.
@@ -73,27 +74,35 @@ def refresh_warnings(
     observation) are kept. New episodes get a ``created`` action; a changed level a
     ``relevel`` action; closed warnings are left as the desks closed them. ``backdate``
     stamps each new warning the morning after its first alert (replaying history, for the demo).
+    ``series_ids`` limits the run to those series (an import refreshes what it touched): only
+    their warnings are written, and the default ``since`` is a year before their latest observation.
     Desks and admins may run it (the command line runs as an admin).
     """
     require_role(principal, DESK_ROLES, "运行预警引擎")
     t0 = time.perf_counter()
     now = now or datetime.now().replace(microsecond=0)
+    q = (
+        select(
+            price_series.c.id,
+            price_series.c.product_id,
+            price_series.c.region_code,
+            price_series.c.frequency,
+            product.c.season_months,
+        )
+        .join(product, product.c.id == price_series.c.product_id)
+        .order_by(price_series.c.id)
+    )
+    if series_ids is not None:
+        q = q.where(price_series.c.id.in_([int(i) for i in series_ids]))
     with engine.connect() as conn:
         series = frame(
-            conn.execute(
-                select(
-                    price_series.c.id,
-                    price_series.c.product_id,
-                    price_series.c.region_code,
-                    price_series.c.frequency,
-                    product.c.season_months,
-                )
-                .join(product, product.c.id == price_series.c.product_id)
-                .order_by(price_series.c.id)
-            ).all(),
+            conn.execute(q).all(),
             columns=["id", "product_id", "region_code", "frequency", "season_months"],
         )
-        latest = as_date(conn.execute(select(func.max(price_observation.c.obs_date))).scalar())
+        last = select(func.max(price_observation.c.obs_date))
+        if series_ids is not None:
+            last = last.where(price_observation.c.series_id.in_(series_ids))
+        latest = as_date(conn.execute(last).scalar())
     counts = dict(inserted=0, updated=0, unchanged=0, series=len(series))
     if series.empty or latest is None:
         return counts | dict(seconds=round(time.perf_counter() - t0, 2))
@@ -109,7 +118,7 @@ def refresh_warnings(
             conn,
             principal.username,
             "warnings_refresh",
-            None,
+            None if series_ids is None else "序列 #" + "、#".join(str(i) for i in sorted(series_ids)[:20]),
             f"序列 {counts['series']}，新增 {counts['inserted']}，更新 {counts['updated']}",
             at=now,
         )

@@ -35,6 +35,7 @@ __all__ = [
     "haversine_km",
     "open_warnings",
     "rank_candidates",
+    "series_status",
     "task_groups",
     "warning_counts",
     "warning_detail",
@@ -119,6 +120,67 @@ def open_warnings(engine: Engine, f: Filters, levels: tuple[str, ...] | list[str
         .drop(columns="_rank")
         .reset_index(drop=True)
     )
+
+
+# A series is 数据过期 when its last observation is older than this many periods of its grain.
+STALE_PERIODS = 2
+GRAIN_DAYS = {"day": 1, "week": 7, "month": 31}
+
+
+def series_status(engine: Engine, f: Filters, today: date | None = None, limit: int = 500) -> pd.DataFrame:
+    """监测序列 in view of ``f`` (origin region, category), those that last received data first:
+    ``series_id, product_name, region_name, market, grain, source_unit, source, received_at,
+    last_date, observations, stale`` (``stale``: the last observation is older than two periods
+    of the grain, counted from ``today``). At most ``limit`` rows."""
+    today = today or date.today()
+    obs = (
+        select(
+            price_observation.c.series_id,
+            func.max(price_observation.c.obs_date).label("last_date"),
+            func.count().label("observations"),
+        )
+        .group_by(price_observation.c.series_id)
+        .subquery()
+    )
+    conds = []
+    if f.region_code and f.region_side == "origin":
+        conds.append(in_region(price_series.c.region_code, f.region_code))
+    if f.categories:
+        conds.append(product.c.category.in_(f.categories))
+    q = (
+        select(
+            price_series.c.id.label("series_id"),
+            product.c.name.label("product_name"),
+            region.c.name.label("region_name"),
+            price_series.c.market,
+            price_series.c.frequency.label("grain"),
+            price_series.c.source_unit,
+            price_series.c.source,
+            price_series.c.received_at,
+            obs.c.last_date,
+            func.coalesce(obs.c.observations, 0).label("observations"),
+        )
+        .select_from(
+            price_series.join(product, product.c.id == price_series.c.product_id)
+            .join(region, region.c.code == price_series.c.region_code)
+            .outerjoin(obs, obs.c.series_id == price_series.c.id)
+        )
+        .where(and_(True, *conds))
+        .order_by(
+            price_series.c.received_at.desc().nulls_last(), obs.c.last_date.desc().nulls_last(), price_series.c.id
+        )
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        df = frame(conn.execute(q).all(), columns=list(q.selected_columns.keys()))
+    if df.empty:
+        return df.assign(stale=pd.Series(dtype=bool))
+    df["last_date"] = pd.to_datetime(df["last_date"]).dt.date
+    df["received_at"] = pd.to_datetime(df["received_at"])
+    span = df.grain.map(GRAIN_DAYS).fillna(7) * STALE_PERIODS
+    age = (pd.Timestamp(today) - pd.to_datetime(df["last_date"])).dt.days
+    df["stale"] = age.isna() | (age > span)
+    return df
 
 
 def warning_counts(engine: Engine, f: Filters) -> dict:

@@ -85,9 +85,8 @@ NEEDS: tuple[Need, ...] = (
         "价格监测序列",
         ("warnings", "overview", "catalogue", "ledger"),
         "prices",
-        None,
-        "暂无导入表（滞销预警议题中）：目前只有演示数据生成器写入价格序列；"
-        "在此之前总览的预警卡片与滞销预警页显示暂无数据",
+        "reporting",
+        "数据报送 → 价格监测数据（长表或按日期一行、每个市场或产品一列的宽表；元/斤、元/吨自动换算）",
     ),
     Need(
         "pairings",

@@ -323,7 +323,10 @@ price_series = Table(
         "region_code", String(12), ForeignKey("region.code"), nullable=False, index=True, comment="监测点（产地县）"
     ),
     Column("market", String(64), nullable=False, comment="监测市场或产地名称"),
-    Column("frequency", String(8), nullable=False, default="week"),
+    Column("frequency", String(8), nullable=False, default="week"),  # the grain: day | week | month
+    Column("source_unit", String(16), comment="报送时的价格单位，如 元/斤"),
+    Column("source", String(64), comment="来源"),
+    Column("received_at", DateTime, comment="最近一次收到数据的时间"),
     UniqueConstraint("product_id", "region_code", "market"),
 )
 
@@ -335,6 +338,20 @@ price_observation = Table(
     Column("price", Float, nullable=False, comment="元/kg"),
     Column("volume", Float, comment="销量 kg"),
     Column("stock", Float, comment="库存 kg"),
+)
+
+# A re-reported price replaces the stored one; the change is kept here.
+price_revision = Table(
+    "price_revision",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("series_id", Integer, ForeignKey("price_series.id"), nullable=False),
+    Column("obs_date", Date, nullable=False),
+    Column("old_price", Float, nullable=False, comment="元/kg"),
+    Column("new_price", Float, nullable=False, comment="元/kg"),
+    Column("batch_id", Integer, ForeignKey("report_batch.id"), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Index("ix_price_revision_series_id", "series_id", "obs_date"),
 )
 
 # 演示数据注入的滞销事件 — labels used to measure the warning engine.

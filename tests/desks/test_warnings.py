@@ -139,6 +139,16 @@ def test_refresh_finds_the_glut_and_running_twice_changes_nothing(fresh_engine):
     assert "价格低于" in w.reason and "销量低于" in w.reason
 
 
+def test_refresh_limited_to_some_series_touches_only_their_warnings(fresh_engine):
+    glut = _glut_store(fresh_engine)
+    quiet = refresh_warnings(fresh_engine, DESK, series_ids=[2])
+    assert quiet["series"] == 1 and quiet["inserted"] == 0
+    assert _snapshot(fresh_engine) == ([], 0)  # the glut series was not scored
+    found = refresh_warnings(fresh_engine, DESK, series_ids=[glut])
+    assert found["series"] == 1 and found["inserted"] == 1
+    assert alerts.open_warnings(fresh_engine, ALL).series_id.tolist() == [glut]
+
+
 def test_refresh_extends_an_episode_with_new_data_instead_of_duplicating_it(fresh_engine):
     _glut_store(fresh_engine, weeks=162)
     refresh_warnings(fresh_engine, DESK)

@@ -50,7 +50,7 @@ def test_an_initialised_store_is_missing_everything_an_office_loads(store):
     assert {k for k, i in items.items() if i["status"] == MISSING} == set(items) - loaded_by_init
     assert all(i["count"] == 0 for k, i in items.items() if k not in loaded_by_init)
     assert items["budgets"]["detail"] == "尚无在册的预算单位或工会：先导入单位名录"
-    assert items["prices"]["detail"] == "未监测任何价格序列" and items["prices"]["load_page"] is None
+    assert items["prices"]["detail"] == "未监测任何价格序列" and items["prices"]["load_page"] == "reporting"
     assert items["rules"]["count"] == 13 and "尚无在册单位可评价" in items["rules"]["detail"]
     assert missing(store, YEAR) == {k: k not in loaded_by_init for k in items}
 

@@ -46,6 +46,11 @@ def test_page_shows_counts_and_the_warning_named_in_the_url(demo_engine, monkeyp
     assert any(h.value.startswith(f"#{target.id} {target.product_name}") for h in at.subheader)
     assert any(target.reason in m.value for m in at.markdown)
     assert at.query_params["warning"] == str(target.id)
+    # 监测序列: every series with its last observation and whether it is out of date.
+    assert "监测序列" in [h.value for h in at.subheader]
+    monitored = next(d.value for d in at.dataframe if "最近数据" in d.value.columns)
+    assert len(monitored) > 0 and set(monitored["状态"]) <= {"正常", "数据过期"}
+    assert monitored["最近数据"].notna().all()
 
 
 def test_a_desk_acts_from_the_page_and_a_stale_page_is_refused(writable_demo_engine, monkeypatch):

@@ -33,7 +33,8 @@ def test_page_offers_forms_templates_and_lists_batches(app_env):
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "数据报送"
     radio = at.radio(key="rep_form")
-    assert list(radio.options) == ["带贫人员名册", "消费扶贫证明材料", "消费帮扶采购台账"]
+    # 价格监测数据 is offered to desks and admins (the app runs as an admin here).
+    assert list(radio.options) == ["带贫人员名册", "消费扶贫证明材料", "消费帮扶采购台账", "价格监测数据"]
     labels = [b.label for b in at.get("download_button")]
     assert labels.count("下载模板（XLSX）") == 1 and labels.count("下载模板（CSV）") == 1
     batches = at.dataframe[-1].value
