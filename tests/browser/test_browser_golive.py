@@ -76,7 +76,7 @@ def test_an_admin_sees_what_is_missing_and_no_page_says_normal(empty_store):
 
         text = _open(page, "上线准备")
         assert "缺失 · 单位名录" in text and "缺失 · 本年度采购记录" in text and "缺失 · 价格监测序列" in text
-        assert "暂无导入表" in text  # price series: no form, and no template pretending to be one
+        assert "价格监测数据" in text  # price series: loaded on 数据报送, linked with its template
         page.get_by_text("下载模板（XLSX）").first.wait_for()
         page.wait_for_timeout(1500)  # let the checklist's grid draw before the picture
         shot = screenshot(page, "golive")

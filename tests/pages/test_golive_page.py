@@ -54,10 +54,11 @@ def test_an_empty_store_lists_what_is_missing_with_links_and_templates(empty_sto
     assert links["去「基础数据 · 网点名录」导入"] == "registers?register=outlets"
     assert links["去「数据报送 · 消费帮扶采购台账」导入"] == "reporting?form=purchases"
     templates = [d.proto.label for d in at.get("download_button")]
-    # Six registers still missing (pairings came with init) and the purchase ledger; no made-up price form.
-    assert templates.count("下载模板（XLSX）") == 7
+    # Six registers still missing (pairings came with init), the purchase ledger and the price form.
+    assert templates.count("下载模板（XLSX）") == 8
+    assert links["去「数据报送 · 价格监测数据」导入"] == "reporting?form=prices"
     captions = " ".join(c.value for c in at.caption)
-    assert "暂无导入表" in captions and "python -m data_access user add" in captions
+    assert "python -m data_access user add" in captions
 
 
 def test_the_demo_store_shows_its_counts(demo_engine, monkeypatch):
