@@ -22,6 +22,7 @@ from sqlalchemy import Engine, and_, func, select, update
 
 from data_access.query.filters import Filters
 from data_access.store.db import frame
+from data_access.store import audit_chain
 from data_access.store.schema import app_user, audit_log, buyer_unit
 
 ROLES = {
@@ -70,6 +71,10 @@ AUDIT_ACTIONS = {
     "register_unmerge": "撤销合并",
     "register_active": "停用或恢复基础数据",
     "outlet_status": "变更网点状态",
+    "lockout": "账号锁定",
+    "download": "下载导出",
+    "audit_purge": "清理审计日志",
+    "audit_verify": "校验审计链",
 }
 
 MIN_PASSWORD_LENGTH = 8
@@ -264,20 +269,16 @@ def has_active_users(engine: Engine) -> bool:
 def write_audit(
     conn, username: str, action: str, subject: str | None, detail: str | None, at: datetime | None = None
 ) -> None:
-    """Append one audit row inside the caller's transaction (never put a full ID or phone in it)."""
-    conn.execute(
-        audit_log.insert().values(
-            at=at or datetime.now(), username=username[:64], action=action, subject=subject, detail=detail
-        )
-    )
+    """Append one audit row to the hash chain inside the caller's transaction (never put a full ID
+    or phone in it)."""
+    audit_chain.append(conn, [(at or datetime.now(), username[:64], action, subject, detail)])
 
 
 def write_audits(conn, username: str, action: str, rows: list[tuple[str, str]], at: datetime | None = None) -> None:
-    """Append many audit rows (subject, detail) of one action in the caller's transaction, in multi-row INSERTs."""
+    """Append many audit rows (subject, detail) of one action in the caller's transaction: chained,
+    in multi-row INSERTs."""
     at, who = at or datetime.now(), username[:64]
-    values = [dict(at=at, username=who, action=action, subject=subject, detail=detail) for subject, detail in rows]
-    for start in range(0, len(values), 5000):
-        conn.execute(audit_log.insert(), values[start : start + 5000])
+    audit_chain.append(conn, [(at, who, action, subject, detail) for subject, detail in rows])
 
 
 def locked_until(engine: Engine, username: str, now: datetime | None = None) -> datetime | None:
