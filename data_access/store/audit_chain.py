@@ -184,9 +184,7 @@ def verify(conn) -> Verdict:
     for r in conn.execution_options(yield_per=10_000).execute(q):
         if r.prev_hash != prev:
             where = f"第 {last_id} 条之后" if last_id is not None else "开头"
-            return Verdict(
-                False, n, r.id, f"第 {r.id} 条之前有记录被删除（{where}的链接对不上）", starts
-            )
+            return Verdict(False, n, r.id, f"第 {r.id} 条之前有记录被删除（{where}的链接对不上）", starts)
         expect = row_hash(r.id, r.at, r.username, r.action, r.subject, r.detail, r.prev_hash)
         if r.row_hash != expect:
             return Verdict(False, n, r.id, f"第 {r.id} 条被改动（内容与其哈希不符）", starts)

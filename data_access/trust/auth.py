@@ -21,8 +21,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, and_, func, or_, select, update
 
 from data_access.query.filters import Filters
-from data_access.store.db import frame
 from data_access.store import audit_chain
+from data_access.store.db import frame
 from data_access.store.schema import app_user, audit_log, buyer_unit
 
 ROLES = {

@@ -198,7 +198,8 @@ def test_lockout_unlock_and_downloads_are_audited(store):
     with pytest.raises(AccountLocked):
         auth.authenticate(store, "locky", "the-right-one", now=t + timedelta(minutes=2))
     auth.unlock_user(store, ADMIN, "locky", now=t + timedelta(minutes=2, seconds=1))
-    assert auth.authenticate(store, "locky", "the-right-one", now=t + timedelta(minutes=2, seconds=2)).username == "locky"
+    back = auth.authenticate(store, "locky", "the-right-one", now=t + timedelta(minutes=2, seconds=2))
+    assert back.username == "locky"
 
     audit.record_download(store, DESK, "督办台账_在办.xlsx", 42, "2024年 全部地区")
     data = audit.audit_export(store, ADMIN, username="locky", start=date.today() - timedelta(days=1))
