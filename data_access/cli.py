@@ -396,6 +396,8 @@ def _ledger(args) -> int:
         since = past.held_on.iloc[0] if len(past) else None
         out = args.out or f"督办台账_{as_of:%Y%m%d}.xlsx"
         Path(out).write_bytes(meeting_pack(engine, since, as_of, args.group))
+        words = f"会议材料：{args.group or '全部专班'}；截至 {as_of}；对比 {since or '无'}"
+        audit.record_download(engine, who, Path(out).name, None, words)
         print(f"已导出 {out}（上次会议：{since or '无'}）")
     return 0
 
@@ -403,6 +405,9 @@ def _ledger(args) -> int:
 def _briefing(args) -> int:
     engine = make_engine(args.url)
     pptx_path, xlsx_path = write_pack(engine, args.out, args.as_of, args.since, demo=is_demo_store(engine))
+    for path in (pptx_path, xlsx_path):
+        words = f"简报包：截至 {args.as_of or '最新'}；对比 {args.since or '默认'}"
+        audit.record_download(engine, auth.cli_principal(), Path(path).name, None, words)
     print(f"已生成：{pptx_path}\n已生成：{xlsx_path}")
     return 0
 
