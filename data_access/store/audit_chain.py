@@ -117,6 +117,9 @@ def append(conn, rows: Iterable[tuple[datetime, str, str, str | None, str | None
     for start in range(0, len(values), CHUNK):
         conn.execute(audit_log.insert(), values[start : start + CHUNK])
     _set_meta(conn, HEAD_KEY, f"{values[-1]['id']}:{prev}")
+    if conn.dialect.name == "postgresql":
+        # Ids are given under the lock; keep the serial in step for any other insert.
+        conn.execute(text("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), :v)"), {"v": values[-1]["id"]})
     return len(values)
 
 
@@ -143,7 +146,7 @@ def chain_existing(conn) -> int:
             text("UPDATE audit_log SET prev_hash = :p, row_hash = :h WHERE id = :rid"),
             updates,
         )
-        _set_meta(conn, HEAD_KEY, f"{last}:{prev}")
+    _set_meta(conn, HEAD_KEY, f"{last or 0}:{prev}")
     return n
 
 

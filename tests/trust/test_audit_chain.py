@@ -13,10 +13,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import func, select, text
 
 from data_access.reference.setup import init_store
 from data_access.store.audit_chain import row_hash
+from data_access.store.migrate import alembic_config, upgrade_schema
 from data_access.store.schema import audit_log
 from data_access.trust import audit, auth
 from data_access.trust.auth import AccessDenied, AccountLocked, write_audit, write_audits
@@ -228,3 +230,26 @@ def test_audit_log_filters_by_user_action_and_date(store):
     assert set(recent.action) == {"warning_action"} and len(recent) == 4
     older = auth.audit_entries(store, ADMIN, end=(now - timedelta(days=30)).date(), limit=None)
     assert len(older) == 2
+
+
+def test_rows_written_before_the_chain_are_chained_by_the_migration(fresh_engine):
+    cfg = alembic_config(fresh_engine)
+    with fresh_engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "outlets_0001")
+    with fresh_engine.begin() as conn:
+        for i in range(3):
+            conn.execute(
+                text(
+                    "INSERT INTO audit_log (at, username, action, subject, detail) VALUES (:at, 'old', 'login', NULL, :d)"
+                ),
+                {"at": datetime(2025, 1, 1, 8, i), "d": f"role=desk {i}"},
+            )
+    upgrade_schema(fresh_engine)
+    verdict = audit.verify_audit(fresh_engine)
+    assert verdict.ok and verdict.checked == 3
+    _write(fresh_engine, 2)
+    assert audit.verify_audit(fresh_engine).checked == 5
+    with pytest.raises(Exception, match="append-only"):
+        with fresh_engine.begin() as conn:
+            conn.execute(text("UPDATE audit_log SET detail = NULL"))
