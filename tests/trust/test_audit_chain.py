@@ -81,7 +81,7 @@ def test_every_write_chains_one_row_or_twenty_thousand(store):
     verdict = audit.verify_audit(store)
     assert verdict.ok, verdict.message()
     assert verdict.checked == 20_008 and "通过" in verdict.message()
-    assert bulk < 5, f"20,000 chained audit rows took {bulk:.1f} s"
+    assert bulk < 10, f"20,000 chained audit rows took {bulk:.1f} s"  # ~1 s SQLite, ~2 s PostgreSQL alone
     with store.connect() as conn:
         first, second = conn.execute(
             select(audit_log.c.prev_hash, audit_log.c.row_hash).order_by(audit_log.c.id).limit(2)
