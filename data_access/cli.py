@@ -30,7 +30,7 @@ from data_access.store.config import describe_url
 from data_access.store.db import make_engine
 from data_access.store.meta import is_demo_store
 from data_access.tools import bench, demo
-from data_access.trust import auth
+from data_access.trust import audit, auth
 
 URL_HELP = "数据库 URL（默认读取 BANGFU_DATABASE_URL）"
 
@@ -124,10 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
         d = users.add_parser(name, help="启用用户" if active else "停用用户")
         d.add_argument("username")
         d.set_defaults(func=_user_active, active=active)
+    u = users.add_parser("unlock", help="解除登录失败造成的锁定")
+    u.add_argument("username")
+    u.set_defaults(func=_user_unlock)
     w = users.add_parser("passwd", help="重设密码")
     w.add_argument("username")
     w.add_argument("--password-stdin", action="store_true")
     w.set_defaults(func=_user_passwd)
+
+    p = command("audit", _audit, "审计日志：verify 校验哈希链（找出被改动或删除的记录）| purge 清理超过保留期的记录")
+    p.add_argument("action", choices=["verify", "purge"])
+    p.add_argument("--older-than-days", type=int, help=f"purge：清理多少天以前的记录（至少 {audit.RETENTION_DAYS}）")
 
     p = command("ledger", _ledger, "督办台账：同步、登记联席会议、导出会议材料")
     p.add_argument("action", choices=["sync", "meeting", "export"])
@@ -347,6 +354,34 @@ def _user_passwd(args) -> int:
     return 0
 
 
+def _user_unlock(args) -> int:
+    try:
+        auth.unlock_user(_user_engine(args), auth.cli_principal(), args.username)
+    except ValueError as exc:
+        print(f"错误：{exc}")
+        return 1
+    print(f"已解除锁定：{args.username}")
+    return 0
+
+
+def _audit(args) -> int:
+    engine = make_engine(args.url)
+    if args.action == "verify":
+        verdict = audit.verify_audit(engine)
+        print(verdict.message())
+        return 0 if verdict.ok else 1
+    if args.older_than_days is None:
+        print("需要 --older-than-days N")
+        return 2
+    try:
+        n = audit.purge_audit(engine, auth.cli_principal(), args.older_than_days)
+    except ValueError as exc:
+        print(f"错误：{exc}")
+        return 2
+    print(f"已清理 {n:,} 条 {args.older_than_days} 天以前的审计记录（清理本身已记入审计日志）。")
+    return 0
+
+
 def _ledger(args) -> int:
     engine = make_engine(args.url)
     as_of = args.as_of or data_as_of(engine) or date.today()
@@ -364,6 +399,8 @@ def _ledger(args) -> int:
         since = past.held_on.iloc[0] if len(past) else None
         out = args.out or f"督办台账_{as_of:%Y%m%d}.xlsx"
         Path(out).write_bytes(meeting_pack(engine, since, as_of, args.group))
+        words = f"会议材料：{args.group or '全部专班'}；截至 {as_of}；对比 {since or '无'}"
+        audit.record_download(engine, who, Path(out).name, None, words)
         print(f"已导出 {out}（上次会议：{since or '无'}）")
     return 0
 
@@ -371,6 +408,9 @@ def _ledger(args) -> int:
 def _briefing(args) -> int:
     engine = make_engine(args.url)
     pptx_path, xlsx_path = write_pack(engine, args.out, args.as_of, args.since, demo=is_demo_store(engine))
+    for path in (pptx_path, xlsx_path):
+        words = f"简报包：截至 {args.as_of or '最新'}；对比 {args.since or '默认'}"
+        audit.record_download(engine, auth.cli_principal(), Path(path).name, None, words)
     print(f"已生成：{pptx_path}\n已生成：{xlsx_path}")
     return 0
 

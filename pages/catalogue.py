@@ -163,7 +163,7 @@ def _catalogue_table(cat):
     d = st.columns(2)
     d[0].download_button(
         "下载名库 CSV",
-        partial(csv_bytes, export),
+        tables.audited(partial(csv_bytes, export), "产品名库.csv", len(export), tables.filters_words()),
         file_name="产品名库.csv",
         mime=CSV_MIME,
         width="stretch",
@@ -171,7 +171,7 @@ def _catalogue_table(cat):
     )
     d[1].download_button(
         "下载名库 XLSX",
-        partial(xlsx_bytes, {"产品名库": export}),
+        tables.audited(partial(xlsx_bytes, {"产品名库": export}), "产品名库.xlsx", len(export), tables.filters_words()),
         file_name="产品名库.xlsx",
         width="stretch",
         mime=XLSX_MIME,

@@ -110,7 +110,12 @@ def _meeting_pack(since: date | None, as_of: date, group: str | None, kinds: lis
     scope = GROUPS.get(group, "全部专班")
     st.download_button(
         "导出会议材料（XLSX）",
-        pack,
+        tables.audited(
+            pack,
+            f"督办台账_{scope}_{as_of:%Y%m%d}.xlsx",
+            None,
+            f"会议材料：{scope}；截至 {as_of:%Y-%m-%d}；对比 {since or '无'}；{'、'.join(kinds)}",
+        ),
         file_name=f"督办台账_{scope}_{as_of:%Y%m%d}.xlsx",
         mime=XLSX_MIME,
         icon=":material/download:",

@@ -149,9 +149,10 @@ def _pack_downloads(f: Filters, data: dict, as_of: date) -> date:
     )
     if since.isoformat() != params_since:
         st.query_params["since"] = since.isoformat()
+    words = f"简报包：{tables.filters_words() or ''}；变化对比起点 {since:%Y-%m-%d}"
     d[1].download_button(
         "下载简报包（PPTX + XLSX）",
-        partial(_zip_file, f, since, demo),
+        tables.audited(partial(_zip_file, f, since, demo), f"{stem}.zip", None, words),
         file_name=f"{stem}.zip",
         mime=ZIP_MIME,
         type="primary",
@@ -163,7 +164,7 @@ def _pack_downloads(f: Filters, data: dict, as_of: date) -> date:
     )
     d[2].download_button(
         "仅 PPTX",
-        partial(_pptx_file, f, since, demo),
+        tables.audited(partial(_pptx_file, f, since, demo), f"{stem}.pptx", None, words),
         file_name=f"{stem}.pptx",
         mime=PPTX_MIME,
         on_click="ignore",
@@ -172,7 +173,7 @@ def _pack_downloads(f: Filters, data: dict, as_of: date) -> date:
     )
     d[3].download_button(
         "仅 XLSX",
-        partial(_xlsx_file, f, since),
+        tables.audited(partial(_xlsx_file, f, since), f"{stem}.xlsx", None, words),
         file_name=f"{stem}.xlsx",
         mime=XLSX_MIME,
         on_click="ignore",

@@ -174,7 +174,9 @@ def _downloads(f: Filters, k: dict, behind: pd.DataFrame, shown: pd.DataFrame, r
     d1, d2, _ = st.columns([1, 1, 2])
     d1.download_button(
         "下载通报名单（XLSX）",
-        partial(_notice_xlsx, behind, region_names, note),
+        tables.audited(
+            partial(_notice_xlsx, behind, region_names, note), f"采购进度通报_{f.end:%Y%m%d}.xlsx", len(behind), note
+        ),
         file_name=f"采购进度通报_{f.end:%Y%m%d}.xlsx",
         mime=XLSX_MIME,
         key="proc_notice",
@@ -185,7 +187,7 @@ def _downloads(f: Filters, k: dict, behind: pd.DataFrame, shown: pd.DataFrame, r
     )
     d2.download_button(
         "下载单位排名（CSV）",
-        partial(csv_bytes, shown),
+        tables.audited(partial(csv_bytes, shown), f"单位排名_{f.end:%Y%m%d}.csv", len(shown), tables.filters_words()),
         file_name=f"单位排名_{f.end:%Y%m%d}.csv",
         mime=CSV_MIME,
         key="proc_rank_csv",

@@ -87,7 +87,12 @@ def _current(form: str, principal: Principal):
     needle = c1.text_input("查找", placeholder="名称、地区代码或年度", key=f"reg_find_{form}").strip()
     c2.download_button(
         "导出当前名录（XLSX）",
-        partial(register_export_bytes, form, own),
+        tables.audited(
+            partial(register_export_bytes, form, own),
+            f"{REGISTERS[form].title}_{date.today():%Y%m%d}.xlsx",
+            len(frame),
+            f"基础数据导出：{REGISTERS[form].title}" + (f"（本单位 {own}）" if own else ""),
+        ),
         file_name=f"{REGISTERS[form].title}_{date.today():%Y%m%d}.xlsx",
         mime=XLSX_MIME,
         key=f"reg_export_{form}",

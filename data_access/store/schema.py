@@ -489,6 +489,9 @@ audit_log = Table(
     Column("action", String(32), nullable=False),
     Column("subject", String(128)),
     Column("detail", Text),
+    # Hash chain (data_access.store.audit_chain): append-only, `audit verify` finds an edited or removed row.
+    Column("prev_hash", String(64), comment="上一条的哈希"),
+    Column("row_hash", String(64), comment="本条哈希"),
 )
 
 # 专班 — the joint meeting's task groups (seed 001 九（一）).

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
 import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 
 from data_access.query.filters import Filters
+from data_access.store import audit_chain
 from data_access.store.db import frame
 from data_access.store.schema import app_user, audit_log, buyer_unit
 
@@ -70,6 +71,10 @@ AUDIT_ACTIONS = {
     "register_unmerge": "撤销合并",
     "register_active": "停用或恢复基础数据",
     "outlet_status": "变更网点状态",
+    "lockout": "锁定中拒绝登录",
+    "unlock": "解除锁定",
+    "download": "下载导出",
+    "audit_purge": "清理审计日志",
 }
 
 MIN_PASSWORD_LENGTH = 8
@@ -244,6 +249,15 @@ def set_active(engine: Engine, principal: Principal, username: str, active: bool
         write_audit(conn, principal.username, "user_enable" if active else "user_disable", f"user:{username}", None)
 
 
+def unlock_user(engine: Engine, principal: Principal, username: str, now: datetime | None = None) -> None:
+    """Lift a lockout before it runs out (admins only): earlier failures no longer count."""
+    require_role(principal, ADMIN_ROLES, "管理用户")
+    with engine.begin() as conn:
+        if _user_row(conn, username) is None:
+            raise ValueError(f"找不到用户：{username}")
+        write_audit(conn, principal.username, "unlock", f"user:{username}", None, at=now)
+
+
 def set_password(engine: Engine, principal: Principal, username: str, password: str) -> None:
     """Replace a user's password (admins only)."""
     require_role(principal, ADMIN_ROLES, "管理用户")
@@ -264,20 +278,16 @@ def has_active_users(engine: Engine) -> bool:
 def write_audit(
     conn, username: str, action: str, subject: str | None, detail: str | None, at: datetime | None = None
 ) -> None:
-    """Append one audit row inside the caller's transaction (never put a full ID or phone in it)."""
-    conn.execute(
-        audit_log.insert().values(
-            at=at or datetime.now(), username=username[:64], action=action, subject=subject, detail=detail
-        )
-    )
+    """Append one audit row to the hash chain inside the caller's transaction (never put a full ID
+    or phone in it)."""
+    audit_chain.append(conn, [(at or datetime.now(), username[:64], action, subject, detail)])
 
 
 def write_audits(conn, username: str, action: str, rows: list[tuple[str, str]], at: datetime | None = None) -> None:
-    """Append many audit rows (subject, detail) of one action in the caller's transaction, in multi-row INSERTs."""
+    """Append many audit rows (subject, detail) of one action in the caller's transaction: chained,
+    in multi-row INSERTs."""
     at, who = at or datetime.now(), username[:64]
-    values = [dict(at=at, username=who, action=action, subject=subject, detail=detail) for subject, detail in rows]
-    for start in range(0, len(values), 5000):
-        conn.execute(audit_log.insert(), values[start : start + 5000])
+    audit_chain.append(conn, [(at, who, action, subject, detail) for subject, detail in rows])
 
 
 def locked_until(engine: Engine, username: str, now: datetime | None = None) -> datetime | None:
@@ -289,8 +299,14 @@ def locked_until(engine: Engine, username: str, now: datetime | None = None) -> 
     now = now or datetime.now()
     name = username[:64]
     with engine.connect() as conn:
+        # A sign-in, or an admin's unlock, starts the count afresh.
         last_ok = conn.execute(
-            select(func.max(audit_log.c.at)).where(and_(audit_log.c.action == "login", audit_log.c.username == name))
+            select(func.max(audit_log.c.at)).where(
+                or_(
+                    and_(audit_log.c.action == "login", audit_log.c.username == name),
+                    and_(audit_log.c.action == "unlock", audit_log.c.subject == f"user:{name}"),
+                )
+            )
         ).scalar()
         q = (
             select(audit_log.c.at)
@@ -342,6 +358,8 @@ def authenticate(engine: Engine, username: str, password: str, now: datetime | N
     now = now or datetime.now()
     until = locked_until(engine, username, now)
     if until:
+        with engine.begin() as conn:
+            write_audit(conn, username or "(空)", "lockout", None, f"锁定至 {until:%Y-%m-%d %H:%M:%S}", at=now)
         raise AccountLocked(until, now)
     with engine.begin() as conn:
         row = _user_row(conn, username)
@@ -389,18 +407,28 @@ def record_logout(engine: Engine, principal: Principal) -> None:
 
 
 def audit_entries(
-    engine: Engine, principal: Principal, action: str | None = None, username: str | None = None, limit: int = 500
+    engine: Engine,
+    principal: Principal,
+    action: str | None = None,
+    username: str | None = None,
+    limit: int | None = 500,
+    start: date | None = None,
+    end: date | None = None,
 ) -> pd.DataFrame:
-    """The newest audit rows (admin only): ``at, username, action, subject, detail``."""
+    """The newest audit rows (admin only): ``id, at, username, action, subject, detail``, narrowed to
+    an action, a user and dates ``start``–``end`` (both included); ``limit=None`` for all."""
     require_role(principal, ADMIN_ROLES, "查看审计日志")
-    q = (
-        select(audit_log.c.at, audit_log.c.username, audit_log.c.action, audit_log.c.subject, audit_log.c.detail)
-        .order_by(audit_log.c.at.desc(), audit_log.c.id.desc())
-        .limit(limit)
-    )
+    a = audit_log
+    q = select(a.c.id, a.c.at, a.c.username, a.c.action, a.c.subject, a.c.detail).order_by(a.c.at.desc(), a.c.id.desc())
+    if limit is not None:
+        q = q.limit(limit)
     if action:
-        q = q.where(audit_log.c.action == action)
+        q = q.where(a.c.action == action)
     if username:
-        q = q.where(audit_log.c.username == username)
+        q = q.where(a.c.username == username)
+    if start:
+        q = q.where(a.c.at >= datetime.combine(start, time.min))
+    if end:
+        q = q.where(a.c.at < datetime.combine(end + timedelta(days=1), time.min))
     with engine.connect() as conn:
-        return frame(conn.execute(q).all(), columns=["at", "username", "action", "subject", "detail"])
+        return frame(conn.execute(q).all(), columns=["id", "at", "username", "action", "subject", "detail"])

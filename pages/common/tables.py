@@ -7,9 +7,33 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+from data_access import cache
 from data_access.desks.ingest import template_bytes
 from data_access.query.export import csv_bytes, xlsx_bytes
-from data_access.query.text import CSV_MIME, XLSX_MIME
+from data_access.query.text import CSV_MIME, XLSX_MIME, filters_in_words
+from data_access.reference.regions import region_table
+from data_access.trust.audit import record_download
+
+
+def filters_words() -> str | None:
+    """The sidebar filters of this run in words (None before the router drew them)."""
+    f = st.session_state.get("filters")
+    return filters_in_words(f, cache.query(region_table), cache.principal().unit_name) if f is not None else None
+
+
+def audited(make, what: str, rows: int | None, filters: str | None = None):
+    """A download button's ``data``: builds the file when clicked (``make()``, or bytes as they are)
+    and writes the download to the audit log — the file, under which filters, how many rows.
+
+    Streamlit runs the callable off the script thread (no session), so the principal is taken now."""
+    principal = cache.principal()
+
+    def build():
+        data = make() if callable(make) else make
+        cache.run(record_download, principal, what, rows, filters)
+        return data
+
+    return build
 
 
 def download_buttons(df: pd.DataFrame, name: str, key: str, note: str | None = None) -> None:
@@ -18,9 +42,10 @@ def download_buttons(df: pd.DataFrame, name: str, key: str, note: str | None = N
     The files are made when the button is clicked (a callable ``data``), not on every rerun:
     writing an XLSX costs tens of milliseconds per table, more than the page's cached data."""
     c1, c2 = st.columns(2)
+    words = note or filters_words()
     c1.download_button(
         "下载 CSV",
-        partial(csv_bytes, df),
+        audited(partial(csv_bytes, df), f"{name}.csv", len(df), words),
         file_name=f"{name}.csv",
         mime=CSV_MIME,
         key=f"{key}_csv",
@@ -29,7 +54,7 @@ def download_buttons(df: pd.DataFrame, name: str, key: str, note: str | None = N
     )
     c2.download_button(
         "下载 XLSX",
-        partial(xlsx_bytes, {name: df}, notes={name: note} if note else None),
+        audited(partial(xlsx_bytes, {name: df}, notes={name: note} if note else None), f"{name}.xlsx", len(df), words),
         file_name=f"{name}.xlsx",
         key=f"{key}_xlsx",
         mime=XLSX_MIME,

@@ -125,8 +125,11 @@ def test_repeated_failures_lock_the_user_out(app_env):
     assert "用户名或密码错误" in messages[0]
     assert any("已临时锁定" in m for m in messages), messages
     assert "已临时锁定" in attempt(PASSWORD) and not at.metric
-    with app_env.begin() as conn:  # let the other tests sign in as leader1
-        conn.execute(audit_log.delete().where(audit_log.c.username == "leader1"))
+    auth.unlock_user(app_env, ADMIN, "leader1")  # let the other tests sign in as leader1 (audit rows stay)
+    with app_env.connect() as conn:
+        assert conn.execute(
+            select(func.count()).where(audit_log.c.action == "lockout", audit_log.c.username == "leader1")
+        ).scalar()
 
 
 @pytest.mark.parametrize("role", list(auth.ROLES))
