@@ -6,7 +6,7 @@ purge (PostgreSQL: ``SET LOCAL bangfu.audit_purge = 'on'``; SQLite: ``store_meta
 rows by hand — ``python -m data_access audit verify`` detects that.
 
 Revision ID: audit_0001
-Revises: outlets_0001
+Revises: prices_0001
 """
 
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from alembic import op
 from data_access.store.audit_chain import chain_existing
 
 revision = "audit_0001"
-down_revision = "outlets_0001"
+down_revision = "prices_0001"
 branch_labels = None
 depends_on = None
 
