@@ -26,7 +26,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Engine, func, insert, select, update
 
-from data_access.desks.imports import RegionNames, _norm
+from data_access.desks.imports import RegionNames, _earlier_batch, _norm
 from data_access.desks.ingest import REGISTERS, RULE_YEAR_SPAN, SUPPLIER_KINDS, ParseResult, RowError, parse_upload
 from data_access.engines.rules import METRIC_NAMES, THRESHOLD_UNITS
 from data_access.query.export import xlsx_bytes
@@ -190,10 +190,7 @@ def _run(
         return outcome
     try:
         with engine.begin() if write else engine.connect() as conn:
-            b = s.report_batch
-            earlier = conn.execute(
-                select(b.c.id).where(b.c.form == result.form, b.c.file_hash == result.file_hash)
-            ).scalar()
+            earlier = _earlier_batch(conn, result)
             if earlier is not None:
                 outcome.batch_id, outcome.already = earlier, True
                 return outcome
@@ -204,7 +201,7 @@ def _run(
             outcome.created, outcome.updated, outcome.unchanged = plan.counts()
             if write:
                 outcome.batch_id = conn.execute(
-                    b.insert().values(
+                    s.report_batch.insert().values(
                         form=result.form,
                         unit_id=None,
                         period=None,
