@@ -5,7 +5,7 @@ import streamlit as st
 
 from data_access import cache
 from pages import registry
-from pages.common import access, ui
+from pages.common import access, errors, ui
 
 st.set_page_config(page_title="消费帮扶监测看板", page_icon="📊", layout="wide")
 
@@ -24,3 +24,5 @@ try:
     nav.run()
 except cache.StoreUnavailable as exc:
     ui.store_down(exc)
+except Exception as exc:  # any other error: a Chinese message and a reference id, the trace to the log
+    errors.page_failed(exc)

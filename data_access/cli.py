@@ -31,6 +31,7 @@ from data_access.store.db import make_engine
 from data_access.store.meta import is_demo_store
 from data_access.tools import bench, demo
 from data_access.trust import audit, auth
+from data_access.trust.stamps import export_stamp
 
 URL_HELP = "数据库 URL（默认读取 BANGFU_DATABASE_URL）"
 
@@ -398,8 +399,8 @@ def _ledger(args) -> int:
         past = past[past.held_on <= as_of]
         since = past.held_on.iloc[0] if len(past) else None
         out = args.out or f"督办台账_{as_of:%Y%m%d}.xlsx"
-        Path(out).write_bytes(meeting_pack(engine, since, as_of, args.group))
         words = f"会议材料：{args.group or '全部专班'}；截至 {as_of}；对比 {since or '无'}"
+        Path(out).write_bytes(meeting_pack(engine, since, as_of, args.group, stamp=export_stamp(who, words)))
         audit.record_download(engine, who, Path(out).name, None, words)
         print(f"已导出 {out}（上次会议：{since or '无'}）")
     return 0
@@ -407,9 +408,16 @@ def _ledger(args) -> int:
 
 def _briefing(args) -> int:
     engine = make_engine(args.url)
-    pptx_path, xlsx_path = write_pack(engine, args.out, args.as_of, args.since, demo=is_demo_store(engine))
+    words = f"简报包：截至 {args.as_of or '最新'}；对比 {args.since or '默认'}"
+    pptx_path, xlsx_path = write_pack(
+        engine,
+        args.out,
+        args.as_of,
+        args.since,
+        demo=is_demo_store(engine),
+        stamp=export_stamp(auth.cli_principal(), words),
+    )
     for path in (pptx_path, xlsx_path):
-        words = f"简报包：截至 {args.as_of or '最新'}；对比 {args.since or '默认'}"
         audit.record_download(engine, auth.cli_principal(), Path(path).name, None, words)
     print(f"已生成：{pptx_path}\n已生成：{xlsx_path}")
     return 0

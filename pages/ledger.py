@@ -106,12 +106,11 @@ def _kpis(items: pd.DataFrame, changed: dict | None, since: date | None, as_of: 
 
 
 def _meeting_pack(since: date | None, as_of: date, group: str | None, kinds: list[str]) -> None:
-    pack = cache.query(meeting_pack, since, as_of, group, tuple(kinds))
     scope = GROUPS.get(group, "全部专班")
     st.download_button(
         "导出会议材料（XLSX）",
         tables.audited(
-            pack,
+            partial(cache.run, meeting_pack, since, as_of, group, tuple(kinds)),
             f"督办台账_{scope}_{as_of:%Y%m%d}.xlsx",
             None,
             f"会议材料：{scope}；截至 {as_of:%Y-%m-%d}；对比 {since or '无'}；{'、'.join(kinds)}",

@@ -40,17 +40,17 @@ BADGES = {
 }
 
 
-def _zip_file(f: Filters, since: date, demo: bool) -> bytes:
-    """The briefing pack (PPTX + XLSX in a ZIP), made when the button is clicked."""
-    return zip_pack(cache.query(briefing_data, f, since), demo)
+def _zip_file(f: Filters, since: date, demo: bool, stamp: str | None = None) -> bytes:
+    """The briefing pack (PPTX + XLSX in a ZIP), made when the button is clicked, with the export stamp."""
+    return zip_pack(cache.query(briefing_data, f, since), demo, stamp=stamp)
 
 
-def _pptx_file(f: Filters, since: date, demo: bool) -> bytes:
-    return pptx_pack(cache.query(briefing_data, f, since), demo)
+def _pptx_file(f: Filters, since: date, demo: bool, stamp: str | None = None) -> bytes:
+    return pptx_pack(cache.query(briefing_data, f, since), demo, stamp=stamp)
 
 
-def _xlsx_file(f: Filters, since: date) -> bytes:
-    return xlsx_pack(cache.query(briefing_data, f, since))
+def _xlsx_file(f: Filters, since: date, stamp: str | None = None) -> bytes:
+    return xlsx_pack(cache.query(briefing_data, f, since), stamp=stamp)
 
 
 def _headline(f: Filters, cards: list[dict], k: dict, data: dict) -> None:

@@ -53,8 +53,8 @@ def _name_or_code(names: dict, code):
     return names.get(code, code)
 
 
-def _notice_xlsx(behind: pd.DataFrame, region_names: dict, note: str) -> bytes:
-    return xlsx_bytes({"通报": notice_frame(behind, region_names)}, notes={"通报": note})
+def _notice_xlsx(behind: pd.DataFrame, region_names: dict, note: str, stamp: str | None = None) -> bytes:
+    return xlsx_bytes({"通报": notice_frame(behind, region_names)}, notes={"通报": note}, stamp=stamp)
 
 
 def _kpis(k: dict, summary: dict, n_red: int) -> None:

@@ -113,9 +113,9 @@ def _current(form: str, principal: Principal):
     return full if not needle else frame
 
 
-def register_export_bytes(form: str, own: int | None) -> bytes:
-    """The export, made when the button is clicked."""
-    return cache.run(register_export, form, None, own)
+def register_export_bytes(form: str, own: int | None, stamp: str | None = None) -> bytes:
+    """The export, made when the button is clicked, with the export stamp (it re-imports unchanged)."""
+    return cache.run(register_export, form, None, own, stamp=stamp)
 
 
 def _upload(form: str) -> None:

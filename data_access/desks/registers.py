@@ -1450,12 +1450,16 @@ def register_frame(engine: Engine, form: str, year: int | None = None, unit_id: 
     return df
 
 
-def register_export(engine: Engine, form: str, year: int | None = None, unit_id: int | None = None) -> bytes:
-    """The register as an XLSX in the template's shape (its first sheet re-imports unchanged)."""
+def register_export(
+    engine: Engine, form: str, year: int | None = None, unit_id: int | None = None, stamp: str | None = None
+) -> bytes:
+    """The register as an XLSX in the template's shape (its first sheet re-imports unchanged, the
+    export ``stamp`` in row 1 included: the importer reads past it)."""
     title = REGISTERS[form].title
     return xlsx_bytes(
         {title: register_frame(engine, form, year, unit_id)},
         {title: f"{title}（导出于 {datetime.now():%Y-%m-%d %H:%M}）"},
+        stamp=stamp,
     )
 
 

@@ -35,7 +35,7 @@ from data_access.figures.overview import (
     monthly_amounts,
     overview_kpis,
 )
-from data_access.query.export import neutralise, safe_frame
+from data_access.query.export import neutralise, safe_frame, stamp_pptx, stamp_workbook
 from data_access.query.filters import Filters, year_filters
 from data_access.query.text import filters_in_words
 from data_access.reference.labels import (
@@ -208,8 +208,9 @@ def pack_tables(data: dict) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def xlsx_pack(data: dict) -> bytes:
-    """The XLSX of every table: a sheet each, a heading line with scope and date, 绿/黄/红 cells filled."""
+def xlsx_pack(data: dict, stamp: str | None = None) -> bytes:
+    """The XLSX of every table: a sheet each, a heading line with scope and date, 绿/黄/红 cells filled;
+    ``stamp`` (who exported it, when: ``query.export.stamp_line``) above the heading and in the footer."""
     heading = f"消费帮扶工作简报 ｜ {data['scope']} ｜ 数据截至 {_day(data['as_of'])}"
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as writer:
@@ -228,6 +229,8 @@ def xlsx_pack(data: dict) -> bytes:
                     if fill:
                         ws.cell(row=r, column=col).fill = PatternFill("solid", fgColor=fill)
             ws.freeze_panes = "A4"
+        if stamp:
+            stamp_workbook(writer.book, stamp, shift=True)
     return buf.getvalue()
 
 
@@ -417,9 +420,10 @@ def _chart_style(chart, legend: bool = True) -> None:
         chart.legend.include_in_layout = False
 
 
-def pptx_pack(data: dict, demo: bool = False) -> bytes:
+def pptx_pack(data: dict, demo: bool = False, stamp: str | None = None) -> bytes:
     """The briefing deck: title, KPI strip with the cumulative chart, channels, warnings, 通报 list,
-    changes since the chosen date, sources and thresholds. Charts are native and editable."""
+    changes since the chosen date, sources and thresholds. Charts are native and editable.
+    ``stamp`` (who exported it, when) at the foot of every slide and in the deck's properties."""
     f: Filters = data["filters"]
     k = data["kpis"]
     prs = Presentation()
@@ -586,6 +590,8 @@ def pptx_pack(data: dict, demo: bool = False) -> bytes:
         color=grey,
     )
 
+    if stamp:
+        stamp_pptx(prs, stamp)
     buf = io.BytesIO()
     prs.save(buf)
     return buf.getvalue()
@@ -597,7 +603,12 @@ def pack_file_stem(data: dict) -> str:
 
 
 def write_pack(
-    engine: Engine, out_dir: str | Path, as_of: date | None = None, since: date | None = None, demo: bool = False
+    engine: Engine,
+    out_dir: str | Path,
+    as_of: date | None = None,
+    since: date | None = None,
+    demo: bool = False,
+    stamp: str | None = None,
 ) -> tuple[Path, Path]:
     """Write the PPTX and XLSX for the year to ``as_of`` (default: the store's latest date) into ``out_dir``."""
     as_of = as_of or data_as_of(engine) or date.today()
@@ -606,17 +617,17 @@ def write_pack(
     out.mkdir(parents=True, exist_ok=True)
     stem = pack_file_stem(data)
     pptx_path, xlsx_path = out / f"{stem}.pptx", out / f"{stem}.xlsx"
-    pptx_path.write_bytes(pptx_pack(data, demo=demo))
-    xlsx_path.write_bytes(xlsx_pack(data))
+    pptx_path.write_bytes(pptx_pack(data, demo=demo, stamp=stamp))
+    xlsx_path.write_bytes(xlsx_pack(data, stamp=stamp))
     return pptx_path, xlsx_path
 
 
-def zip_pack(data: dict, demo: bool = False) -> bytes:
-    """The PPTX and the XLSX in one ZIP, named by ``pack_file_stem``."""
+def zip_pack(data: dict, demo: bool = False, stamp: str | None = None) -> bytes:
+    """The PPTX and the XLSX in one ZIP, named by ``pack_file_stem``, each with ``stamp``."""
 
     stem = pack_file_stem(data)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(f"{stem}.pptx", pptx_pack(data, demo=demo))
-        z.writestr(f"{stem}.xlsx", xlsx_pack(data))
+        z.writestr(f"{stem}.pptx", pptx_pack(data, demo=demo, stamp=stamp))
+        z.writestr(f"{stem}.xlsx", xlsx_pack(data, stamp=stamp))
     return buf.getvalue()

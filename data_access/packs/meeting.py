@@ -23,7 +23,12 @@ __all__ = ["meeting_pack"]
 
 
 def meeting_pack(
-    engine: Engine, since: date | None, as_of: date, owner_group: str | None = None, kinds: tuple[str, ...] = ()
+    engine: Engine,
+    since: date | None,
+    as_of: date,
+    owner_group: str | None = None,
+    kinds: tuple[str, ...] = (),
+    stamp: str | None = None,
 ) -> bytes:
     """The XLSX for the joint meeting: a line per 专班 (whole ledger only), what changed since
     ``since`` (new, closed, overdue, progress), every open item, and reporting compliance of the year."""
@@ -55,4 +60,4 @@ def meeting_pack(
         }
     )
     notes["报送情况"] = "来源：报送批次（report_batch）；报送规则见政策规则表"
-    return xlsx_bytes(sheets, notes)
+    return xlsx_bytes(sheets, notes, stamp=stamp)

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from data_access.query.export import xlsx_bytes
 from data_access.store import audit_chain
 from data_access.trust.auth import ADMIN_ROLES, AUDIT_ACTIONS, Principal, audit_entries, require_role, write_audit
+from data_access.trust.stamps import export_stamp
 
 RETENTION_DAYS = 180
 """Audit rows are kept at least this long; a purge of younger rows is refused."""
@@ -82,6 +83,10 @@ def audit_export(
         columns={"id": "序号", "at": "时间", "username": "用户", "action": "操作", "subject": "对象", "detail": "说明"}
     )
     words = audit_filters_in_words(action, username, start, end)
-    data = xlsx_bytes({"审计日志": shown}, notes={"审计日志": f"审计日志导出 ｜ {words} ｜ 共 {len(shown):,} 条"})
+    data = xlsx_bytes(
+        {"审计日志": shown},
+        notes={"审计日志": f"审计日志导出 ｜ {words} ｜ 共 {len(shown):,} 条"},
+        stamp=export_stamp(principal, words),
+    )
     record_download(engine, principal, "审计日志.xlsx", len(shown), words)
     return data

@@ -1,4 +1,9 @@
-"""A chart that can also be read as a table and downloaded (CSV / XLSX, formula-safe)."""
+"""A chart that can also be read as a table and downloaded (CSV / XLSX, formula-safe, stamped with
+who exported it and when).
+
+Every download of the dashboard goes through ``audited``: the file is made on the click with the
+export stamp (``trust.stamps.export_stamp``) and the download is written to the audit log. The
+grids' own CSV download and copy are off (``client.disableDataExport`` in .streamlit/config.toml)."""
 
 from __future__ import annotations
 
@@ -9,10 +14,11 @@ import streamlit as st
 
 from data_access import cache
 from data_access.desks.ingest import template_bytes
-from data_access.query.export import csv_bytes, xlsx_bytes
+from data_access.query.export import csv_bytes, stamp_file, xlsx_bytes
 from data_access.query.text import CSV_MIME, XLSX_MIME, filters_in_words
 from data_access.reference.regions import region_table
 from data_access.trust.audit import record_download
+from data_access.trust.stamps import export_stamp
 
 
 def filters_words() -> str | None:
@@ -22,14 +28,18 @@ def filters_words() -> str | None:
 
 
 def audited(make, what: str, rows: int | None, filters: str | None = None):
-    """A download button's ``data``: builds the file when clicked (``make()``, or bytes as they are)
-    and writes the download to the audit log — the file, under which filters, how many rows.
+    """A download button's ``data``: builds the file when clicked and writes the download to the
+    audit log — the file, under which filters, how many rows.
 
-    Streamlit runs the callable off the script thread (no session), so the principal is taken now."""
+    The file carries the export stamp (who, when, the filters): ``make(stamp=…)`` writes it in its
+    place; bytes made beforehand are stamped afterwards (``query.export.stamp_file``, by the
+    extension of ``what``). Streamlit runs the callable off the script thread (no session), so the
+    principal is taken now."""
     principal = cache.principal()
 
     def build():
-        data = make() if callable(make) else make
+        stamp = export_stamp(principal, filters)
+        data = make(stamp=stamp) if callable(make) else stamp_file(make, what, stamp)
         cache.run(record_download, principal, what, rows, filters)
         return data
 

@@ -20,6 +20,7 @@ from data_access.reference.labels import BUYER_KINDS, CATEGORIES, CHANNELS
 from data_access.reference.regions import region_children, region_path, region_table
 from data_access.trust.auth import Principal, apply_principal
 from pages import registry
+from pages.common import watermark
 
 FILTER_KEYS = ("from", "to", "region", "side", "channel", "kind", "cat")
 
@@ -133,6 +134,7 @@ def sidebar_filters() -> Filters:
     st.session_state["filters"] = f
     _sync_url(f)
     sb.caption(f"数据截至 {as_of:%Y年%m月%d日}")
+    watermark.sidebar_watermark(cache.principal())
     return f
 
 
