@@ -143,6 +143,7 @@ def _children_view(f, state: DrillState, regions, flows, here: str, side_word: s
             selection_mode="single-object",
             key=f"dd_map_{state.side}_{state.code}_{gen}",
         )
+        st.caption(maps.SOURCE_CAPTION)
         _go(f, state, drill(state, picked_code(event.selection if event else None), regions))
     with bar_col:
         table = children.rename(
@@ -211,6 +212,7 @@ def _county_view(f, state: DrillState, regions, flows, here: str, side_word: str
             f"深色区域：{here}；弧线：帮扶方到产地的采购资金，红色为结对关系内、灰色为非结对；"
             "圆点：经手这些采购的网点（颜色为网点类型，大小为销售额）。"
         )
+        st.caption(maps.SOURCE_CAPTION)
     with info_col:
         _county_tabs(here, products, outlets, units, counts)
 

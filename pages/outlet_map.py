@@ -158,6 +158,7 @@ def _map(f, shade, kinds, show_exited, payload, points, counties, shapes, chosen
     with tab_map:
         st.pydeck_chart(deck, height=560, key="om_map")
         st.markdown(maps.legend_html(show_exited), unsafe_allow_html=True)
+        st.caption(maps.SOURCE_CAPTION)
         if payload["density"] is not None:
             st.caption(
                 f"网点共 {payload['total']:,} 个：六边形为全部网点的密度，圆点为销售额最高的 {len(points):,} 个。"
@@ -333,7 +334,6 @@ def _status_section(chosen, principal: Principal) -> None:
 def render() -> None:
     f = ui.current_filters()
     principal = ui.current_principal()
-    print("RENDER")
     st.title("网点地图")
     ui.freshness(
         "网点表（outlet）与状态变更记录（outlet_status_change）；销售额为经该网点的采购明细（purchase.outlet_id）合计；"

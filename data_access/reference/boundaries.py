@@ -132,6 +132,15 @@ def base_features(level: str = "province") -> list[dict]:
     return list(simplified_features(level))
 
 
+BOUNDARY_LINE_NAME = "境界线"
+
+
+def boundary_line_features() -> list[dict]:
+    """The 境界线 of the national map (the 南海 line among them): the line features of the
+    province level, no region of their own."""
+    return [f for f in simplified_features("province") if f["properties"]["name"] == BOUNDARY_LINE_NAME]
+
+
 def child_shapes(engine, parent_code: str | None) -> list[dict]:
     """``region_shapes`` of the store's region tree: the regions below ``parent_code``."""
     return region_shapes(region_table(engine), parent_code)

