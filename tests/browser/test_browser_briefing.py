@@ -33,6 +33,10 @@ def _keep(shot: Path, name: str) -> None:
     shutil.copyfile(shot, ROOT / "docs" / "img" / f"{name}.png")
 
 
+def texts_of(slide) -> str:
+    return " ".join(sh.text_frame.text for sh in slide.shapes if sh.has_text_frame and sh.name == "导出水印")
+
+
 def test_briefing_pack_downloads_and_opens(server, tmp_path):
     with browser_page() as page:
         page.goto(f"{server}/overview")
@@ -59,7 +63,10 @@ def test_briefing_pack_downloads_and_opens(server, tmp_path):
     texts = {sh.name: sh.text_frame.text for slide in deck.slides for sh in slide.shapes if sh.has_text_frame}
     assert texts["kpi_amount"].endswith(("万元", "亿元"))
     wb = openpyxl.load_workbook(tmp_path / names[1])
-    assert "通报（落后单位）" in wb.sheetnames and wb["月度采购"].max_row == 3 + 12
+    # The export stamp (who, when) heads every sheet and every slide.
+    assert "通报（落后单位）" in wb.sheetnames and wb["月度采购"].max_row == 4 + 12
+    assert all(ws.cell(row=1, column=1).value.startswith("导出：演示用户（demo），") for ws in wb.worksheets)
+    assert all(texts_of(slide).count("导出：演示用户（demo），") == 1 for slide in deck.slides)
 
 
 def test_catalogue_opens_a_product(server):

@@ -77,7 +77,7 @@ def test_desk_prepares_the_joint_meeting(store, tmp_path):
         pack = download(page, "导出会议材料（XLSX）", tmp_path)
         book = openpyxl.load_workbook(pack)
         assert book.sheetnames[0] == "按专班"
-        per_group = pd.read_excel(pack, sheet_name="按专班", skiprows=2)
+        per_group = pd.read_excel(pack, sheet_name="按专班", skiprows=3)  # the export stamp, the note, a blank line
         want = group_summary(engine, last, AS_OF)
         assert list(per_group["责任专班"]) == list(want.owner_name)
         assert list(per_group["逾期"]) == list(want.overdue) and list(per_group["会后新增"]) == list(want.new)
@@ -99,13 +99,13 @@ def test_desk_prepares_the_joint_meeting(store, tmp_path):
         assert book.sheetnames == ["新增事项", "已办结", "逾期事项", "有进展", "全部在办", "报送情况"]
         assert str(last.isoformat()) in book["新增事项"].cell(row=1, column=1).value
         for sheet, key in (("新增事项", "new"), ("已办结", "closed"), ("逾期事项", "overdue"), ("有进展", "progress")):
-            frame = pd.read_excel(pack, sheet_name=sheet, skiprows=2)
+            frame = pd.read_excel(pack, sheet_name=sheet, skiprows=3)  # the export stamp, the note, a blank line
             assert sorted(frame["编号"]) == sorted(mine[key].id), sheet
             assert set(frame["责任专班"]) <= {names[GROUP]}
             assert {"事项", "级别", "办结时限", "逾期天数", "最近动态", "原因"} <= set(frame.columns)
-        closed = pd.read_excel(pack, sheet_name="已办结", skiprows=2)
+        closed = pd.read_excel(pack, sheet_name="已办结", skiprows=3)  # the export stamp, the note, a blank line
         assert set(closed["办结方式"]) <= {"专班办结", "来源消除自动销号"} and closed["最近动态"].str.len().min() > 10
-        open_now = pd.read_excel(pack, sheet_name="全部在办", skiprows=2)
+        open_now = pd.read_excel(pack, sheet_name="全部在办", skiprows=3)  # the export stamp, the note, a blank line
         assert len(open_now) == len(ledger_items(engine, AS_OF, GROUP))
 
         # The view is a link a colleague can open.

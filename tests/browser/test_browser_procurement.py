@@ -74,7 +74,7 @@ def test_select_a_unit_and_see_its_purchases(server, tmp_path):
         assert path.name == "采购进度通报_20261031.xlsx"
         book = openpyxl.load_workbook(path)
         assert "时间进度" in book["通报"].cell(row=1, column=1).value
-        notice = pd.read_excel(path, sheet_name="通报", skiprows=2)
+        notice = pd.read_excel(path, sheet_name="通报", skiprows=3)  # the export stamp, the note, a blank line
         assert len(notice) == len(behind) == len(ranked)
         assert notice["政策依据"].str.startswith("《").all() and notice["政策依据"].str.contains("》").all()
         assert set(notice["状态"]) <= {"红", "黄"}

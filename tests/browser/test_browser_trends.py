@@ -127,18 +127,23 @@ def test_change_measure_and_dimension_then_download_what_is_shown(store, tmp_pat
         got_csv.value.save_as(csv_path)
         assert csv_path.name.startswith("采购笔数_按产品品类_季度_20260101-20261031")
         assert csv_path.read_bytes().startswith(b"\xef\xbb\xbf")  # BOM: Excel/WPS read the Chinese
-        same_rows(pd.read_csv(csv_path, encoding="utf-8-sig", dtype={"季度": str}), want)
+        # The first line is the export stamp (who, when, the filters), then the table.
+        assert csv_path.read_bytes().decode("utf-8-sig").startswith("导出：演示用户（demo），")
+        same_rows(pd.read_csv(csv_path, encoding="utf-8-sig", dtype={"季度": str}, skiprows=1), want)
 
         with page.expect_download() as got_xlsx:
             page.get_by_role("button", name="下载 XLSX").click()
         xlsx_path = tmp_path / got_xlsx.value.suggested_filename
         got_xlsx.value.save_as(xlsx_path)
         assert xlsx_path.suffix == ".xlsx"
-        # The sheet says what it holds above the rows: measure, its definition, the filters.
-        head = openpyxl.load_workbook(xlsx_path).active.cell(row=1, column=1).value
+        # The sheet says who exported it and when (row 1), then what it holds above the rows:
+        # measure, its definition, the filters.
+        sheet = openpyxl.load_workbook(xlsx_path).active
+        assert sheet.cell(row=1, column=1).value.startswith("导出：演示用户（demo），")
+        head = sheet.cell(row=2, column=1).value
         assert "采购笔数（口径：采购明细条数）" in head and "2026年01月01日至10月31日" in head
         assert "不完整期：2026-Q4" in head and "数据截至 2026-10-31" in head
-        same_rows(pd.read_excel(xlsx_path, dtype={"季度": str}, skiprows=2), want)
+        same_rows(pd.read_excel(xlsx_path, dtype={"季度": str}, skiprows=3), want)
 
         # A colleague opening the link sees the same view.
         shared = page.url
