@@ -126,7 +126,7 @@ def password_problems(password: str, username: str | None = None, settings: Acco
         problems.append(f"密码至少 {s.min_length} 位")
     if s.classes and password_classes(password) < s.classes:
         problems.append(f"密码须包含{'、'.join(CLASS_NAMES)}中的至少 {s.classes} 类")
-    if username and len(username) >= 3 and username.lower() in password.lower():
+    if s.dengbao and username and len(username) >= 3 and username.lower() in password.lower():
         problems.append("密码不能包含用户名")
     return problems
 
