@@ -113,7 +113,7 @@ NEEDS: tuple[Need, ...] = (
         None,
         None,
         "命令行：python -m data_access user add 用户名 --role admin|leader|desk|analyst|reporter；"
-        "未建用户时所有人以演示用户（管理员权限）进入",
+        "演示库未建用户时所有人以演示用户进入；正式库未建用户时打开看板显示「首次设置」（需服务器日志中的一次性口令）",
     ),
     Need(
         "purchases",

@@ -478,6 +478,35 @@ app_user = Table(
     Column("role", String(16), nullable=False, comment="leader | desk | analyst | reporter | admin"),
     Column("unit_id", Integer, ForeignKey("buyer_unit.id")),
     Column("active", Boolean, nullable=False, default=True),
+    # Accounts (migration auth_0001, data_access.trust.policy / sessions / second_factor).
+    Column("password_changed_at", DateTime, comment="密码最近修改时间（到期须更换）"),
+    Column("must_change_password", Boolean, nullable=False, default=False, comment="下次登录须修改密码"),
+    Column("totp_secret", Text, comment="动态口令密钥（加密保存）"),
+    Column("totp_last_step", BigInteger, comment="最近一次已用动态口令的时间步（防重放）"),
+)
+
+# Earlier password hashes of each user: a new password may not repeat the last N.
+password_history = Table(
+    "password_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("app_user.id"), nullable=False, index=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("changed_at", DateTime, nullable=False),
+)
+
+# Server-side sessions: the browser keeps a random token, the store its hash; every rerun checks it
+# (idle timeout, absolute lifetime, ended by sign-out or by an admin).
+user_session = Table(
+    "user_session",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("username", String(64), nullable=False, index=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen", DateTime, nullable=False),
+    Column("ended_at", DateTime),
+    Column("end_reason", String(16), comment="logout | idle | lifetime | admin | disabled"),
 )
 
 audit_log = Table(

@@ -4,8 +4,11 @@ Roles (DESIGN §7, matrix in docs/trust.md): leader 领导小组, desk 专班, a
 reporter 报送单位 (its own unit only), admin 管理员. With no active users in the store the
 dashboard runs as the demo principal (演示用户).
 
-Passwords are hashed with Argon2id (argon2-cffi). Failed sign-ins are written to ``audit_log``,
-so the lockout holds across app instances that share one store.
+Passwords are hashed with Argon2id (argon2-cffi) and follow the policy of ``trust.policy``
+(length; composition, rotation and no reuse of the last N, strict in 等保 mode). Failed sign-ins
+(password or second factor) are written to ``audit_log``, so the lockout holds across app instances
+that share one store. Sessions: ``trust.sessions``; the TOTP second factor: ``trust.second_factor``;
+the first admin of a configured store: ``trust.setup``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from sqlalchemy import Engine, and_, func, or_, select, update
 from data_access.query.filters import Filters
 from data_access.store import audit_chain
 from data_access.store.db import frame
-from data_access.store.schema import app_user, audit_log, buyer_unit
+from data_access.store.schema import app_user, audit_log, buyer_unit, password_history, user_session
+from data_access.trust.policy import account_settings, check_password
 
 ROLES = {
     "leader": "领导小组",
@@ -55,7 +59,17 @@ AUDIT_ACTIONS = {
     "pii_reveal": "查看完整号码",
     "login": "登录",
     "login_failed": "登录失败",
+    "password_ok": "密码正确，待验证动态口令",
+    "totp_failed": "动态口令错误",
+    "totp_enrol": "绑定动态口令",
+    "totp_reset": "解除动态口令",
     "logout": "退出登录",
+    "session_end": "会话结束（超时）",
+    "session_revoke": "管理员结束会话",
+    "password_change": "修改密码",
+    "setup_admin": "首次设置管理员",
+    "setup_token": "生成一次性设置口令",
+    "setup_failed": "首次设置口令错误",
     "user_add": "新建用户",
     "user_disable": "停用用户",
     "user_enable": "启用用户",
@@ -78,6 +92,9 @@ AUDIT_ACTIONS = {
 }
 
 MIN_PASSWORD_LENGTH = 8
+"""The default minimum length (``BANGFU_PASSWORD_MIN_LENGTH``; 等保 mode 10)."""
+FAILED_ACTIONS = ("login_failed", "totp_failed")
+"""Audit actions that count towards the lockout: a wrong password or a wrong second-factor code."""
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
@@ -161,11 +178,58 @@ def require_role(principal: Principal, roles, what: str) -> None:
         raise AccessDenied(f"{principal.role_label}无权{what}。")
 
 
-def hash_password(password: str) -> str:
-    """An Argon2id hash of ``password`` (raises ValueError when it is too short)."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"密码至少 {MIN_PASSWORD_LENGTH} 位")
+def hash_password(password: str, username: str | None = None) -> str:
+    """An Argon2id hash of ``password`` (raises ValueError when it breaks the password policy)."""
+    check_password(password, username)
     return _hasher.hash(password)
+
+
+def _reused(conn, user_id: int, current_hash: str | None, password: str, n: int) -> bool:
+    """True when ``password`` is the current one or one of the user's last ``n - 1`` earlier ones."""
+    if n <= 0:
+        return False
+    earlier = conn.execute(
+        select(password_history.c.password_hash)
+        .where(password_history.c.user_id == user_id)
+        .order_by(password_history.c.changed_at.desc(), password_history.c.id.desc())
+        .limit(max(n - 1, 0))
+    ).scalars()
+    for h in [current_hash, *earlier]:
+        if not h:
+            continue
+        try:
+            if _hasher.verify(h, password):
+                return True
+        except (VerificationError, InvalidHashError):
+            pass
+    return False
+
+
+def _replace_password(conn, row, password: str, now: datetime, must_change: bool) -> None:
+    """Give the user ``row`` a new password (policy and reuse checked); keep the old hash in the history."""
+    settings = account_settings()
+    check_password(password, row.username, settings)
+    if _reused(conn, row.id, row.password_hash, password, settings.history):
+        raise ValueError(f"新密码不能与最近 {settings.history} 次使用过的密码相同")
+    conn.execute(password_history.insert().values(user_id=row.id, password_hash=row.password_hash, changed_at=now))
+    keep = max(settings.history, 1)
+    old_ids = (
+        conn.execute(
+            select(password_history.c.id)
+            .where(password_history.c.user_id == row.id)
+            .order_by(password_history.c.changed_at.desc(), password_history.c.id.desc())
+            .offset(keep)
+        )
+        .scalars()
+        .all()
+    )
+    if old_ids:
+        conn.execute(password_history.delete().where(password_history.c.id.in_(old_ids)))
+    conn.execute(
+        update(app_user)
+        .where(app_user.c.id == row.id)
+        .values(password_hash=_hasher.hash(password), password_changed_at=now, must_change_password=must_change)
+    )
 
 
 def _unit_id(conn, unit: int | str | None) -> int | None:
@@ -191,31 +255,53 @@ def add_user(
     unit: int | str | None = None,
     display_name: str | None = None,
 ) -> int:
-    """Create an active user (admins only); returns its id. Reporters need a unit (id or exact name)."""
+    """Create an active user (admins only); returns its id. Reporters need a unit (id or exact name).
+
+    In 等保 mode (``change_initial``) the user must change this password at the first sign-in."""
+    require_role(principal, ADMIN_ROLES, "管理用户")
+    with engine.begin() as conn:
+        return insert_user(conn, principal, username, password, role, unit, display_name)
+
+
+def insert_user(
+    conn,
+    principal: Principal,
+    username: str,
+    password: str,
+    role: str,
+    unit: int | str | None = None,
+    display_name: str | None = None,
+    must_change: bool | None = None,
+    action: str = "user_add",
+) -> int:
+    """``add_user`` inside the caller's transaction (the first admin of ``trust.setup`` too)."""
     require_role(principal, ADMIN_ROLES, "管理用户")
     username = username.strip()
     if not username or len(username) > 64:
         raise ValueError("用户名不能为空，且不超过 64 个字符")
     if role not in ROLES:
         raise ValueError(f"角色应为 {' | '.join(ROLES)}")
-    hashed = hash_password(password)
-    with engine.begin() as conn:
-        unit_id = _unit_id(conn, unit)
-        if role == "reporter" and unit_id is None:
-            raise ValueError("报送单位（reporter）账号必须指定 --unit")
-        if conn.execute(select(app_user.c.id).where(app_user.c.username == username)).first():
-            raise ValueError(f"用户已存在：{username}")
-        new_id = conn.execute(
-            app_user.insert().values(
-                username=username,
-                display_name=display_name or username,
-                password_hash=hashed,
-                role=role,
-                unit_id=unit_id,
-                active=True,
-            )
-        ).inserted_primary_key[0]
-        write_audit(conn, principal.username, "user_add", f"user:{username}", f"role={role} unit={unit_id}")
+    hashed = hash_password(password, username)
+    if must_change is None:
+        must_change = account_settings().change_initial
+    unit_id = _unit_id(conn, unit)
+    if role == "reporter" and unit_id is None:
+        raise ValueError("报送单位（reporter）账号必须指定 --unit")
+    if conn.execute(select(app_user.c.id).where(app_user.c.username == username)).first():
+        raise ValueError(f"用户已存在：{username}")
+    new_id = conn.execute(
+        app_user.insert().values(
+            username=username,
+            display_name=display_name or username,
+            password_hash=hashed,
+            role=role,
+            unit_id=unit_id,
+            active=True,
+            password_changed_at=datetime.now(),
+            must_change_password=must_change,
+        )
+    ).inserted_primary_key[0]
+    write_audit(conn, principal.username, action, f"user:{username}", f"role={role} unit={unit_id}")
     return int(new_id)
 
 
@@ -247,6 +333,12 @@ def set_active(engine: Engine, principal: Principal, username: str, active: bool
         if not done.rowcount:
             raise ValueError(f"找不到用户：{username}")
         write_audit(conn, principal.username, "user_enable" if active else "user_disable", f"user:{username}", None)
+        if not active:
+            conn.execute(
+                update(user_session)
+                .where(user_session.c.username == username, user_session.c.ended_at.is_(None))
+                .values(ended_at=datetime.now(), end_reason="disabled")
+            )
 
 
 def unlock_user(engine: Engine, principal: Principal, username: str, now: datetime | None = None) -> None:
@@ -258,15 +350,63 @@ def unlock_user(engine: Engine, principal: Principal, username: str, now: dateti
         write_audit(conn, principal.username, "unlock", f"user:{username}", None, at=now)
 
 
-def set_password(engine: Engine, principal: Principal, username: str, password: str) -> None:
-    """Replace a user's password (admins only)."""
+def set_password(
+    engine: Engine, principal: Principal, username: str, password: str, now: datetime | None = None
+) -> None:
+    """Replace a user's password (admins only; policy and reuse checked). In 等保 mode the user must
+    change it at the next sign-in."""
     require_role(principal, ADMIN_ROLES, "管理用户")
-    hashed = hash_password(password)
+    now = now or datetime.now()
     with engine.begin() as conn:
-        done = conn.execute(update(app_user).where(app_user.c.username == username).values(password_hash=hashed))
-        if not done.rowcount:
+        row = _user_row(conn, username)
+        if row is None:
             raise ValueError(f"找不到用户：{username}")
-        write_audit(conn, principal.username, "user_passwd", f"user:{username}", None)
+        must_change = account_settings().change_initial and principal.username != username
+        _replace_password(conn, row, password, now, must_change)
+        write_audit(conn, principal.username, "user_passwd", f"user:{username}", None, at=now)
+
+
+def change_own_password(
+    engine: Engine, username: str, old_password: str, new_password: str, now: datetime | None = None
+) -> None:
+    """A user changes their own password: the old one must be right (a wrong one counts as a failed
+    sign-in), the new one must meet the policy and not repeat the last N. Audited ``password_change``."""
+    now = now or datetime.now()
+    until = locked_until(engine, username, now)
+    if until:
+        raise AccountLocked(until, now)
+    with engine.begin() as conn:
+        row = _user_row(conn, username)
+        ok = False
+        if row is not None and row.active:
+            try:
+                ok = _hasher.verify(row.password_hash, old_password or "")
+            except (VerificationError, InvalidHashError):
+                ok = False
+        if not ok:
+            write_audit(conn, username, "login_failed", None, "修改密码时原密码错误", at=now)
+    if not ok:
+        raise LoginFailed("原密码错误。")
+    with engine.begin() as conn:
+        _replace_password(conn, _user_row(conn, username), new_password, now, must_change=False)
+        write_audit(conn, username, "password_change", f"user:{username}", None, at=now)
+
+
+def password_expired(engine: Engine, username: str, now: datetime | None = None) -> str | None:
+    """Why the user must change the password before going on (Chinese), or None."""
+    now = now or datetime.now()
+    settings = account_settings()
+    with engine.connect() as conn:
+        row = _user_row(conn, username)
+    if row is None:
+        return None
+    if row.must_change_password:
+        return "这是管理员设置的初始密码，请先修改密码。"
+    if settings.max_age_days and (
+        row.password_changed_at is None or row.password_changed_at + timedelta(days=settings.max_age_days) <= now
+    ):
+        return f"密码已使用超过 {settings.max_age_days} 天，请修改密码。"
+    return None
 
 
 def has_active_users(engine: Engine) -> bool:
@@ -312,7 +452,7 @@ def locked_until(engine: Engine, username: str, now: datetime | None = None) -> 
             select(audit_log.c.at)
             .where(
                 and_(
-                    audit_log.c.action == "login_failed",
+                    audit_log.c.action.in_(FAILED_ACTIONS),
                     audit_log.c.username == name,
                     audit_log.c.at > now - FAILURE_WINDOW,
                 )
@@ -349,10 +489,17 @@ def _user_row(conn, username: str):
     ).first()
 
 
+def needs_second_factor(row) -> bool:
+    """True when the user signs in with a TOTP code too: enrolled, or their role requires it."""
+    return bool(row.totp_secret) or row.role in account_settings().totp_roles
+
+
 def authenticate(engine: Engine, username: str, password: str, now: datetime | None = None) -> Principal:
     """The principal for a correct username and password; LoginFailed / AccountLocked otherwise.
 
-    Every attempt is audited (``login`` / ``login_failed``), never with the password.
+    Every attempt is audited (``login`` / ``login_failed``), never with the password. A user who also
+    needs a TOTP code gets ``password_ok`` instead of ``login``: the sign-in is complete (and the
+    failure count starts afresh) only with the code (``second_factor.verify_sign_in``).
     """
     username = (username or "").strip()[:64]
     now = now or datetime.now()
@@ -382,7 +529,8 @@ def authenticate(engine: Engine, username: str, password: str, now: datetime | N
                 conn.execute(
                     update(app_user).where(app_user.c.id == row.id).values(password_hash=_hasher.hash(password))
                 )
-            write_audit(conn, username, "login", None, f"role={row.role}", at=now)
+            action = "password_ok" if needs_second_factor(row) else "login"
+            write_audit(conn, username, action, None, f"role={row.role}", at=now)
     if not ok:
         raise LoginFailed("用户名或密码错误。")
     return _principal(row)

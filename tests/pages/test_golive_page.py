@@ -13,14 +13,16 @@ from data_access.store.config import ENV_URL
 from data_access.trust import auth
 from tests.desks.test_registers import load, units_xlsx
 from tests.principals import ADMIN
+from tests.signin import signed_in_as
 
 DASHBOARD = str(Path(__file__).resolve().parents[2] / "dashboard.py")
 
 
-def golive_page(principal=None) -> AppTest:
+def golive_page(engine=None) -> AppTest:
+    """上线准备 as an admin of ``engine`` (a configured store has no open admin), or as the demo user."""
     at = AppTest.from_file(DASHBOARD, default_timeout=120)
-    if principal is not None:
-        at.session_state["principal"] = principal
+    if engine is not None:
+        signed_in_as(at, engine)
     at.run()
     at.switch_page("pages/golive.py")
     at.run()
@@ -43,7 +45,7 @@ def empty_store(databases, monkeypatch):
 
 
 def test_an_empty_store_lists_what_is_missing_with_links_and_templates(empty_store):
-    at = golive_page()  # no users yet: the demo user, an admin
+    at = golive_page(empty_store)  # a configured store: its first admin (no demo user here)
     assert not at.exception, [e.value for e in at.exception]
     table = at.dataframe[0].value
     status = dict(zip(table["项目"], [s[0] for s in table["状态"]], strict=True))
@@ -57,8 +59,7 @@ def test_an_empty_store_lists_what_is_missing_with_links_and_templates(empty_sto
     # Six registers still missing (pairings came with init), the purchase ledger and the price form.
     assert templates.count("下载模板（XLSX）") == 8
     assert links["去「数据报送 · 价格监测数据」导入"] == "reporting?form=prices"
-    captions = " ".join(c.value for c in at.caption)
-    assert "python -m data_access user add" in captions
+    assert status["用户"] == "齐备"  # the admin signed in is a user
 
 
 def test_the_demo_store_shows_its_counts(demo_engine, monkeypatch):
@@ -77,8 +78,9 @@ def test_only_an_admin_opens_it(empty_store, role):
     unit = "珠海市第一中学" if role == "reporter" else None
     auth.add_user(empty_store, ADMIN, f"{role}1", "pass-for-tests-1", role, unit=unit)
     at = AppTest.from_file(DASHBOARD, default_timeout=120)
-    at.session_state["principal"] = auth.active_principal(empty_store, f"{role}1")
+    signed_in_as(at, empty_store, f"{role}1")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+    assert auth.ROLES[role] in " ".join(m.value for m in at.sidebar.markdown)  # signed in, not at the sign-in
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("pages/golive.py")

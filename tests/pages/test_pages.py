@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from data_access.store.config import ENV_URL
 from pages import registry
+from tests.signin import signed_in_as
 
 DASHBOARD = str(Path(__file__).resolve().parents[2] / "dashboard.py")
 PAGES = [p.file for p in registry.PAGES]  # every page of the router, from its one list
@@ -139,6 +140,7 @@ def test_an_empty_store_says_no_data_never_normal(databases, monkeypatch):
     monkeypatch.setenv(ENV_URL, engine.url.render_as_string(hide_password=False))
     monkeypatch.delenv("BANGFU_DEMO", raising=False)
     at = AppTest.from_file(DASHBOARD, default_timeout=120)
+    signed_in_as(at, engine)  # a configured store opens to its users only
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     shown = " ".join(m.value for m in at.markdown)
