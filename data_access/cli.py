@@ -29,7 +29,7 @@ from data_access.store import rollup
 from data_access.store.config import describe_url
 from data_access.store.db import make_engine
 from data_access.store.meta import is_demo_store
-from data_access.tools import backup, bench, demo
+from data_access.tools import backup, bench, demo, keys
 from data_access.trust import audit, auth, personal
 
 URL_HELP = "数据库 URL（默认读取 BANGFU_DATABASE_URL）"
@@ -169,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("restore", _restore, "从备份目录恢复数据库与密钥（校验 MANIFEST.json；目标库有数据时需 --force）")
     p.add_argument("dir", help="backup 生成的备份目录")
     p.add_argument("--force", action="store_true", help="覆盖已有数据的库（及数据目录中不同的密钥）")
+    p = command("key", _key, "个人信息密钥：rotate 换用新密钥（全部身份证号、电话在一个事务中重新加密）")
+    p.add_argument("action", choices=["rotate"])
+    p.add_argument("--new-key-file", help="密钥来自 BANGFU_PII_KEY 时：新密钥写到此文件，再由你改环境变量")
     return parser
 
 
@@ -187,6 +190,24 @@ def _backup(args) -> int:
     )
     for note in done.notes:
         print(note)
+    return 0
+
+
+def _key(args) -> int:
+    try:
+        done = keys.rotate_key(make_engine(args.url), auth.cli_principal(), new_key_file=args.new_key_file)
+    except (backup.BackupError, personal.PiiKeyError) as exc:
+        print(f"密钥轮换失败（库未改动）：{exc}", file=sys.stderr)
+        return 1
+    print(
+        f"已轮换密钥：{done['beneficiaries']:,} 人的号码已用新密钥加密（指纹 {done['old_fingerprint']} → "
+        f"{done['new_fingerprint']}，{done['seconds']:.1f} 秒）；新密钥 {done['key_file']}"
+    )
+    if done["retired"]:
+        print(f"旧密钥另存为 {done['retired']}：确认新备份可恢复后销毁，旧备份仍需旧密钥才能恢复。")
+    else:
+        print(f"请把 {personal.ENV_PII_KEY} 改为新密钥的内容并重启看板；在此之前看板无法读出号码。")
+    print("请立即做一次新的备份（backup），并把新密钥交密钥保管人。")
     return 0
 
 

@@ -77,6 +77,7 @@ AUDIT_ACTIONS = {
     "audit_purge": "清理审计日志",
     "backup": "备份",
     "restore": "恢复备份",
+    "key_rotate": "轮换个人信息密钥",
 }
 
 MIN_PASSWORD_LENGTH = 8

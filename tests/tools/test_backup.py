@@ -18,12 +18,12 @@ from data_access.query.filters import Filters
 from data_access.reference.setup import init_store
 from data_access.store.config import ENV_DATA_DIR
 from data_access.store.schema import audit_log, beneficiary
-from data_access.tools import backup
+from data_access.tools import backup, keys
 from data_access.tools.demo import generate_demo
 from data_access.trust import audit, auth
 from data_access.trust.auth import Principal
 from data_access.trust.beneficiaries import reveal
-from data_access.trust.personal import ENV_PII_KEY, id_number_valid
+from data_access.trust.personal import ENV_PII_KEY, PiiKeyError, decrypt_pii, id_hash, id_number_valid, pii_hash_key
 
 ADMIN = Principal(username="admin1", role="admin", display_name="管理员")
 
@@ -189,3 +189,40 @@ def test_backup_without_key_needs_the_same_key_back(source, databases, tmp_path,
     shutil.copy(tmp_path / "data-a" / "pii.key", tmp_path / "data-b" / "pii.key")
     backup.restore(target, out, auth.cli_principal())
     assert audit.verify_audit(target).ok
+
+
+def test_key_rotate_reencrypts_every_number_in_one_transaction(source, databases, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "backup"
+    backup.backup(source, out, auth.cli_principal())
+    data_b = tmp_path / "data-b"
+    monkeypatch.setenv(ENV_DATA_DIR, str(data_b))
+    target = databases.new_engine()
+    backup.restore(target, out, auth.cli_principal())
+    with target.connect() as conn:
+        first = conn.execute(select(beneficiary).order_by(beneficiary.c.id).limit(1)).first()
+        people = conn.execute(select(func.count()).select_from(beneficiary)).scalar()
+    old_key = (data_b / "pii.key").read_bytes().strip()
+    id_number = reveal(target, ADMIN, first.id, "id_number", "轮换前")
+
+    url = target.url.render_as_string(hide_password=False)
+    assert cli.main(["key", "rotate", "--url", url]) == 0
+    assert "已轮换密钥" in capsys.readouterr().out
+    new_key = (data_b / "pii.key").read_bytes().strip()
+    assert new_key != old_key
+    assert [p.read_bytes().strip() for p in data_b.glob("pii.key.retired-*")] == [old_key]
+    with target.connect() as conn:
+        after = conn.execute(select(beneficiary).where(beneficiary.c.id == first.id)).first()
+        last = conn.execute(select(audit_log.c.action, audit_log.c.detail).order_by(audit_log.c.id.desc())).first()
+    assert reveal(target, ADMIN, first.id, "id_number", "轮换后") == id_number
+    assert after.id_hash == id_hash(id_number, pii_hash_key(new_key)) != first.id_hash
+    with pytest.raises(PiiKeyError):
+        decrypt_pii(after.id_encrypted, old_key)
+    assert last.action == "key_rotate" and json.loads(last.detail)["beneficiaries"] == people
+    assert old_key.decode() not in last.detail and new_key.decode() not in last.detail
+    assert audit.verify_audit(target).ok
+
+    # A staged key left by an interrupted rotation: refused, nothing changed.
+    (data_b / "pii.key.next").write_bytes(b"x")
+    with pytest.raises(backup.BackupError, match="pii.key.next 已存在"):
+        keys.rotate_key(target, ADMIN)
+    assert reveal(target, ADMIN, first.id, "id_number", "再次核对") == id_number
