@@ -29,8 +29,8 @@ from data_access.store import rollup
 from data_access.store.config import describe_url
 from data_access.store.db import make_engine
 from data_access.store.meta import is_demo_store
-from data_access.tools import bench, demo
-from data_access.trust import audit, auth
+from data_access.tools import backup, bench, demo, keys
+from data_access.trust import audit, auth, personal
 from data_access.trust.stamps import export_stamp
 
 URL_HELP = "数据库 URL（默认读取 BANGFU_DATABASE_URL）"
@@ -162,7 +162,70 @@ def build_parser() -> argparse.ArgumentParser:
         "--browser", action="store_true", help="另测无头 Chromium 各页加载到最后一张图的用时与服务进程峰值内存"
     )
     p.add_argument("--apptest", action="store_true", help="另测 AppTest 各页热重跑（命中缓存）的用时")
+
+    # Backup and restore (data_access.tools.backup; docs/operations.md).
+    p = command("backup", _backup, "备份数据库与个人信息密钥到新目录（pg_dump -Fc 或 SQLite 在线备份）")
+    p.add_argument("--out", required=True, help="备份目录（须为新目录或空目录）")
+    p.add_argument("--no-key", action="store_true", help="不把个人信息密钥放进备份（密钥另行保管时）")
+    p = command("restore", _restore, "从备份目录恢复数据库与密钥（校验 MANIFEST.json；目标库有数据时需 --force）")
+    p.add_argument("dir", help="backup 生成的备份目录")
+    p.add_argument("--force", action="store_true", help="覆盖已有数据的库（及数据目录中不同的密钥）")
+    p = command("key", _key, "个人信息密钥：rotate 换用新密钥（全部身份证号、电话在一个事务中重新加密）")
+    p.add_argument("action", choices=["rotate"])
+    p.add_argument("--new-key-file", help="密钥来自 BANGFU_PII_KEY 时：新密钥写到此文件，再由你改环境变量")
     return parser
+
+
+def _backup(args) -> int:
+    try:
+        done = backup.backup(make_engine(args.url), args.out, auth.cli_principal(), include_key=not args.no_key)
+    except backup.BackupError as exc:
+        print(f"备份失败：{exc}", file=sys.stderr)
+        return 1
+    m = done.manifest
+    mb = sum(f["bytes"] for f in m["files"].values()) / 2**20
+    print(
+        f"已备份 {m['source']} → {done.directory}（{m['kind']}，结构版本 {', '.join(m['schema_revision'])}，"
+        f"采购 {m['row_counts'].get('purchase', 0):,} 行，{mb:.1f} MB，"
+        f"{done.seconds:.1f} 秒）"
+    )
+    for note in done.notes:
+        print(note)
+    return 0
+
+
+def _key(args) -> int:
+    try:
+        done = keys.rotate_key(make_engine(args.url), auth.cli_principal(), new_key_file=args.new_key_file)
+    except (backup.BackupError, personal.PiiKeyError) as exc:
+        print(f"密钥轮换失败（库未改动）：{exc}", file=sys.stderr)
+        return 1
+    print(
+        f"已轮换密钥：{done['beneficiaries']:,} 人的号码已用新密钥加密（指纹 {done['old_fingerprint']} → "
+        f"{done['new_fingerprint']}，{done['seconds']:.1f} 秒）；新密钥 {done['key_file']}"
+    )
+    if done["retired"]:
+        print(f"旧密钥另存为 {done['retired']}：确认新备份可恢复后销毁，旧备份仍需旧密钥才能恢复。")
+    else:
+        print(f"请把 {personal.ENV_PII_KEY} 改为新密钥的内容并重启看板；在此之前看板无法读出号码。")
+    print("请立即做一次新的备份（backup），并把新密钥交密钥保管人。")
+    return 0
+
+
+def _restore(args) -> int:
+    try:
+        done = backup.restore(make_engine(args.url), args.dir, auth.cli_principal(), force=args.force)
+    except (backup.BackupError, personal.PiiKeyError) as exc:
+        print(f"恢复被拒绝或失败：{exc}", file=sys.stderr)
+        return 1
+    m = done.manifest
+    print(
+        f"已从 {done.directory} 恢复（{m['created_at']} 的备份，采购 {m['row_counts'].get('purchase', 0):,} 行，"
+        f"{done.seconds:.1f} 秒）"
+    )
+    for note in done.notes:
+        print(note)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -89,6 +89,9 @@ AUDIT_ACTIONS = {
     "unlock": "解除锁定",
     "download": "下载导出",
     "audit_purge": "清理审计日志",
+    "backup": "备份",
+    "restore": "恢复备份",
+    "key_rotate": "轮换个人信息密钥",
 }
 
 MIN_PASSWORD_LENGTH = 8
