@@ -6,6 +6,7 @@ import streamlit as st
 
 from data_access import cache
 from data_access.trust import auth
+from pages.common import resume
 
 
 def signed_in_principal() -> auth.Principal:
@@ -34,6 +35,8 @@ def _login_page() -> None:
     with middle:
         st.title("消费帮扶监测看板")
         st.caption("请使用管理员分配的账号登录。")
+        if resume.session_was_moved():
+            st.info(resume.MOVED_MESSAGE, icon=":material/sync:")
         with st.form("login", clear_on_submit=True):
             username = st.text_input("用户名", key="login_username")
             password = st.text_input("密码", type="password", key="login_password")
