@@ -15,6 +15,7 @@ import streamlit as st
 from data_access import cache
 from data_access.trust import auth, second_factor, sessions, setup
 from data_access.trust.policy import account_settings, policy_in_words
+from pages.common import resume
 
 TOKEN = "auth_token"
 PENDING = "auth_pending"
@@ -111,6 +112,8 @@ def _login_page() -> None:
 
 def _password_step() -> None:
     st.caption("请使用管理员分配的账号登录。")
+    if resume.session_was_moved():
+        st.info(resume.MOVED_MESSAGE, icon=":material/sync:")
     with st.form("login", clear_on_submit=True):
         username = st.text_input("用户名", key="login_username")
         password = st.text_input("密码", type="password", key="login_password")
