@@ -33,6 +33,7 @@ from data_access.tools import bench, demo
 from data_access.trust import audit, auth
 
 URL_HELP = "数据库 URL（默认读取 BANGFU_DATABASE_URL）"
+_LOADTEST_HELP = "并发压测：N 个模拟浏览器会话（Streamlit 协议）轮流打开七个页面"
 
 
 def _iso_date(text: str) -> date:
@@ -161,11 +162,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--browser", action="store_true", help="另测无头 Chromium 各页加载到最后一张图的用时与服务进程峰值内存"
     )
     p.add_argument("--apptest", action="store_true", help="另测 AppTest 各页热重跑（命中缓存）的用时")
+
+    # bench loadtest (also `loadtest`): simulated browser sessions against a running app (tests/loadtest.py).
+    command("loadtest", _loadtest, _LOADTEST_HELP + "（python -m data_access bench loadtest --help）", url=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["bench", "loadtest"]:
+        argv = ["loadtest", *argv[2:]]
+    if argv[:1] == ["loadtest"]:
+        # The load test drives Streamlit's protocol: test tooling, loaded only when asked for.
+        from tests import loadtest
+
+        p = argparse.ArgumentParser(prog="python -m data_access bench loadtest", description=_LOADTEST_HELP)
+        loadtest.add_arguments(p)
+        return loadtest.main(p.parse_args(argv[1:]))
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 
@@ -421,6 +435,10 @@ def _rollup(args) -> int:
         rollup.rebuild(conn, progress=print)
     rollup.settle(engine)
     return 0
+
+
+def _loadtest(args) -> int:
+    return main(["loadtest", "--help"])
 
 
 def _bench(args) -> int:
