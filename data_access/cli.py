@@ -171,13 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    prog = "python -m data_access loadtest"
     if argv[:2] == ["bench", "loadtest"]:
-        argv = ["loadtest", *argv[2:]]
+        argv, prog = ["loadtest", *argv[2:]], "python -m data_access bench loadtest"
     if argv[:1] == ["loadtest"]:
         # The load test drives Streamlit's protocol: test tooling, loaded only when asked for.
         from tests import loadtest
 
-        p = argparse.ArgumentParser(prog="python -m data_access bench loadtest", description=_LOADTEST_HELP)
+        p = argparse.ArgumentParser(prog=prog, description=_LOADTEST_HELP)
         loadtest.add_arguments(p)
         return loadtest.main(p.parse_args(argv[1:]))
     args = build_parser().parse_args(argv)
