@@ -5,7 +5,7 @@ import streamlit as st
 
 from data_access import cache
 from pages import registry
-from pages.common import access, errors, ui
+from pages.common import access, errors, gate, ui
 
 st.set_page_config(page_title="消费帮扶监测看板", page_icon="📊", layout="wide")
 
@@ -21,7 +21,9 @@ try:
             st.warning("演示数据：本库为系统生成的演示数据，人员与单位均为虚构。", icon=":material/science:")
     access.sidebar_user(principal)
     ui.sidebar_filters()
-    nav.run()
+    # Past saturation pages queue in arrival order, each user told their place (pages/common/gate.py).
+    with gate.page_slot():
+        nav.run()
 except cache.StoreUnavailable as exc:
     ui.store_down(exc)
 except Exception as exc:  # any other error: a Chinese message and a reference id, the trace to the log

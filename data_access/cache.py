@@ -75,6 +75,24 @@ def query(fn, *args, **kwargs):
         raise _unavailable(exc) from exc
 
 
+@st.cache_resource(ttl=TTL_SECONDS, show_spinner=False, max_entries=200)
+def _shared(url: str, module: str, name: str, args: tuple, kwargs: tuple):
+    fn = getattr(importlib.import_module(module), name)
+    return fn(_engine(url), *args, **dict(kwargs))
+
+
+def shared(fn, *args, **kwargs):
+    """As ``query``, but every session gets the same object, not a copy: for read-only reference
+    tables read several times per run (the region table: 3,400 rows, ~10 ms to unpickle the copy
+    ``query`` returns). The caller must not modify the result. Cleared with ``clear()``."""
+    args = tuple(_restricted(a) for a in args)
+    kwargs = {k: _restricted(v) for k, v in kwargs.items()}
+    try:
+        return _shared(database_url(), fn.__module__, fn.__name__, args, tuple(sorted(kwargs.items())))
+    except (OperationalError, InterfaceError) as exc:
+        raise _unavailable(exc) from exc
+
+
 def run(fn, *args, **kwargs):
     """``fn(engine, *args, **kwargs)`` uncached (writes, and reads that must be fresh); Filters
     arguments are restricted as in ``query``."""
@@ -107,6 +125,7 @@ def act(fn, *args, **kwargs):
 def clear() -> None:
     """Forget cached results (after a write)."""
     _cached.clear()
+    _shared.clear()
 
 
 def prepared_store() -> dict:

@@ -34,6 +34,7 @@ from data_access.trust import audit, auth, personal
 from data_access.trust.stamps import export_stamp
 
 URL_HELP = "数据库 URL（默认读取 BANGFU_DATABASE_URL）"
+_LOADTEST_HELP = "并发压测：N 个模拟浏览器会话（Streamlit 协议）轮流打开七个页面"
 
 
 def _iso_date(text: str) -> date:
@@ -173,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("key", _key, "个人信息密钥：rotate 换用新密钥（全部身份证号、电话在一个事务中重新加密）")
     p.add_argument("action", choices=["rotate"])
     p.add_argument("--new-key-file", help="密钥来自 BANGFU_PII_KEY 时：新密钥写到此文件，再由你改环境变量")
+    # bench loadtest (also `loadtest`): simulated browser sessions against a running app (tests/loadtest.py).
+    command("loadtest", _loadtest, _LOADTEST_HELP + "（python -m data_access bench loadtest --help）", url=False)
     return parser
 
 
@@ -230,6 +233,17 @@ def _restore(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    prog = "python -m data_access loadtest"
+    if argv[:2] == ["bench", "loadtest"]:
+        argv, prog = ["loadtest", *argv[2:]], "python -m data_access bench loadtest"
+    if argv[:1] == ["loadtest"]:
+        # The load test drives Streamlit's protocol: test tooling, loaded only when asked for.
+        from tests import loadtest
+
+        p = argparse.ArgumentParser(prog=prog, description=_LOADTEST_HELP)
+        loadtest.add_arguments(p)
+        return loadtest.main(p.parse_args(argv[1:]))
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 
@@ -492,6 +506,10 @@ def _rollup(args) -> int:
         rollup.rebuild(conn, progress=print)
     rollup.settle(engine)
     return 0
+
+
+def _loadtest(args) -> int:
+    return main(["loadtest", "--help"])
 
 
 def _bench(args) -> int:

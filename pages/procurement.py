@@ -353,7 +353,7 @@ def render() -> None:
     k = cache.query(procurement_kpis, f)
     progress = cache.query(rule_progress, f)
     monthly = cache.query(monthly_amounts, f)
-    regions = cache.query(region_table)
+    regions = cache.shared(region_table)
 
     st.caption(
         f"{ui.describe_filters(f)} ｜ 规则按自然年累计至 {f.end:%Y年%m月%d日} "

@@ -24,7 +24,7 @@ from data_access.trust.stamps import export_stamp
 def filters_words() -> str | None:
     """The sidebar filters of this run in words (None before the router drew them)."""
     f = st.session_state.get("filters")
-    return filters_in_words(f, cache.query(region_table), cache.principal().unit_name) if f is not None else None
+    return filters_in_words(f, cache.shared(region_table), cache.principal().unit_name) if f is not None else None
 
 
 def audited(make, what: str, rows: int | None, filters: str | None = None):

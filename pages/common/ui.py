@@ -45,7 +45,7 @@ def sidebar_filters() -> Filters:
     """Draw the shared filters in the sidebar, keep them in the URL, return the Filters."""
     as_of = cache.query(data_as_of) or date.today()
     years = cache.query(data_years) or [as_of.year]
-    regions = cache.query(region_table)
+    regions = cache.shared(region_table)
     if "filters" not in st.session_state:
         st.session_state["filters"] = _initial_filters(as_of)
     f: Filters = st.session_state["filters"]
@@ -199,7 +199,7 @@ def freshness(source: str) -> None:
 
 def describe_filters(f: Filters) -> str:
     """The page's filters in words (``query.text.filters_in_words``, as the briefing and exports say it)."""
-    return filters_in_words(f, cache.query(region_table), current_principal().unit_name)
+    return filters_in_words(f, cache.shared(region_table), current_principal().unit_name)
 
 
 def current_principal() -> Principal:
