@@ -159,6 +159,93 @@ SERIES: list[Series] = [
             "sources": GARLIC,
         },
     ),
+    Series(
+        "egg_2017_national_wholesale",
+        "鸡蛋",
+        "全国农产品批发市场(农业部监测)",
+        "元/kg",
+        "monthly",
+        load_anchors("egg_national_wholesale"),
+        last="2018-06-01",
+        meta={
+            "category": "glut",
+            "glut_start": "2016-09-01",
+            "trough_date": "2017-05-01",
+            "eval_start": "2016-09-01",
+            "eval_end": "2017-08-01",
+            "documented_event": (
+                "H7N9禽流感与消费淡季: 2016年9月至2017年5月蛋价连续8个月下跌, 创近10年新低, 蛋鸡养殖亏损近5年最大"
+                " (《近期中国鸡蛋市场形势及展望》); 2017年第18周批发均价5.18元/kg 同比低28.0%"
+            ),
+            "expect": "≥yellow before 2017-05-01 (trough)",
+            "sources": f"{MARA}; agrisci.alljournals.cn 《近期中国鸡蛋市场形势及展望》(摘要)",
+        },
+    ),
+    Series(
+        "egg_2020_national_wholesale",
+        "鸡蛋",
+        "全国农产品批发市场(农业农村部监测)",
+        "元/kg",
+        "monthly",
+        load_anchors("egg_national_wholesale"),
+        meta={
+            "category": "glut",
+            "glut_start": "2020-02-01",
+            "trough_date": "2020-06-01",
+            "eval_start": "2020-01-01",
+            "eval_end": "2020-09-01",
+            "documented_event": (
+                "新冠疫情与产能过剩: 2020年2月蛋价环比降18.45%, 自2月起鸡蛋出场价连续5个月低于成本价"
+                " (经济日报 2020-07-30, 农业农村部禽蛋首席分析师); 5月批发均价同比下跌24.8%"
+            ),
+            "expect": "≥yellow before 2020-06-01 (trough)",
+            "sources": (
+                f"{MARA}; one-tool.net/hongguan/20200730/073020339.html (经济日报);"
+                " 18yangzhi.cn/js/1773.html (中国经济周刊)"
+            ),
+        },
+    ),
+    Series(
+        "egg_2018_19_national_wholesale",
+        "鸡蛋",
+        "全国农产品批发市场(农业农村部监测)",
+        "元/kg",
+        "monthly",
+        load_anchors("egg_national_wholesale"),
+        last="2019-11-01",
+        meta={
+            "category": "quiet",
+            "glut_start": "",
+            "trough_date": "",
+            "eval_start": "2018-01-01",
+            "eval_end": "2019-11-01",
+            "documented_event": (
+                "无滞销: 正常季节波动 (春季低、秋季高; 2018-03 7.42 → 2018-09 9.95; 2019-04 7.43 → 2019-10 11.04)"
+            ),
+            "expect": "nothing ≥orange 2018-01..2019-11 (seasonal dips are the norm, not a glut)",
+            "sources": MARA,
+        },
+    ),
+    Series(
+        "beef_national_wholesale",
+        "牛肉",
+        "全国农产品批发市场(农业农村部监测)",
+        "元/kg",
+        "monthly",
+        load_anchors("beef_national_wholesale"),
+        meta={
+            "category": "quiet",
+            "glut_start": "",
+            "trough_date": "",
+            "eval_start": "2016-12-01",
+            "eval_end": "2022-03-01",
+            "documented_event": (
+                "无滞销: 牛肉批发价稳步上涨 (2016年约53元/kg → 2022年约78元/kg), 2019下半年随猪肉短缺加速上涨"
+            ),
+            "expect": "nothing ≥orange 2016-12..2022-03 (a rising, inflation-like trend)",
+            "sources": MARA,
+        },
+    ),
 ]
 
 MANIFEST_COLUMNS = [
