@@ -32,12 +32,18 @@ def load_series(file: str) -> pd.DataFrame:
     return frame
 
 
-def load_episodes() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(manifest, observations) — observations long: series_id, date, price, unit, grain, kind."""
+def load_episodes(*, interpolated: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(manifest, observations) — observations long: series_id, date, price, unit, grain, kind.
+
+    ``interpolated=False`` leaves the interpolated rows out, so a series keeps only the published and
+    derived figures and has gaps where nothing was published (the engine must then cope with gaps).
+    """
     manifest = load_manifest()
     frames = []
     for row in manifest.itertuples():
         frame = load_series(row.file)
+        if not interpolated:
+            frame = frame[frame["kind"] != "interpolated"]
         frame.insert(0, "series_id", row.series_id)
         frame["grain"] = row.grain
         frames.append(frame[["series_id", "date", "price", "unit", "grain", "kind"]])
