@@ -66,6 +66,8 @@ DECLINE_ENTRY = 0.10
 DECLINE_EXIT = 0.05
 # Fall below the frozen reference that scores blue / yellow / orange / red.
 DECLINE_BANDS = (0.18, 0.27, 0.36, 0.48)
+# Monthly values are averages of a month's prices, about half as noisy as single weeks: narrower bands.
+DECLINE_BANDS_MONTHLY = (0.12, 0.17, 0.25, 0.35)
 # Without a year of history (no seasonal offset) the bands are this much wider.
 NO_SEASON_BAND_FACTOR = 1.4
 # Periods more than this far above the long level are left out of the seasonal and year-on-year norms.
@@ -592,12 +594,17 @@ def _grid_scores(gp: np.ndarray, gv: np.ndarray, ctx: dict) -> dict:
 
     # 2. Decline against the level before it began (frozen at the start of the run).
     # The long level itself leaves out the periods far above it (a plateau or spike).
-    base = _shift(_rolling(np.where(high, np.nan, gp - np.nan_to_num(seasonal)), grain.ref_window, grain.ref_min, "median"))
+    base = _shift(
+        _rolling(np.where(high, np.nan, gp - np.nan_to_num(seasonal)), grain.ref_window, grain.ref_min, "median")
+    )
     run = _decline_runs(yp - np.nan_to_num(seasonal), base, grain)
     fall = np.where(run["in_run"], -np.expm1(run["gap"]), 0.0)
-    bands = np.where(has_year, 1.0, NO_SEASON_BAND_FACTOR)
-    s_decline = _band_score(fall, DECLINE_BANDS, bands)
-
+    bands = np.where(
+        has_year,
+        1.0,
+        NO_SEASON_BAND_FACTOR * (DECLINE_BANDS[0] / DECLINE_BANDS_MONTHLY[0] if grain is MONTHLY else 1.0),
+    )
+    s_decline = _band_score(fall, DECLINE_BANDS_MONTHLY if grain is MONTHLY else DECLINE_BANDS, bands)
 
     # 3. Year on year: against the median of the same period in the previous years not in glut.
     past = []
