@@ -1,8 +1,15 @@
-"""滞销 (unsold-glut) early-warning engine: seasonal price and volume anomalies per series.
+"""滞销 (unsold-glut) early-warning engine: four documented methods per series, combined.
 
-Pure numerical code, no database. The method and its measured quality are in
+1. seasonal anomaly of price and volume (recent level + seasonal offset + robust scale + EWMA);
+2. persistent decline against the level before the decline began (frozen reference, GIEWS/ALPS-style);
+3. year on year against the median of the same period of earlier years that were not in glut;
+4. price below the catalogue's cost price (猪粮比价-style ratio bands × persistence), and below
+   the reference price (raises a level).
+
+Pure numerical code, no database. The methods, thresholds and measured quality are in
 ``docs/warnings.md``. All series are scored at once on stacked ``(series, period)`` arrays;
-every value at a date uses only observations up to that date.
+every value at a date uses only observations up to that date (rows of the same period dated
+later included).
 """
 
 from __future__ import annotations
@@ -17,9 +24,11 @@ import pandas as pd
 __all__ = [
     "LEVELS",
     "LEVEL_THRESHOLDS",
+    "METHOD_NAMES",
     "SeriesInputError",
     "run_csv",
     "score_series",
+    "series_state",
     "warnings_from_scores",
 ]
 
@@ -50,6 +59,38 @@ EWMA_CAP = 4.0
 EWMA_SCALE_FLOOR = 0.3
 WEEK_EPOCH = np.datetime64("1970-01-05")  # a Monday: weeks run Monday to Sunday
 
+# Persistent decline (method 2): a run begins when the deseasonalised price is 10% below the
+# median of the previous two years (at least 8 weeks / 4 months of it); its reference is frozen
+# there until the price is back within 5% or the run is two years old.
+DECLINE_ENTRY = 0.10
+DECLINE_EXIT = 0.05
+# Fall below the frozen reference that scores blue / yellow / orange / red.
+DECLINE_BANDS = (0.18, 0.27, 0.36, 0.48)
+# Monthly values are averages of a month's prices, about half as noisy as single weeks: narrower bands.
+DECLINE_BANDS_MONTHLY = (0.12, 0.17, 0.25, 0.35)
+# Without a year of history (no seasonal offset) the bands are this much wider.
+NO_SEASON_BAND_FACTOR = 1.4
+# Periods more than this far above the long level are left out of the seasonal and year-on-year norms.
+HIGH_EXCLUDE = 0.15
+# The seasonal price signal may score at most this much above the level methods (one level step).
+PRICE_HEADROOM = 1.3
+# The seasonal price signal counts at this share beside the level-based methods (noise of a
+# two-week dip on a volatile series gave one quiet series in six a yellow).
+SEASONAL_WEIGHT = 0.85
+# Year on year (method 3): the same period of the previous three years, glut years left out.
+YOY_YEARS = 3
+YOY_BANDS = (0.25, 0.33, 0.45, 0.60)
+# Cost price (method 4), in the spirit of the 猪粮比价 plan: break-even 6:1 ↔ ratio 1.0,
+# 5:1 ↔ 5/6. Below cost → blue; below cost for 3 periods → yellow; below 5/6 → orange;
+# below 5/6 for 3 periods, or below 0.7 → red.
+COST_PERIODS = 3
+COST_DEEP = 5 / 6
+COST_SEVERE = 0.7
+# Reference (guide) price: below 90% of it for 3 periods raises an existing alert one level.
+REFERENCE_SHARE = 0.9
+# A monthly value more than 60% below the month before waits for a second month (a typo).
+MONTHLY_TYPO_FALL = 0.6
+
 
 @dataclass(frozen=True)
 class _Grain:
@@ -65,24 +106,79 @@ class _Grain:
     level_min: int
     scale: int  # trailing window of the robust residual scale
     scale_min: int
+    ref_window: int  # window of the long level before a decline (method 2)
+    ref_min: int
+    run_max: int  # longest decline run before its reference is renewed
+    min_history: int  # fewer observed periods than this: 数据不足, no level
+    stale: int  # no data for this many periods up to the as-of date: 数据过期
 
 
-WEEKLY = _Grain("weekly", "周", 52, 4, 9, 53, 26, 4, 104, 8)
-MONTHLY = _Grain("monthly", "个月", 12, 3, 3, 13, 6, 3, 24, 6)
+WEEKLY = _Grain("weekly", "周", 52, 4, 9, 53, 26, 4, 104, 8, 104, 8, 104, 8, 2)
+MONTHLY = _Grain("monthly", "个月", 12, 3, 3, 13, 6, 3, 24, 6, 24, 4, 24, 4, 2)
 
 
 class SeriesInputError(ValueError):
     """Bad series input; the message names the row and the field, in Chinese."""
 
 
-def score_series(obs: pd.DataFrame, season_months: dict[str, set[int]] | None = None) -> pd.DataFrame:
+def score_series(
+    obs: pd.DataFrame,
+    season_months: dict[str, set[int]] | None = None,
+    prices: dict[str, dict[str, float | None]] | None = None,
+) -> pd.DataFrame:
     """Score each observation (one row per input row, input order) for 滞销 risk.
 
     ``obs``: ``series_id, date, price`` (yuan per unit) and optional ``volume`` (units sold),
-    weekly or monthly. Returns ``series_id, date, level, score, reason`` plus diagnostics.
+    ``stock`` and ``zero_confirmed`` (a zero volume counts only when the row reports stock or
+    confirms the zero; otherwise it is a missing report), weekly or monthly. ``prices``: per
+    series ``{"cost": 成本价, "reference": 参考价}`` in the price's unit. Returns
+    ``series_id, date, level, score, reason, status, methods`` plus diagnostics.
     """
     clean = _clean(obs)
-    return _score_clean(clean, season_months or {})
+    return _score_clean(clean, season_months or {}, prices)
+
+
+def series_state(obs: pd.DataFrame, as_of) -> pd.DataFrame:
+    """Per series, as of a date: ``series_id, grain (week|month), last_date, periods, state`` with
+    state ``正常``, ``数据不足`` (fewer observed periods than the engine needs: no level can be
+    given) or ``数据过期`` (no data in the last two periods up to ``as_of``: the last level is
+    stale). Rows after ``as_of`` are ignored."""
+    cols = ["series_id", "grain", "last_date", "periods", "state"]
+    if obs.empty:
+        return pd.DataFrame(columns=cols)
+    df = obs[["series_id", "date"]].copy()
+    df["date"] = pd.to_datetime(df["date"]).dt.normalize()
+    as_of = pd.Timestamp(as_of).normalize()
+    df = df[df["date"] <= as_of]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    codes, uniques = pd.factorize(df["series_id"], sort=False)
+    monthly_row = _monthly_rows(codes, df["date"].to_numpy().astype("datetime64[ns]"))
+    df["monthly"] = monthly_row
+    df["week"] = (df["date"].to_numpy().astype("datetime64[D]") - WEEK_EPOCH).astype(np.int64) // 7
+    df["month"] = df["date"].to_numpy().astype("datetime64[M]").astype(np.int64)
+    g = df.sort_values("date").groupby("series_id", sort=False)
+    out = pd.DataFrame(
+        {
+            "monthly": g["monthly"].last(),
+            "last_date": g["date"].max(),
+            "weeks": g["week"].nunique(),
+            "months": g["month"].nunique(),
+        }
+    )
+    monthly = out["monthly"].to_numpy()
+    out["grain"] = np.where(monthly, "month", "week")
+    out["periods"] = np.where(monthly, out["months"], out["weeks"])
+    age = np.where(
+        monthly,
+        (as_of.year - out["last_date"].dt.year) * 12 + as_of.month - out["last_date"].dt.month,
+        (as_of - out["last_date"]).dt.days // 7,
+    )
+    need = np.where(monthly, MONTHLY.min_history, WEEKLY.min_history)
+    out["state"] = np.select(
+        [age >= np.where(monthly, MONTHLY.stale, WEEKLY.stale), out["periods"] < need], ["数据过期", "数据不足"], "正常"
+    )
+    return out.reset_index()[cols]
 
 
 def warnings_from_scores(scores: pd.DataFrame) -> pd.DataFrame:
@@ -180,7 +276,13 @@ def _clean(obs: pd.DataFrame, row_labels=None) -> pd.DataFrame:
             errors.append("……")
 
     sid = obs[columns["series_id"]]
-    sid_text = sid.astype(str).str.strip()
+    # Text work on the distinct ids only (a few thousand), not on millions of rows.
+    sid_codes, sid_uniques = pd.factorize(sid, use_na_sentinel=False)
+    sid_text = pd.Series(
+        pd.Series(sid_uniques, dtype=object).astype(str).str.strip().to_numpy(dtype=object)[sid_codes],
+        index=obs.index,
+        dtype=object,
+    )
     report((sid.isna() | (sid_text == "")).to_numpy(), "series_id", sid, "不能为空")
 
     date_raw = obs[columns["date"]]
@@ -199,7 +301,9 @@ def _clean(obs: pd.DataFrame, row_labels=None) -> pd.DataFrame:
 
     if "volume" in columns:
         volume_raw = obs[columns["volume"]]
-        blank = volume_raw.isna().to_numpy() | (volume_raw.astype(str).str.strip() == "").to_numpy()
+        blank = volume_raw.isna().to_numpy()
+        if not pd.api.types.is_numeric_dtype(volume_raw):
+            blank |= (volume_raw.astype(str).str.strip() == "").to_numpy()
         volume = _numbers(volume_raw)
         bad = ~blank & ~np.isfinite(volume)
         report(bad, "volume", volume_raw, "不是数字（没有销量请留空）")
@@ -207,6 +311,12 @@ def _clean(obs: pd.DataFrame, row_labels=None) -> pd.DataFrame:
         volume = np.where(blank, np.nan, volume)
     else:
         volume = np.full(n, np.nan)
+    stock = _numbers(obs[columns["stock"]]) if "stock" in columns else np.full(n, np.nan)
+    if "zero_confirmed" in columns:
+        flag = obs[columns["zero_confirmed"]]
+        confirmed = flag.astype(str).str.strip().str.lower().isin(["1", "true", "yes", "是", "y"]).to_numpy()
+    else:
+        confirmed = np.zeros(n, dtype=bool)
 
     if errors:
         shown = [e for e in errors if e != "……"][:5]
@@ -221,6 +331,8 @@ def _clean(obs: pd.DataFrame, row_labels=None) -> pd.DataFrame:
             "date": pd.DatetimeIndex(dates).normalize().as_unit("ns"),
             "price": price,
             "volume": volume,
+            "stock": stock,
+            "zero_confirmed": confirmed,
         },
     )
 
@@ -232,12 +344,15 @@ def _numbers(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def _score_clean(clean: pd.DataFrame, season_months: dict) -> pd.DataFrame:
+def _score_clean(clean: pd.DataFrame, season_months: dict, prices: dict | None = None) -> pd.DataFrame:
     n = len(clean)
     codes, uniques = pd.factorize(clean["series_id"], sort=False)
     date_ns = clean["date"].to_numpy().astype("datetime64[ns]")
-    monthly_series = _monthly_series(codes, date_ns, len(uniques))
-    monthly = monthly_series[codes]
+    monthly = _monthly_rows(codes, date_ns)
+    volume = clean["volume"].to_numpy(dtype=float).copy()
+    # A zero volume is a missing report unless the row reports stock or confirms the zero.
+    real_zero = clean["stock"].notna().to_numpy() | clean["zero_confirmed"].to_numpy(dtype=bool)
+    volume[(volume == 0) & ~real_zero] = np.nan
 
     cols = {
         "level_rank": np.zeros(n, dtype=np.int8),
@@ -253,22 +368,48 @@ def _score_clean(clean: pd.DataFrame, season_months: dict) -> pd.DataFrame:
         "periods": np.zeros(n, dtype=np.int64),
         "seasonal": np.zeros(n, dtype=bool),
         "in_season": np.full(n, -1, dtype=np.int8),
+        "s_seasonal": np.zeros(n),
+        "s_decline": np.zeros(n),
+        "s_yoy": np.zeros(n),
+        "cost_rank": np.zeros(n, dtype=np.int8),
+        "raised": np.zeros(n, dtype=bool),
+        "decline_gap": np.full(n, np.nan),
+        "decline_ref": np.full(n, np.nan),
+        "decline_since": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
+        "yoy_gap": np.full(n, np.nan),
+        "yoy_years": np.zeros(n, dtype=np.int64),
+        "floor_ratio": np.full(n, np.nan),
+        "floor_run": np.zeros(n, dtype=np.int64),
+        "ref_ratio": np.full(n, np.nan),
+        "ref_run": np.zeros(n, dtype=np.int64),
+        "history": np.zeros(n, dtype=np.int64),
     }
     season_table, has_season = _season_table(uniques, season_months)
+    cost, reference = _price_floors(uniques, prices or {})
+    price_all = clean["price"].to_numpy()
     for grain, rows in ((WEEKLY, ~monthly), (MONTHLY, monthly)):
         idx = np.flatnonzero(rows)
-        if idx.size:
-            part = _score_grain(
-                grain,
-                codes[idx],
-                date_ns[idx],
-                clean["price"].to_numpy()[idx],
-                clean["volume"].to_numpy()[idx],
-                season_table,
-                has_season,
-            )
-            for key, values in part.items():
-                cols[key][idx] = values
+        if idx.size == 0:
+            continue
+        # Every row of the series up to the last row read at this grain is history for it.
+        last = pd.Series(date_ns[idx]).groupby(codes[idx]).max()
+        limit = np.full(len(uniques), np.datetime64("NaT"), dtype="datetime64[ns]")
+        limit[last.index.to_numpy()] = last.to_numpy()
+        use = np.flatnonzero(~np.isnat(limit[codes]) & (date_ns <= limit[codes]))
+        part = _score_grain(
+            grain,
+            codes[use],
+            date_ns[use],
+            price_all[use],
+            volume[use],
+            season_table,
+            has_season,
+            cost,
+            reference,
+        )
+        take = rows[use]
+        for key, values in part.items():
+            cols[key][use[take]] = values[take]
 
     out = pd.DataFrame(
         {
@@ -278,8 +419,22 @@ def _score_clean(clean: pd.DataFrame, season_months: dict) -> pd.DataFrame:
             "score": np.round(cols["score"], 2),
         }
     )
-    out["reason"] = _reasons(out, cols, monthly)
-    for key in ("price_z", "volume_z", "price_gap", "volume_gap"):
+    out["reason"] = _reasons(cols, monthly)
+    min_history = np.where(monthly, MONTHLY.min_history, WEEKLY.min_history)
+    out["status"] = np.where(cols["history"] < min_history, "数据不足", "")
+    out["methods"] = _methods(cols)
+    for key in (
+        "price_z",
+        "volume_z",
+        "price_gap",
+        "volume_gap",
+        "decline_gap",
+        "yoy_gap",
+        "floor_ratio",
+        "s_seasonal",
+        "s_decline",
+        "s_yoy",
+    ):
         out[key] = np.round(cols[key], 3)
     for key in ("baseline", "band_low", "band_high"):
         out[key] = cols[key]
@@ -289,19 +444,29 @@ def _score_clean(clean: pd.DataFrame, season_months: dict) -> pd.DataFrame:
     return out
 
 
-def _monthly_series(codes: np.ndarray, date_ns: np.ndarray, n_series: int) -> np.ndarray:
-    """Per series: True when the median spacing of its dates is 20 days or more."""
+def _monthly_rows(codes: np.ndarray, date_ns: np.ndarray) -> np.ndarray:
+    """Per row: True when, up to that row's date, at least half the spacings between the series'
+    distinct dates are 20 days or more (the grain as the data so far shows it; a first row is weekly)."""
     day = date_ns.astype("datetime64[D]").astype(np.int64)
     order = np.lexsort((day, codes))
     c, d = codes[order], day[order]
-    keep = np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])]
-    c, d = c[keep], d[keep]
-    gap = np.diff(d).astype(float)
-    same = c[1:] == c[:-1]
-    spacing = pd.Series(gap[same]).groupby(c[1:][same]).median()
-    monthly = np.zeros(n_series, dtype=bool)
-    monthly[spacing.index.to_numpy()] = spacing.to_numpy() >= 20
-    return monthly
+    new_date = np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])]
+    uc, ud = c[new_date], d[new_date]
+    same = np.r_[False, uc[1:] == uc[:-1]]
+    gap = np.r_[0, np.diff(ud)]
+    long_gap = (same & (gap >= 20)).astype(np.int64)
+    short_gap = (same & (gap < 20)).astype(np.int64)
+    first = ~same
+    # Cumulative counts within each series.
+    seg = np.cumsum(first) - 1
+    cl, cs = np.cumsum(long_gap), np.cumsum(short_gap)
+    base_l = (cl - long_gap)[first][seg]
+    base_s = (cs - short_gap)[first][seg]
+    n_long, n_short = cl - base_l, cs - base_s
+    monthly_date = (n_long > 0) & (n_long >= n_short)
+    out = np.empty(len(codes), dtype=bool)
+    out[order] = monthly_date[np.cumsum(new_date) - 1]
+    return out
 
 
 def _season_table(uniques: pd.Index, season_months: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -317,8 +482,28 @@ def _season_table(uniques: pd.Index, season_months: dict) -> tuple[np.ndarray, n
     return table, has
 
 
-def _score_grain(grain, codes, date_ns, price, volume, season_table, has_season) -> dict:
-    """Score the rows of one grain; returns per-row arrays keyed like ``_score_clean``'s."""
+def _price_floors(uniques: pd.Index, prices: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per series: log cost price and log reference price (NaN when unknown or not positive)."""
+    cost = np.full(len(uniques), np.nan)
+    ref = np.full(len(uniques), np.nan)
+    if prices:
+        lookup = {str(k): v for k, v in prices.items()}
+        for i, sid in enumerate(uniques):
+            p = lookup.get(str(sid)) or {}
+            c, r = p.get("cost"), p.get("reference")
+            if c is not None and np.isfinite(c) and c > 0:
+                cost[i] = np.log(c)
+            if r is not None and np.isfinite(r) and r > 0:
+                ref[i] = np.log(r)
+    return cost, ref
+
+
+def _score_grain(grain, codes, date_ns, price, volume, season_table, has_season, cost, reference) -> dict:
+    """Score the rows of one grain; returns per-row arrays keyed like ``_score_clean``'s.
+
+    Several rows in one period (daily reports, two markets, a resubmission) count as their
+    median; a row sees only the rows of its period dated up to its own date.
+    """
     if grain is WEEKLY:
         key = (date_ns.astype("datetime64[D]") - WEEK_EPOCH).astype(np.int64) // 7
     else:
@@ -327,88 +512,282 @@ def _score_grain(grain, codes, date_ns, price, volume, season_table, has_season)
     start = pd.Series(key).groupby(gcode).min().to_numpy()
     pos = key - start[gcode]
     n_s, width = len(series_index), int(pos.max()) + 1
-
-    # Several rows in one period (two markets, a resubmission) count as their median.
     cell = gcode.astype(np.int64) * width + pos
-    grid_price = _cell_median(cell, np.log(price), n_s, width)
+    log_price = np.log(price)
     with np.errstate(divide="ignore"):
-        grid_volume = _cell_median(cell, np.log1p(volume), n_s, width)
+        log_volume = np.log1p(volume)
     grid_date = np.full(n_s * width, np.iinfo(np.int64).max)
     np.minimum.at(grid_date, cell, date_ns.astype(np.int64))
     grid_date = grid_date.reshape(n_s, width)
-    observed = ~np.isnan(grid_price)
+    series_codes = np.asarray(series_index)
+    ctx = dict(
+        grain=grain,
+        start=start,
+        width=width,
+        grid_date=grid_date,
+        season=season_table[series_codes],
+        has=has_season[series_codes],
+        cost=cost[series_codes],
+        reference=reference[series_codes],
+    )
+    day = date_ns.astype("datetime64[D]").astype(np.int64)
+    grids = _grid_scores(_cell_median(cell, log_price, n_s, width), _cell_median(cell, log_volume, n_s, width), ctx)
+    flat = (gcode, pos)
+    result = {key_: v[flat] for key_, v in grids.items()}
+    # A row dated before the last date of its period must not see the later rows of that period:
+    # such rows are scored again on the series cut at their date (pass i takes each series' i-th
+    # such date). Stored series hold one row per period, so this is only for raw input.
+    cell_last = pd.Series(day).groupby(cell).transform("max").to_numpy()
+    partial = day < cell_last
+    if partial.any():
+        cut = pd.DataFrame({"s": gcode[partial], "d": day[partial]}).drop_duplicates().sort_values(["s", "d"])
+        cut["i"] = cut.groupby("s").cumcount()
+        for _, one in cut.groupby("i"):
+            cutoff = np.full(n_s, np.iinfo(np.int64).min)
+            cutoff[one["s"].to_numpy()] = one["d"].to_numpy()
+            seen = day <= cutoff[gcode]
+            grids = _grid_scores(
+                _cell_median(cell[seen], log_price[seen], n_s, width),
+                _cell_median(cell[seen], log_volume[seen], n_s, width),
+                ctx,
+            )
+            mine = partial & (day == cutoff[gcode])
+            flat = (gcode[mine], pos[mine])
+            for key_, v in grids.items():
+                result[key_][mine] = v[flat]
+    return result
 
-    p = _anomaly(grid_price, grain, PRICE_SCALE_FLOOR)
-    v = _anomaly(grid_volume, grain, VOLUME_SCALE_FLOOR)
 
+def _grid_scores(gp: np.ndarray, gv: np.ndarray, ctx: dict) -> dict:
+    """All methods on one grid of log price ``gp`` and log(1 + volume) ``gv`` (series × period)."""
+    grain, start, width = ctx["grain"], ctx["start"], ctx["width"]
+    observed = ~np.isnan(gp)
+    P = grain.period
+    lags = [P * k for k in range(1, grain.years_back + 1)]
+    yp = _persist(gp, grain)
+
+    # Seasonal offset from earlier years. Periods that were themselves in glut (a decline run at
+    # least a blue band deep) or far above the long level (a shortage spike or a high plateau) are
+    # left out of the seasonal norm and of the annual level, so last year's glut never becomes
+    # this year's seasonal norm.
+    smooth = _rolling(gp, grain.smooth, 1, "median", center=True)
+    annual0 = _rolling(smooth, grain.annual, grain.annual // 2, "mean", center=True)
+    seasonal0 = _nanmedian_lags(smooth - annual0, lags)
+    base = _shift(_rolling(gp - np.nan_to_num(seasonal0), grain.ref_window, grain.ref_min, "median"))
+    first = _decline_runs(yp - np.nan_to_num(seasonal0), base, grain)
+    glut = first["in_run"] & (first["gap"] <= np.log1p(-DECLINE_BANDS[0]))
+    high = np.nan_to_num(gp - np.nan_to_num(seasonal0) - base) > np.log1p(HIGH_EXCLUDE)
+    unusual = glut | high
+    kept = np.where(unusual, np.nan, smooth)
+    annual = _rolling(kept, grain.annual, grain.annual // 4, "mean", center=True)
+    seasonal = _nanmedian_lags(kept - annual, lags)
+    seasonal = np.where(np.isnan(seasonal), seasonal0, seasonal)
+    has_year = ~np.isnan(seasonal)
+
+    # 1. Seasonal anomaly (the original method), price and volume.
+    p = _anomaly(gp, grain, PRICE_SCALE_FLOOR, seasonal)
+    v = _anomaly(gv, grain, VOLUME_SCALE_FLOOR, None)
     price_z = np.nan_to_num(np.clip(np.fmax(-p["persistent"] / p["scale"], -p["ewma_z"]), 0, None))
     volume_z = np.nan_to_num(np.clip(np.fmax(-v["persistent"] / v["scale"], -v["ewma_z"]), 0, None))
     price_up = np.nan_to_num(p["resid"] / p["scale"]) > PRICE_UP_VETO
     volume_z = np.where(price_up, 0.0, volume_z)
+
+    # 2. Decline against the level before it began (frozen at the start of the run).
+    # The long level itself leaves out the periods far above it (a plateau or spike).
+    base = _shift(
+        _rolling(np.where(high, np.nan, gp - np.nan_to_num(seasonal)), grain.ref_window, grain.ref_min, "median")
+    )
+    run = _decline_runs(yp - np.nan_to_num(seasonal), base, grain)
+    fall = np.where(run["in_run"], -np.expm1(run["gap"]), 0.0)
+    bands = np.where(
+        has_year,
+        1.0,
+        NO_SEASON_BAND_FACTOR * (DECLINE_BANDS[0] / DECLINE_BANDS_MONTHLY[0] if grain is MONTHLY else 1.0),
+    )
+    s_decline = _band_score(fall, DECLINE_BANDS_MONTHLY if grain is MONTHLY else DECLINE_BANDS, bands)
+
+    # 3. Year on year: against the median of the same period in the previous years not in glut.
+    past = []
+    for k in range(1, YOY_YEARS + 1):
+        lag = P * k
+        value = _shift(smooth, lag) if lag < width else np.full_like(smooth, np.nan)
+        was_glut = _shift(unusual, lag) if lag < width else np.zeros_like(unusual)
+        past.append(np.where(was_glut, np.nan, value))
+    stack = np.stack(past)
+    yoy_years = (~np.isnan(stack)).sum(axis=0)
+    yoy_ref = _nanmedian_stack(stack)
+    yoy_gap = yp - yoy_ref
+    yoy_fall = np.nan_to_num(-np.expm1(yoy_gap), nan=0.0)
+    s_yoy = _band_score(yoy_fall, YOY_BANDS, 1.0)
+
+    # The seasonal price signal says how unusual a price is against its recent seasonal normal;
+    # how deep the glut is comes from the level methods: the price part may add at most one level
+    # step above them. A price coming back down after a high plateau (below its recent normal,
+    # not below the level before it) thus stays quiet.
+    price_z = np.minimum(price_z * SEASONAL_WEIGHT, np.maximum(s_decline, s_yoy) + PRICE_HEADROOM)
     weighted_v = VOLUME_WEIGHT * volume_z
     raw = np.maximum(price_z, weighted_v) + JOINT_BONUS * np.minimum(price_z, weighted_v)
 
+    # Selling season weight (as before) on the seasonal score.
     if grain is WEEKLY:
         cell_key = start[:, None] + np.arange(width)[None, :]
         month = (WEEK_EPOCH + cell_key * 7).astype("datetime64[M]").astype(np.int64) % 12
     else:
         month = (start[:, None] + np.arange(width)[None, :]) % 12
-    series_codes = np.asarray(series_index)
-    in_season = np.take_along_axis(season_table[series_codes], month, axis=1)
-    has = has_season[series_codes][:, None]
+    in_season = np.take_along_axis(ctx["season"], month, axis=1)
+    has = ctx["has"][:, None]
     weight = np.where(has & ~in_season, OFF_SEASON_WEIGHT, 1.0)
-    # Without a seasonal baseline a seasonal dip looks like a fall: trust it less.
     weight = np.where(p["seasonal"], weight, weight * NO_SEASON_WEIGHT)
-    score = np.where(observed, raw * weight, 0.0)
-    rank = np.searchsorted(np.asarray(LEVEL_THRESHOLDS), score, side="right").astype(np.int8)
+    s_seasonal = raw * weight
+
+    # 4. Cost price (猪粮比价-style bands × persistence) and the reference price.
+    cost = ctx["cost"][:, None]
+    floor_ratio = np.exp(yp - cost)
+    below = observed & (floor_ratio < 1.0)
+    deep = observed & (floor_ratio < COST_DEEP)
+    below_run = _run_length(below, observed)
+    deep_run = _run_length(deep, observed)
+    cost_rank = np.select(
+        [
+            deep & ((deep_run >= COST_PERIODS) | (floor_ratio < COST_SEVERE)),
+            deep,
+            below & (below_run >= COST_PERIODS),
+            below,
+        ],
+        [4, 3, 2, 1],
+        0,
+    ).astype(np.int8)
+    ref_ratio = np.exp(yp - ctx["reference"][:, None])
+    ref_below = observed & (ref_ratio < REFERENCE_SHARE)
+    ref_run = _run_length(ref_below, observed)
+
+    thresholds = np.asarray(LEVEL_THRESHOLDS)
+    s_cost = np.where(cost_rank > 0, thresholds[np.clip(cost_rank - 1, 0, 3)], 0.0)
+    score = np.maximum.reduce([s_seasonal, s_decline, s_yoy, s_cost])
+    history = np.cumsum(observed, axis=1)
+    score = np.where(observed & (history >= grain.min_history), score, 0.0)
+    rank = np.searchsorted(thresholds, score, side="right").astype(np.int8)
+    raised = (rank > 0) & (rank < 4) & (ref_run >= COST_PERIODS)
+    rank = np.where(raised, rank + 1, rank).astype(np.int8)
+    score = np.where(raised, np.maximum(score, thresholds[np.clip(rank - 1, 0, 3)]), score)
 
     since_pos = _run_start(rank > 0, observed)
-    since = np.take_along_axis(grid_date, np.clip(since_pos, 0, width - 1), axis=1)
+    since = np.take_along_axis(ctx["grid_date"], np.clip(since_pos, 0, width - 1), axis=1)
     periods = np.arange(width)[None, :] - since_pos + 1
-
-    base = p["baseline"]
-    flat = (gcode, pos)
+    run_since = np.take_along_axis(ctx["grid_date"], np.clip(run["start"], 0, width - 1), axis=1)
+    base_p = p["baseline"]
+    nat = np.iinfo(np.int64).min
     return {
-        "level_rank": rank[flat],
-        "score": score[flat],
-        "price_z": price_z[flat],
-        "volume_z": volume_z[flat],
-        "price_gap": np.expm1(p["persistent"])[flat],
-        "volume_gap": np.expm1(v["persistent"])[flat],
-        "baseline": np.exp(base)[flat],
-        "band_low": np.exp(base - 2 * p["scale"])[flat],
-        "band_high": np.exp(base + 2 * p["scale"])[flat],
-        "since": np.where(rank > 0, since, np.iinfo(np.int64).min)[flat].astype("datetime64[ns]"),
-        "periods": np.where(rank > 0, periods, 0)[flat],
-        "seasonal": p["seasonal"][flat],
-        "in_season": np.where(has, in_season.astype(np.int8), -1)[flat],
+        "level_rank": rank,
+        "score": score,
+        "price_z": price_z,
+        "volume_z": volume_z,
+        "price_gap": np.expm1(p["persistent"]),
+        "volume_gap": np.expm1(v["persistent"]),
+        "baseline": np.exp(base_p),
+        "band_low": np.exp(base_p - 2 * p["scale"]),
+        "band_high": np.exp(base_p + 2 * p["scale"]),
+        "since": np.where(rank > 0, since, nat).astype("datetime64[ns]"),
+        "periods": np.where(rank > 0, periods, 0),
+        "seasonal": p["seasonal"],
+        "in_season": np.where(has, in_season.astype(np.int8), -1).astype(np.int8),
+        "s_seasonal": s_seasonal,
+        "s_decline": s_decline,
+        "s_yoy": s_yoy,
+        "cost_rank": cost_rank,
+        "raised": raised,
+        "decline_gap": np.where(run["in_run"], np.expm1(run["gap"]), np.nan),
+        "decline_ref": np.exp(run["ref"] + np.nan_to_num(seasonal)),
+        "decline_since": np.where(run["in_run"], run_since, nat).astype("datetime64[ns]"),
+        "yoy_gap": np.expm1(yoy_gap),
+        "yoy_years": yoy_years,
+        "floor_ratio": floor_ratio,
+        "floor_run": np.where(deep, deep_run, below_run),
+        "ref_ratio": ref_ratio,
+        "ref_run": ref_run,
+        "history": history,
     }
 
 
-def _cell_median(cell: np.ndarray, values: np.ndarray, n_s: int, width: int) -> np.ndarray:
-    grid = np.full(n_s * width, np.nan)
-    ok = np.isfinite(values)
-    cells, vals = cell[ok], values[ok]
-    if np.bincount(cells, minlength=n_s * width).max(initial=0) <= 1:
-        grid[cells] = vals
-    else:
-        med = pd.Series(vals).groupby(cells).median()
-        grid[med.index.to_numpy()] = med.to_numpy()
-    return grid.reshape(n_s, width)
+def _persist(y: np.ndarray, grain: _Grain) -> np.ndarray:
+    """The value an alert may rest on. Weekly: the larger of the two latest observations (within
+    three periods), so one typo never fires. Monthly: the latest month alone (a monthly series warns
+    in the first month of a large shortfall) unless it fell more than 60% in one month, which waits
+    for a second month (a ×10 typo)."""
+    prev = np.where(np.isnan(_shift(y, 1)), _shift(y, 2), _shift(y, 1))
+    two = np.maximum(y, prev)  # NaN unless both are there
+    if grain is WEEKLY:
+        return two
+    typo = (y - prev) < np.log1p(-MONTHLY_TYPO_FALL)
+    return np.where(typo, two, y)
 
 
-def _anomaly(y: np.ndarray, grain: _Grain, floor: float) -> dict:
+def _decline_runs(yd: np.ndarray, base: np.ndarray, grain: _Grain) -> dict:
+    """Decline runs on deseasonalised persistent values ``yd`` against ``base`` (the long median
+    before each period). A run starts when ``yd`` falls ``DECLINE_ENTRY`` below ``base``; its
+    reference is then frozen at that ``base`` (the level before the decline) until the price is
+    back within ``DECLINE_EXIT`` of it or the run is ``run_max`` periods old."""
+    n, width = yd.shape
+    in_run = np.zeros(n, dtype=bool)
+    ref = np.full(n, np.nan)
+    begun = np.full(n, -1)
+    length = np.zeros(n, dtype=np.int64)
+    out_gap = np.full((n, width), np.nan)
+    out_run = np.zeros((n, width), dtype=bool)
+    out_ref = np.full((n, width), np.nan)
+    out_start = np.full((n, width), -1)
+    enter_at, exit_at = np.log1p(-DECLINE_ENTRY), np.log1p(-DECLINE_EXIT)
+    for j in range(width):
+        x, b = yd[:, j], base[:, j]
+        ok = ~np.isnan(x)
+        current = np.where(in_run, ref, b)
+        gap = x - current
+        enter = ok & ~in_run & (gap < enter_at)
+        leave = ok & in_run & ((gap > exit_at) | (length >= grain.run_max))
+        in_run = (in_run & ~leave) | enter
+        ref = np.where(enter, b, ref)
+        begun = np.where(enter, j, begun)
+        length = np.where(in_run, np.where(enter, 1, length + 1), 0)
+        out_gap[:, j] = np.where(ok, gap, np.nan)
+        out_run[:, j] = in_run & ok
+        out_ref[:, j] = np.where(in_run, ref, b)
+        out_start[:, j] = np.where(in_run, begun, -1)
+    return {"gap": out_gap, "in_run": out_run, "ref": out_ref, "start": out_start}
+
+
+def _band_score(fall: np.ndarray, bands: tuple, factor) -> np.ndarray:
+    """Map a fractional fall onto the score scale: each band's lower bound scores its level's
+    threshold, linear between bands (and from 0 below blue)."""
+    f = np.asarray(factor)
+    xs = [0.0, *bands, bands[-1] + 0.25]
+    ys = [0.0, *LEVEL_THRESHOLDS, LEVEL_THRESHOLDS[-1] + 1.5]
+    return np.interp(np.nan_to_num(fall) / f, xs, ys)
+
+
+def _run_length(cond: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """Consecutive observed periods up to each cell where ``cond`` holds (missing periods carry)."""
+    n, width = cond.shape
+    out = np.zeros((n, width), dtype=np.int64)
+    count = np.zeros(n, dtype=np.int64)
+    for j in range(width):
+        ok = observed[:, j]
+        count = np.where(ok, np.where(cond[:, j], count + 1, 0), count)
+        out[:, j] = np.where(ok, count, 0)
+    return out
+
+
+def _anomaly(y: np.ndarray, grain: _Grain, floor: float, seasonal: np.ndarray | None) -> dict:
     """Residual of log values against a causal seasonal baseline, and its robust scale.
 
     Baseline at t = seasonal offset (median over previous years of the smoothed deviation
-    from that year's level) + recent level (median of deseasonalised values before t).
+    from that year's level; given for price, where glut years are left out) + recent level
+    (median of deseasonalised values before t).
     """
-    P = grain.period
-    smooth = _rolling(y, grain.smooth, 1, "median", center=True)
-    annual = _rolling(smooth, grain.annual, grain.annual // 2, "mean", center=True)
-    deviation = smooth - annual
-    # Only lags of a full year or more are used, so the centred windows above end before t.
-    seasonal = _nanmedian_lags(deviation, [P * k for k in range(1, grain.years_back + 1)])
+    if seasonal is None:
+        smooth = _rolling(y, grain.smooth, 1, "median", center=True)
+        annual = _rolling(smooth, grain.annual, grain.annual // 2, "mean", center=True)
+        # Only lags of a full year or more are used, so the centred windows above end before t.
+        seasonal = _nanmedian_lags(smooth - annual, [grain.period * k for k in range(1, grain.years_back + 1)])
 
     deseason = y - seasonal
     level_s = _shift(_rolling(deseason, grain.level, grain.level_min, "median"))
@@ -421,9 +800,7 @@ def _anomaly(y: np.ndarray, grain: _Grain, floor: float) -> dict:
     spread = _shift(_rolling(np.abs(resid), grain.scale, grain.scale_min, "median"))
     scale = np.maximum(MAD_TO_SIGMA * spread, floor)
 
-    # Alerts need the two latest observations low (within three periods): one typo never fires.
-    r1, r2 = _shift(resid, 1), _shift(resid, 2)
-    persistent = np.where(~np.isnan(r1), np.maximum(resid, r1), np.maximum(resid, r2))
+    persistent = _persist(resid, WEEKLY)  # two low periods for this method at either grain
 
     # A sustained moderate shortfall (slow decline) accumulates in an EWMA of the capped
     # standardised persistent residual, itself standardised by its own past robust spread
@@ -439,6 +816,18 @@ def _anomaly(y: np.ndarray, grain: _Grain, floor: float) -> dict:
         "baseline": baseline,
         "seasonal": use_season,
     }
+
+
+def _cell_median(cell: np.ndarray, values: np.ndarray, n_s: int, width: int) -> np.ndarray:
+    grid = np.full(n_s * width, np.nan)
+    ok = np.isfinite(values)
+    cells, vals = cell[ok], values[ok]
+    if np.bincount(cells, minlength=n_s * width).max(initial=0) <= 1:
+        grid[cells] = vals
+    else:
+        med = pd.Series(vals).groupby(cells).median()
+        grid[med.index.to_numpy()] = med.to_numpy()
+    return grid.reshape(n_s, width)
 
 
 def _rolling(a: np.ndarray, window: int, min_periods: int, how: str, center: bool = False) -> np.ndarray:
@@ -471,7 +860,12 @@ def _shift(a: np.ndarray, k: int = 1) -> np.ndarray:
 
 
 def _nanmedian_lags(a: np.ndarray, lags: list[int]) -> np.ndarray:
-    stack = np.stack([_shift(a, k) if k < a.shape[1] else np.full_like(a, np.nan) for k in lags])
+    return _nanmedian_stack(np.stack([_shift(a, k) if k < a.shape[1] else np.full_like(a, np.nan) for k in lags]))
+
+
+def _nanmedian_stack(stack: np.ndarray) -> np.ndarray:
+    """Median over the first axis ignoring NaN (NaN where all are missing)."""
+    stack = stack.copy()
     stack.sort(axis=0)  # NaN sorts last
     count = (~np.isnan(stack)).sum(axis=0)
     lo = np.take_along_axis(stack, np.clip((count - 1) // 2, 0, None)[None], axis=0)[0]
@@ -490,17 +884,50 @@ def _run_start(alert: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return np.take_along_axis(next_obs, last_quiet + 1, axis=1)
 
 
-def _reasons(out: pd.DataFrame, cols: dict, monthly: np.ndarray) -> np.ndarray:
-    """Chinese explanation for alert rows; empty for level none."""
-    reason = np.full(len(out), "", dtype=object)
+METHOD_NAMES = {
+    "seasonal": "季节异常",
+    "decline": "持续下跌",
+    "yoy": "同比下降",
+    "cost": "低于成本价",
+    "reference": "低于参考价",
+}
+
+
+def _fired(cols: dict) -> dict:
+    blue = LEVEL_THRESHOLDS[0]
+    return {
+        "seasonal": cols["s_seasonal"] >= blue,
+        "decline": cols["s_decline"] >= blue,
+        "yoy": cols["s_yoy"] >= blue,
+        "cost": cols["cost_rank"] > 0,
+        "reference": cols["raised"],
+    }
+
+
+def _methods(cols: dict) -> np.ndarray:
+    """Comma-separated codes of the methods that fired on each alert row (empty otherwise)."""
+    alert = cols["level_rank"] > 0
+    out = np.full(len(alert), "", dtype=object)
+    for code, hit in _fired(cols).items():
+        add = alert & hit
+        out[add] = np.where(out[add] == "", code, out[add] + "," + code)
+    return out
+
+
+def _reasons(cols: dict, monthly: np.ndarray) -> np.ndarray:
+    """Chinese explanation for alert rows naming each method that fired with its figures; empty for none."""
+    reason = np.full(len(cols["level_rank"]), "", dtype=object)
     idx = np.flatnonzero(cols["level_rank"] > 0)
     if idx.size == 0:
         return reason
+    fired = {k: v[idx] for k, v in _fired(cols).items()}
+    unit = pd.Series(np.where(monthly[idx], "个月", "周"), dtype=object)
+    empty = pd.Series([""] * idx.size, dtype=object)
+
     pz, vz = cols["price_z"][idx], cols["volume_z"][idx]
     pg, vg = cols["price_gap"][idx], cols["volume_gap"][idx]
-    seasonal = cols["seasonal"][idx]
     price_part = (
-        pd.Series(np.where(seasonal, "价格低于季节常态", "价格低于近期常态"), dtype=object)
+        pd.Series(np.where(cols["seasonal"][idx], "价格低于季节常态", "价格低于近期常态"), dtype=object)
         + _fmt(pz, 1)
         + "个标准差（"
         + _fmt(pg * 100, 0)
@@ -508,20 +935,60 @@ def _reasons(out: pd.DataFrame, cols: dict, monthly: np.ndarray) -> np.ndarray:
     )
     volume_part = "销量低于常态" + _fmt(vz, 1) + "个标准差（" + _fmt(vg * 100, 0) + "%）"
     show_p, show_v = pz >= 1.0, vz >= 1.0
-    signals = np.where(
-        show_p & show_v,
-        price_part + "，" + volume_part,
-        np.where(show_p, price_part, volume_part),
+    seasonal = "季节异常：" + pd.Series(
+        np.where(show_p & show_v, price_part + "，" + volume_part, np.where(show_p, price_part, volume_part)),
+        dtype=object,
     )
-    unit = np.where(monthly[idx], "个月", "周")
+    decline_since = pd.Series(cols["decline_since"][idx]).dt.strftime("%Y-%m-%d").fillna("").to_numpy(dtype=object)
+    decline = (
+        "持续下跌：较下跌前水平（约"
+        + _fmt(cols["decline_ref"][idx], 2)
+        + "元）低"
+        + _fmt(-cols["decline_gap"][idx] * 100, 0)
+        + "%，自"
+        + decline_since
+        + "起"
+    )
+    yoy = (
+        "同比下降：较前"
+        + pd.Series(cols["yoy_years"][idx]).astype(str)
+        + "年同期中位数低"
+        + _fmt(-cols["yoy_gap"][idx] * 100, 0)
+        + "%（滞销年份不计入）"
+    )
+    cost = (
+        "低于成本价：价格为成本价的"
+        + _fmt(cols["floor_ratio"][idx] * 100, 0)
+        + "%，已连续"
+        + pd.Series(cols["floor_run"][idx]).astype(str)
+        + unit
+    )
+    reference = (
+        "低于参考价：价格为参考价的"
+        + _fmt(cols["ref_ratio"][idx] * 100, 0)
+        + "%，已连续"
+        + pd.Series(cols["ref_run"][idx]).astype(str)
+        + unit
+        + "，等级上调一级"
+    )
+    text = empty.copy()
+    for part, hit in (
+        (seasonal, "seasonal"),
+        (decline, "decline"),
+        (yoy, "yoy"),
+        (cost, "cost"),
+        (reference, "reference"),
+    ):
+        h = pd.Series(fired[hit])
+        text = text.where(~h, np.where(text == "", part, text + "；" + part))
     since = pd.Series(cols["since"][idx]).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
-    duration = "，已持续" + pd.Series(cols["periods"][idx]).astype(str) + unit + "，自" + since + "起"
+    duration = "；已持续" + pd.Series(cols["periods"][idx]).astype(str) + unit + "，自" + since + "起"
     season = np.select(
         [cols["in_season"][idx] == 1, cols["in_season"][idx] == 0],
         ["；处于上市季", "；非上市季"],
         "",
     )
-    reason[idx] = (pd.Series(signals, dtype=object) + duration + season).to_numpy()
+    reason[idx] = (text + duration + season).to_numpy()
     return reason
 
 

@@ -324,3 +324,287 @@ def benchmark(n_series: int, years: int, seed: int = 1) -> dict:
         "peak_rss_before_scoring_mb": round(before / 1024),
         "alert_rows": int((scores["level"] != "none").sum()),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# The extended labelled set (issue 18): weekly and monthly series, the hard cases of real data.
+# ---------------------------------------------------------------------------------------------
+
+# Categories with a glut to catch, and quiet categories (any ≥ orange is a false alarm).
+GLUT_CATEGORIES = (
+    "fast_fall",
+    "slow_decline",
+    "volume_collapse",
+    "monthly_glut",
+    "long_glut",
+    "start_glut",
+    "gap_glut",
+)
+QUIET_CATEGORIES = (
+    "quiet_weekly",
+    "quiet_monthly",
+    "short_history",
+    "zero_volume",
+    "level_up_back",
+    "shortage_spike",
+    "inflation",
+    "market_shift",
+)
+MONTH_START = np.datetime64("2019-01")
+
+
+def extended_panel(seed: int, n_per_category: int) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, set[int]]]:
+    """Labelled weekly and monthly series, ``n_per_category`` of each category in
+    ``GLUT_CATEGORIES + QUIET_CATEGORIES``: (observations, labels, selling-season months).
+
+    Observations: ``series_id, date, price, volume`` (volume blank when not reported, 0 when a
+    zero was reported). Labels: ``series_id, category, kind`` (``quiet`` for quiet categories),
+    ``grain`` (``week``/``month``), ``onset_date, worst_date`` (NaT when quiet).
+    """
+    rng = np.random.default_rng(seed)
+    m = n_per_category
+    frames, labels, seasons = [], [], {}
+
+    # The original weekly generator gives the three classic kinds and the plain quiet series.
+    obs, lab, season = synthetic_panel(seed, 4 * m, quiet_share=0.25)
+    keep = []
+    for cat, kind in (
+        ("fast_fall", "fast_fall"),
+        ("slow_decline", "slow_decline"),
+        ("volume_collapse", "volume_collapse"),
+        ("quiet_weekly", "quiet"),
+    ):
+        ids = lab.loc[lab["kind"] == kind, "series_id"].to_numpy()[:m]
+        keep.append(pd.DataFrame({"series_id": ids, "category": cat}))
+    keep = pd.concat(keep, ignore_index=True)
+    lab = lab.merge(keep, on="series_id")
+    frames.append(obs[obs["series_id"].isin(keep["series_id"])])
+    labels.append(lab.assign(grain="week")[["series_id", "category", "kind", "grain", "onset_date", "worst_date"]])
+    seasons.update({k: v for k, v in season.items() if k in set(keep["series_id"])})
+
+    for cat in GLUT_CATEGORIES[3:] + QUIET_CATEGORIES[1:]:
+        o, lb = _category(rng, cat, m)
+        frames.append(o)
+        labels.append(lb)
+    obs = pd.concat(frames, ignore_index=True)
+    labels = pd.concat(labels, ignore_index=True)
+    return obs, labels, seasons
+
+
+def _base(rng, n: int, T: int, period: int):
+    """Seasonal log price and log volume (n × T) with AR(1) noise; ``period`` periods a year."""
+    t = np.arange(T)
+    harvest = rng.integers(0, period, n)
+    phase = 2 * np.pi * (t[None, :] % period - harvest[:, None]) / period
+    amp = rng.uniform(0.05, 0.25, n)[:, None]
+    shape = -np.cos(phase)
+    log_price = np.log(rng.uniform(1.5, 40, n))[:, None] + amp * shape
+    weekly = period == 52
+    phi = rng.uniform(0.3, 0.8, n) if weekly else rng.uniform(0.1, 0.5, n)
+    sd = rng.uniform(0.03, 0.07, n) if weekly else rng.uniform(0.03, 0.06, n)
+    log_price += _ar1(rng, n, T, phi, sd)
+    log_volume = np.log(rng.uniform(50, 5000, n))[:, None] - rng.uniform(0.2, 0.8, n)[:, None] * shape
+    log_volume += _ar1(rng, n, T, rng.uniform(0.2, 0.7, n), rng.uniform(0.08, 0.2, n))
+    return log_price, log_volume
+
+
+def _glut_shape(
+    rng,
+    m: int,
+    T: int,
+    onset: np.ndarray,
+    to_worst: np.ndarray,
+    hold: np.ndarray,
+    recover: np.ndarray,
+    first: float | None = None,
+):
+    """0..1 depth profile: ramps to 1 by the worst period, holds, recovers linearly."""
+    k = np.arange(T)[None, :] - onset[:, None]
+    tw = np.maximum(to_worst, 1)[:, None]
+    ramp = (k + 1) / (tw + 1) if first is None else np.where(k == 0, first, first + (1 - first) * k / tw)
+    after = k - tw - hold[:, None]
+    return np.where(
+        k < 0,
+        0.0,
+        np.where(
+            k <= tw, np.minimum(ramp, 1.0), np.where(after <= 0, 1.0, np.clip(1 - after / recover[:, None], 0, 1))
+        ),
+    )
+
+
+def _category(rng, cat: str, m: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    monthly = cat in ("monthly_glut", "quiet_monthly")
+    period = 12 if monthly else 52
+    T = 5 * period
+    lp, lv = _base(rng, m, T, period)
+    present = np.ones((m, T), dtype=bool)
+    has_volume = rng.random(m) < 0.6
+    onset = np.full(m, -1)
+    worst = np.full(m, -1)
+    t = np.arange(T)
+    if cat == "monthly_glut":
+        onset = rng.integers(26, T - 8, m)
+        to_worst = rng.integers(0, 3, m)
+        depth = rng.uniform(0.30, 0.50, m)
+        shape = _glut_shape(rng, m, T, onset, to_worst, rng.integers(1, 6, m), rng.integers(2, 6, m), first=0.7)
+        lp += np.log1p(-depth)[:, None] * shape
+        lv += np.log1p(-rng.uniform(0.0, 0.4, m))[:, None] * shape
+        worst = onset + to_worst
+    elif cat == "long_glut":
+        onset = rng.integers(70, T - 70, m)
+        to_worst = rng.integers(20, 41, m)
+        depth = rng.uniform(0.35, 0.60, m)
+        shape = _glut_shape(rng, m, T, onset, to_worst, rng.integers(20, 52, m), rng.integers(8, 26, m))
+        lp += np.log1p(-depth)[:, None] * shape
+        lv += np.log1p(-rng.uniform(0.0, 0.3, m))[:, None] * shape
+        worst = onset + to_worst
+    elif cat == "start_glut":
+        # Reporting begins 10–20 weeks before the glut: no earlier year, a short recent norm.
+        first_obs = rng.integers(0, 60, m)
+        onset = first_obs + rng.integers(10, 21, m)
+        to_worst = rng.integers(2, 9, m)
+        depth = rng.uniform(0.30, 0.50, m)
+        shape = _glut_shape(rng, m, T, onset, to_worst, rng.integers(4, 12, m), rng.integers(6, 13, m), first=0.5)
+        lp += np.log1p(-depth)[:, None] * shape
+        present &= t[None, :] >= first_obs[:, None]
+        worst = onset + to_worst
+    elif cat == "gap_glut":
+        # A reporting gap of 8–20 weeks; the glut begins inside it and data resumes low.
+        gap_start = rng.integers(100, T - 60, m)
+        gap_len = rng.integers(8, 21, m)
+        onset = gap_start + gap_len - rng.integers(2, 6, m)
+        to_worst = rng.integers(2, 7, m)
+        depth = rng.uniform(0.30, 0.50, m)
+        shape = _glut_shape(rng, m, T, onset, to_worst, rng.integers(4, 12, m), rng.integers(6, 13, m), first=0.5)
+        lp += np.log1p(-depth)[:, None] * shape
+        present &= (t[None, :] < gap_start[:, None]) | (t[None, :] >= (gap_start + gap_len)[:, None])
+        worst = np.maximum(onset + to_worst, gap_start + gap_len)
+    elif cat == "short_history":
+        length = rng.integers(12, 51, m)
+        present &= t[None, :] >= (T - length)[:, None]
+    elif cat == "zero_volume":
+        has_volume[:] = True
+    elif cat == "level_up_back":
+        # A price that sits 30–70% high for 2–10 months, then returns to normal within 2–6 weeks.
+        start = rng.integers(60, T - 60, m)
+        length = rng.integers(8, 44, m)
+        back = rng.integers(2, 7, m)
+        k = t[None, :] - start[:, None]
+        up = np.clip((k + 1) / 3, 0, 1) * (k < length[:, None]) + np.clip(
+            1 - (k - length[:, None] + 1) / back[:, None], 0, 1
+        ) * (k >= length[:, None])
+        lp += np.log1p(rng.uniform(0.3, 0.7, m))[:, None] * up
+    elif cat == "shortage_spike":
+        for i in range(m):
+            for _ in range(rng.integers(1, 4)):
+                at, length = rng.integers(30, T - 5), rng.integers(1, 7)
+                lp[i, at : at + length] += np.log1p(rng.uniform(0.3, 1.0))
+                lv[i, at : at + length] -= rng.uniform(0.1, 0.5)
+    elif cat == "inflation":
+        lp += rng.uniform(0.08, 0.20, m)[:, None] * t[None, :] / 52
+    elif cat == "market_shift":
+        # A new supply area or channel: the price level settles 10–25% lower over one to two years.
+        start = rng.integers(20, T - 120, m)
+        span = rng.integers(52, 105, m)
+        lp += np.log1p(-rng.uniform(0.10, 0.25, m))[:, None] * np.clip(
+            (t[None, :] - start[:, None]) / span[:, None], 0, 1
+        )
+    if cat != "quiet_monthly" and not monthly:
+        typo = rng.random(m) < 0.2
+        for i in np.flatnonzero(typo):
+            lp[i, rng.integers(20, T)] += np.log(10) * rng.choice([-1, 1])
+        holes = rng.random(m) < 0.3
+        present[holes] &= rng.random((holes.sum(), T)) > 0.08
+    volume = np.round(np.exp(lv), 1)
+    volume[~has_volume] = np.nan
+    blank = rng.random((m, T)) < 0.05
+    volume[blank] = np.nan
+    if cat == "zero_volume":
+        zero = rng.random((m, T)) < rng.uniform(0.02, 0.10, m)[:, None]
+        volume[zero] = 0.0
+        volume[rng.random((m, T)) < 0.10] = np.nan
+    prefix = {
+        "monthly_glut": "MG",
+        "long_glut": "LG",
+        "start_glut": "SG",
+        "gap_glut": "GG",
+        "quiet_monthly": "QM",
+        "short_history": "SH",
+        "zero_volume": "ZV",
+        "level_up_back": "UB",
+        "shortage_spike": "SS",
+        "inflation": "IN",
+        "market_shift": "MS",
+    }[cat]
+    ids = np.array([f"{prefix}{i:04d}" for i in range(m)])
+    if monthly:
+        dates = (MONTH_START + t).astype("datetime64[D]")
+    else:
+        dates = START + 7 * t
+    rows = np.nonzero(present)
+    obs = pd.DataFrame(
+        {
+            "series_id": ids[rows[0]],
+            "date": pd.to_datetime(dates[rows[1]]),
+            "price": np.round(np.exp(lp), 2)[rows],
+            "volume": volume[rows],
+        }
+    )
+    glut = onset >= 0
+    nat = np.datetime64("NaT")
+    labels = pd.DataFrame(
+        {
+            "series_id": ids,
+            "category": cat,
+            "kind": cat if glut.any() else "quiet",
+            "grain": "month" if monthly else "week",
+            "onset_date": pd.to_datetime(np.where(glut, dates[np.clip(onset, 0, T - 1)], nat)),
+            "worst_date": pd.to_datetime(np.where(glut, dates[np.clip(worst, 0, T - 1)], nat)),
+        }
+    )
+    return obs, labels
+
+
+def evaluate_by_category(scores: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """One row per category: ``n``, ``detection`` (glut categories: ≥ yellow from 4 weeks / 1 month
+    before onset to 2 weeks / 1 month after the worst period), ``median_lead_days``,
+    ``any_orange`` and ``any_yellow`` (share of series with any such level: for quiet categories the
+    false-alarm shares), plus an ``全部`` summary row for gluts and one for quiet series."""
+    rank = scores["level"].map({name: i for i, name in enumerate(LEVELS)}).to_numpy()
+    s = pd.DataFrame(
+        {"series_id": scores["series_id"].to_numpy(), "date": pd.to_datetime(scores["date"]).to_numpy(), "rank": rank}
+    )
+    hits = s[s["rank"] >= LEVELS.index("yellow")].merge(labels, on="series_id")
+    early = np.where(hits["grain"] == "month", 31, EARLY_DAYS)
+    late = np.where(hits["grain"] == "month", 31, LATE_DAYS)
+    inside = (hits["date"] >= hits["onset_date"] - pd.to_timedelta(early, unit="D")) & (
+        hits["date"] <= hits["worst_date"] + pd.to_timedelta(late, unit="D")
+    )
+    first = hits[inside].groupby("series_id")["date"].min()
+    lab = labels.set_index("series_id").join(first.rename("first_alert"), how="left")
+    lab["lead"] = (lab["worst_date"] - lab["first_alert"]).dt.days
+    lab["any_orange"] = lab.index.isin(s.loc[s["rank"] >= LEVELS.index("orange"), "series_id"].unique())
+    lab["any_yellow"] = lab.index.isin(s.loc[s["rank"] >= LEVELS.index("yellow"), "series_id"].unique())
+    lab["hit"] = lab["first_alert"].notna()
+    lab["is_glut"] = lab["kind"] != "quiet"
+    rows = []
+    order = [c for c in GLUT_CATEGORIES + QUIET_CATEGORIES if c in set(lab["category"])]
+    for cat in order + ["全部滞销", "全部平稳"]:
+        if cat == "全部滞销":
+            part = lab[lab["is_glut"]]
+        elif cat == "全部平稳":
+            part = lab[~lab["is_glut"]]
+        else:
+            part = lab[lab["category"] == cat]
+        glut = bool(part["is_glut"].all()) if len(part) else False
+        rows.append(
+            {
+                "category": cat,
+                "n": len(part),
+                "detection": float(part["hit"].mean()) if glut else np.nan,
+                "median_lead_days": float(part["lead"].median()) if glut and part["lead"].notna().any() else np.nan,
+                "any_orange": float(part["any_orange"].mean()),
+                "any_yellow": float(part["any_yellow"].mean()),
+            }
+        )
+    return pd.DataFrame(rows)
