@@ -126,7 +126,7 @@ def _password_step() -> None:
     if factor == "enrolled":
         _next({"stage": "totp", "username": principal.username})
     elif factor == "required":
-        _next({"stage": "enrol", "username": principal.username, "secret": second_factor.new_secret()})
+        _next({"stage": "enrol", "principal": principal, "secret": second_factor.new_secret()})
     else:
         _after_second_factor(principal)
 
@@ -158,11 +158,11 @@ def _enrol_step(pending: dict) -> None:
         "Microsoft Authenticator）扫描二维码，或手动输入密钥，然后输入显示的 6 位数字完成绑定。",
         icon=":material/phonelink_lock:",
     )
-    _enrolment_form(pending["username"], pending["secret"], sign_in=True)
+    _enrolment_form(pending["principal"], pending["secret"], sign_in=True)
 
 
-def _enrolment_form(username: str, secret: str, sign_in: bool) -> bool:
-    uri = second_factor.provisioning_uri(secret, username)
+def _enrolment_form(principal: auth.Principal, secret: str, sign_in: bool) -> bool:
+    uri = second_factor.provisioning_uri(secret, principal.username)
     st.image(second_factor.qr_png(uri), caption="动态口令二维码（本机生成）", width=220)
     st.code(" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)), language=None)
     with st.form(f"totp_enrol_{'login' if sign_in else 'self'}", clear_on_submit=True):
@@ -171,7 +171,7 @@ def _enrolment_form(username: str, secret: str, sign_in: bool) -> bool:
     if not submitted:
         return False
     try:
-        principal = cache.run(second_factor.enrol, username, secret, code, sign_in=sign_in)
+        principal = cache.run(second_factor.enrol, principal, secret, code, sign_in=sign_in)
     except auth.LoginFailed as exc:
         st.error(str(exc), icon=":material/lock:")
         return False
@@ -249,7 +249,7 @@ def sidebar_user(principal: auth.Principal) -> None:
             st.caption(":material/verified_user: 已绑定动态口令（更换手机请联系管理员解除后重新绑定）。")
         elif st.toggle("绑定动态口令", key="self_enrol"):
             secret = st.session_state.setdefault("self_enrol_secret", second_factor.new_secret())
-            if _enrolment_form(principal.username, secret, sign_in=False):
+            if _enrolment_form(principal, secret, sign_in=False):
                 st.session_state.pop("self_enrol_secret", None)
                 st.success("已绑定动态口令，下次登录时需要输入。", icon=":material/check:")
 

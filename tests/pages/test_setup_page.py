@@ -137,7 +137,13 @@ def test_totp_sign_in_refuses_and_audits_a_wrong_code(configured):
     secret = second_factor.new_secret()
     # Enrolled with the previous 30-s step's code: a code is good once, so the sign-in needs the next.
     earlier = datetime.now() - timedelta(seconds=30)
-    second_factor.enrol(configured, "desk_t", secret, second_factor.code_at(secret, earlier), now=earlier)
+    second_factor.enrol(
+        configured,
+        auth.active_principal(configured, "desk_t"),
+        secret,
+        second_factor.code_at(secret, earlier),
+        now=earlier,
+    )
     at = _app()
     _sign_in(at, "desk_t", STRONG)
     assert [t.label for t in at.text_input] == ["动态口令"] and not at.metric
