@@ -10,6 +10,8 @@ ended by an admin.
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import streamlit as st
 
 from data_access import cache
@@ -19,6 +21,7 @@ from data_access.trust.policy import account_settings, policy_in_words
 TOKEN = "auth_token"
 PENDING = "auth_pending"
 NOTICE = "auth_notice"
+LANDING = "auth_landing"
 
 
 def signed_in_principal() -> auth.Principal:
@@ -88,7 +91,30 @@ def _setup_page() -> None:
         st.rerun()
 
 
+def _remember_landing() -> None:
+    # The address the user came by (a shared link: page and its filters), opened after the sign-in.
+    if LANDING not in st.session_state:
+        path = urlparse(st.context.url or "").path.rstrip("/").rsplit("/", 1)[-1]
+        st.session_state[LANDING] = (path, st.query_params.to_dict())
+
+
+def land_after_sign_in(principal: auth.Principal, current_url_path: str) -> None:
+    """Right after a sign-in, open the page (and filters) of the address the user came by, if the
+    role may see it — a link still opens the same view behind the sign-in."""
+    from pages import registry
+
+    landing = st.session_state.pop(LANDING, None)
+    if not landing:
+        return
+    path, query = landing
+    if path and path != current_url_path and path in registry.BY_URL and registry.can_view(principal, path):
+        st.switch_page(registry.BY_URL[path].file, query_params=query or None)
+    if query and dict(st.query_params.to_dict()) != query:
+        st.query_params.from_dict(query)
+
+
 def _login_page() -> None:
+    _remember_landing()
     left, middle, right = st.columns([1, 1.2, 1])
     with middle:
         st.title("消费帮扶监测看板")
@@ -217,9 +243,12 @@ def _password_form(username: str, key: str) -> bool:
 
 def _start(principal: auth.Principal) -> None:
     token = cache.run(sessions.start, principal)
+    landing = st.session_state.get(LANDING)
     _forget_session()
     st.session_state["principal"] = principal
     st.session_state[TOKEN] = token
+    if landing:
+        st.session_state[LANDING] = landing
     st.rerun()
 
 
