@@ -48,7 +48,12 @@ def signed_in_principal() -> auth.Principal:
 
 
 def _show(page, title: str, icon: str):
-    st.navigation([st.Page(page, title=title, icon=icon, default=True)], position="hidden").run()
+    # The same page under every address of the app: a shared link (/ledger?…) shows the sign-in
+    # at its own address (no "Page not found"), and the sign-in then opens it (land_after_sign_in).
+    from pages import registry
+
+    others = [st.Page(page, title=title, icon=icon, url_path=p.url_path) for p in registry.PAGES]
+    st.navigation([st.Page(page, title=title, icon=icon, default=True), *others], position="hidden").run()
     st.stop()
 
 

@@ -116,8 +116,9 @@ def test_a_wrong_totp_code_is_refused_and_audited(configured):
         engine, auth.active_principal(engine, "desk_t"), secret, second_factor.code_at(secret, earlier), now=earlier
     )
     with streamlit_server(url, {"BANGFU_DEMO": "0"}, port=8642) as base, browser_page() as page:
-        page.goto(f"{base}/warnings")
+        page.goto(f"{base}/ledger")
         wait_for_app(page)
+        assert "Page not found" not in page.content()
         sign_in(page, "desk_t", STRONG)
         main = page.locator('[data-testid="stMain"]')
         assert "动态口令" in _main(page) and not page.locator('[data-testid="stSidebarNav"]').count()
@@ -134,6 +135,6 @@ def test_a_wrong_totp_code_is_refused_and_audited(configured):
         wait_for_app(page)
         assert "动态口令专班" in page.locator('[data-testid="stSidebar"]').inner_text()
         assert _actions(engine, "desk_t")[-1] == "login"
-        # The sign-in lands on the address the user came by (/warnings: 滞销预警).
-        assert "/warnings" in page.url
+        # The sign-in lands on the address the user came by (/ledger: 督办台账).
+        assert "/ledger" in page.url and "督办台账" in page.locator("h1").first.inner_text()
         assert not page.blocked
