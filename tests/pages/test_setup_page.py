@@ -223,3 +223,22 @@ def test_sign_out_ends_the_server_side_session(configured):
     at.run()
     assert [t.label for t in at.text_input] == ["用户名", "密码"]
     assert sessions.check(configured, token).reason == "logout"
+
+
+def test_an_admin_ends_a_users_sessions_on_the_audit_page(configured):
+    auth.add_user(configured, ADMIN, "boss_a", STRONG, "admin")
+    auth.add_user(configured, ADMIN, "seen_u", STRONG, "analyst")
+    theirs = sessions.start(configured, auth.active_principal(configured, "seen_u"))
+    at = _app()
+    _sign_in(at, "boss_a", STRONG)
+    at.switch_page("pages/audit.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = at.dataframe[-1].value
+    assert {"seen_u", "boss_a"} <= set(shown["用户"])
+    at.selectbox(key="audit_end_user").select("seen_u")
+    at.button(key="audit_end_sessions").click()
+    at.run()
+    assert "已结束 seen_u 的 1 个会话" in _texts(at)
+    assert sessions.check(configured, theirs).reason == "admin"
+    assert _actions(configured, "boss_a")[-1] == "session_revoke"
