@@ -15,6 +15,7 @@ try:
     principal = access.signed_in_principal()
     # Every page listed (no "View more": an admin has 13, and a hidden 督办台账 is a page nobody finds).
     nav = st.navigation(registry.streamlit_pages(principal), expanded=True)
+    access.land_after_sign_in(principal, nav.url_path)
     with st.sidebar:
         st.markdown("### 消费帮扶监测看板")
         if status["demo"]:

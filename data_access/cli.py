@@ -30,7 +30,7 @@ from data_access.store.config import describe_url
 from data_access.store.db import make_engine
 from data_access.store.meta import is_demo_store
 from data_access.tools import backup, bench, demo, keys
-from data_access.trust import audit, auth, personal
+from data_access.trust import audit, auth, personal, second_factor, sessions
 from data_access.trust.stamps import export_stamp
 
 URL_HELP = "数据库 URL（默认读取 BANGFU_DATABASE_URL）"
@@ -112,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--years", type=int, default=4, help="每个单位的预算年数（预算行数 = 单位数 × 年数）")
     p.add_argument("--json", help="把结果写成 JSON 文件")
 
-    p = command("user", None, "用户管理：add | list | disable | enable | passwd")
+    p = command(
+        "user", None, "用户管理：add | list | disable | enable | passwd | unlock | sessions | end-sessions | totp-reset"
+    )
     users = p.add_subparsers(dest="user_command", required=True)
     a = users.add_parser("add", help="新建用户（密码从提示输入，或 --password-stdin 从标准输入读取）")
     a.add_argument("username")
@@ -133,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("username")
     w.add_argument("--password-stdin", action="store_true")
     w.set_defaults(func=_user_passwd)
+    # Sessions and the second factor (issue 19; data_access.trust.sessions / second_factor).
+    users.add_parser("sessions", help="列出在线会话").set_defaults(func=_user_sessions)
+    e = users.add_parser("end-sessions", help="结束该用户的全部会话（下一次操作时须重新登录）")
+    e.add_argument("username")
+    e.set_defaults(func=_user_end_sessions)
+    t = users.add_parser("totp-reset", help="解除该用户的动态口令（手机丢失时；须用动态口令的角色下次登录时重新绑定）")
+    t.add_argument("username")
+    t.set_defaults(func=_user_totp_reset)
 
     p = command("audit", _audit, "审计日志：verify 校验哈希链（找出被改动或删除的记录）| purge 清理超过保留期的记录")
     p.add_argument("action", choices=["verify", "purge"])
@@ -403,7 +413,7 @@ def _user_add(args) -> int:
 def _user_list(args) -> int:
     df = auth.users(_user_engine(args))
     if df.empty:
-        print("尚无用户：看板以演示用户运行。")
+        print("尚无用户：演示库以演示用户运行；其他库打开看板时显示「首次设置」（服务器日志中的一次性口令）。")
         return 0
     for r in df.itertuples():
         unit = f" {r.unit_name}" if r.unit_name else ""
@@ -439,6 +449,35 @@ def _user_unlock(args) -> int:
         print(f"错误：{exc}")
         return 1
     print(f"已解除锁定：{args.username}")
+    return 0
+
+
+def _user_sessions(args) -> int:
+    df = sessions.open_sessions(_user_engine(args), auth.cli_principal())
+    if df.empty:
+        print("当前没有在线会话。")
+    for r in df.itertuples():
+        print(f"{r.username}\t登录 {r.created_at:%Y-%m-%d %H:%M}\t最近操作 {r.last_seen:%Y-%m-%d %H:%M}")
+    return 0
+
+
+def _user_end_sessions(args) -> int:
+    try:
+        n = sessions.end_sessions(_user_engine(args), auth.cli_principal(), args.username)
+    except ValueError as exc:
+        print(f"错误：{exc}")
+        return 2
+    print(f"已结束 {args.username} 的 {n} 个会话")
+    return 0
+
+
+def _user_totp_reset(args) -> int:
+    try:
+        second_factor.reset(_user_engine(args), auth.cli_principal(), args.username)
+    except ValueError as exc:
+        print(f"错误：{exc}")
+        return 2
+    print(f"已解除 {args.username} 的动态口令")
     return 0
 
 

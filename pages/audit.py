@@ -11,6 +11,7 @@ from data_access import cache
 from data_access.query.text import XLSX_MIME
 from data_access.trust.audit import RETENTION_DAYS, audit_export, verify_audit_as
 from data_access.trust.auth import AUDIT_ACTIONS, AccessDenied, audit_entries
+from data_access.trust.sessions import end_sessions, open_sessions
 from pages.common import ui
 
 SHOWN = 500
@@ -75,6 +76,29 @@ def _log(log: pd.DataFrame, filters: tuple) -> None:
     )
 
 
+def _sessions() -> None:
+    """在线会话: who is signed in now; an admin ends a user's sessions (their next click signs in again)."""
+    with st.expander("在线会话", icon=":material/devices:"):
+        now_open = cache.run(open_sessions, ui.current_principal())
+        if now_open.empty:
+            st.caption("当前没有在线会话（演示用户不建会话）。")
+            return
+        st.dataframe(
+            now_open.drop(columns="id").rename(
+                columns={"username": "用户", "created_at": "登录时间", "last_seen": "最近操作"}
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+        c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+        who = c1.selectbox("用户", sorted(set(now_open.username)), key="audit_end_user")
+        if c2.button("结束该用户的全部会话", key="audit_end_sessions", icon=":material/logout:"):
+            n = cache.act(end_sessions, who)
+            st.success(
+                f"已结束 {who} 的 {n} 个会话：其下一次操作须重新登录（已记入审计日志）。", icon=":material/check:"
+            )
+
+
 def render() -> None:
     """审计日志: the filters, the chain check, then the newest rows (admins only; others see why not)."""
     principal = ui.current_principal()
@@ -92,6 +116,7 @@ def render() -> None:
         return
     _verify()
     _log(log, filters)
+    _sessions()
 
 
 render()

@@ -65,9 +65,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(database_url: str, extra_env: dict | None = None):
-    """Start the dashboard on a free port against ``database_url``; yields the base URL."""
-    port = _free_port()
+def streamlit_server(database_url: str, extra_env: dict | None = None, log_path: Path | None = None, port=None):
+    """Start the dashboard on ``port`` (default: a free one) against ``database_url``; yields the base
+    URL. With ``log_path`` the server's output (its log) is written there, for a test to read."""
+    port = port or _free_port()
     env = dict(
         os.environ,
         BANGFU_DATABASE_URL=database_url,
@@ -89,7 +90,7 @@ def streamlit_server(database_url: str, extra_env: dict | None = None):
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=open(log_path, "w") if log_path else subprocess.PIPE,  # noqa: SIM115 (closed with the process)
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -110,6 +111,23 @@ def streamlit_server(database_url: str, extra_env: dict | None = None):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def sign_in(page, username: str, password: str) -> None:
+    """Fill the sign-in form the page shows and wait for the app (the dashboard, or the next step)."""
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码", exact=True).fill(password)
+    page.get_by_role("button", name="登录").click()
+    wait_for_app(page)
+
+
+def open_signed_in(page, url: str, username: str, password: str) -> None:
+    """Open ``url`` (a new browser session) and sign in when the page asks; the sign-in lands on
+    the page and filters of ``url``."""
+    page.goto(url)
+    wait_for_app(page)
+    if "请使用管理员分配的账号登录" in page.locator('[data-testid="stMain"]').inner_text():
+        sign_in(page, username, password)
 
 
 @contextmanager

@@ -110,16 +110,17 @@ def verify_sign_in(engine: Engine, username: str, code: str, now: datetime | Non
 
 def enrol(
     engine: Engine,
-    username: str,
+    principal: Principal,
     secret: str,
     code: str,
     now: datetime | None = None,
     sign_in: bool = False,
 ) -> Principal:
-    """Store ``secret`` as the user's second factor once ``code`` proves their app has it (audited
+    """Store ``secret`` as the principal's own second factor once ``code`` proves their app has it (audited
     ``totp_enrol``; with ``sign_in`` the enrolment completes a sign-in, audited ``login`` too). A
     wrong code is audited ``totp_failed`` and raises LoginFailed."""
     now = now or datetime.now()
+    username = principal.username
     step = _matching_step(secret, code, now)
     with engine.begin() as conn:
         row = _user_row(conn, username)

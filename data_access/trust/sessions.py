@@ -47,6 +47,7 @@ class SessionCheck:
 
 
 def token_hash(token: str) -> str:
+    """What the store keeps of a session token: its SHA-256 (hex)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 

@@ -10,6 +10,8 @@ ended by an admin.
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import streamlit as st
 
 from data_access import cache
@@ -20,6 +22,7 @@ from pages.common import resume
 TOKEN = "auth_token"
 PENDING = "auth_pending"
 NOTICE = "auth_notice"
+LANDING = "auth_landing"
 
 
 def signed_in_principal() -> auth.Principal:
@@ -46,7 +49,12 @@ def signed_in_principal() -> auth.Principal:
 
 
 def _show(page, title: str, icon: str):
-    st.navigation([st.Page(page, title=title, icon=icon, default=True)], position="hidden").run()
+    # The same page under every address of the app: a shared link (/ledger?…) shows the sign-in
+    # at its own address (no "Page not found"), and the sign-in then opens it (land_after_sign_in).
+    from pages import registry
+
+    others = [st.Page(page, title=title, icon=icon, url_path=p.url_path) for p in registry.PAGES]
+    st.navigation([st.Page(page, title=title, icon=icon, default=True), *others], position="hidden").run()
     st.stop()
 
 
@@ -89,7 +97,30 @@ def _setup_page() -> None:
         st.rerun()
 
 
+def _remember_landing() -> None:
+    # The address the user came by (a shared link: page and its filters), opened after the sign-in.
+    if LANDING not in st.session_state:
+        path = urlparse(st.context.url or "").path.rstrip("/").rsplit("/", 1)[-1]
+        st.session_state[LANDING] = (path, st.query_params.to_dict())
+
+
+def land_after_sign_in(principal: auth.Principal, current_url_path: str) -> None:
+    """Right after a sign-in, open the page (and filters) of the address the user came by, if the
+    role may see it — a link still opens the same view behind the sign-in."""
+    from pages import registry
+
+    landing = st.session_state.pop(LANDING, None)
+    if not landing:
+        return
+    path, query = landing
+    if path and path != current_url_path and path in registry.BY_URL and registry.can_view(principal, path):
+        st.switch_page(registry.BY_URL[path].file, query_params=query or None)
+    if query and dict(st.query_params.to_dict()) != query:
+        st.query_params.from_dict(query)
+
+
 def _login_page() -> None:
+    _remember_landing()
     left, middle, right = st.columns([1, 1.2, 1])
     with middle:
         st.title("消费帮扶监测看板")
@@ -129,7 +160,7 @@ def _password_step() -> None:
     if factor == "enrolled":
         _next({"stage": "totp", "username": principal.username})
     elif factor == "required":
-        _next({"stage": "enrol", "username": principal.username, "secret": second_factor.new_secret()})
+        _next({"stage": "enrol", "principal": principal, "secret": second_factor.new_secret()})
     else:
         _after_second_factor(principal)
 
@@ -161,11 +192,11 @@ def _enrol_step(pending: dict) -> None:
         "Microsoft Authenticator）扫描二维码，或手动输入密钥，然后输入显示的 6 位数字完成绑定。",
         icon=":material/phonelink_lock:",
     )
-    _enrolment_form(pending["username"], pending["secret"], sign_in=True)
+    _enrolment_form(pending["principal"], pending["secret"], sign_in=True)
 
 
-def _enrolment_form(username: str, secret: str, sign_in: bool) -> bool:
-    uri = second_factor.provisioning_uri(secret, username)
+def _enrolment_form(principal: auth.Principal, secret: str, sign_in: bool) -> bool:
+    uri = second_factor.provisioning_uri(secret, principal.username)
     st.image(second_factor.qr_png(uri), caption="动态口令二维码（本机生成）", width=220)
     st.code(" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)), language=None)
     with st.form(f"totp_enrol_{'login' if sign_in else 'self'}", clear_on_submit=True):
@@ -174,7 +205,7 @@ def _enrolment_form(username: str, secret: str, sign_in: bool) -> bool:
     if not submitted:
         return False
     try:
-        principal = cache.run(second_factor.enrol, username, secret, code, sign_in=sign_in)
+        principal = cache.run(second_factor.enrol, principal, secret, code, sign_in=sign_in)
     except auth.LoginFailed as exc:
         st.error(str(exc), icon=":material/lock:")
         return False
@@ -220,9 +251,12 @@ def _password_form(username: str, key: str) -> bool:
 
 def _start(principal: auth.Principal) -> None:
     token = cache.run(sessions.start, principal)
+    landing = st.session_state.get(LANDING)
     _forget_session()
     st.session_state["principal"] = principal
     st.session_state[TOKEN] = token
+    if landing:
+        st.session_state[LANDING] = landing
     st.rerun()
 
 
@@ -252,7 +286,7 @@ def sidebar_user(principal: auth.Principal) -> None:
             st.caption(":material/verified_user: 已绑定动态口令（更换手机请联系管理员解除后重新绑定）。")
         elif st.toggle("绑定动态口令", key="self_enrol"):
             secret = st.session_state.setdefault("self_enrol_secret", second_factor.new_secret())
-            if _enrolment_form(principal.username, secret, sign_in=False):
+            if _enrolment_form(principal, secret, sign_in=False):
                 st.session_state.pop("self_enrol_secret", None)
                 st.success("已绑定动态口令，下次登录时需要输入。", icon=":material/check:")
 

@@ -11,11 +11,20 @@ from data_access.desks.registers import register_row
 from data_access.reference.setup import init_store
 from data_access.store import schema as s
 from data_access.store.db import make_engine
-from tests.browser_support import browser_page, require_browser, screenshot, streamlit_server, wait_for_app
+from data_access.trust import auth
+from tests.browser_support import (
+    browser_page,
+    open_signed_in,
+    require_browser,
+    screenshot,
+    streamlit_server,
+    wait_for_app,
+)
 from tests.desks.test_prices_import import _glut_prices, _wide_xlsx
 from tests.principals import ADMIN
 
 pytestmark = pytest.mark.browser
+PASSWORD = "pass-for-browser-1"
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +33,7 @@ def store(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('browser_prices') / 'bangfu.db'}"
     engine = make_engine(url)
     init_store(engine)
+    auth.add_user(engine, ADMIN, "admin1", PASSWORD, "admin")  # a configured store: no open admin
     out = register_row(engine, ADMIN, "products", {"产品名称": "巫山脆李", "品类": "水果", "产地县": "巫山县"})
     assert out.ok, out.errors
     yield url, engine
@@ -46,10 +56,8 @@ def test_a_wide_price_file_uploaded_on_the_page_raises_the_glut_warning(store, t
         )
     )
     with streamlit_server(url, {"BANGFU_DEMO": "0"}) as base, browser_page(height=2400) as page:
-        page.goto(base)
-        wait_for_app(page)
-        page.goto(f"{base}/reporting?form=prices")
-        wait_for_app(page)
+        open_signed_in(page, base, "admin1", PASSWORD)
+        open_signed_in(page, f"{base}/reporting?form=prices", "admin1", PASSWORD)
         main = page.locator('[data-testid="stMain"]')
         assert "价格监测数据" in main.inner_text()
         main.get_by_label("默认产品", exact=True).fill("巫山脆李")
@@ -71,13 +79,11 @@ def test_a_wide_price_file_uploaded_on_the_page_raises_the_glut_warning(store, t
                 )
             ).one()
         assert market == "北京新发地"
-        page.goto(f"{base}/warnings")
-        wait_for_app(page)
+        open_signed_in(page, f"{base}/warnings", "admin1", PASSWORD)
         text = main.inner_text()
         assert "预警清单" in text and "监测序列" in text
         assert "共 2 个序列（最近导入的在前），其中 0 个数据过期" in text
-        page.goto(f"{base}/warnings?warning={wid}")
-        wait_for_app(page)
+        open_signed_in(page, f"{base}/warnings?warning={wid}", "admin1", PASSWORD)
         header = main.inner_text()
         assert f"#{wid} 巫山脆李（巫山县）" in header and "监测点：北京新发地" in header
         assert "预警原因" in header and "价格" in header.split("预警原因", 1)[1][:200]

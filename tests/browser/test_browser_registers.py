@@ -8,10 +8,20 @@ from sqlalchemy import func, select
 from data_access.reference.setup import init_store
 from data_access.store import schema as s
 from data_access.store.db import make_engine
-from tests.browser_support import browser_page, require_browser, screenshot, streamlit_server, wait_for_app
+from data_access.trust import auth
+from tests.browser_support import (
+    browser_page,
+    open_signed_in,
+    require_browser,
+    screenshot,
+    streamlit_server,
+    wait_for_app,
+)
 from tests.desks.test_registers import BUDGETS, budgets_gbk, units_xlsx
+from tests.principals import ADMIN
 
 pytestmark = pytest.mark.browser
+PASSWORD = "pass-for-browser-1"
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +30,7 @@ def empty_store(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('browser_registers') / 'bangfu.db'}"
     engine = make_engine(url)
     init_store(engine)
+    auth.add_user(engine, ADMIN, "admin1", PASSWORD, "admin")  # a configured store: no open admin
     engine.dispose()
     return url
 
@@ -34,15 +45,13 @@ def test_an_admin_loads_the_registers_of_an_empty_store(empty_store, tmp_path):
     units.write_bytes(units_xlsx())
     budgets.write_bytes(budgets_gbk(BUDGETS))
     bad.write_bytes(budgets_gbk([["珠海市第一小学", "2026", "100", "", "", "", ""]]))
-    # A configured store (not the demo): nobody is signed up yet, so the demo user (admin) is in.
+    # A configured store (not the demo): only its users get in — here its admin.
     with streamlit_server(empty_store, {"BANGFU_DEMO": "0"}) as base, browser_page(height=1300) as page:
-        page.goto(f"{base}/overview")
-        wait_for_app(page)
+        open_signed_in(page, f"{base}/overview", "admin1", PASSWORD)
         main = page.locator('[data-testid="stMain"]')
         assert "暂无数据" in main.inner_text() and "各项指标正常" not in main.inner_text()
 
-        page.goto(f"{base}/registers")
-        wait_for_app(page)
+        open_signed_in(page, f"{base}/registers", "admin1", PASSWORD)
         assert "单位名录暂无数据" in main.inner_text()
         _upload(page, units)
         assert "4 行可以导入" in main.inner_text()
@@ -81,8 +90,7 @@ def test_an_admin_adds_a_unit_then_registers_an_unknown_buyer_in_place_and_commi
     ledger.write_bytes(corpus.csv_bytes([corpus.LEDGER_HEADER, *rows], encoding="gbk"))
     with streamlit_server(empty_store, {"BANGFU_DEMO": "0"}) as base, browser_page(height=1600) as page:
         main = page.locator('[data-testid="stMain"]')
-        page.goto(f"{base}/registers?register=units")
-        wait_for_app(page)
+        open_signed_in(page, f"{base}/registers?register=units", "admin1", PASSWORD)
         # A bad region first: refused naming the field, nothing saved.
         _field(page, "单位名称").fill("香洲区机关事务中心")
         _field(page, "所在地区").fill("火星区")
@@ -95,8 +103,7 @@ def test_an_admin_adds_a_unit_then_registers_an_unknown_buyer_in_place_and_commi
         wait_for_app(page)
         assert "新增 1 行" in main.inner_text(), main.inner_text()[:2000]
 
-        page.goto(f"{base}/reporting?form=purchases")
-        wait_for_app(page)
+        open_signed_in(page, f"{base}/reporting?form=purchases", "admin1", PASSWORD)
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(ledger))
         wait_for_app(page)
         text = main.inner_text()

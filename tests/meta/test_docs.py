@@ -52,4 +52,14 @@ def test_user_subcommands_answer_help(capsys):
         with pytest.raises(SystemExit) as exit_:
             cli.main(["user", name, "--help"])
         assert exit_.value.code == 0
-    assert set(users) == {"add", "list", "disable", "enable", "unlock", "passwd"}
+    assert set(users) == {
+        "add",
+        "list",
+        "disable",
+        "enable",
+        "unlock",
+        "passwd",
+        "sessions",
+        "end-sessions",
+        "totp-reset",
+    }

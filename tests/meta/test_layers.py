@@ -122,6 +122,11 @@ def test_pages_import_no_store_internals():
 # Functions that open a transaction without a principal, and why.
 UNCHECKED_WRITES = {
     "data_access.trust.auth.authenticate": "signing in is how a principal comes to be; it writes the sign-in audit row",
+    "data_access.trust.second_factor.verify_sign_in": "the second step of signing in (the TOTP code)",
+    "data_access.trust.sessions.check": "keeps a signed-in session alive or ends it (idle, lifetime); audited",
+    "data_access.trust.auth.change_own_password": "the user proves who they are with the old password",
+    "data_access.trust.setup.issue_token": "an empty configured store's one-time token, printed to the server log",
+    "data_access.trust.setup.create_first_admin": "the one-time token from the server log is the authority",
 }
 # Layers whose writes are tooling run by the operator (schema, reference data, the demo generator, bench).
 TOOLING = ("data_access.store", "data_access.reference", "data_access.tools", "data_access.cli")

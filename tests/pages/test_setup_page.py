@@ -137,7 +137,13 @@ def test_totp_sign_in_refuses_and_audits_a_wrong_code(configured):
     secret = second_factor.new_secret()
     # Enrolled with the previous 30-s step's code: a code is good once, so the sign-in needs the next.
     earlier = datetime.now() - timedelta(seconds=30)
-    second_factor.enrol(configured, "desk_t", secret, second_factor.code_at(secret, earlier), now=earlier)
+    second_factor.enrol(
+        configured,
+        auth.active_principal(configured, "desk_t"),
+        secret,
+        second_factor.code_at(secret, earlier),
+        now=earlier,
+    )
     at = _app()
     _sign_in(at, "desk_t", STRONG)
     assert [t.label for t in at.text_input] == ["动态口令"] and not at.metric
@@ -217,3 +223,22 @@ def test_sign_out_ends_the_server_side_session(configured):
     at.run()
     assert [t.label for t in at.text_input] == ["用户名", "密码"]
     assert sessions.check(configured, token).reason == "logout"
+
+
+def test_an_admin_ends_a_users_sessions_on_the_audit_page(configured):
+    auth.add_user(configured, ADMIN, "boss_a", STRONG, "admin")
+    auth.add_user(configured, ADMIN, "seen_u", STRONG, "analyst")
+    theirs = sessions.start(configured, auth.active_principal(configured, "seen_u"))
+    at = _app()
+    _sign_in(at, "boss_a", STRONG)
+    at.switch_page("pages/audit.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = at.dataframe[-1].value
+    assert {"seen_u", "boss_a"} <= set(shown["用户"])
+    at.selectbox(key="audit_end_user").select("seen_u")
+    at.button(key="audit_end_sessions").click()
+    at.run()
+    assert "已结束 seen_u 的 1 个会话" in _texts(at)
+    assert sessions.check(configured, theirs).reason == "admin"
+    assert _actions(configured, "boss_a")[-1] == "session_revoke"

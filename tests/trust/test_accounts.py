@@ -283,8 +283,12 @@ def test_totp_enrolment_and_sign_in_right_and_wrong_code(shared, monkeypatch):
     assert second_factor.provisioning_uri(secret, "zhou").startswith("otpauth://totp/")
     assert second_factor.qr_png(second_factor.provisioning_uri(secret, "zhou")).startswith(b"\x89PNG")
     with pytest.raises(LoginFailed):
-        second_factor.enrol(shared, "zhou", secret, "12345x", now=T0 - timedelta(minutes=1))
-    second_factor.enrol(shared, "zhou", secret, second_factor.code_at(secret, T0), now=T0)
+        second_factor.enrol(
+            shared, auth.active_principal(shared, "zhou"), secret, "12345x", now=T0 - timedelta(minutes=1)
+        )
+    second_factor.enrol(
+        shared, auth.active_principal(shared, "zhou"), secret, second_factor.code_at(secret, T0), now=T0
+    )
     assert second_factor.status(shared, "zhou") == "enrolled"
     with shared.connect() as conn:
         kept = conn.execute(select(app_user.c.totp_secret).where(app_user.c.username == "zhou")).scalar()
@@ -311,7 +315,7 @@ def test_totp_enrolment_and_sign_in_right_and_wrong_code(shared, monkeypatch):
 def test_wrong_codes_lock_the_account_like_wrong_passwords(shared):
     auth.add_user(shared, ADMIN, "wu", "wu-pass-0001", "desk")
     secret = second_factor.new_secret()
-    second_factor.enrol(shared, "wu", secret, second_factor.code_at(secret, T0), now=T0)
+    second_factor.enrol(shared, auth.active_principal(shared, "wu"), secret, second_factor.code_at(secret, T0), now=T0)
     at = T0 + timedelta(minutes=1)
     with pytest.raises(AccountLocked):
         for i in range(auth.MAX_FAILURES + 1):
