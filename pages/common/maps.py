@@ -201,7 +201,7 @@ def nanhai_label_layer(layer_id: str = "nanhai_label") -> pdk.Layer:
         get_text="text",
         get_size=13,
         get_color=[90, 90, 90, 255],
-        character_set=list("南海诸岛"),
+        character_set="auto",
         font_family="'Noto Sans CJK SC', 'Microsoft YaHei', sans-serif",
         pickable=False,
     )

@@ -46,10 +46,7 @@ def _toolbar_labels(page, grid) -> list[str]:
     page.wait_for_timeout(600)
     toolbar = page.locator('[data-testid="stElementToolbar"] >> visible=true').first
     toolbar.wait_for(timeout=10_000)
-    return [
-        (b.get_attribute("aria-label") or b.inner_text() or "").strip()
-        for b in toolbar.locator("button").all()
-    ]
+    return [(b.get_attribute("aria-label") or b.inner_text() or "").strip() for b in toolbar.locator("button").all()]
 
 
 def test_grids_have_no_download_of_their_own(app):
@@ -80,7 +77,7 @@ def test_an_upload_without_the_xsrf_token_is_refused(app):
     base, _ = app
     req = urllib.request.Request(
         f"{base}/_stcore/upload_file/some-session/some-file",
-        data=b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\na\r\n--x--\r\n",
+        data=b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\na\r\n--x--\r\n',
         headers={"Content-Type": "multipart/form-data; boundary=x"},
         method="PUT",
     )
@@ -89,10 +86,15 @@ def test_an_upload_without_the_xsrf_token_is_refused(app):
     assert refused.value.code == 403
 
 
+OVERLAY_ON = """() => getComputedStyle(document.querySelector('[data-testid="stApp"]'), '::after')
+                      .backgroundImage.includes('svg')"""
+
+
 def test_meeting_watermark_overlays_the_page_and_lets_clicks_through(app):
     base, _ = app
     with browser_page() as page:
         _open(page, base, "overview?wm=1")
+        page.wait_for_function(OVERLAY_ON, timeout=60_000)
         style = page.evaluate(
             """() => { const s = getComputedStyle(document.querySelector('[data-testid="stApp"]'), '::after');
                        return {bg: s.backgroundImage, events: s.pointerEvents, position: s.position}; }"""
@@ -103,7 +105,7 @@ def test_meeting_watermark_overlays_the_page_and_lets_clicks_through(app):
         page.get_by_role("tab").first.click()
         page.get_by_text("会议水印").first.click()  # off again
         wait_for_app(page)
-        page.wait_for_timeout(500)
+        page.wait_for_function(f"() => !({OVERLAY_ON})()", timeout=60_000)
         style = page.evaluate(
             """() => getComputedStyle(document.querySelector('[data-testid="stApp"]'), '::after').backgroundImage"""
         )

@@ -171,7 +171,9 @@ def test_zip_holds_both_files_and_cli_writes_them(demo_engine, tmp_path):
     assert cli.main(["briefing", "--out", str(tmp_path), "--url", url, "--as-of", "2026-06-30"]) == 0
     assert (tmp_path / "消费帮扶简报_20260630.pptx").stat().st_size > 20_000
     wb = openpyxl.load_workbook(tmp_path / "消费帮扶简报_20260630.xlsx")
-    assert "2026年06月30日" in wb["简报指标"]["A1"].value
+    # Row 1: who exported it and when (the export stamp); row 2: the heading with the date.
+    assert wb["简报指标"]["A1"].value.startswith("导出：命令行（cli:")
+    assert "2026年06月30日" in wb["简报指标"]["A2"].value
     assert "新增预警" not in wb.sheetnames
 
 
