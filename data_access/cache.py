@@ -7,18 +7,24 @@ Pages reach data through three verbs and nothing else (tests/meta/test_layers.py
 is cleared. Every Filters argument is narrowed to the principal here, in one place. A store that
 cannot be reached raises ``StoreUnavailable`` with a message safe to show (host, never the
 password); errors are not cached, so the page recovers on the next rerun once the store is back.
+
+With ``BANGFU_READ_DATABASE_URL`` (a streaming replica, store/replica.py) ``query`` reads there;
+``run`` and ``act`` use the primary. After a write (every write ends in ``clear``) the session
+reads from the primary until the replica has replayed up to it: a desk sees its own action at once.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import time
 
 import streamlit as st
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from data_access.query.filters import Filters
-from data_access.store.config import ENV_URL, database_url, describe_url
+from data_access.store import replica
+from data_access.store.config import ENV_URL, database_url, describe_url, read_database_url
 from data_access.store.db import make_engine
 from data_access.store.meta import is_demo_store
 from data_access.store.runtime import settle_heap
@@ -40,6 +46,57 @@ def _engine(url: str):
 def engine():
     """The engine of the configured store, one per URL per process."""
     return _engine(database_url())
+
+
+# The session's last write: the primary's WAL position after it, until the replica has replayed it.
+_WROTE_AT = "_bangfu_primary_lsn"
+_CHECKED = "_bangfu_replica_checked"
+
+
+def read_url() -> str:
+    """Where this session's cached reads go: the replica, unless there is none or it has not yet
+    replayed this session's last write (checked at most once a second)."""
+    url = read_database_url()
+    if url is None:
+        return database_url()
+    position = st.session_state.get(_WROTE_AT)
+    if position is None:
+        return url
+    now = time.monotonic()
+    if now - st.session_state.get(_CHECKED, 0.0) < 1.0:
+        return database_url()
+    st.session_state[_CHECKED] = now
+    try:
+        if replica.replayed(_engine(url), position):
+            del st.session_state[_WROTE_AT]
+            # Results other sessions cached from the replica while it lagged behind this write.
+            _cached.clear()
+            return url
+    except (OperationalError, InterfaceError):
+        pass  # a replica that does not answer: the primary serves the session meanwhile
+    return database_url()
+
+
+def replica_lag() -> float | None:
+    """Seconds the replica this session reads from is behind the primary; None when the session
+    reads the primary (no replica, or its own write not yet replayed)."""
+    url = read_url()
+    if url == database_url():
+        return None
+    return _replica_lag(url)
+
+
+def replica_lag_text() -> str:
+    """The freshness line's words on the replica's lag (empty when it does not matter)."""
+    return replica.lag_text(replica_lag())
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def _replica_lag(url: str) -> float | None:
+    try:
+        return replica.lag_seconds(_engine(url))
+    except (OperationalError, InterfaceError):
+        return None
 
 
 def _unavailable(exc: Exception) -> StoreUnavailable:
@@ -70,7 +127,7 @@ def query(fn, *args, **kwargs):
     args = tuple(_restricted(a) for a in args)
     kwargs = {k: _restricted(v) for k, v in kwargs.items()}
     try:
-        return _cached(database_url(), fn.__module__, fn.__name__, args, tuple(sorted(kwargs.items())))
+        return _cached(read_url(), fn.__module__, fn.__name__, args, tuple(sorted(kwargs.items())))
     except (OperationalError, InterfaceError) as exc:
         raise _unavailable(exc) from exc
 
@@ -123,9 +180,16 @@ def act(fn, *args, **kwargs):
 
 
 def clear() -> None:
-    """Forget cached results (after a write)."""
+    """Forget cached results (after a write); with a replica, read this session from the primary
+    until the replica has replayed the write."""
     _cached.clear()
     _shared.clear()
+    if read_database_url() is not None:
+        try:
+            st.session_state[_WROTE_AT] = replica.wal_position(engine())
+            st.session_state[_CHECKED] = 0.0
+        except (OperationalError, InterfaceError):
+            pass
 
 
 def prepared_store() -> dict:

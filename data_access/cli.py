@@ -163,6 +163,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("rollup", _rollup, "重建采购汇总表（导入以外方式写入采购明细后执行）")
 
+    # Partitioning (issue 20): purchase by year, and the plain-vs-partitioned bench.
+    p = command("partition", _partition, "把采购明细改为按年分区表（PostgreSQL 声明式分区；一次事务，可重复执行）")
+    p = command(
+        "partition-bench",
+        _partition_bench,
+        "分区表性能对比：同样数据的普通表库与分区库（会写入两个库，请用测试库）",
+        url=False,
+    )
+    p.add_argument("--plain", required=True, help="普通表库 URL")
+    p.add_argument("--partitioned", required=True, help="分区库 URL（尚未分区则先分区）")
+    p.add_argument("--scale", type=int, help="先把普通表库生成到这么多行（可选）")
+    p.add_argument("--rows", type=int, default=100_000, help="导入测量的行数")
+    p.add_argument("--json", help="把结果写成 JSON 文件")
+
     p = command("bench", _bench, "页面数据调用性能基准（对比原表 SQL 与 DuckDB；会按需生成演示数据）")
     p.add_argument("--scale", type=int, default=1_000_000, help="采购明细行数（库中行数不同则重新生成演示数据）")
     p.add_argument("--json", help="把结果写成 JSON 文件")
@@ -549,6 +563,30 @@ def _rollup(args) -> int:
 
 def _loadtest(args) -> int:
     return main(["loadtest", "--help"])
+
+
+def _partition(args) -> int:
+    from data_access.tools import partitions
+
+    partitions.partition_purchase(make_engine(args.url))
+    return 0
+
+
+def _partition_bench(args) -> int:
+    from data_access.tools import partitions
+
+    plain, part = make_engine(args.plain), make_engine(args.partitioned)
+    if args.scale:
+        bench.ensure_scale(plain, args.scale)
+    partitions.partition_purchase(part, progress=bench.say)
+    results = {}
+    for name, engine in (("partitioned", part), ("plain", plain)):
+        bench.say(f"== {name} ==")
+        results[name] = partitions.measure(engine, args.rows, progress=bench.say)
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(partitions.table_text(results["plain"], results["partitioned"]))
+    return 0
 
 
 def _bench(args) -> int:

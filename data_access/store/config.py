@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 
 ENV_URL = "BANGFU_DATABASE_URL"
 ENV_DATA_DIR = "BANGFU_DATA_DIR"
+ENV_READ_URL = "BANGFU_READ_DATABASE_URL"
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,6 +27,12 @@ def database_url() -> str:
     if url:
         return normalise_url(url)
     return f"sqlite:///{data_dir() / 'bangfu.db'}"
+
+
+def read_database_url() -> str | None:
+    """``BANGFU_READ_DATABASE_URL``: a streaming replica the pages read from (None: they read the store)."""
+    url = os.environ.get(ENV_READ_URL, "").strip()
+    return normalise_url(url) if url else None
 
 
 def normalise_url(url: str) -> str:

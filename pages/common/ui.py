@@ -194,7 +194,8 @@ def freshness(source: str) -> None:
     """数据截至 and where the page's figures come from, under the page title."""
     as_of = cache.query(data_as_of)
     when = f"{as_of:%Y年%m月%d日}" if as_of else "暂无数据"
-    st.caption(f"数据截至 {when} ｜ 来源：{source}")
+    lag = cache.replica_lag_text()
+    st.caption(f"数据截至 {when} ｜ 来源：{source}" + (f" ｜ {lag}" if lag else ""))
 
 
 def describe_filters(f: Filters) -> str:
