@@ -192,7 +192,8 @@ def boundary_lines_layer(layer_id: str = "boundary_lines") -> pdk.Layer:
 
 
 def nanhai_label_layer(layer_id: str = "nanhai_label") -> pdk.Layer:
-    """The label 「南海诸岛」 inside the 南海 line."""
+    """The label 「南海诸岛」 inside the 南海 line. (Sent with every national map; in headless Chromium
+    it does not draw yet — see docs/trust.md, the map rules.)"""
     return pdk.Layer(
         "TextLayer",
         id=layer_id,
