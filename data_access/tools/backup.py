@@ -190,12 +190,22 @@ def _sqlite_path(engine: Engine) -> Path:
 
 
 def backup(engine: Engine, out: str | Path, principal: Principal, *, include_key: bool = True) -> Outcome:
-    """Write a backup of the store (and the key) to the new or empty directory ``out``."""
-    t0 = time.perf_counter()
+    """Write a backup of the store (and the key) to the new or empty directory ``out``; on any
+    failure the files written so far are removed (a half-written backup is never left behind)."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise BackupError(f"备份目录 {out} 不是空的：请指定一个新目录（备份不会覆盖已有文件）")
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _backup_into(engine, out, principal, include_key)
+    except BaseException:
+        for path in out.iterdir():
+            path.unlink()
+        raise
+
+
+def _backup_into(engine: Engine, out: Path, principal: Principal, include_key: bool) -> Outcome:
+    t0 = time.perf_counter()
     kind = engine.dialect.name
     created = datetime.now(UTC)
     revision = schema_revision(engine)

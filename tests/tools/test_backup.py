@@ -226,3 +226,15 @@ def test_key_rotate_reencrypts_every_number_in_one_transaction(source, databases
     with pytest.raises(backup.BackupError, match="pii.key.next 已存在"):
         keys.rotate_key(target, ADMIN)
     assert reveal(target, ADMIN, first.id, "id_number", "再次核对") == id_number
+
+
+def test_a_failed_backup_leaves_no_files(source, tmp_path, monkeypatch):
+    out = tmp_path / "backup"
+
+    def disk_full(path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(backup, "sha256_file", disk_full)
+    with pytest.raises(OSError):
+        backup.backup(source, out, auth.cli_principal())
+    assert out.is_dir() and list(out.iterdir()) == []
