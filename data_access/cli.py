@@ -29,7 +29,7 @@ from data_access.store import rollup
 from data_access.store.config import describe_url
 from data_access.store.db import make_engine
 from data_access.store.meta import is_demo_store
-from data_access.tools import bench, demo
+from data_access.tools import bench, demo, partitions
 from data_access.trust import audit, auth
 
 URL_HELP = "数据库 URL（默认读取 BANGFU_DATABASE_URL）"
@@ -438,15 +438,11 @@ def _rollup(args) -> int:
 
 
 def _partition(args) -> int:
-    from data_access.tools import partitions
-
     partitions.partition_purchase(make_engine(args.url))
     return 0
 
 
 def _partition_bench(args) -> int:
-    from data_access.tools import partitions
-
     plain, part = make_engine(args.plain), make_engine(args.partitioned)
     if args.scale:
         bench.ensure_scale(plain, args.scale)
