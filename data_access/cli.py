@@ -29,7 +29,7 @@ from data_access.store import rollup
 from data_access.store.config import describe_url
 from data_access.store.db import make_engine
 from data_access.store.meta import is_demo_store
-from data_access.tools import backup, bench, demo, keys
+from data_access.tools import backup, bench, demo, keys, partitions
 from data_access.trust import audit, auth, personal, second_factor, sessions
 from data_access.trust.stamps import export_stamp
 
@@ -566,15 +566,11 @@ def _loadtest(args) -> int:
 
 
 def _partition(args) -> int:
-    from data_access.tools import partitions
-
     partitions.partition_purchase(make_engine(args.url))
     return 0
 
 
 def _partition_bench(args) -> int:
-    from data_access.tools import partitions
-
     plain, part = make_engine(args.plain), make_engine(args.partitioned)
     if args.scale:
         bench.ensure_scale(plain, args.scale)

@@ -9,6 +9,8 @@ replica's lag when it matters (``lag_seconds``).
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import Engine, text
 
 LAG_SHOWN_S = 5.0
@@ -33,24 +35,43 @@ def replayed(replica: Engine, position: str) -> bool:
         )
 
 
+# Per replica: the replay position it was stuck at, and when it was first seen stuck there.
+_STUCK: dict[str, tuple[str, float]] = {}
+STALLED_AFTER_S = 1.0
+
+
 def lag_seconds(replica: Engine) -> float | None:
-    """How far ``replica`` is behind: 0 when it has replayed all it received; otherwise the age of the
-    last transaction it replayed. None when ``replica`` is not a replica (a primary, SQLite)."""
+    """How long ``replica`` has been behind the primary, in seconds; None when it is not a replica.
+
+    0 while it keeps up: it has replayed all it received, or its replay position has moved since
+    the last look (an import's transaction streams for minutes before its commit and the replica
+    replays it as it comes; the age of its last replayed commit would call that minutes behind).
+    When WAL waits unreplayed at the same replay position (replay paused, a conflict with a long
+    query, a slow disk): the seconds since this process first saw it stuck there — a lower bound,
+    known to the resolution of the looks (the freshness line looks at most every 5 s).
+    """
     if replica.dialect.name != "postgresql":
         return None
     with replica.connect() as conn:
-        row = conn.execute(
+        in_recovery, caught_up, position = conn.execute(
             text(
                 "SELECT pg_is_in_recovery(), pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn(),"
-                " EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())"
+                " pg_last_wal_replay_lsn()::text"
             )
         ).one()
-    in_recovery, caught_up, age = row
     if not in_recovery:
         return None
-    if caught_up or age is None:
+    key = replica.url.render_as_string(hide_password=True)
+    if caught_up or position is None:
+        _STUCK.pop(key, None)
         return 0.0
-    return max(0.0, float(age))
+    now = time.monotonic()
+    stuck = _STUCK.get(key)
+    if stuck is None or stuck[0] != position:
+        _STUCK[key] = (position, now)
+        return 0.0
+    since = now - stuck[1]
+    return since if since >= STALLED_AFTER_S else 0.0
 
 
 def replication_status(primary: Engine) -> list[dict]:

@@ -24,10 +24,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine, and_, func, select, text, true
 
+from data_access.desks import imports
 from data_access.store import schema as s
 from data_access.store.rollup.maintain import _raw_aggregate
 from data_access.store.rollup.tables import ROLLUPS
 from data_access.tools import bench as page_bench
+from data_access.trust import auth
 
 REBUILD_TIMED = ("purchase_rollup_county", "purchase_rollup_outlet_month", "purchase_rollup_buyer")
 
@@ -119,9 +121,6 @@ def _year_where(year: int):
 
 def measure(engine: Engine, import_rows: int, progress=print) -> dict:
     """Everything ``bench`` compares, on one store (the import writes to it)."""
-    from data_access.desks import imports
-    from data_access.trust import auth
-
     out: dict = {"partitioned": is_partitioned(engine), "purchases": page_bench.purchase_count(engine)}
     with engine.connect() as conn:
         last = conn.execute(select(func.max(s.purchase.c.purchase_date))).scalar()

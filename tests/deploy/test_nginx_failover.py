@@ -164,6 +164,7 @@ def test_a_killed_process_hands_its_user_to_the_other(pg_store):
             killed = time.monotonic()
             # The user's next click (the frontend reconnects by itself, but a new session runs
             # nothing until asked): keep clicking the menu until the other process answers.
+            reconnected = None
             login = """() => document.body.innerText.includes('请使用管理员分配的账号登录')"""
             while not page.evaluate(login):
                 if time.monotonic() - killed > 60:
@@ -171,6 +172,7 @@ def test_a_killed_process_hands_its_user_to_the_other(pg_store):
                     raise AssertionError("no answer from the other process within 60 s")
                 try:  # disabled while the frontend reconnects
                     page.locator('[data-testid="stSidebarNav"]').get_by_text("总览").click(timeout=500)
+                    reconnected = reconnected or time.monotonic() - killed
                 except PlaywrightTimeout:
                     pass
                 page.wait_for_timeout(250)
@@ -178,7 +180,10 @@ def test_a_killed_process_hands_its_user_to_the_other(pg_store):
             failover_s = time.monotonic() - killed
             main = page.locator('[data-testid="stMain"]').inner_text()
             screenshot(page, "nginx_after_kill")
-            print(f"\nfailover through nginx: {failover_s:.1f} s (kill → sign-in page drawn by :{_node(page)})")
+            print(
+                f"\nfailover through nginx: {failover_s:.1f} s (kill → sign-in page drawn by :{_node(page)}; "
+                f"the menu took clicks again after {reconnected or 0:.1f} s)"
+            )
             _no_traceback(page)
             assert _node(page) != first
             assert "重新登录" in main, main[:300]
