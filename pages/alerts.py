@@ -128,12 +128,13 @@ def _monitored_series(status: pd.DataFrame) -> None:
             "最近数据": status.last_date,
             "期数": status.observations,
             "最近导入": status.received_at.dt.strftime("%Y-%m-%d %H:%M").fillna("—"),
-            "状态": status.stale.map({True: "数据过期", False: "正常"}),
+            "状态": status.state,
         }
     )
     st.caption(
         f"共 {len(shown)} 个序列（最近导入的在前），其中 {int(status.stale.sum())} 个数据过期"
-        "（最近一期早于两个粒度周期）。"
+        f"（最近一期早于两个粒度周期，其预警不再更新）、{int((status.state == '数据不足').sum())} 个数据不足"
+        "（周序列不足8期、月序列不足4期，尚不能给出预警等级）。"
         "价格监测数据在“数据报送”导入，导入后即刷新这些序列的预警。"
     )
     st.dataframe(shown, hide_index=True, width="stretch", key="alerts_monitored", height=min(360, 38 + 35 * len(shown)))

@@ -35,7 +35,7 @@ from data_access.store.schema import (
 )
 from data_access.trust.auth import DESK_ROLES, Principal, require_role, write_audit
 
-__all__ = ["StaleWarning", "WarningActionError", "apply_action", "refresh_warnings"]
+__all__ = ["StaleWarning", "WarningActionError", "apply_action", "catalogue_prices", "refresh_warnings"]
 
 ENGINE_ACTOR = "预警引擎"
 # An episode is stored once it reaches yellow or has alerted in two periods: a single blue
@@ -88,6 +88,9 @@ def refresh_warnings(
             price_series.c.region_code,
             price_series.c.frequency,
             product.c.season_months,
+            product.c.unit,
+            product.c.cost_price,
+            product.c.reference_price,
         )
         .join(product, product.c.id == price_series.c.product_id)
         .order_by(price_series.c.id)
@@ -97,7 +100,16 @@ def refresh_warnings(
     with engine.connect() as conn:
         series = frame(
             conn.execute(q).all(),
-            columns=["id", "product_id", "region_code", "frequency", "season_months"],
+            columns=[
+                "id",
+                "product_id",
+                "region_code",
+                "frequency",
+                "season_months",
+                "unit",
+                "cost_price",
+                "reference_price",
+            ],
         )
         last = select(func.max(price_observation.c.obs_date))
         if series_ids is not None:
@@ -137,9 +149,10 @@ def _episodes(engine: Engine, chunk: pd.DataFrame) -> pd.DataFrame:
                     price_observation.c.obs_date,
                     price_observation.c.price,
                     price_observation.c.volume,
+                    price_observation.c.stock,
                 ).where(price_observation.c.series_id.between(min(ids), max(ids)))
             ).all(),
-            columns=["series_id", "date", "price", "volume"],
+            columns=["series_id", "date", "price", "volume", "stock"],
         )
     obs = obs[obs.series_id.isin(ids)]
     cols = ["series_id", "level", "score", "first_date", "last_date", "reason", "periods"]
@@ -150,7 +163,7 @@ def _episodes(engine: Engine, chunk: pd.DataFrame) -> pd.DataFrame:
         for sid, months in zip(chunk.id, chunk.season_months, strict=True)
         if months
     }
-    scores = score_series(obs, seasons)
+    scores = score_series(obs, seasons, catalogue_prices(chunk))
     alerts = scores.loc[scores.level != "none", ["series_id", "date", "level", "score", "reason"]].copy()
     if alerts.empty:
         return pd.DataFrame(columns=cols)
@@ -176,6 +189,24 @@ def _episodes(engine: Engine, chunk: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
     keep = (out.level.map(_RANK) >= _RANK["yellow"]) | (out.periods >= MIN_ALERT_PERIODS)
     return out[keep][cols]
+
+
+# Stored prices are 元/kg: a catalogue price counts only when the product is sold by the kg.
+KG_UNITS = {"kg", "公斤", "千克", "元/kg", "元/公斤"}
+
+
+def catalogue_prices(series: pd.DataFrame) -> dict:
+    """Per series id: the product's 成本价 and 参考价 (``{"cost": …, "reference": …}``) when the
+    product's unit is the kilogram the observations are kept in; other units are left out."""
+    out = {}
+    for r in series.itertuples(index=False):
+        if str(r.unit or "kg").strip().lower() not in KG_UNITS:
+            continue
+        cost = None if r.cost_price is None or pd.isna(r.cost_price) else float(r.cost_price)
+        ref = None if r.reference_price is None or pd.isna(r.reference_price) else float(r.reference_price)
+        if cost or ref:
+            out[r.id] = {"cost": cost, "reference": ref}
+    return out
 
 
 def _upsert(engine: Engine, episodes: pd.DataFrame, chunk: pd.DataFrame, now: datetime, backdate: bool) -> dict:

@@ -88,6 +88,8 @@ COST_DEEP = 5 / 6
 COST_SEVERE = 0.7
 # Reference (guide) price: below 90% of it for 3 periods raises an existing alert one level.
 REFERENCE_SHARE = 0.9
+# The grain at a date is read from the series' latest this many date spacings up to it.
+GRAIN_GAPS = 6
 # A monthly value more than 60% below the month before waits for a second month (a typo).
 MONTHLY_TYPO_FALL = 0.6
 
@@ -301,7 +303,7 @@ def _clean(obs: pd.DataFrame, row_labels=None) -> pd.DataFrame:
 
     if "volume" in columns:
         volume_raw = obs[columns["volume"]]
-        blank = volume_raw.isna().to_numpy()
+        blank = volume_raw.isna().to_numpy().copy()
         if not pd.api.types.is_numeric_dtype(volume_raw):
             blank |= (volume_raw.astype(str).str.strip() == "").to_numpy()
         volume = _numbers(volume_raw)
@@ -406,6 +408,7 @@ def _score_clean(clean: pd.DataFrame, season_months: dict, prices: dict | None =
             has_season,
             cost,
             reference,
+            rows[use],
         )
         take = rows[use]
         for key, values in part.items():
@@ -445,8 +448,9 @@ def _score_clean(clean: pd.DataFrame, season_months: dict, prices: dict | None =
 
 
 def _monthly_rows(codes: np.ndarray, date_ns: np.ndarray) -> np.ndarray:
-    """Per row: True when, up to that row's date, at least half the spacings between the series'
-    distinct dates are 20 days or more (the grain as the data so far shows it; a first row is weekly)."""
+    """Per row: True when, up to that row's date, at least half of the series' latest
+    ``GRAIN_GAPS`` spacings between distinct dates are 20 days or more (the grain as the data so
+    far shows it, following a change of reporting within a few reports; a first row is weekly)."""
     day = date_ns.astype("datetime64[D]").astype(np.int64)
     order = np.lexsort((day, codes))
     c, d = codes[order], day[order]
@@ -454,16 +458,14 @@ def _monthly_rows(codes: np.ndarray, date_ns: np.ndarray) -> np.ndarray:
     uc, ud = c[new_date], d[new_date]
     same = np.r_[False, uc[1:] == uc[:-1]]
     gap = np.r_[0, np.diff(ud)]
-    long_gap = (same & (gap >= 20)).astype(np.int64)
-    short_gap = (same & (gap < 20)).astype(np.int64)
-    first = ~same
-    # Cumulative counts within each series.
-    seg = np.cumsum(first) - 1
-    cl, cs = np.cumsum(long_gap), np.cumsum(short_gap)
-    base_l = (cl - long_gap)[first][seg]
-    base_s = (cs - short_gap)[first][seg]
-    n_long, n_short = cl - base_l, cs - base_s
-    monthly_date = (n_long > 0) & (n_long >= n_short)
+    long_gap = np.cumsum(same & (gap >= 20))
+    any_gap = np.cumsum(same)
+    idx = np.arange(uc.size)
+    first = np.maximum.accumulate(np.where(~same, idx, 0))  # first distinct date of the series
+    back = np.maximum(idx - GRAIN_GAPS, first)
+    n_long = long_gap - long_gap[back]
+    n_all = any_gap - any_gap[back]
+    monthly_date = (n_long > 0) & (2 * n_long >= n_all)
     out = np.empty(len(codes), dtype=bool)
     out[order] = monthly_date[np.cumsum(new_date) - 1]
     return out
@@ -498,7 +500,7 @@ def _price_floors(uniques: pd.Index, prices: dict) -> tuple[np.ndarray, np.ndarr
     return cost, ref
 
 
-def _score_grain(grain, codes, date_ns, price, volume, season_table, has_season, cost, reference) -> dict:
+def _score_grain(grain, codes, date_ns, price, volume, season_table, has_season, cost, reference, read) -> dict:
     """Score the rows of one grain; returns per-row arrays keyed like ``_score_clean``'s.
 
     Several rows in one period (daily reports, two markets, a resubmission) count as their
@@ -538,7 +540,7 @@ def _score_grain(grain, codes, date_ns, price, volume, season_table, has_season,
     # such rows are scored again on the series cut at their date (pass i takes each series' i-th
     # such date). Stored series hold one row per period, so this is only for raw input.
     cell_last = pd.Series(day).groupby(cell).transform("max").to_numpy()
-    partial = day < cell_last
+    partial = (day < cell_last) & read  # only rows read at this grain need it
     if partial.any():
         cut = pd.DataFrame({"s": gcode[partial], "d": day[partial]}).drop_duplicates().sort_values(["s", "d"])
         cut["i"] = cut.groupby("s").cumcount()
@@ -590,7 +592,9 @@ def _grid_scores(gp: np.ndarray, gv: np.ndarray, ctx: dict) -> dict:
     price_z = np.nan_to_num(np.clip(np.fmax(-p["persistent"] / p["scale"], -p["ewma_z"]), 0, None))
     volume_z = np.nan_to_num(np.clip(np.fmax(-v["persistent"] / v["scale"], -v["ewma_z"]), 0, None))
     price_up = np.nan_to_num(p["resid"] / p["scale"]) > PRICE_UP_VETO
-    volume_z = np.where(price_up, 0.0, volume_z)
+    # Fewer sales at a higher price is a shortage: volume is ignored then, and its accumulated
+    # EWMA counts only while the latest volumes are themselves below normal (not the week after).
+    volume_z = np.where(price_up | ~(np.nan_to_num(v["persistent"]) < 0), 0.0, volume_z)
 
     # 2. Decline against the level before it began (frozen at the start of the run).
     # The long level itself leaves out the periods far above it (a plateau or spike).

@@ -15,9 +15,13 @@ from data_access.engines.signals import LEVELS, score_series
 
 __all__ = [
     "EPISODE_KINDS",
+    "GLUT_CATEGORIES",
+    "QUIET_CATEGORIES",
     "alps_baseline",
     "benchmark",
     "evaluate",
+    "evaluate_by_category",
+    "extended_panel",
     "quality_table",
     "synthetic_panel",
 ]

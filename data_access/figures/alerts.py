@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import Engine, and_, func, select
 
 from data_access.engines.rules import units_behind
-from data_access.engines.signals import LEVELS, score_series
+from data_access.engines.signals import LEVELS, MONTHLY, WEEKLY, score_series
 from data_access.query.filters import Filters, in_region, region_prefix
 from data_access.query.periods import as_date
 from data_access.reference.labels import PAIRING_KINDS
@@ -130,8 +130,9 @@ GRAIN_DAYS = {"day": 1, "week": 7, "month": 31}
 def series_status(engine: Engine, f: Filters, today: date | None = None, limit: int = 500) -> pd.DataFrame:
     """监测序列 in view of ``f`` (origin region, category), those that last received data first:
     ``series_id, product_name, region_name, market, grain, source_unit, source, received_at,
-    last_date, observations, stale`` (``stale``: the last observation is older than two periods
-    of the grain, counted from ``today``). At most ``limit`` rows."""
+    last_date, observations, stale, short, state`` (``stale``: the last observation is older than
+    two periods of the grain, counted from ``today``; ``short``: fewer periods than the engine needs
+    to give a level; ``state``: 数据过期 / 数据不足 / 正常). At most ``limit`` rows."""
     today = today or date.today()
     obs = (
         select(
@@ -174,12 +175,16 @@ def series_status(engine: Engine, f: Filters, today: date | None = None, limit: 
     with engine.connect() as conn:
         df = frame(conn.execute(q).all(), columns=list(q.selected_columns.keys()))
     if df.empty:
-        return df.assign(stale=pd.Series(dtype=bool))
+        return df.assign(stale=pd.Series(dtype=bool), short=pd.Series(dtype=bool), state=pd.Series(dtype=object))
     df["last_date"] = pd.to_datetime(df["last_date"]).dt.date
     df["received_at"] = pd.to_datetime(df["received_at"])
     span = df.grain.map(GRAIN_DAYS).fillna(7) * STALE_PERIODS
     age = (pd.Timestamp(today) - pd.to_datetime(df["last_date"])).dt.days
     df["stale"] = age.isna() | (age > span)
+    # Too few periods for the engine to give any level (signals.WEEKLY/MONTHLY.min_history).
+    need = np.where(df.grain == "month", MONTHLY.min_history, WEEKLY.min_history)
+    df["short"] = df.observations.fillna(0).to_numpy() < need
+    df["state"] = np.select([df.stale, df.short], ["数据过期", "数据不足"], "正常")
     return df
 
 

@@ -1,6 +1,7 @@
 """价格监测数据 in a real headless Chromium: an admin registers a product, uploads a wide price bulletin
 (XLSX, markets as columns, 元/斤) on 数据报送 and commits it; 滞销预警 then shows the glut series'
-warning with its reason and lists the imported series under 监测序列."""
+warning with its reason (naming the methods that fired) and lists the imported series under 监测序列,
+where a market that stopped reporting two months ago shows 数据过期."""
 
 from datetime import date, timedelta
 
@@ -47,12 +48,17 @@ def test_a_wide_price_file_uploaded_on_the_page_raises_the_glut_warning(store, t
     shift = (date.today() - timedelta(days=date.today().weekday() + 7)) - days[-1]
     days = [d + shift for d in days]
     stable = [4.0 + 0.02 * ((i * 7) % 5 - 2) for i in range(len(days))]
+    # A third market stopped reporting ten weeks ago: two months without data → 数据过期.
+    stopped = [round(p / 2, 3) if i < len(days) - 10 else None for i, p in enumerate(stable)]
     path = tmp_path / "脆李价格周报.xlsx"
     path.write_bytes(
         _wide_xlsx(
             "巫山脆李批发价格周报（单位：元/斤）",
-            ["日期", "北京新发地", "山东寿光"],
-            [[d.isoformat(), round(g / 2, 3), round(p / 2, 3)] for d, g, p in zip(days, glut, stable, strict=True)],
+            ["日期", "北京新发地", "山东寿光", "重庆双福"],
+            [
+                [d.isoformat(), round(g / 2, 3), round(p / 2, 3), q]
+                for d, g, p, q in zip(days, glut, stable, stopped, strict=True)
+            ],
         )
     )
     with streamlit_server(url, {"BANGFU_DEMO": "0"}) as base, browser_page(height=2400) as page:
@@ -66,7 +72,7 @@ def test_a_wide_price_file_uploaded_on_the_page_raises_the_glut_warning(store, t
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
         wait_for_app(page)
         text = main.inner_text()
-        assert "可以导入" in text and "价格监测序列 2 个" in text, text[:2000]
+        assert "可以导入" in text and "价格监测序列 3 个" in text, text[:2000]
         page.get_by_role("button", name="确认导入").click()
         wait_for_app(page)
         page.wait_for_selector("text=已导入「价格监测数据」", timeout=60_000)
@@ -82,10 +88,12 @@ def test_a_wide_price_file_uploaded_on_the_page_raises_the_glut_warning(store, t
         open_signed_in(page, f"{base}/warnings", "admin1", PASSWORD)
         text = main.inner_text()
         assert "预警清单" in text and "监测序列" in text
-        assert "共 2 个序列（最近导入的在前），其中 0 个数据过期" in text
+        assert "共 3 个序列（最近导入的在前），其中 1 个数据过期" in text, text[:3000]
         open_signed_in(page, f"{base}/warnings?warning={wid}", "admin1", PASSWORD)
         header = main.inner_text()
         assert f"#{wid} 巫山脆李（巫山县）" in header and "监测点：北京新发地" in header
         assert "预警原因" in header and "价格" in header.split("预警原因", 1)[1][:200]
+        reason = header.split("预警原因", 1)[1][:400]
+        assert any(m in reason for m in ("持续下跌", "季节异常", "同比下降", "低于成本价")), reason
         screenshot(page, "prices_warning")
         assert not [u for u in page.blocked if "googleapis" not in u and "gstatic" not in u], page.blocked

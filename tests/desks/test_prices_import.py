@@ -161,8 +161,9 @@ def test_the_alerts_page_figure_tells_when_each_series_last_received_data(store)
     fresh = series_status(store, every, today=date(2024, 8, 1)).set_index("market").loc["过期测试点"]
     assert fresh.last_date == date(2024, 7, 22) and fresh.grain == "week" and not fresh.stale
     assert fresh.received_at.year == date.today().year and fresh.observations == 2
+    assert fresh.state == "数据不足"  # two weeks: too little history for any level
     late = series_status(store, every, today=date(2024, 8, 10)).set_index("market").loc["过期测试点"]
-    assert late.stale  # older than two weeks
+    assert late.stale and late.state == "数据过期"  # older than two weeks
 
 
 def test_a_formula_in_a_text_cell_is_refused_and_a_long_file_takes_the_default_market():

@@ -49,7 +49,7 @@ def test_page_shows_counts_and_the_warning_named_in_the_url(demo_engine, monkeyp
     # 监测序列: every series with its last observation and whether it is out of date.
     assert "监测序列" in [h.value for h in at.subheader]
     monitored = next(d.value for d in at.dataframe if "最近数据" in d.value.columns)
-    assert len(monitored) > 0 and set(monitored["状态"]) <= {"正常", "数据过期"}
+    assert len(monitored) > 0 and set(monitored["状态"]) <= {"正常", "数据过期", "数据不足"}
     assert monitored["最近数据"].notna().all()
 
 
