@@ -18,3 +18,17 @@ def signed_in_as(at, engine, username: str = "test-admin", role: str = "admin", 
     at.session_state["principal"] = principal
     at.session_state["auth_token"] = sessions.start(engine, principal)
     return principal
+
+
+def session_for(at, principal) -> None:
+    """Put ``principal`` (a user of the app's store, ``BANGFU_DATABASE_URL``) into ``at``'s session
+    with a server-side session of its own, as a sign-in leaves it."""
+    from data_access.store.config import database_url
+    from data_access.store.db import make_engine
+
+    engine = make_engine(database_url())
+    try:
+        at.session_state["principal"] = principal
+        at.session_state["auth_token"] = sessions.start(engine, principal)
+    finally:
+        engine.dispose()

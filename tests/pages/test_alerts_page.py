@@ -11,6 +11,7 @@ from data_access.query.filters import Filters
 from data_access.store.config import ENV_URL
 from data_access.trust import auth
 from tests.principals import ADMIN, desk
+from tests.signin import session_for
 
 DASHBOARD = str(Path(__file__).resolve().parents[2] / "dashboard.py")
 ALL = Filters(start=date(2020, 1, 1), end=date(2026, 12, 31))
@@ -21,7 +22,7 @@ def _page(engine, monkeypatch, warning_id: int | None = None, principal=None) ->
     monkeypatch.setenv("BANGFU_DEMO", "1")
     at = AppTest.from_file(DASHBOARD, default_timeout=120)
     if principal is not None:
-        at.session_state["principal"] = principal
+        session_for(at, principal)  # with its server-side session
     at.run()
     at.switch_page("pages/alerts.py")
     if warning_id is not None:

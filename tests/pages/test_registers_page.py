@@ -11,6 +11,7 @@ from data_access.store import schema as s
 from data_access.store.config import ENV_URL
 from data_access.trust import auth
 from tests.principals import ADMIN
+from tests.signin import session_for
 
 DASHBOARD = str(Path(__file__).resolve().parents[2] / "dashboard.py")
 
@@ -18,7 +19,7 @@ DASHBOARD = str(Path(__file__).resolve().parents[2] / "dashboard.py")
 def registers_page(principal=None) -> AppTest:
     at = AppTest.from_file(DASHBOARD, default_timeout=120)
     if principal is not None:
-        at.session_state["principal"] = principal
+        session_for(at, principal)  # with its server-side session
     at.run()
     at.switch_page("pages/registers.py")
     at.run()

@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from data_access.store.config import ENV_URL
 from tests.principals import ADMIN
+from tests.signin import session_for
 
 DASHBOARD = str(Path(__file__).resolve().parents[2] / "dashboard.py")
 
@@ -21,7 +22,7 @@ def app_env(demo_engine, monkeypatch):
 def reporting_page(principal=None) -> AppTest:
     at = AppTest.from_file(DASHBOARD, default_timeout=120)
     if principal is not None:
-        at.session_state["principal"] = principal
+        session_for(at, principal)  # with its server-side session
     at.run()
     at.switch_page("pages/reporting.py")
     at.run()
