@@ -1,6 +1,5 @@
 """docs/trust.md's 等保三级 / PIPL table names tests that exist: every ``tests/…py::test_name`` it
-cites is a test function of that file (rows marked "(auth19)" name tests planned on the accounts
-branch and are skipped until it is merged), and every control row names a test or says N/A."""
+cites is a test function of that file, and every control row names a test or says N/A."""
 
 from __future__ import annotations
 
@@ -40,9 +39,7 @@ def test_every_cited_test_exists():
     for row in _table_rows():
         last = row.strip().strip("|").split("|")[-1]
         current_file = None
-        for m in re.finditer(r"`(tests/[\w/]+\.py)?(::\w+)?`|(tests/[\w/]+\.py) \(auth19\)", last):
-            if m.group(3):
-                continue  # planned on the accounts branch
+        for m in re.finditer(r"`(tests/[\w/]+\.py)?(::\w+)?`", last):
             path, name = m.group(1), m.group(2)
             current_file = path or current_file
             assert current_file, row
