@@ -769,15 +769,14 @@ def _band_score(fall: np.ndarray, bands: tuple, factor) -> np.ndarray:
 
 
 def _run_length(cond: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """Consecutive observed periods up to each cell where ``cond`` holds (missing periods carry)."""
-    n, width = cond.shape
-    out = np.zeros((n, width), dtype=np.int64)
-    count = np.zeros(n, dtype=np.int64)
-    for j in range(width):
-        ok = observed[:, j]
-        count = np.where(ok, np.where(cond[:, j], count + 1, 0), count)
-        out[:, j] = np.where(ok, count, 0)
-    return out
+    """Consecutive observed periods up to each cell where ``cond`` holds (missing periods carry).
+
+    By cumulative sums: the count of observed ``cond`` cells so far, less that count at the
+    latest observed cell where ``cond`` failed (0 on missing periods)."""
+    hit = cond & observed
+    total = np.cumsum(hit, axis=1, dtype=np.int64)
+    at_break = np.maximum.accumulate(np.where(observed & ~cond, total, 0), axis=1)
+    return np.where(hit, total - at_break, 0)
 
 
 def _anomaly(y: np.ndarray, grain: _Grain, floor: float, seasonal: np.ndarray | None) -> dict:
@@ -868,9 +867,21 @@ def _nanmedian_lags(a: np.ndarray, lags: list[int]) -> np.ndarray:
 
 
 def _nanmedian_stack(stack: np.ndarray) -> np.ndarray:
-    """Median over the first axis ignoring NaN (NaN where all are missing)."""
-    stack = stack.copy()
-    stack.sort(axis=0)  # NaN sorts last
+    """Median over the first axis ignoring NaN (NaN where all are missing).
+
+    For the 3 or 4 years stacked here a sorting network of elementwise min/max (NaN as +inf,
+    so it sorts last) is much cheaper than a sort along the first axis."""
+    k = stack.shape[0]
+    pairs = {1: [], 2: [(0, 1)], 3: [(0, 1), (1, 2), (0, 1)], 4: [(0, 1), (2, 3), (0, 2), (1, 3), (1, 2)]}.get(k)
+    if pairs is None:
+        stack = stack.copy()
+        stack.sort(axis=0)  # NaN sorts last
+    else:
+        stack = [np.where(np.isnan(x), np.inf, x) for x in stack]
+        for i, j in pairs:
+            stack[i], stack[j] = np.minimum(stack[i], stack[j]), np.maximum(stack[i], stack[j])
+        stack = np.stack(stack)
+        stack[np.isinf(stack) & (stack > 0)] = np.nan
     count = (~np.isnan(stack)).sum(axis=0)
     lo = np.take_along_axis(stack, np.clip((count - 1) // 2, 0, None)[None], axis=0)[0]
     hi = np.take_along_axis(stack, np.clip(count // 2, 0, None)[None], axis=0)[0]
