@@ -356,36 +356,38 @@ def _score_clean(clean: pd.DataFrame, season_months: dict, prices: dict | None =
     real_zero = clean["stock"].notna().to_numpy() | clean["zero_confirmed"].to_numpy(dtype=bool)
     volume[(volume == 0) & ~real_zero] = np.nan
 
-    cols = {
-        "level_rank": np.zeros(n, dtype=np.int8),
-        "score": np.zeros(n),
-        "price_z": np.full(n, np.nan),
-        "volume_z": np.full(n, np.nan),
-        "price_gap": np.full(n, np.nan),
-        "volume_gap": np.full(n, np.nan),
-        "baseline": np.full(n, np.nan),
-        "band_low": np.full(n, np.nan),
-        "band_high": np.full(n, np.nan),
-        "since": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
-        "periods": np.zeros(n, dtype=np.int64),
-        "seasonal": np.zeros(n, dtype=bool),
-        "in_season": np.full(n, -1, dtype=np.int8),
-        "s_seasonal": np.zeros(n),
-        "s_decline": np.zeros(n),
-        "s_yoy": np.zeros(n),
-        "cost_rank": np.zeros(n, dtype=np.int8),
-        "raised": np.zeros(n, dtype=bool),
-        "decline_gap": np.full(n, np.nan),
-        "decline_ref": np.full(n, np.nan),
-        "decline_since": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
-        "yoy_gap": np.full(n, np.nan),
-        "yoy_years": np.zeros(n, dtype=np.int64),
-        "floor_ratio": np.full(n, np.nan),
-        "floor_run": np.zeros(n, dtype=np.int64),
-        "ref_ratio": np.full(n, np.nan),
-        "ref_run": np.zeros(n, dtype=np.int64),
-        "history": np.zeros(n, dtype=np.int64),
+    # (dtype, fill) of each per-row column; allocated only when one grain covers part of the rows.
+    spec = {
+        "level_rank": (np.int8, 0),
+        "score": (np.float64, 0.0),
+        "price_z": (np.float64, np.nan),
+        "volume_z": (np.float64, np.nan),
+        "price_gap": (np.float64, np.nan),
+        "volume_gap": (np.float64, np.nan),
+        "baseline": (np.float64, np.nan),
+        "band_low": (np.float64, np.nan),
+        "band_high": (np.float64, np.nan),
+        "since": ("datetime64[ns]", np.datetime64("NaT")),
+        "periods": (np.int64, 0),
+        "seasonal": (bool, 0),
+        "in_season": (np.int8, -1),
+        "s_seasonal": (np.float64, 0.0),
+        "s_decline": (np.float64, 0.0),
+        "s_yoy": (np.float64, 0.0),
+        "cost_rank": (np.int8, 0),
+        "raised": (bool, 0),
+        "decline_gap": (np.float64, np.nan),
+        "decline_ref": (np.float64, np.nan),
+        "decline_since": ("datetime64[ns]", np.datetime64("NaT")),
+        "yoy_gap": (np.float64, np.nan),
+        "yoy_years": (np.int64, 0),
+        "floor_ratio": (np.float64, np.nan),
+        "floor_run": (np.int64, 0),
+        "ref_ratio": (np.float64, np.nan),
+        "ref_run": (np.int64, 0),
+        "history": (np.int64, 0),
     }
+    cols: dict[str, np.ndarray] = {}
     season_table, has_season = _season_table(uniques, season_months)
     cost, reference = _price_floors(uniques, prices or {})
     price_all = clean["price"].to_numpy()
@@ -411,9 +413,18 @@ def _score_clean(clean: pd.DataFrame, season_months: dict, prices: dict | None =
             rows[use],
         )
         take = rows[use]
+        if use.size == n and take.all():  # one grain for every row: the part is the column
+            for key, values in part.items():
+                cols[key] = values.astype(spec[key][0], copy=False)
+            continue
         for key, values in part.items():
+            if key not in cols:
+                cols[key] = np.full(n, spec[key][1], dtype=spec[key][0])
             cols[key][use[take]] = values[take]
 
+    for key, (dtype, fill) in spec.items():
+        if key not in cols:
+            cols[key] = np.full(n, fill, dtype=dtype)
     out = pd.DataFrame(
         {
             "series_id": clean["series_id"].array,
@@ -534,8 +545,12 @@ def _score_grain(grain, codes, date_ns, price, volume, season_table, has_season,
     )
     day = date_ns.astype("datetime64[D]").astype(np.int64)
     grids = _grid_scores(_cell_median(cell, log_price, n_s, width), _cell_median(cell, log_volume, n_s, width), ctx)
-    flat = (gcode, pos)
-    result = {key_: v[flat] for key_, v in grids.items()}
+    if cell.size == n_s * width and np.array_equal(cell, np.arange(cell.size)):
+        # One row per period, in series and period order (a stored panel): the grid is the rows.
+        result = {key_: v.reshape(-1) for key_, v in grids.items()}
+    else:
+        result = {key_: grids[key_].reshape(-1)[cell] for key_ in list(grids)}
+    del grids
     # A row dated before the last date of its period must not see the later rows of that period:
     # such rows are scored again on the series cut at their date (pass i takes each series' i-th
     # such date). Stored series hold one row per period, so this is only for raw input.
@@ -795,8 +810,16 @@ def _anomaly(y: np.ndarray, grain: _Grain, floor: float, seasonal: np.ndarray | 
     deseason = y - seasonal
     level_s = _shift(_rolling(deseason, grain.level, grain.level_min, "median"))
     # Without a year of history a short trailing level follows the season as well as it can.
-    level_0 = _shift(_rolling(y, max(grain.level // 3, grain.level_min + 1), grain.level_min, "median"))
     use_season = ~np.isnan(seasonal) & ~np.isnan(level_s)
+    # It is read only where there is no seasonal baseline (mostly the first year): a trailing
+    # window at a period sees only earlier periods, so computing it on the leading columns up to
+    # the last one that needs it gives the same values.
+    need = np.flatnonzero((~use_season).any(axis=0))
+    level_0 = np.full_like(y, np.nan)
+    if need.size:
+        upto = int(need[-1]) + 1
+        short = max(grain.level // 3, grain.level_min + 1)
+        level_0[:, :upto] = _shift(_rolling(y[:, :upto], short, grain.level_min, "median"))
     baseline = np.where(use_season, np.nan_to_num(seasonal) + level_s, level_0)
 
     resid = y - baseline
