@@ -624,6 +624,7 @@ def _grid_scores(gp: np.ndarray, gv: np.ndarray, ctx: dict) -> dict:
     seasonal = _nanmedian_lags(kept - annual, lags)
     seasonal = np.where(np.isnan(seasonal), seasonal0, seasonal)
     has_year = ~np.isnan(seasonal)
+    del annual0, seasonal0, first, glut, kept, annual  # peak memory on large panels
 
     # 1. Seasonal anomaly (the original method), price and volume.
     p = _anomaly(gp, grain, PRICE_SCALE_FLOOR, seasonal)
@@ -634,6 +635,8 @@ def _grid_scores(gp: np.ndarray, gv: np.ndarray, ctx: dict) -> dict:
     # Fewer sales at a higher price is a shortage: volume is ignored then, and its accumulated
     # EWMA counts only while the latest volumes are themselves below normal (not the week after).
     volume_z = np.where(price_up | ~(np.nan_to_num(v["persistent"]) < 0), 0.0, volume_z)
+    volume_gap = np.expm1(v["persistent"])
+    del v, price_up
 
     # 2. Decline against the level before it began (frozen at the start of the run).
     # The long level itself leaves out the periods far above it (a plateau or spike).
@@ -726,7 +729,7 @@ def _grid_scores(gp: np.ndarray, gv: np.ndarray, ctx: dict) -> dict:
         "price_z": price_z,
         "volume_z": volume_z,
         "price_gap": np.expm1(p["persistent"]),
-        "volume_gap": np.expm1(v["persistent"]),
+        "volume_gap": volume_gap,
         "baseline": np.exp(base_p),
         "band_low": np.exp(base_p - 2 * p["scale"]),
         "band_high": np.exp(base_p + 2 * p["scale"]),
