@@ -885,8 +885,10 @@ def _cell_median(cell: np.ndarray, values: np.ndarray, n_s: int, width: int) -> 
 
 def _rolling(a: np.ndarray, window: int, min_periods: int, how: str, center: bool = False) -> np.ndarray:
     n, width = a.shape
-    if n * width >= _THREAD_CELLS and n >= 2:
-        # pandas' rolling kernels release the GIL: two halves of the series run on two cores.
+    if how == "median" and n * width >= _THREAD_CELLS and n >= 2:
+        # pandas' rolling median releases the GIL: two halves of the series run on two cores
+        # (medians only: a rolling mean carries a running sum across rows, so a split would change
+        # its last bits; means are cheap anyway).
         half = n // 2
         with ThreadPoolExecutor(2) as pool:
             parts = list(
