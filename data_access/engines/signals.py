@@ -15,6 +15,7 @@ later included).
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +93,8 @@ REFERENCE_SHARE = 0.9
 GRAIN_GAPS = 6
 # A monthly value more than 60% below the month before waits for a second month (a typo).
 MONTHLY_TYPO_FALL = 0.6
+# Grids of at least this many cells are rolled in two threads (the machine's two cores).
+_THREAD_CELLS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -356,36 +359,38 @@ def _score_clean(clean: pd.DataFrame, season_months: dict, prices: dict | None =
     real_zero = clean["stock"].notna().to_numpy() | clean["zero_confirmed"].to_numpy(dtype=bool)
     volume[(volume == 0) & ~real_zero] = np.nan
 
-    cols = {
-        "level_rank": np.zeros(n, dtype=np.int8),
-        "score": np.zeros(n),
-        "price_z": np.full(n, np.nan),
-        "volume_z": np.full(n, np.nan),
-        "price_gap": np.full(n, np.nan),
-        "volume_gap": np.full(n, np.nan),
-        "baseline": np.full(n, np.nan),
-        "band_low": np.full(n, np.nan),
-        "band_high": np.full(n, np.nan),
-        "since": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
-        "periods": np.zeros(n, dtype=np.int64),
-        "seasonal": np.zeros(n, dtype=bool),
-        "in_season": np.full(n, -1, dtype=np.int8),
-        "s_seasonal": np.zeros(n),
-        "s_decline": np.zeros(n),
-        "s_yoy": np.zeros(n),
-        "cost_rank": np.zeros(n, dtype=np.int8),
-        "raised": np.zeros(n, dtype=bool),
-        "decline_gap": np.full(n, np.nan),
-        "decline_ref": np.full(n, np.nan),
-        "decline_since": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
-        "yoy_gap": np.full(n, np.nan),
-        "yoy_years": np.zeros(n, dtype=np.int64),
-        "floor_ratio": np.full(n, np.nan),
-        "floor_run": np.zeros(n, dtype=np.int64),
-        "ref_ratio": np.full(n, np.nan),
-        "ref_run": np.zeros(n, dtype=np.int64),
-        "history": np.zeros(n, dtype=np.int64),
+    # (dtype, fill) of each per-row column; allocated only when one grain covers part of the rows.
+    spec = {
+        "level_rank": (np.int8, 0),
+        "score": (np.float64, 0.0),
+        "price_z": (np.float64, np.nan),
+        "volume_z": (np.float64, np.nan),
+        "price_gap": (np.float64, np.nan),
+        "volume_gap": (np.float64, np.nan),
+        "baseline": (np.float64, np.nan),
+        "band_low": (np.float64, np.nan),
+        "band_high": (np.float64, np.nan),
+        "since": ("datetime64[ns]", np.datetime64("NaT")),
+        "periods": (np.int64, 0),
+        "seasonal": (bool, 0),
+        "in_season": (np.int8, -1),
+        "s_seasonal": (np.float64, 0.0),
+        "s_decline": (np.float64, 0.0),
+        "s_yoy": (np.float64, 0.0),
+        "cost_rank": (np.int8, 0),
+        "raised": (bool, 0),
+        "decline_gap": (np.float64, np.nan),
+        "decline_ref": (np.float64, np.nan),
+        "decline_since": ("datetime64[ns]", np.datetime64("NaT")),
+        "yoy_gap": (np.float64, np.nan),
+        "yoy_years": (np.int64, 0),
+        "floor_ratio": (np.float64, np.nan),
+        "floor_run": (np.int64, 0),
+        "ref_ratio": (np.float64, np.nan),
+        "ref_run": (np.int64, 0),
+        "history": (np.int64, 0),
     }
+    cols: dict[str, np.ndarray] = {}
     season_table, has_season = _season_table(uniques, season_months)
     cost, reference = _price_floors(uniques, prices or {})
     price_all = clean["price"].to_numpy()
@@ -411,21 +416,31 @@ def _score_clean(clean: pd.DataFrame, season_months: dict, prices: dict | None =
             rows[use],
         )
         take = rows[use]
+        if use.size == n and take.all():  # one grain for every row: the part is the column
+            for key, values in part.items():
+                cols[key] = values.astype(spec[key][0], copy=False)
+            continue
         for key, values in part.items():
+            if key not in cols:
+                cols[key] = np.full(n, spec[key][1], dtype=spec[key][0])
             cols[key][use[take]] = values[take]
 
+    for key, (dtype, fill) in spec.items():
+        if key not in cols:
+            cols[key] = np.full(n, fill, dtype=dtype)
     out = pd.DataFrame(
         {
             "series_id": clean["series_id"].array,
             "date": clean["date"].to_numpy(),
-            "level": np.asarray(LEVELS, dtype=object)[cols["level_rank"]],
+            "level": _text(cols["level_rank"], LEVELS),
             "score": np.round(cols["score"], 2),
         }
     )
-    out["reason"] = _reasons(cols, monthly)
+    alert = np.flatnonzero(cols["level_rank"] > 0)
+    out["reason"] = _text_at(_reasons(cols, monthly), alert)
     min_history = np.where(monthly, MONTHLY.min_history, WEEKLY.min_history)
-    out["status"] = np.where(cols["history"] < min_history, "数据不足", "")
-    out["methods"] = _methods(cols)
+    out["status"] = _text((cols["history"] < min_history).astype(np.int8), ("", "数据不足"))
+    out["methods"] = _text_at(_methods(cols), alert)
     for key in (
         "price_z",
         "volume_z",
@@ -445,6 +460,26 @@ def _score_clean(clean: pd.DataFrame, season_months: dict, prices: dict | None =
     out["in_season"] = pd.array(np.where(cols["in_season"] < 0, None, cols["in_season"] == 1), dtype="boolean")
     out.index = clean.index
     return out
+
+
+def _text(codes: np.ndarray, labels) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    """A text column ``labels[codes]`` built as an Arrow dictionary (millions of rows in a few
+    milliseconds instead of converting as many Python strings); the same values and dtype."""
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pandas then stores text as Python objects
+        return np.asarray(labels, dtype=object)[codes]
+    d = pa.DictionaryArray.from_arrays(
+        pa.array(np.asarray(codes, dtype=np.int32)), pa.array(list(labels), type=pa.large_string())
+    )
+    return pd.Series(d.cast(pa.large_string()).to_pandas()).array
+
+
+def _text_at(values: np.ndarray, idx: np.ndarray):
+    """Text column of ``values`` that are empty except at positions ``idx``."""
+    codes = np.zeros(len(values), dtype=np.int32)
+    codes[idx] = np.arange(1, idx.size + 1, dtype=np.int32)
+    return _text(codes, ["", *values[idx].tolist()])
 
 
 def _monthly_rows(codes: np.ndarray, date_ns: np.ndarray) -> np.ndarray:
@@ -534,8 +569,12 @@ def _score_grain(grain, codes, date_ns, price, volume, season_table, has_season,
     )
     day = date_ns.astype("datetime64[D]").astype(np.int64)
     grids = _grid_scores(_cell_median(cell, log_price, n_s, width), _cell_median(cell, log_volume, n_s, width), ctx)
-    flat = (gcode, pos)
-    result = {key_: v[flat] for key_, v in grids.items()}
+    if cell.size == n_s * width and np.array_equal(cell, np.arange(cell.size)):
+        # One row per period, in series and period order (a stored panel): the grid is the rows.
+        result = {key_: v.reshape(-1) for key_, v in grids.items()}
+    else:
+        result = {key_: grids[key_].reshape(-1)[cell] for key_ in list(grids)}
+    del grids
     # A row dated before the last date of its period must not see the later rows of that period:
     # such rows are scored again on the series cut at their date (pass i takes each series' i-th
     # such date). Stored series hold one row per period, so this is only for raw input.
@@ -585,6 +624,7 @@ def _grid_scores(gp: np.ndarray, gv: np.ndarray, ctx: dict) -> dict:
     seasonal = _nanmedian_lags(kept - annual, lags)
     seasonal = np.where(np.isnan(seasonal), seasonal0, seasonal)
     has_year = ~np.isnan(seasonal)
+    del annual0, seasonal0, first, glut, kept, annual  # peak memory on large panels
 
     # 1. Seasonal anomaly (the original method), price and volume.
     p = _anomaly(gp, grain, PRICE_SCALE_FLOOR, seasonal)
@@ -595,6 +635,8 @@ def _grid_scores(gp: np.ndarray, gv: np.ndarray, ctx: dict) -> dict:
     # Fewer sales at a higher price is a shortage: volume is ignored then, and its accumulated
     # EWMA counts only while the latest volumes are themselves below normal (not the week after).
     volume_z = np.where(price_up | ~(np.nan_to_num(v["persistent"]) < 0), 0.0, volume_z)
+    volume_gap = np.expm1(v["persistent"])
+    del v, price_up
 
     # 2. Decline against the level before it began (frozen at the start of the run).
     # The long level itself leaves out the periods far above it (a plateau or spike).
@@ -687,7 +729,7 @@ def _grid_scores(gp: np.ndarray, gv: np.ndarray, ctx: dict) -> dict:
         "price_z": price_z,
         "volume_z": volume_z,
         "price_gap": np.expm1(p["persistent"]),
-        "volume_gap": np.expm1(v["persistent"]),
+        "volume_gap": volume_gap,
         "baseline": np.exp(base_p),
         "band_low": np.exp(base_p - 2 * p["scale"]),
         "band_high": np.exp(base_p + 2 * p["scale"]),
@@ -769,15 +811,14 @@ def _band_score(fall: np.ndarray, bands: tuple, factor) -> np.ndarray:
 
 
 def _run_length(cond: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """Consecutive observed periods up to each cell where ``cond`` holds (missing periods carry)."""
-    n, width = cond.shape
-    out = np.zeros((n, width), dtype=np.int64)
-    count = np.zeros(n, dtype=np.int64)
-    for j in range(width):
-        ok = observed[:, j]
-        count = np.where(ok, np.where(cond[:, j], count + 1, 0), count)
-        out[:, j] = np.where(ok, count, 0)
-    return out
+    """Consecutive observed periods up to each cell where ``cond`` holds (missing periods carry).
+
+    By cumulative sums: the count of observed ``cond`` cells so far, less that count at the
+    latest observed cell where ``cond`` failed (0 on missing periods)."""
+    hit = cond & observed
+    total = np.cumsum(hit, axis=1, dtype=np.int64)
+    at_break = np.maximum.accumulate(np.where(observed & ~cond, total, 0), axis=1)
+    return np.where(hit, total - at_break, 0)
 
 
 def _anomaly(y: np.ndarray, grain: _Grain, floor: float, seasonal: np.ndarray | None) -> dict:
@@ -796,8 +837,16 @@ def _anomaly(y: np.ndarray, grain: _Grain, floor: float, seasonal: np.ndarray | 
     deseason = y - seasonal
     level_s = _shift(_rolling(deseason, grain.level, grain.level_min, "median"))
     # Without a year of history a short trailing level follows the season as well as it can.
-    level_0 = _shift(_rolling(y, max(grain.level // 3, grain.level_min + 1), grain.level_min, "median"))
     use_season = ~np.isnan(seasonal) & ~np.isnan(level_s)
+    # It is read only where there is no seasonal baseline (mostly the first year): a trailing
+    # window at a period sees only earlier periods, so computing it on the leading columns up to
+    # the last one that needs it gives the same values.
+    need = np.flatnonzero((~use_season).any(axis=0))
+    level_0 = np.full_like(y, np.nan)
+    if need.size:
+        upto = int(need[-1]) + 1
+        short = max(grain.level // 3, grain.level_min + 1)
+        level_0[:, :upto] = _shift(_rolling(y[:, :upto], short, grain.level_min, "median"))
     baseline = np.where(use_season, np.nan_to_num(seasonal) + level_s, level_0)
 
     resid = y - baseline
@@ -835,6 +884,21 @@ def _cell_median(cell: np.ndarray, values: np.ndarray, n_s: int, width: int) -> 
 
 
 def _rolling(a: np.ndarray, window: int, min_periods: int, how: str, center: bool = False) -> np.ndarray:
+    n, width = a.shape
+    if how == "median" and n * width >= _THREAD_CELLS and n >= 2:
+        # pandas' rolling median releases the GIL: two halves of the series run on two cores
+        # (medians only: a rolling mean carries a running sum across rows, so a split would change
+        # its last bits; means are cheap anyway).
+        half = n // 2
+        with ThreadPoolExecutor(2) as pool:
+            parts = list(
+                pool.map(lambda rows: _rolling_rows(rows, window, min_periods, how, center), (a[:half], a[half:]))
+            )
+        return np.concatenate(parts)
+    return _rolling_rows(a, window, min_periods, how, center)
+
+
+def _rolling_rows(a: np.ndarray, window: int, min_periods: int, how: str, center: bool) -> np.ndarray:
     # Rows laid end to end with NaN padding between them: one Cython pass over all series.
     n, width = a.shape
     pad = window
@@ -868,9 +932,21 @@ def _nanmedian_lags(a: np.ndarray, lags: list[int]) -> np.ndarray:
 
 
 def _nanmedian_stack(stack: np.ndarray) -> np.ndarray:
-    """Median over the first axis ignoring NaN (NaN where all are missing)."""
-    stack = stack.copy()
-    stack.sort(axis=0)  # NaN sorts last
+    """Median over the first axis ignoring NaN (NaN where all are missing).
+
+    For the 3 or 4 years stacked here a sorting network of elementwise min/max (NaN as +inf,
+    so it sorts last) is much cheaper than a sort along the first axis."""
+    k = stack.shape[0]
+    pairs = {1: [], 2: [(0, 1)], 3: [(0, 1), (1, 2), (0, 1)], 4: [(0, 1), (2, 3), (0, 2), (1, 3), (1, 2)]}.get(k)
+    if pairs is None:
+        stack = stack.copy()
+        stack.sort(axis=0)  # NaN sorts last
+    else:
+        stack = [np.where(np.isnan(x), np.inf, x) for x in stack]
+        for i, j in pairs:
+            stack[i], stack[j] = np.minimum(stack[i], stack[j]), np.maximum(stack[i], stack[j])
+        stack = np.stack(stack)
+        stack[np.isinf(stack) & (stack > 0)] = np.nan
     count = (~np.isnan(stack)).sum(axis=0)
     lo = np.take_along_axis(stack, np.clip((count - 1) // 2, 0, None)[None], axis=0)[0]
     hi = np.take_along_axis(stack, np.clip(count // 2, 0, None)[None], axis=0)[0]
