@@ -104,8 +104,9 @@ def test_chain_check_passes_then_names_a_row_edited_by_hand(app_env):
 
 
 def test_a_table_download_writes_its_audit_row(app_env):
-    build = tables.audited(lambda: b"a,b\n1,2\n", "网点.csv", 1, "2024年 广东省")
-    assert build() == b"a,b\n1,2\n"
+    build = tables.audited(lambda stamp: f"{stamp}\na,b\n1,2\n".encode(), "网点.csv", 1, "2024年 广东省")
+    stamp, body = build().decode().split("\n", 1)
+    assert body == "a,b\n1,2\n" and stamp.startswith("导出：") and "2024年 广东省" in stamp
     with app_env.connect() as conn:
         row = conn.execute(
             select(audit_log).where(audit_log.c.action == "download").order_by(audit_log.c.id.desc()).limit(1)
