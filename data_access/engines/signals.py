@@ -466,7 +466,7 @@ def _text(codes: np.ndarray, labels) -> pd.api.extensions.ExtensionArray | np.nd
     """A text column ``labels[codes]`` built as an Arrow dictionary (millions of rows in a few
     milliseconds instead of converting as many Python strings); the same values and dtype."""
     try:
-        import pyarrow as pa
+        import pyarrow as pa  # optional: without it pandas stores text as Python objects
     except ImportError:  # pragma: no cover - pandas then stores text as Python objects
         return np.asarray(labels, dtype=object)[codes]
     d = pa.DictionaryArray.from_arrays(
