@@ -369,6 +369,14 @@ def set_password(
         write_audit(conn, principal.username, "user_passwd", f"user:{username}", None, at=now)
 
 
+def _password_matches(row, password: str | None) -> bool:
+    """Whether ``password`` is the user's (an unreadable stored hash never matches)."""
+    try:
+        return _hasher.verify(row.password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def change_own_password(
     engine: Engine, username: str, old_password: str, new_password: str, now: datetime | None = None
 ) -> None:
@@ -380,12 +388,7 @@ def change_own_password(
         raise AccountLocked(until, now)
     with engine.begin() as conn:
         row = _user_row(conn, username)
-        ok = False
-        if row is not None and row.active:
-            try:
-                ok = _hasher.verify(row.password_hash, old_password or "")
-            except (VerificationError, InvalidHashError):
-                ok = False
+        ok = row is not None and row.active and _password_matches(row, old_password)
         if not ok:
             write_audit(conn, username, "login_failed", None, "修改密码时原密码错误", at=now)
     if not ok:
@@ -515,10 +518,7 @@ def authenticate(engine: Engine, username: str, password: str, now: datetime | N
         row = _user_row(conn, username)
         ok = False
         if row is not None and row.active:
-            try:
-                ok = _hasher.verify(row.password_hash, password or "")
-            except (VerificationError, InvalidHashError):
-                ok = False
+            ok = _password_matches(row, password)
         else:
             # Spend the same time as a real check so response time does not reveal who exists.
             try:
