@@ -45,6 +45,7 @@ EARLY = ForwardMsg.ScriptFinishedStatus.Value("FINISHED_EARLY_FOR_RERUN")
 
 
 def say(msg: str) -> None:
+    """Progress on stderr, so the table and JSON on stdout stay clean."""
     print(msg, file=sys.stderr, flush=True)
 
 
@@ -278,6 +279,7 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def load_average() -> str:
+    """The 1/5/15-minute load averages, as `uptime` shows them (the neighbours' share of the CPU)."""
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
@@ -290,6 +292,7 @@ def check_local(url: str) -> str:
 
 
 def percentile(values: list[float], q: float) -> float | None:
+    """The q-quantile (0–1) of ``values`` by linear interpolation; None when empty."""
     if not values:
         return None
     xs = sorted(values)
@@ -396,6 +399,7 @@ async def run_level(
 
 
 def summarise(level: Level, runs: list[Run], elapsed: float) -> None:
+    """Fill the level's figures (runs/s, percentiles, errors, payload) from its finished runs."""
     clicks = [r for r in runs if not r.first]
     good = [r for r in clicks if r.ok]
     firsts = [r.seconds for r in runs if r.first and r.ok]
