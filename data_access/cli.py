@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("key", _key, "个人信息密钥：rotate 换用新密钥（全部身份证号、电话在一个事务中重新加密）")
     p.add_argument("action", choices=["rotate"])
     p.add_argument("--new-key-file", help="密钥来自 BANGFU_PII_KEY 时：新密钥写到此文件，再由你改环境变量")
-    # bench loadtest (also `loadtest`): simulated browser sessions against a running app (data_access/tools/loadtest.py).
+    # bench loadtest (also `loadtest`): simulated browsers against a running app (data_access/tools/loadtest.py).
     command("loadtest", _loadtest, _LOADTEST_HELP + "（python -m data_access bench loadtest --help）", url=False)
     return parser
 
