@@ -111,7 +111,7 @@ def _child_deck(shapes, children, flows, regions, side_word: str, show_flows: bo
 def _children_view(f, state: DrillState, regions, flows, here: str, side_word: str, gen: int) -> None:
     """Above county level: the child regions on a map and as bars, each clickable to drill in."""
     children = cache.query(amount_by_child, f)
-    shapes = cache.query(boundaries.child_shapes, state.code)
+    shapes = cache.shared(boundaries.child_shapes, state.code)  # read-only reference shapes
     total = float(children.amount.sum())
     with_data = int((children.amount > 0).sum())
     m = st.columns(3)
@@ -180,7 +180,7 @@ def _county_deck(shapes, flows, outlets, regions, code: str, total: float, side_
 
 def _county_view(f, state: DrillState, regions, flows, here: str, side_word: str, gen: int) -> None:
     """At county level: its amount, products, units and outlets, on a map and in tabs."""
-    shapes = cache.query(boundaries.shapes_for, (state.code,))
+    shapes = cache.shared(boundaries.shapes_for, (state.code,))  # read-only reference shapes
     products = cache.query(top_products, f)
     units = cache.query(top_units, f)
     outlets = cache.query(outlet_points, f, 500)

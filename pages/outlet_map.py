@@ -68,7 +68,7 @@ def _load(f, shade: str):
     candidates = cache.query(exit_candidates, f)
     counties = cache.query(county_amounts, f, shade) if shade != "none" else None
     shapes = (
-        cache.query(boundaries.shapes_for, tuple(counties.code), f.region_code if f.region_side == shade else None)
+        cache.shared(boundaries.shapes_for, tuple(counties.code), f.region_code if f.region_side == shade else None)
         if counties is not None
         else []
     )
@@ -134,7 +134,7 @@ def _outlet_deck(f, shade, payload, points, counties, shapes, chosen, spot):
         # Close in, the province outlines alone would leave the outlet on a blank plain:
         # draw the county borders of its city around it.
         city = str(chosen["region_code"])[:4] + "00"
-        layers.insert(1, maps.base_layer(cache.query(boundaries.shapes_for, (), city), layer_id="local", fill=None))
+        layers.insert(1, maps.base_layer(cache.shared(boundaries.shapes_for, (), city), layer_id="local", fill=None))
         layers.append(maps.highlight_layer(spot))
         view = maps.view_for(spot.lng, spot.lat, zoom=8.5)
     elif spot is not None:

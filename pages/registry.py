@@ -3,6 +3,7 @@ tests all read this list."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import streamlit as st
@@ -68,13 +69,21 @@ def streamlit_pages(principal: Principal) -> list:
     specs = allowed(principal)
     # A page's identity is its url_path: the default page is declared with "" (Streamlit serves it
     # at /), its hidden twin with its own address.
-    pages = [
-        st.Page(p.file, title=p.title, icon=p.icon, url_path="" if i == 0 else p.url_path, default=i == 0)
-        for i, p in enumerate(specs)
-    ]
+    pages = [_page(p.file, p.title, p.icon, "" if i == 0 else p.url_path, i == 0) for i, p in enumerate(specs)]
     if specs:
         first = specs[0]
-        pages.append(
-            st.Page(first.file, title=first.title, icon=first.icon, url_path=first.url_path, visibility="hidden")
-        )
+        pages.append(_page(first.file, first.title, first.icon, first.url_path, False, "hidden"))
     return pages
+
+
+_PAGES: dict[tuple, st.Page] = {}
+
+
+def _page(file: str, title: str, icon: str, url_path: str, default: bool, visibility: str = "visible") -> st.Page:
+    """An ``st.Page`` for this run: a copy of one built once per process. Building resolves the
+    script's path on disk (5 % of the server's CPU under load, docs/scale.md); the copy is needed
+    because ``st.navigation`` marks the page it returns as callable, per run and session."""
+    key = (file, title, icon, url_path, default, visibility)
+    if key not in _PAGES:
+        _PAGES[key] = st.Page(file, title=title, icon=icon, url_path=url_path, default=default, visibility=visibility)
+    return copy.copy(_PAGES[key])

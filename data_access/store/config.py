@@ -17,8 +17,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 def data_dir() -> Path:
     """The folder for the default SQLite file and caches (``./data`` unless overridden)."""
     path = Path(os.environ.get(ENV_DATA_DIR) or PROJECT_ROOT / "data")
-    path.mkdir(parents=True, exist_ok=True)
+    if path not in _MADE:  # once per folder: this runs on every cached read of every page
+        path.mkdir(parents=True, exist_ok=True)
+        _MADE.add(path)
     return path
+
+
+_MADE: set[Path] = set()
 
 
 def database_url() -> str:

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from data_access.cache import TTL_SECONDS
+from data_access.cache import HASH_FUNCS, TTL_SECONDS
 
 PALETTE = ["#c0392b", "#2e86de", "#27ae60", "#f39c12", "#8e44ad", "#16a085", "#d35400", "#7f8c8d"]
 LEVEL_COLORS = {"red": "#d62728", "orange": "#ff7f0e", "yellow": "#e6c229", "blue": "#1f77b4", "none": "#bbbbbb"}
@@ -22,9 +22,9 @@ FONT = "Noto Sans CJK SC, Microsoft YaHei, PingFang SC, sans-serif"
 
 def memo_built(builder):
     """``builder`` (a chart, or the frame a map layer is drawn from) memoised on its arguments
-    (DataFrames hashed by content) for the cache's TTL. What it returns is shared between reruns
+    (DataFrames keyed by content, ``cache.frame_digest``) for the cache's TTL. What it returns is shared between reruns
     and sessions: never change it after building."""
-    return st.cache_resource(ttl=TTL_SECONDS, max_entries=500, show_spinner=False)(builder)
+    return st.cache_resource(ttl=TTL_SECONDS, max_entries=500, show_spinner=False, hash_funcs=HASH_FUNCS)(builder)
 
 
 def _layout(fig: go.Figure, title: str | None = None, height: int = 360) -> go.Figure:
