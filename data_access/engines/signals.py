@@ -69,12 +69,26 @@ DECLINE_EXIT = 0.05
 DECLINE_BANDS = (0.18, 0.27, 0.36, 0.48)
 # Monthly values are averages of a month's prices, about half as noisy as single weeks: narrower bands.
 DECLINE_BANDS_MONTHLY = (0.12, 0.17, 0.25, 0.35)
-# Without a year of history (no seasonal offset) the bands are this much wider.
-NO_SEASON_BAND_FACTOR = 1.4
+# Without a year of history (no seasonal offset) the bands are this much wider (a fast fall is
+# scored on the normal bands, see RECENT_WINDOW).
+NO_SEASON_BAND_FACTOR = 1.6
+# Speed of a decline: the depth a run reached within its first half year (26 weeks / 6 months)
+# counts in full; any further fall after that counts at this share. A glut is a supply shock that
+# falls within months and is kept at the depth it reached while it lasts; a level that keeps
+# sliding for years is a market shift (new supply area, channel), not a glut.
+FAST_RUN = {"weekly": 26, "monthly": 6}
+SLOW_SHARE = 0.5
+# Without a year of history (weekly series): the fall below the frozen reference that happened
+# since the level of weeks t-11..t-4 (their median) is scored on the normal bands, not the wider
+# no-season ones. A seasonal swing of even ±25% moves the price at most about 3% a week, so a
+# 27% fall within a few weeks is no seasonal move.
+RECENT_WINDOW = 8  # weeks in the median
+RECENT_LAG = 4  # its latest week is t-4
 # Periods more than this far above the long level are left out of the seasonal and year-on-year norms.
 HIGH_EXCLUDE = 0.15
-# The seasonal price signal may score at most this much above the level methods (one level step).
-PRICE_HEADROOM = 1.3
+# The seasonal price signal may score at most this much above the level methods (about half a
+# level step: a dip against the recent normal must be backed by a fall of the level).
+PRICE_HEADROOM = 0.7
 # The seasonal price signal counts at this share beside the level-based methods (noise of a
 # two-week dip on a volatile series gave one quiet series in six a yellow).
 SEASONAL_WEIGHT = 0.85
@@ -382,6 +396,8 @@ def _score_clean(clean: pd.DataFrame, season_months: dict, prices: dict | None =
         "decline_gap": (np.float64, np.nan),
         "decline_ref": (np.float64, np.nan),
         "decline_since": ("datetime64[ns]", np.datetime64("NaT")),
+        "decline_quick": (np.float64, 0.0),
+        "decline_slow": (np.float64, 0.0),
         "yoy_gap": (np.float64, np.nan),
         "yoy_years": (np.int64, 0),
         "floor_ratio": (np.float64, np.nan),
@@ -644,13 +660,29 @@ def _grid_scores(gp: np.ndarray, gv: np.ndarray, ctx: dict) -> dict:
         _rolling(np.where(high, np.nan, gp - np.nan_to_num(seasonal)), grain.ref_window, grain.ref_min, "median")
     )
     run = _decline_runs(yp - np.nan_to_num(seasonal), base, grain)
-    fall = np.where(run["in_run"], -np.expm1(run["gap"]), 0.0)
-    bands = np.where(
-        has_year,
-        1.0,
-        NO_SEASON_BAND_FACTOR * (DECLINE_BANDS[0] / DECLINE_BANDS_MONTHLY[0] if grain is MONTHLY else 1.0),
-    )
-    s_decline = _band_score(fall, DECLINE_BANDS_MONTHLY if grain is MONTHLY else DECLINE_BANDS, bands)
+    # Speed: the depth reached within the run's first half year counts in full, a slower further
+    # fall at SLOW_SHARE (a drift over years is a market shift, not a glut).
+    gap_fast = np.fmax(run["gap"], run["fast"])  # the shallower of now and the fast depth
+    slow = np.nan_to_num(run["gap"]) - np.nan_to_num(gap_fast)  # further fall after the first half year
+    fall = np.where(run["in_run"], -np.expm1(gap_fast + SLOW_SHARE * slow), 0.0)
+    slow_fall = np.where(run["in_run"], -slow, 0.0)
+    no_year = NO_SEASON_BAND_FACTOR * (DECLINE_BANDS[0] / DECLINE_BANDS_MONTHLY[0] if grain is MONTHLY else 1.0)
+    bands = np.where(has_year, 1.0, no_year)
+    decline_bands = DECLINE_BANDS_MONTHLY if grain is MONTHLY else DECLINE_BANDS
+    s_decline = _band_score(fall, decline_bands, bands)
+    # Without a year of history a fall since the level of the recent weeks cannot be a seasonal
+    # move: that part of the fall is scored on the normal bands. Only the leading periods without
+    # a seasonal norm need it (a trailing window sees only earlier periods, as for ``level_0``).
+    quick = np.zeros_like(fall)
+    need = np.flatnonzero((~has_year).any(axis=0)) if grain is WEEKLY else np.array([], dtype=int)
+    if need.size:
+        upto = int(need[-1]) + 1
+        recent = np.full_like(gp, np.nan)
+        recent[:, :upto] = _shift(_rolling(gp[:, :upto], RECENT_WINDOW, RECENT_WINDOW // 2, "median"), RECENT_LAG)
+        quick = np.fmin(fall, np.nan_to_num(-np.expm1(yp - recent), nan=0.0))
+        quick = np.where(run["in_run"] & ~has_year, np.clip(quick, 0.0, None), 0.0)
+        del recent
+        s_decline = np.maximum(s_decline, _band_score(quick, decline_bands, 1.0))
 
     # 3. Year on year: against the median of the same period in the previous years not in glut.
     past = []
@@ -745,6 +777,8 @@ def _grid_scores(gp: np.ndarray, gv: np.ndarray, ctx: dict) -> dict:
         "decline_gap": np.where(run["in_run"], np.expm1(run["gap"]), np.nan),
         "decline_ref": np.exp(run["ref"] + np.nan_to_num(seasonal)),
         "decline_since": np.where(run["in_run"], run_since, nat).astype("datetime64[ns]"),
+        "decline_quick": np.where(_band_score(quick, decline_bands, 1.0) >= LEVEL_THRESHOLDS[0], quick, 0.0),
+        "decline_slow": np.where(slow_fall > 0.005, -np.expm1(-slow_fall), 0.0),
         "yoy_gap": np.expm1(yoy_gap),
         "yoy_years": yoy_years,
         "floor_ratio": floor_ratio,
@@ -782,6 +816,9 @@ def _decline_runs(yd: np.ndarray, base: np.ndarray, grain: _Grain) -> dict:
     out_run = np.zeros((n, width), dtype=bool)
     out_ref = np.full((n, width), np.nan)
     out_start = np.full((n, width), -1)
+    out_fast = np.full((n, width), np.nan)
+    fast = np.zeros(n)
+    fast_run = FAST_RUN[grain.name]
     enter_at, exit_at = np.log1p(-DECLINE_ENTRY), np.log1p(-DECLINE_EXIT)
     for j in range(width):
         x, b = yd[:, j], base[:, j]
@@ -794,11 +831,16 @@ def _decline_runs(yd: np.ndarray, base: np.ndarray, grain: _Grain) -> dict:
         ref = np.where(enter, b, ref)
         begun = np.where(enter, j, begun)
         length = np.where(in_run, np.where(enter, 1, length + 1), 0)
+        # Deepest fall (most negative gap) reached within the run's first half year.
+        early = in_run & ok & (length <= fast_run)
+        fast = np.where(in_run, np.where(enter, np.minimum(gap, 0), fast), 0.0)
+        fast = np.where(early, np.minimum(fast, gap), fast)
+        out_fast[:, j] = np.where(in_run & ok, fast, np.nan)
         out_gap[:, j] = np.where(ok, gap, np.nan)
         out_run[:, j] = in_run & ok
         out_ref[:, j] = np.where(in_run, ref, b)
         out_start[:, j] = np.where(in_run, begun, -1)
-    return {"gap": out_gap, "in_run": out_run, "ref": out_ref, "start": out_start}
+    return {"gap": out_gap, "in_run": out_run, "ref": out_ref, "start": out_start, "fast": out_fast}
 
 
 def _band_score(fall: np.ndarray, bands: tuple, factor) -> np.ndarray:
@@ -1028,6 +1070,23 @@ def _reasons(cols: dict, monthly: np.ndarray) -> np.ndarray:
         + "%，自"
         + decline_since
         + "起"
+        + pd.Series(
+            np.where(
+                cols["decline_quick"][idx] > 0,
+                "，近" + str(RECENT_WINDOW + RECENT_LAG - 1) + "周内急跌" + _fmt(cols["decline_quick"][idx] * 100, 0)
+                + "%（尚无往年同期数据，急跌按常规档位计）",
+                "",
+            ),
+            dtype=object,
+        )
+        + pd.Series(
+            np.where(
+                cols["decline_slow"][idx] > 0,
+                "，其中下跌半年后的继续下跌" + _fmt(cols["decline_slow"][idx] * 100, 0) + "%按一半计",
+                "",
+            ),
+            dtype=object,
+        )
     )
     yoy = (
         "同比下降：较前"

@@ -150,7 +150,7 @@ def test_refresh_limited_to_some_series_touches_only_their_warnings(fresh_engine
 
 
 def test_refresh_extends_an_episode_with_new_data_instead_of_duplicating_it(fresh_engine):
-    _glut_store(fresh_engine, weeks=162)
+    _glut_store(fresh_engine, weeks=163)  # three weeks into the fall: already an episode
     refresh_warnings(fresh_engine, DESK)
     (w0,) = _snapshot(fresh_engine)[0]
     _observe(fresh_engine, pd.date_range("2023-01-02", periods=168, freq="W-MON"), np.random.default_rng(3))
