@@ -84,6 +84,16 @@ SLOW_SHARE = 0.5
 # 27% fall within a few weeks is no seasonal move.
 RECENT_WINDOW = 8  # weeks in the median
 RECENT_LAG = 4  # its latest week is t-4
+# Seasonally adjusted fall speed (monthly series with a seasonal norm): the deseasonalised price
+# against the median of its months t-5..t-3, i.e. the fall of the last one to three months less
+# the usual seasonal change over the same calendar months (glut years left out of the norm). It
+# scores on the monthly decline bands the month after, when the price is still SPEED_CONFIRM below
+# that level, and only if the fall is at least SPEED_Z robust residual scales (a volatile series'
+# normal swings never count). A spring fall that every earlier year shows is not a fall here.
+SPEED_LAG = 3
+SPEED_WINDOW = 3
+SPEED_CONFIRM = 0.10
+SPEED_Z = 3.0
 # Periods more than this far above the long level are left out of the seasonal and year-on-year norms.
 HIGH_EXCLUDE = 0.15
 # The seasonal price signal may score at most this much above the level methods (about half a
@@ -398,6 +408,7 @@ def _score_clean(clean: pd.DataFrame, season_months: dict, prices: dict | None =
         "decline_since": ("datetime64[ns]", np.datetime64("NaT")),
         "decline_quick": (np.float64, 0.0),
         "decline_slow": (np.float64, 0.0),
+        "decline_speed": (np.float64, 0.0),
         "yoy_gap": (np.float64, np.nan),
         "yoy_years": (np.int64, 0),
         "floor_ratio": (np.float64, np.nan),
@@ -684,6 +695,13 @@ def _grid_scores(gp: np.ndarray, gv: np.ndarray, ctx: dict) -> dict:
         del recent
         s_decline = np.maximum(s_decline, _band_score(quick, decline_bands, 1.0))
 
+    # Monthly: a fall much faster than the usual seasonal change of the same months (confirmed the
+    # month after) is scored on the same bands, even before the level is 10% below its long median.
+    speed = np.zeros_like(fall)
+    if grain is MONTHLY:
+        speed = _seasonal_speed(gp, yp, seasonal, p["scale"])
+        s_decline = np.maximum(s_decline, _band_score(speed, decline_bands, 1.0))
+
     # 3. Year on year: against the median of the same period in the previous years not in glut.
     past = []
     for k in range(1, YOY_YEARS + 1):
@@ -778,6 +796,7 @@ def _grid_scores(gp: np.ndarray, gv: np.ndarray, ctx: dict) -> dict:
         "decline_ref": np.exp(run["ref"] + np.nan_to_num(seasonal)),
         "decline_since": np.where(run["in_run"], run_since, nat).astype("datetime64[ns]"),
         "decline_quick": np.where(_band_score(quick, decline_bands, 1.0) >= LEVEL_THRESHOLDS[0], quick, 0.0),
+        "decline_speed": np.where(_band_score(speed, decline_bands, 1.0) >= LEVEL_THRESHOLDS[0], speed, 0.0),
         "decline_slow": np.where(slow_fall > 0.005, -np.expm1(-slow_fall), 0.0),
         "yoy_gap": np.expm1(yoy_gap),
         "yoy_years": yoy_years,
@@ -787,6 +806,21 @@ def _grid_scores(gp: np.ndarray, gv: np.ndarray, ctx: dict) -> dict:
         "ref_run": ref_run,
         "history": history,
     }
+
+
+def _seasonal_speed(gp: np.ndarray, yp: np.ndarray, seasonal: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Monthly fall of the deseasonalised price below the median of months t-5..t-3, confirmed:
+    at t the fall reached at t-1 counts if the price at t is still ``SPEED_CONFIRM`` below that
+    level and the fall is at least ``SPEED_Z`` residual scales (0 otherwise, and without a norm)."""
+    deseason = gp - seasonal
+    before = _shift(_rolling(deseason, SPEED_WINDOW, SPEED_WINDOW // 2 + 1, "median"), SPEED_LAG)
+    fall = -np.expm1(yp - seasonal - before)  # NaN without a seasonal norm or a level before
+    trigger = np.nan_to_num(_shift(fall, 1), nan=0.0)
+    confirmed = np.nan_to_num(fall, nan=0.0) >= SPEED_CONFIRM
+    speed = np.where(confirmed, np.fmin(trigger, np.nan_to_num(fall, nan=0.0) + 1.0), 0.0)
+    with np.errstate(invalid="ignore"):
+        big = -np.log1p(-np.clip(speed, 0.0, 0.99)) >= SPEED_Z * scale
+    return np.where(big, np.clip(speed, 0.0, None), 0.0)
 
 
 def _persist(y: np.ndarray, grain: _Grain) -> np.ndarray:
@@ -1062,6 +1096,24 @@ def _reasons(cols: dict, monthly: np.ndarray) -> np.ndarray:
         dtype=object,
     )
     decline_since = pd.Series(cols["decline_since"][idx]).dt.strftime("%Y-%m-%d").fillna("").to_numpy(dtype=object)
+    in_run = ~np.isnan(cols["decline_gap"][idx])
+    speed = cols["decline_speed"][idx]
+    speed_part = pd.Series(
+        np.where(
+            speed > 0,
+            "上月剔除季节因素后较其"
+            + str(SPEED_LAG)
+            + "–"
+            + str(SPEED_LAG + SPEED_WINDOW - 1)
+            + "个月前的水平急跌"
+            + _fmt(speed * 100, 0)
+            + "%（远快于往年同期的季节走势），本月仍低"
+            + str(round(SPEED_CONFIRM * 100))
+            + "%以上",
+            "",
+        ),
+        dtype=object,
+    )
     decline = (
         "持续下跌：较下跌前水平（约"
         + _fmt(cols["decline_ref"][idx], 2)
@@ -1073,7 +1125,10 @@ def _reasons(cols: dict, monthly: np.ndarray) -> np.ndarray:
         + pd.Series(
             np.where(
                 cols["decline_quick"][idx] > 0,
-                "，近" + str(RECENT_WINDOW + RECENT_LAG - 1) + "周内急跌" + _fmt(cols["decline_quick"][idx] * 100, 0)
+                "，近"
+                + str(RECENT_WINDOW + RECENT_LAG - 1)
+                + "周内急跌"
+                + _fmt(cols["decline_quick"][idx] * 100, 0)
                 + "%（尚无往年同期数据，急跌按常规档位计）",
                 "",
             ),
@@ -1088,6 +1143,15 @@ def _reasons(cols: dict, monthly: np.ndarray) -> np.ndarray:
             dtype=object,
         )
     )
+    decline = pd.Series(
+        np.where(
+            in_run,
+            decline + np.where(speed > 0, "；" + speed_part, ""),
+            "持续下跌：" + speed_part,
+        ),
+        dtype=object,
+    )
+
     yoy = (
         "同比下降：较前"
         + pd.Series(cols["yoy_years"][idx]).astype(str)
