@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("key", _key, "个人信息密钥：rotate 换用新密钥（全部身份证号、电话在一个事务中重新加密）")
     p.add_argument("action", choices=["rotate"])
     p.add_argument("--new-key-file", help="密钥来自 BANGFU_PII_KEY 时：新密钥写到此文件，再由你改环境变量")
-    # bench loadtest (also `loadtest`): simulated browsers against a running app (data_access/tools/loadtest.py).
+    # bench loadtest (also `loadtest`): simulated browsers against a running app (tests/loadtest.py).
     command("loadtest", _loadtest, _LOADTEST_HELP + "（python -m data_access bench loadtest --help）", url=False)
     return parser
 
@@ -268,8 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:2] == ["bench", "loadtest"]:
         argv, prog = ["loadtest", *argv[2:]], "python -m data_access bench loadtest"
     if argv[:1] == ["loadtest"]:
-        # The load test speaks Streamlit's protocol (its protobufs, websockets): loaded only when asked for.
-        from data_access.tools import loadtest
+        # The load test is a client of a running app speaking Streamlit's protocol (its protobufs):
+        # measurement tooling beside the page bench in tests/, so data_access itself never imports
+        # Streamlit outside the cache module. Loaded only when asked for, from a checkout.
+        from tests import loadtest
 
         p = argparse.ArgumentParser(prog=prog, description=_LOADTEST_HELP)
         loadtest.add_arguments(p)

@@ -1,7 +1,7 @@
 """The load test's simulated browser says what Chromium says, message by message.
 
 Headless Chromium opens the app and clicks three pages in the sidebar while Playwright records
-every websocket frame; then a simulated session (data_access/tools/loadtest.py) does the same clicks on the
+every websocket frame; then a simulated session (tests/loadtest.py) does the same clicks on the
 same server. Compared, message by message: each BackMsg (the page's script hash, the sidebar
 widgets' ids and values, the message hashes the browser says it has cached, the context URL and
 locale) and the kinds of ForwardMsg each run brings back, in order, up to ``script_finished``.
@@ -13,7 +13,7 @@ import pytest
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from data_access.tools import loadtest
+from tests import loadtest
 from tests.browser_support import browser_page, demo_store, streamlit_server, wait_for_app
 
 pytestmark = pytest.mark.browser

@@ -27,12 +27,10 @@ def test_no_page_touches_sqlalchemy():
 
 
 def test_only_the_cache_module_knows_streamlit():
-    """The cache adapter is the one module of the app that runs inside Streamlit; the load test is
-    a client of a running app that speaks its websocket protocol with Streamlit's protobufs."""
     knowing = [
         str(p.relative_to(ROOT)) for p in sorted((ROOT / "data_access").rglob("*.py")) if "streamlit" in _imports(p)
     ]
-    assert knowing == ["data_access/cache.py", "data_access/tools/loadtest.py"]
+    assert knowing == ["data_access/cache.py"]
 
 
 def test_public_functions_have_docstrings():

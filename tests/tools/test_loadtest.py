@@ -8,8 +8,8 @@ import pytest
 from data_access import cli
 from data_access.reference.setup import init_store
 from data_access.store.db import make_engine
-from data_access.tools import loadtest
 from data_access.tools.demo import generate_demo
+from tests import loadtest
 from tests.browser_support import streamlit_server
 
 
