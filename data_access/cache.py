@@ -152,7 +152,7 @@ def _unavailable(exc: Exception) -> StoreUnavailable:
 
 
 # One result object per key per process, shared by every session; ``query`` hands out ``_private``
-# copies. (``st.cache_data`` would unpickle a fresh copy on every read.)
+# copies, ``shared`` the object itself. (``st.cache_data`` would unpickle a fresh copy on every read.)
 @st.cache_resource(ttl=TTL_SECONDS, show_spinner=False, max_entries=2000, hash_funcs=HASH_FUNCS)
 def _cached(url: str, module: str, name: str, args: tuple, kwargs: tuple):
     fn = getattr(importlib.import_module(module), name)
@@ -168,40 +168,39 @@ def _restricted(value):
     return value
 
 
-def query(fn, *args, **kwargs):
-    """``fn(engine, *args, **kwargs)`` through the result cache; Filters arguments are restricted
-    to the signed-in principal (``auth.apply_principal``)."""
-    args = tuple(_restricted(a) for a in args)
-    kwargs = {k: _restricted(v) for k, v in kwargs.items()}
+def _restricted_all(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """``args`` and ``kwargs`` with every Filters narrowed to the signed-in principal."""
+    return tuple(_restricted(a) for a in args), {k: _restricted(v) for k, v in kwargs.items()}
+
+
+def _lookup(url: str, fn, args: tuple, kwargs: dict):
+    """The shared cached result of ``fn(engine, *args, **kwargs)`` read from ``url``; Filters
+    arguments restricted to the signed-in principal first (``auth.apply_principal``)."""
+    args, kwargs = _restricted_all(args, kwargs)
     try:
-        return _private(_cached(read_url(), fn.__module__, fn.__name__, args, tuple(sorted(kwargs.items()))))
+        return _cached(url, fn.__module__, fn.__name__, args, tuple(sorted(kwargs.items())))
     except (OperationalError, InterfaceError) as exc:
         raise _unavailable(exc) from exc
 
 
-@st.cache_resource(ttl=TTL_SECONDS, show_spinner=False, max_entries=200, hash_funcs=HASH_FUNCS)
-def _shared(url: str, module: str, name: str, args: tuple, kwargs: tuple):
-    fn = getattr(importlib.import_module(module), name)
-    return fn(_engine(url), *args, **dict(kwargs))
+def query(fn, *args, **kwargs):
+    """``fn(engine, *args, **kwargs)`` through the result cache, as the caller's own copy (it may
+    change it); Filters arguments are restricted to the signed-in principal."""
+    return _private(_lookup(read_url(), fn, args, kwargs))
 
 
 def shared(fn, *args, **kwargs):
     """As ``query``, but every session gets the same object, not a copy: for read-only reference
-    tables read several times per run (the region table: 3,400 rows, ~10 ms to unpickle the copy
-    ``query`` returns). The caller must not modify the result. Cleared with ``clear()``."""
-    args = tuple(_restricted(a) for a in args)
-    kwargs = {k: _restricted(v) for k, v in kwargs.items()}
-    try:
-        return _shared(database_url(), fn.__module__, fn.__name__, args, tuple(sorted(kwargs.items())))
-    except (OperationalError, InterfaceError) as exc:
-        raise _unavailable(exc) from exc
+    data read several times per run (the region table; the boundary GeoJSON, whose copy — a rebuild
+    of every nested list and dict — cost more than the page's own work). The caller must not modify
+    the result. Cleared with ``clear()``."""
+    return _lookup(database_url(), fn, args, kwargs)
 
 
 def run(fn, *args, **kwargs):
     """``fn(engine, *args, **kwargs)`` uncached (writes, and reads that must be fresh); Filters
     arguments are restricted as in ``query``."""
-    args = tuple(_restricted(a) for a in args)
-    kwargs = {k: _restricted(v) for k, v in kwargs.items()}
+    args, kwargs = _restricted_all(args, kwargs)
     try:
         return fn(engine(), *args, **kwargs)
     except (OperationalError, InterfaceError) as exc:
@@ -216,8 +215,7 @@ def principal() -> Principal:
 def act(fn, *args, **kwargs):
     """The write ``fn(engine, principal, *args, **kwargs)`` as the signed-in principal (``fn`` checks
     its role and writes its audit row), uncached; cached results are cleared afterwards."""
-    args = tuple(_restricted(a) for a in args)
-    kwargs = {k: _restricted(v) for k, v in kwargs.items()}
+    args, kwargs = _restricted_all(args, kwargs)
     try:
         return fn(engine(), principal(), *args, **kwargs)
     except (OperationalError, InterfaceError) as exc:
@@ -230,7 +228,6 @@ def clear() -> None:
     """Forget cached results (after a write); with a replica, read this session from the primary
     until the replica has replayed the write."""
     _cached.clear()
-    _shared.clear()
     if read_database_url() is not None:
         try:
             st.session_state[_WROTE_AT] = replica.wal_position(engine())

@@ -22,8 +22,8 @@ FONT = "Noto Sans CJK SC, Microsoft YaHei, PingFang SC, sans-serif"
 
 def memo_built(builder):
     """``builder`` (a chart, or the frame a map layer is drawn from) memoised on its arguments
-    (DataFrames keyed by content, ``cache.frame_digest``) for the cache's TTL. What it returns is shared between reruns
-    and sessions: never change it after building."""
+    (DataFrames keyed by content, ``cache.frame_digest``) for the cache's TTL. What it returns is
+    shared between reruns and sessions: never change it after building."""
     return st.cache_resource(ttl=TTL_SECONDS, max_entries=500, show_spinner=False, hash_funcs=HASH_FUNCS)(builder)
 
 
