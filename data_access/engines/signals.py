@@ -693,14 +693,14 @@ def _grid_scores(gp: np.ndarray, gv: np.ndarray, ctx: dict) -> dict:
         quick = np.fmin(fall, np.nan_to_num(-np.expm1(yp - recent), nan=0.0))
         quick = np.where(run["in_run"] & ~has_year, np.clip(quick, 0.0, None), 0.0)
         del recent
-        s_decline = np.maximum(s_decline, _band_score(quick, decline_bands, 1.0))
+    s_quick = _band_score(quick, decline_bands, 1.0)
+    s_decline = np.maximum(s_decline, s_quick)
 
     # Monthly: a fall much faster than the usual seasonal change of the same months (confirmed the
     # month after) is scored on the same bands, even before the level is 10% below its long median.
-    speed = np.zeros_like(fall)
-    if grain is MONTHLY:
-        speed = _seasonal_speed(gp, yp, seasonal, p["scale"])
-        s_decline = np.maximum(s_decline, _band_score(speed, decline_bands, 1.0))
+    speed = _seasonal_speed(gp, yp, seasonal, p["scale"]) if grain is MONTHLY else np.zeros_like(fall)
+    s_speed = _band_score(speed, decline_bands, 1.0)
+    s_decline = np.maximum(s_decline, s_speed)
 
     # 3. Year on year: against the median of the same period in the previous years not in glut.
     past = []
@@ -795,8 +795,8 @@ def _grid_scores(gp: np.ndarray, gv: np.ndarray, ctx: dict) -> dict:
         "decline_gap": np.where(run["in_run"], np.expm1(run["gap"]), np.nan),
         "decline_ref": np.exp(run["ref"] + np.nan_to_num(seasonal)),
         "decline_since": np.where(run["in_run"], run_since, nat).astype("datetime64[ns]"),
-        "decline_quick": np.where(_band_score(quick, decline_bands, 1.0) >= LEVEL_THRESHOLDS[0], quick, 0.0),
-        "decline_speed": np.where(_band_score(speed, decline_bands, 1.0) >= LEVEL_THRESHOLDS[0], speed, 0.0),
+        "decline_quick": np.where(s_quick >= LEVEL_THRESHOLDS[0], quick, 0.0),
+        "decline_speed": np.where(s_speed >= LEVEL_THRESHOLDS[0], speed, 0.0),
         "decline_slow": np.where(slow_fall > 0.005, -np.expm1(-slow_fall), 0.0),
         "yoy_gap": np.expm1(yoy_gap),
         "yoy_years": yoy_years,
@@ -1098,21 +1098,11 @@ def _reasons(cols: dict, monthly: np.ndarray) -> np.ndarray:
     decline_since = pd.Series(cols["decline_since"][idx]).dt.strftime("%Y-%m-%d").fillna("").to_numpy(dtype=object)
     in_run = ~np.isnan(cols["decline_gap"][idx])
     speed = cols["decline_speed"][idx]
-    speed_part = pd.Series(
-        np.where(
-            speed > 0,
-            "上月剔除季节因素后较其"
-            + str(SPEED_LAG)
-            + "–"
-            + str(SPEED_LAG + SPEED_WINDOW - 1)
-            + "个月前的水平急跌"
-            + _fmt(speed * 100, 0)
-            + "%（远快于往年同期的季节走势），本月仍低"
-            + str(round(SPEED_CONFIRM * 100))
-            + "%以上",
-            "",
-        ),
-        dtype=object,
+    speed_part = _clause(
+        speed > 0,
+        f"上月剔除季节因素后较其{SPEED_LAG}–{SPEED_LAG + SPEED_WINDOW - 1}个月前的水平急跌"
+        + _fmt(speed * 100, 0)
+        + f"%（远快于往年同期的季节走势），本月仍低{round(SPEED_CONFIRM * 100)}%以上",
     )
     decline = (
         "持续下跌：较下跌前水平（约"
@@ -1122,25 +1112,15 @@ def _reasons(cols: dict, monthly: np.ndarray) -> np.ndarray:
         + "%，自"
         + decline_since
         + "起"
-        + pd.Series(
-            np.where(
-                cols["decline_quick"][idx] > 0,
-                "，近"
-                + str(RECENT_WINDOW + RECENT_LAG - 1)
-                + "周内急跌"
-                + _fmt(cols["decline_quick"][idx] * 100, 0)
-                + "%（尚无往年同期数据，急跌按常规档位计）",
-                "",
-            ),
-            dtype=object,
+        + _clause(
+            cols["decline_quick"][idx] > 0,
+            f"，近{RECENT_WINDOW + RECENT_LAG - 1}周内急跌"
+            + _fmt(cols["decline_quick"][idx] * 100, 0)
+            + "%（尚无往年同期数据，急跌按常规档位计）",
         )
-        + pd.Series(
-            np.where(
-                cols["decline_slow"][idx] > 0,
-                "，其中下跌半年后的继续下跌" + _fmt(cols["decline_slow"][idx] * 100, 0) + "%按一半计",
-                "",
-            ),
-            dtype=object,
+        + _clause(
+            cols["decline_slow"][idx] > 0,
+            "，其中下跌半年后的继续下跌" + _fmt(cols["decline_slow"][idx] * 100, 0) + "%按一半计",
         )
     )
     decline = pd.Series(
@@ -1193,6 +1173,11 @@ def _reasons(cols: dict, monthly: np.ndarray) -> np.ndarray:
     )
     reason[idx] = (text + duration + season).to_numpy()
     return reason
+
+
+def _clause(applies: np.ndarray, text: pd.Series) -> pd.Series:
+    """A reason's optional part: ``text`` where it ``applies``, empty elsewhere."""
+    return pd.Series(np.where(applies, text, ""), dtype=object)
 
 
 def _fmt(values: np.ndarray, digits: int) -> pd.Series:
