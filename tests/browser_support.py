@@ -165,26 +165,30 @@ def browser_page(width: int = 1400, height: int = 1000):
 IDLE = """() => !!document.querySelector('[data-testid="stApp"][data-test-script-state="notRunning"]')
              && !!document.querySelector('[data-testid="stMain"] [data-testid="stElementContainer"]')"""
 
+_WATCH = """() => {
+    if (window.__bfWatch) return;
+    window.__bfLast = performance.now();
+    window.__bfWatch = new MutationObserver(() => { window.__bfLast = performance.now(); });
+    window.__bfWatch.observe(document.body, {
+        childList: true, subtree: true, characterData: true,
+        attributes: true, attributeFilter: ["data-test-script-state"],
+    });
+}"""
+_SETTLED = (  # installs the watcher in a new document too (a full navigation), then judges
+    "(quiet) => { (" + _WATCH + ")(); return (" + IDLE + ")() && performance.now() - window.__bfLast >= quiet; }"
+)
+
 
 def wait_for_app(page, timeout: float = 90_000, quiet_ms: int = 1200) -> None:
-    """Wait until the script has run, drawn something, and stayed idle for ``quiet_ms``.
+    """Wait until the script has run, drawn something, and neither the script nor the page has
+    changed for ``quiet_ms``.
 
-    A first view (or a rerun through the router) can start its next run a moment after the
-    previous one ended; on a loaded machine that moment exceeds half a second, so one idle
-    sighting is not enough."""
-    deadline = time.monotonic() + timeout / 1000
-    quiet_since = None
-    while True:
-        page.wait_for_function(IDLE, timeout=max(1.0, (deadline - time.monotonic()) * 1000))
-        now = time.monotonic()
-        quiet_since = quiet_since or now
-        if (now - quiet_since) * 1000 >= quiet_ms:
-            return
-        page.wait_for_timeout(200)
-        if not page.evaluate(IDLE):
-            quiet_since = None
-        if time.monotonic() > deadline:
-            raise TimeoutError("the app did not settle")
+    Two things lag behind a run's end on a loaded machine: the next run a moment later (a first
+    view, a rerun through the router), and the drawing itself — Chromium may mount a page's last
+    elements (links, the sidebar's lower widgets) seconds after the server said the script had
+    finished. So "settled" is measured on the document: no node added, removed or retexted, and
+    no change of the script state, for ``quiet_ms``."""
+    page.wait_for_function(_SETTLED, arg=quiet_ms, timeout=timeout, polling=100)
 
 
 def screenshot(page, name: str) -> Path:
