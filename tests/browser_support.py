@@ -174,6 +174,7 @@ _WATCH = """() => {
         attributes: true, attributeFilter: ["data-test-script-state"],
     });
 }"""
+_RESET = "() => { (" + _WATCH + ")(); window.__bfLast = performance.now(); }"
 _SETTLED = (  # installs the watcher in a new document too (a full navigation), then judges
     "(quiet) => { (" + _WATCH + ")(); return (" + IDLE + ")() && performance.now() - window.__bfLast >= quiet; }"
 )
@@ -188,6 +189,14 @@ def wait_for_app(page, timeout: float = 90_000, quiet_ms: int = 1200) -> None:
     elements (links, the sidebar's lower widgets) seconds after the server said the script had
     finished. So "settled" is measured on the document: no node added, removed or retexted, and
     no change of the script state, for ``quiet_ms``."""
+    # The quiet is counted from now at the earliest: an action just taken (a click whose rerun has
+    # not reached the page yet) must have its ``quiet_ms`` to show.
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        page.evaluate(_RESET)
+    except PlaywrightError:  # a document being replaced: the new one's watcher starts counting now
+        pass
     page.wait_for_function(_SETTLED, arg=quiet_ms, timeout=timeout, polling=100)
 
 

@@ -115,7 +115,8 @@ def _load(page, url: str) -> tuple[float, int]:
         now = page.evaluate(CHART_JS)
         if now != count:
             count, changed = now, time.perf_counter()
-    # wait_for_app waits for QUIET_MS of idleness after the script; that pause is not the page's.
+    # wait_for_app waits for QUIET_MS without a change to the page after its last; that pause is not
+    # the page's.
     return max(changed, done - QUIET_MS / 1000) - t0, count
 
 
