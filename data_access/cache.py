@@ -20,6 +20,7 @@ import hashlib
 import importlib
 import os
 import pickle
+import threading
 import time
 
 import numpy as np
@@ -34,9 +35,14 @@ from data_access.store.db import make_engine
 from data_access.store.meta import is_demo_store
 from data_access.store.runtime import settle_heap
 from data_access.tools.demo import prepare_store
+from data_access.trust.audit import last_change
 from data_access.trust.auth import DEMO_PRINCIPAL, Principal, apply_principal
 
 TTL_SECONDS = int(os.environ.get("BANGFU_CACHE_TTL", "300"))
+CHECK_SECONDS = float(os.environ.get("BANGFU_CACHE_CHECK", "2"))
+"""How often a process asks the store whether another process (an app process behind nginx, a
+command-line import, the warning job) has written since: ``last_change``. The TTL stays as the
+net under writes that leave no audit row."""
 
 
 def frame_digest(obj: pd.DataFrame | pd.Series) -> bytes:
@@ -173,11 +179,34 @@ def _restricted_all(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
     return tuple(_restricted(a) for a in args), {k: _restricted(v) for k, v in kwargs.items()}
 
 
+_marks: dict[str, tuple[float, int | None]] = {}  # url -> (when checked, last_change seen)
+_marks_lock = threading.Lock()
+
+
+def _follow_other_writers(url: str) -> None:
+    """Forget this process's results when the store's write mark has moved since the last look
+    (at most every ``CHECK_SECONDS``): a desk on another app process, or an import from the command
+    line, shows here within seconds instead of after the TTL. The mark is read before any result
+    that follows it is computed, so a write during a computation moves it at the next look."""
+    now = time.monotonic()
+    with _marks_lock:
+        seen = _marks.get(url)
+        if seen is not None and now - seen[0] < CHECK_SECONDS:
+            return
+        _marks[url] = (now, seen[1] if seen else None)  # one thread of the process looks
+    mark = last_change(_engine(url))
+    with _marks_lock:
+        _marks[url] = (now, mark)
+    if seen is not None and mark != seen[1]:
+        _cached.clear()
+
+
 def _lookup(url: str, fn, args: tuple, kwargs: dict):
     """The shared cached result of ``fn(engine, *args, **kwargs)`` read from ``url``; Filters
     arguments restricted to the signed-in principal first (``auth.apply_principal``)."""
     args, kwargs = _restricted_all(args, kwargs)
     try:
+        _follow_other_writers(url)
         return _cached(url, fn.__module__, fn.__name__, args, tuple(sorted(kwargs.items())))
     except (OperationalError, InterfaceError) as exc:
         raise _unavailable(exc) from exc

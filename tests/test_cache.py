@@ -71,3 +71,48 @@ def test_equal_frames_get_one_key_however_they_were_made():
     b["day"] = pd.to_datetime(["2026-01-01", "2026-02-01"])
     assert cache.frame_digest(a) == cache.frame_digest(b.copy(deep=False))
     assert cache.frame_digest(a.amount) == cache.frame_digest(b.amount) != cache.frame_digest(a)
+
+
+def test_a_write_by_another_process_shows_within_one_check(fresh_engine, monkeypatch):
+    """Two app processes behind nginx, or the app and a command-line import, share the store but not
+    the result cache: a write made elsewhere shows at the next look at the store's write mark, not
+    after the TTL; sign-ins and downloads leave the cache alone."""
+    from data_access.desks.ingest import parse_upload
+    from data_access.desks.registers import commit_register
+    from data_access.figures.readiness import readiness
+    from data_access.reference.setup import init_store
+    from data_access.store.db import make_engine
+    from data_access.trust.auth import cli_principal, write_audit
+
+    init_store(fresh_engine)
+    url = fresh_engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("BANGFU_DATABASE_URL", url)
+    monkeypatch.setattr(cache, "CHECK_SECONDS", 0.0)
+    cache._marks.clear()
+    cache.clear()
+
+    def units() -> int:
+        return next(item for item in cache.query(readiness, 2026) if item["key"] == "units")["count"]
+
+    assert units() == 0
+    first = cache._lookup(url, readiness, (2026,), {})
+    other = make_engine(url)  # another process: its own engine, its own connections
+    try:
+        with other.begin() as conn:  # someone signs in and downloads on the other process
+            write_audit(conn, "desk1", "login", None, None)
+            write_audit(conn, "desk1", "download", "总览", None)
+        assert cache._lookup(url, readiness, (2026,), {}) is first  # still the cached result
+
+        csv = "单位名称,单位类型,所在地区,帮扶辖区\r\n湛江市总工会,工会,440802,440800\r\n".encode()
+        outcome = commit_register(other, cli_principal(), parse_upload(csv, "units", "units.csv"))
+        assert outcome is not None
+        assert units() == 1  # the other process's import, at the next look
+
+        monkeypatch.setattr(cache, "CHECK_SECONDS", 3600.0)  # between two looks the cache serves
+        csv = "单位名称,单位类型,所在地区,帮扶辖区\r\n茂名市总工会,工会,440902,440900\r\n".encode()
+        commit_register(other, cli_principal(), parse_upload(csv, "units", "units.csv"))
+        assert units() == 1
+    finally:
+        other.dispose()
+        cache._marks.clear()
+        cache.clear()

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from data_access.query.export import xlsx_bytes
 from data_access.store import audit_chain
+from data_access.store.schema import audit_log
 from data_access.trust.auth import ADMIN_ROLES, AUDIT_ACTIONS, Principal, audit_entries, require_role, write_audit
 from data_access.trust.stamps import export_stamp
 
@@ -21,6 +22,35 @@ RETENTION_DAYS = 180
 """Audit rows are kept at least this long; a purge of younger rows is refused."""
 
 Verdict = audit_chain.Verdict
+
+READ_ONLY_ACTIONS = (
+    "pii_reveal",
+    "login",
+    "login_failed",
+    "password_ok",
+    "totp_failed",
+    "logout",
+    "session_end",
+    "lockout",
+    "download",
+)
+"""Audited actions that change no figure a page shows (who signed in, looked or downloaded). Every
+other action is a write; a new action is a write until it is listed here."""
+
+
+def last_change(engine: Engine) -> int | None:
+    """The id of the last audit row of a write (not ``READ_ONLY_ACTIONS``): a store-wide mark that
+    moves with every import, register edit, warning or ledger action, whichever process or command
+    made it. Appends are serialised (``audit_chain.lock``), so ids rise in commit order. One index
+    probe from the newest row backwards."""
+    stmt = (
+        select(audit_log.c.id)
+        .where(audit_log.c.action.not_in(READ_ONLY_ACTIONS))
+        .order_by(audit_log.c.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        return conn.execute(stmt).scalar()
 
 
 def verify_audit(engine: Engine) -> Verdict:
