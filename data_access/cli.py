@@ -425,17 +425,25 @@ def _read_password(args) -> str:
     return first
 
 
-def _user_add(args) -> int:
+def _user_change(args, change, done: str, refused: int = 2) -> int:
+    """One account change of the ``user`` command: ``change(engine, cli principal)`` (it checks and
+    audits), then ``done`` with its result in place of ``{n}``; a refusal prints 错误 and returns
+    ``refused``."""
     try:
-        password = _read_password(args)
-        auth.add_user(
-            _user_engine(args), auth.cli_principal(), args.username, password, args.role, args.unit, args.name
-        )
+        n = change(_user_engine(args), auth.cli_principal())
     except ValueError as exc:
         print(f"错误：{exc}")
-        return 2
-    print(f"已创建用户 {args.username}（{auth.ROLES[args.role]}）")
+        return refused
+    print(done.replace("{n}", str(n)))
     return 0
+
+
+def _user_add(args) -> int:
+    return _user_change(
+        args,
+        lambda e, p: auth.add_user(e, p, args.username, _read_password(args), args.role, args.unit, args.name),
+        f"已创建用户 {args.username}（{auth.ROLES[args.role]}）",
+    )
 
 
 def _user_list(args) -> int:
@@ -450,34 +458,25 @@ def _user_list(args) -> int:
 
 
 def _user_active(args) -> int:
-    try:
-        auth.set_active(_user_engine(args), auth.cli_principal(), args.username, args.active)
-    except ValueError as exc:
-        print(f"错误：{exc}")
-        return 2
-    print(f"已{'启用' if args.active else '停用'}用户 {args.username}")
-    return 0
+    return _user_change(
+        args,
+        lambda e, p: auth.set_active(e, p, args.username, args.active),
+        f"已{'启用' if args.active else '停用'}用户 {args.username}",
+    )
 
 
 def _user_passwd(args) -> int:
-    try:
-        password = _read_password(args)
-        auth.set_password(_user_engine(args), auth.cli_principal(), args.username, password)
-    except ValueError as exc:
-        print(f"错误：{exc}")
-        return 2
-    print(f"已重设 {args.username} 的密码")
-    return 0
+    return _user_change(
+        args,
+        lambda e, p: auth.set_password(e, p, args.username, _read_password(args)),
+        f"已重设 {args.username} 的密码",
+    )
 
 
 def _user_unlock(args) -> int:
-    try:
-        auth.unlock_user(_user_engine(args), auth.cli_principal(), args.username)
-    except ValueError as exc:
-        print(f"错误：{exc}")
-        return 1
-    print(f"已解除锁定：{args.username}")
-    return 0
+    return _user_change(
+        args, lambda e, p: auth.unlock_user(e, p, args.username), f"已解除锁定：{args.username}", refused=1
+    )
 
 
 def _user_sessions(args) -> int:
@@ -490,23 +489,19 @@ def _user_sessions(args) -> int:
 
 
 def _user_end_sessions(args) -> int:
-    try:
-        n = sessions.end_sessions(_user_engine(args), auth.cli_principal(), args.username)
-    except ValueError as exc:
-        print(f"错误：{exc}")
-        return 2
-    print(f"已结束 {args.username} 的 {n} 个会话")
-    return 0
+    return _user_change(
+        args,
+        lambda e, p: sessions.end_sessions(e, p, args.username),
+        f"已结束 {args.username} 的 {{n}} 个会话",
+    )
 
 
 def _user_totp_reset(args) -> int:
-    try:
-        second_factor.reset(_user_engine(args), auth.cli_principal(), args.username)
-    except ValueError as exc:
-        print(f"错误：{exc}")
-        return 2
-    print(f"已解除 {args.username} 的动态口令")
-    return 0
+    return _user_change(
+        args,
+        lambda e, p: second_factor.reset(e, p, args.username),
+        f"已解除 {args.username} 的动态口令",
+    )
 
 
 def _audit(args) -> int:
