@@ -42,6 +42,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/golive.py", "golive", "上线准备", ":material/checklist:", ADMIN_ROLES),
     PageSpec("pages/beneficiaries.py", "beneficiaries", "带贫人员", ":material/groups:", PERSONAL_DATA_ROLES),
     PageSpec("pages/audit.py", "audit", "审计日志", ":material/policy:", ADMIN_ROLES),
+    PageSpec("pages/users.py", "users", "用户管理", ":material/manage_accounts:", ADMIN_ROLES),
     PageSpec("pages/catalogue.py", "catalogue", "产品名库", ":material/inventory_2:", READERS),
     PageSpec("pages/trends.py", "trends", "趋势分析", ":material/monitoring:", READERS),
     PageSpec("pages/ledger.py", "ledger", "督办台账", ":material/assignment:", DESK_ROLES | {"leader"}),

@@ -289,7 +289,7 @@ def insert_user(
         must_change = account_settings().change_initial
     unit_id = _unit_id(conn, unit)
     if role == "reporter" and unit_id is None:
-        raise ValueError("报送单位（reporter）账号必须指定 --unit")
+        raise ValueError("报送单位（reporter）账号必须指定所属单位（命令行 --unit）")
     if conn.execute(select(app_user.c.id).where(app_user.c.username == username)).first():
         raise ValueError(f"用户已存在：{username}")
     new_id = conn.execute(
@@ -326,6 +326,20 @@ def users(engine: Engine) -> pd.DataFrame:
         return frame(
             conn.execute(q).all(), columns=["username", "display_name", "role", "unit_id", "unit_name", "active"]
         )
+
+
+def accounts(engine: Engine, principal: Principal) -> pd.DataFrame:
+    """The 用户管理 list (admins only): ``users`` with ``totp`` (a second factor is bound),
+    ``must_change`` (must change the password at the next sign-in) and ``password_changed_at``."""
+    require_role(principal, ADMIN_ROLES, "管理用户")
+    q = (
+        select(app_user.c.username, app_user.c.totp_secret.is_not(None), app_user.c.must_change_password)
+        .add_columns(app_user.c.password_changed_at)
+        .order_by(app_user.c.username)
+    )
+    with engine.connect() as conn:
+        extra = frame(conn.execute(q).all(), columns=["username", "totp", "must_change", "password_changed_at"])
+    return users(engine).merge(extra, on="username", how="left")
 
 
 def set_active(engine: Engine, principal: Principal, username: str, active: bool) -> None:

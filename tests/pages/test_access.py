@@ -30,7 +30,7 @@ ROLE_PAGES = {
     "analyst": ["pages/overview.py"],
     "leader": ["pages/overview.py"],
     "desk": ["pages/overview.py", "pages/beneficiaries.py"],
-    "admin": ["pages/overview.py", "pages/beneficiaries.py", "pages/audit.py", "pages/golive.py"],
+    "admin": ["pages/overview.py", "pages/beneficiaries.py", "pages/audit.py", "pages/golive.py", "pages/users.py"],
 }
 # Every page of the router with its url_path; a role must not reach any page the registry denies it.
 ALL_PAGES = {p.file: p.url_path for p in registry.PAGES}
@@ -140,7 +140,7 @@ def test_each_role_sees_its_pages_and_nothing_else(app_env, role):
     assert f"测试{auth.ROLES[role]}" in sidebar and auth.ROLES[role] in sidebar
     assert any(b.label == "退出登录" for b in at.sidebar.button)
     denied = [p for p, url in ALL_PAGES.items() if not registry.can_view(auth.Principal("u", role), url)]
-    assert len(ALL_PAGES) == 13 and set(ROLE_PAGES[role]).isdisjoint(denied)
+    assert len(ALL_PAGES) == 14 and set(ROLE_PAGES[role]).isdisjoint(denied)
     for page in denied:
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page(page)

@@ -131,7 +131,7 @@ def test_disabled_user_cannot_sign_in_and_loses_the_session(store):
     [
         (dict(username="x1", password="short", role="admin"), "至少 8 位"),
         (dict(username="x2", password="long-enough", role="boss"), "角色"),
-        (dict(username="x3", password="long-enough", role="reporter"), "必须指定 --unit"),
+        (dict(username="x3", password="long-enough", role="reporter"), "必须指定所属单位"),
         (dict(username="x4", password="long-enough", role="reporter", unit="不存在的单位"), "找不到单位"),
     ],
 )
