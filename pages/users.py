@@ -23,13 +23,16 @@ def _done(message: str) -> None:
     st.rerun()
 
 
-def _attempt(change, *args, done: str) -> None:
-    """``cache.act(change, *args)``; a refusal (policy, unknown name, duplicate) shown in its words."""
+def _attempt(change, *args, done: str, clear: tuple[str, ...] = ()) -> None:
+    """``cache.act(change, *args)``; a refusal (policy, unknown name, duplicate) shown in its words,
+    the form kept as typed. Done, the widgets ``clear`` are emptied (a password never stays in a field)."""
     try:
         n = cache.act(change, *args)
     except (ValueError, auth.AccessDenied) as exc:
         st.error(str(exc), icon=":material/error:")
         return
+    for key in clear:
+        st.session_state.pop(key, None)
     _done(done.replace("{n}", str(n)))
 
 
@@ -107,6 +110,7 @@ def _create() -> None:
                 int(unit) if unit is not None and role == "reporter" else None,
                 display.strip() or None,
                 done=f"已创建用户 {username.strip()}（{auth.ROLES[role]}），已记入审计日志。",
+                clear=("users_add_name", "users_add_display", "users_add_unit", "users_add_pw", "users_add_pw2"),
             )
 
 

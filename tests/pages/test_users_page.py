@@ -110,6 +110,7 @@ def test_an_admin_makes_a_reporter_account_that_then_signs_in(app_env):
     shown = at.dataframe[0].value.set_index("用户名")
     assert shown.loc["zj-union", "所属单位"] == "湛江市总工会" and shown.loc["zj-union", "状态"] == "启用"
     assert _audited(app_env, "user_add", "zj-union") == 1
+    assert at.text_input(key="users_add_pw").value == "" and at.text_input(key="users_add_name").value == ""
 
     reporter = _signed_in("zj-union", "zhanjiang-2026")
     assert "湛江市总工会填报员" in " ".join(m.value for m in reporter.sidebar.markdown)
